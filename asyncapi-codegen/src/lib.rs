@@ -1,0 +1,1 @@
+//! AsyncAPI document to Rust code.

@@ -1,0 +1,77 @@
+//! Encoding helpers called by generated `Message`, `HeaderSet` and `RecordKey` impls.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::contract::RawHeader;
+use crate::error::{DecodeError, EncodeError};
+
+/// Encodes a payload as JSON.
+pub fn encode_json<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
+    Ok(serde_json::to_vec(value)?)
+}
+
+/// Decodes a JSON payload; `message` names the message in errors.
+pub fn decode_json<T: DeserializeOwned>(
+    bytes: &[u8],
+    message: &'static str,
+) -> Result<T, DecodeError> {
+    serde_json::from_slice(bytes).map_err(|source| DecodeError::Json { message, source })
+}
+
+/// Maps a typed headers value to Kafka headers: one header per present property,
+/// strings as raw UTF-8, anything else as JSON text.
+pub fn encode_headers<T: Serialize>(value: &T) -> Result<Vec<RawHeader>, EncodeError> {
+    match serde_json::to_value(value)? {
+        serde_json::Value::Object(map) => Ok(map
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(name, v)| match v {
+                serde_json::Value::String(s) => (name, s.into_bytes()),
+                other => (name, other.to_string().into_bytes()),
+            })
+            .collect()),
+        other => Err(EncodeError::HeadersNotObject(other.to_string())),
+    }
+}
+
+/// Reverse of [`encode_headers`]: `string_fields` lists the properties whose values are
+/// raw strings; the others are parsed as JSON. Headers not in the schema are ignored.
+pub fn decode_headers<T: DeserializeOwned>(
+    headers: &[RawHeader],
+    string_fields: &[&str],
+) -> Result<T, DecodeError> {
+    let mut map = serde_json::Map::new();
+    for (name, value) in headers {
+        let text = std::str::from_utf8(value).map_err(|e| DecodeError::Header {
+            name: name.clone(),
+            reason: e.to_string(),
+        })?;
+        let json = if string_fields.contains(&name.as_str()) {
+            serde_json::Value::String(text.to_owned())
+        } else {
+            serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
+        };
+        map.insert(name.clone(), json);
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| DecodeError::Header {
+        name: "*".to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Encodes a typed record key: strings as raw UTF-8, anything else as JSON text.
+pub fn encode_key<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
+    match serde_json::to_value(value)? {
+        serde_json::Value::String(s) => Ok(s.into_bytes()),
+        other => Ok(other.to_string().into_bytes()),
+    }
+}
+
+/// Reverse of [`encode_key`].
+pub fn decode_key<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::Key(e.to_string()))?;
+    serde_json::from_str(text)
+        .or_else(|_| serde_json::from_value(serde_json::Value::String(text.to_owned())))
+        .map_err(|e| DecodeError::Key(e.to_string()))
+}
