@@ -1,15 +1,26 @@
 //! Procedural macros; use them through `asyncapi-runtime`, which re-exports them.
+//! The document-to-code logic lives in `asyncapi-codegen`; this crate only parses macro
+//! input and turns diagnostics into compile errors.
+
+mod document;
+mod listener;
 
 use proc_macro::TokenStream;
 
+/// Expands an AsyncAPI 2.x/3.x document (path relative to the crate's `Cargo.toml`) into
+/// message types, channel descriptors and typed clients.
+///
+/// ```ignore
+/// asyncapi_runtime::asyncapi!("specs/account-service.yaml");
+/// ```
 #[proc_macro]
 pub fn asyncapi(input: TokenStream) -> TokenStream {
-    let _ = input;
-    TokenStream::new()
+    document::expand(input.into()).into()
 }
 
+/// Marks an async fn as the handler of a channel of a document expanded by `asyncapi!`
+/// in scope; the compiler checks the channel and the message type.
 #[proc_macro_attribute]
 pub fn event_listener(args: TokenStream, item: TokenStream) -> TokenStream {
-    let _ = args;
-    item
+    listener::expand(args.into(), item.into()).into()
 }

@@ -1,0 +1,593 @@
+//! Stage 3: turn a resolved AsyncAPI 2.x or 3.x document into the IR.
+
+use std::collections::HashMap;
+
+use heck::ToUpperCamelCase;
+use serde_json::{Map, Value};
+
+use crate::diagnostics::Diagnostic;
+use crate::ir::*;
+use crate::resolve::{NodeId, Resolver};
+use crate::topic::kafka_topic;
+
+/// Collects IR and every error found on the way (the document is read to the end).
+pub struct Normalizer<'r> {
+    r: &'r mut Resolver,
+    root: NodeId,
+    major: u32,
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+    messages: Vec<Message>,
+    message_index: HashMap<NodeId, usize>,
+    default_content_type: Option<String>,
+}
+
+/// Reads the document at `root` into the IR.
+pub fn normalize(
+    r: &mut Resolver,
+    root: &NodeId,
+) -> Result<(Document, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let doc = r.get(root).cloned().unwrap_or(Value::Null);
+    let Some(version) = doc.get("asyncapi").and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_f64().map(|f| f.to_string()))) else {
+        let msg = if doc.is_object() {
+            "not an AsyncAPI document: it has no `asyncapi` version field"
+        } else {
+            "not an AsyncAPI document: the top level must be a mapping with an `asyncapi` field"
+        };
+        return Err(vec![r.error(root, msg).help("start the document with `asyncapi: 3.0.0` (or a 2.x version) followed by `info`, `channels`, ...")]);
+    };
+    let major = match version.split('.').next().and_then(|m| m.parse::<u32>().ok()) {
+        Some(m @ (2 | 3)) => m,
+        _ => {
+            return Err(vec![r
+                .error(&root.child("asyncapi"), format!("unsupported AsyncAPI version `{version}`"))
+                .help("supported versions are 2.0.0 to 2.6.0 and 3.0.0 to 3.1.0; convert older documents with `asyncapi convert`")])
+        }
+    };
+    let mut n = Normalizer {
+        r,
+        root: root.clone(),
+        major,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        messages: Vec::new(),
+        message_index: HashMap::new(),
+        default_content_type: str_at(&doc, "defaultContentType"),
+    };
+    let info = doc.get("info").cloned().unwrap_or(Value::Null);
+    let security_schemes = n.security_schemes();
+    let servers = n.servers(&security_schemes);
+    let (channels, operations) = if major == 2 { n.v2_channels() } else { n.v3_channels_and_operations() };
+    let document = Document {
+        asyncapi_version: version,
+        id: str_at(&doc, "id"),
+        title: str_at(&info, "title").unwrap_or_else(|| "AsyncAPI document".to_owned()),
+        version: str_at(&info, "version").unwrap_or_default(),
+        description: str_at(&info, "description"),
+        default_content_type: n.default_content_type.clone(),
+        servers,
+        channels,
+        operations,
+        messages: std::mem::take(&mut n.messages),
+        security_schemes,
+    };
+    n.check_content_types(&document);
+    if n.errors.is_empty() {
+        Ok((document, n.warnings))
+    } else {
+        Err(n.errors)
+    }
+}
+
+fn str_at(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn entries(v: &Value) -> Vec<(String, Value)> {
+    v.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+}
+
+/// A content type the runtime can encode, and how.
+pub fn content_type_supported(ct: &str) -> bool {
+    let base = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    base == "application/json"
+        || base.ends_with("+json")
+        || base == "text/json"
+        || base == "text/plain"
+        || base == "application/octet-stream"
+        || base.starts_with("application/vnd.apache.avro")
+        || base == "application/x-protobuf"
+        || base == "application/protobuf"
+}
+
+impl Normalizer<'_> {
+    /// Follows a reference and records any failure.
+    fn node(&mut self, id: &NodeId) -> Option<(NodeId, Value)> {
+        match self.r.node(id) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.errors.push(e);
+                None
+            }
+        }
+    }
+
+    fn security_schemes(&mut self) -> Vec<SecurityScheme> {
+        let comps = self.root.child("components").child("securitySchemes");
+        let Some((id, v)) = self.node(&comps) else { return Vec::new() };
+        let mut out = Vec::new();
+        for (name, _) in entries(&v) {
+            let Some((_, s)) = self.node(&id.child(&name)) else { continue };
+            out.push(SecurityScheme {
+                name,
+                kind: str_at(&s, "type").unwrap_or_default(),
+                description: str_at(&s, "description"),
+            });
+        }
+        out
+    }
+
+    fn servers(&mut self, schemes: &[SecurityScheme]) -> Vec<Server> {
+        let list = self.root.child("servers");
+        let Some((list, v)) = self.node(&list) else { return Vec::new() };
+        let mut out = Vec::new();
+        for (name, _) in entries(&v) {
+            let Some((sid, s)) = self.node(&list.child(&name)) else { continue };
+            let url = if self.major == 2 {
+                str_at(&s, "url").unwrap_or_default()
+            } else {
+                format!("{}{}", str_at(&s, "host").unwrap_or_default(), str_at(&s, "pathname").unwrap_or_default())
+            };
+            let mut variables = Vec::new();
+            if let Some((vid, vars)) = self.node(&sid.child("variables")) {
+                for (vname, _) in entries(&vars) {
+                    let Some((_, var)) = self.node(&vid.child(&vname)) else { continue };
+                    variables.push(ServerVariable {
+                        name: vname,
+                        default: str_at(&var, "default"),
+                        allowed: string_list(var.get("enum")),
+                        description: str_at(&var, "description"),
+                    });
+                }
+            }
+            for placeholder in placeholders(&url) {
+                if !variables.iter().any(|v| v.name == placeholder) {
+                    self.warnings.push(
+                        self.r
+                            .error(&sid, format!("server `{name}` uses `{{{placeholder}}}` in its URL but declares no such variable"))
+                            .help(format!("declare `variables.{placeholder}` with a `default`, or pass its value when choosing the server")),
+                    );
+                }
+            }
+            let security = self.server_security(&sid, &s, schemes);
+            out.push(Server {
+                name,
+                url,
+                protocol: str_at(&s, "protocol").unwrap_or_default(),
+                protocol_version: str_at(&s, "protocolVersion"),
+                description: str_at(&s, "description"),
+                variables,
+                security,
+            });
+        }
+        out
+    }
+
+    fn server_security(&mut self, sid: &NodeId, s: &Value, schemes: &[SecurityScheme]) -> Vec<String> {
+        let mut names = Vec::new();
+        let Some(list) = s.get("security").and_then(Value::as_array) else { return names };
+        for (i, item) in list.iter().enumerate() {
+            let at = sid.child("security").index(i);
+            if self.major == 2 {
+                for (name, _) in entries(item) {
+                    if !schemes.iter().any(|sc| sc.name == name) {
+                        self.warnings.push(
+                            self.r
+                                .error(&at, format!("security requirement `{name}` names no entry of `components.securitySchemes`"))
+                                .help(format!("add `components.securitySchemes.{name}` describing the scheme (e.g. `type: userPassword`)")),
+                        );
+                    }
+                    names.push(name);
+                }
+            } else {
+                let target = self.r.follow(&at).ok();
+                match target.and_then(|t| t.last_segment().filter(|_| t.pointer.contains("securitySchemes"))) {
+                    Some(name) => names.push(name),
+                    None => names.push(str_at(item, "type").unwrap_or_else(|| format!("inline{i}"))),
+                }
+            }
+        }
+        names
+    }
+
+    fn parameters(&mut self, cid: &NodeId) -> Vec<Parameter> {
+        let Some((pid, v)) = self.node(&cid.child("parameters")) else { return Vec::new() };
+        let mut out = Vec::new();
+        for (name, _) in entries(&v) {
+            let Some((node, p)) = self.node(&pid.child(&name)) else { continue };
+            // 2.x keeps enum/default in `schema`; 3.x on the parameter itself.
+            let schema = match p.get("schema") {
+                Some(_) => self.node(&node.child("schema")).map(|(_, s)| s).unwrap_or(Value::Null),
+                None => p.clone(),
+            };
+            out.push(Parameter {
+                name,
+                description: str_at(&p, "description").or_else(|| str_at(&schema, "description")),
+                allowed: string_list(schema.get("enum")),
+                default: str_at(&schema, "default"),
+                node,
+            });
+        }
+        out
+    }
+
+    fn channel_base(&mut self, id: String, node: NodeId, v: &Value, address: Option<String>) -> Channel {
+        let parameters = self.parameters(&node);
+        let binding_topic = v.pointer("/bindings/kafka/topic").and_then(Value::as_str).map(str::to_owned);
+        let (topic, topic_note) = match (&binding_topic, &address) {
+            (Some(t), _) => (kafka_topic(t), format!("from `bindings.kafka.topic` (`{t}`)")),
+            (None, Some(a)) => (kafka_topic(a), format!("from the address `{a}`")),
+            (None, None) => (kafka_topic(&id), format!("from the channel id `{id}`: the address is null")),
+        };
+        let topic_note = match &topic {
+            Ok(t) if Some(t) != binding_topic.as_ref() && Some(t) != address.as_ref() => {
+                format!("{topic_note}; characters Kafka does not accept were mapped (`/` and `:` become `.`, leading and trailing separators dropped)")
+            }
+            _ => topic_note,
+        };
+        Channel {
+            id,
+            node,
+            address,
+            topic,
+            topic_note,
+            title: str_at(v, "title"),
+            summary: str_at(v, "summary"),
+            description: str_at(v, "description"),
+            parameters,
+            messages: Vec::new(),
+        }
+    }
+
+    fn v2_channels(&mut self) -> (Vec<Channel>, Vec<Operation>) {
+        let mut channels = Vec::new();
+        let mut operations = Vec::new();
+        let Some((list, v)) = self.node(&self.root.child("channels")) else { return (channels, operations) };
+        for (key, _) in entries(&v) {
+            let Some((cid, c)) = self.node(&list.child(&key)) else { continue };
+            let mut channel = self.channel_base(key.clone(), cid.clone(), &c, Some(key.clone()));
+            let index = channels.len();
+            // 2.x: `publish` = others publish, the application receives.
+            for (verb, action) in [("publish", Action::Receive), ("subscribe", Action::Send)] {
+                let Some((oid, op)) = c.get(verb).and_then(|_| self.node(&cid.child(verb))) else { continue };
+                let op = self.apply_traits(&oid, op, false);
+                let mut messages = Vec::new();
+                if let Some((mid, m)) = self.node(&oid.child("message")) {
+                    match m.get("oneOf").and_then(Value::as_array) {
+                        Some(list) => {
+                            for i in 0..list.len() {
+                                let fallback = format!("{}{}{}", key.to_upper_camel_case(), verb.to_upper_camel_case(), i + 1);
+                                if let Some(m) = self.message(&mid.child("oneOf").index(i), &fallback) {
+                                    messages.push(m);
+                                }
+                            }
+                        }
+                        None => {
+                            let fallback = format!("{}{}Message", key.to_upper_camel_case(), verb.to_upper_camel_case());
+                            if let Some(m) = self.message(&mid, &fallback) {
+                                messages.push(m);
+                            }
+                        }
+                    }
+                }
+                for m in &messages {
+                    if !channel.messages.contains(m) {
+                        channel.messages.push(*m);
+                    }
+                }
+                operations.push(Operation {
+                    id: str_at(&op, "operationId").unwrap_or_else(|| format!("{verb}{}", key.to_upper_camel_case())),
+                    node: oid,
+                    action,
+                    channel: index,
+                    messages,
+                    title: None,
+                    summary: str_at(&op, "summary"),
+                    description: str_at(&op, "description"),
+                    group_id: binding_const(op.pointer("/bindings/kafka/groupId")),
+                    client_id: binding_const(op.pointer("/bindings/kafka/clientId")),
+                });
+            }
+            channels.push(channel);
+        }
+        (channels, operations)
+    }
+
+    fn v3_channels_and_operations(&mut self) -> (Vec<Channel>, Vec<Operation>) {
+        let mut channels = Vec::new();
+        let mut channel_nodes: HashMap<NodeId, usize> = HashMap::new();
+        // Messages of a channel, keyed by the node of each entry (operations point at them).
+        let mut channel_message_nodes: HashMap<NodeId, usize> = HashMap::new();
+        if let Some((list, v)) = self.node(&self.root.child("channels")) {
+            for (key, _) in entries(&v) {
+                let Some((cid, c)) = self.node(&list.child(&key)) else { continue };
+                let address = match c.get("address") {
+                    Some(Value::String(a)) => Some(a.clone()),
+                    _ => None,
+                };
+                let mut channel = self.channel_base(key.clone(), cid.clone(), &c, address);
+                if let Some(msgs) = c.get("messages").and_then(Value::as_object) {
+                    for mkey in msgs.keys() {
+                        let entry = cid.child("messages").child(mkey);
+                        if let Some(m) = self.message(&entry, &mkey.to_upper_camel_case()) {
+                            channel_message_nodes.insert(entry.clone(), m);
+                            if let Ok(target) = self.r.follow(&entry) {
+                                channel_message_nodes.insert(target, m);
+                            }
+                            if !channel.messages.contains(&m) {
+                                channel.messages.push(m);
+                            }
+                        }
+                    }
+                }
+                channel_nodes.insert(cid.clone(), channels.len());
+                channel_nodes.insert(list.child(&key), channels.len());
+                channels.push(channel);
+            }
+        }
+        let mut operations = Vec::new();
+        if let Some((list, v)) = self.node(&self.root.child("operations")) {
+            for (key, _) in entries(&v) {
+                let Some((oid, op)) = self.node(&list.child(&key)) else { continue };
+                let op = self.apply_traits(&oid, op, true);
+                let action = match op.get("action").and_then(Value::as_str) {
+                    Some("send") => Action::Send,
+                    Some("receive") => Action::Receive,
+                    other => {
+                        self.errors.push(
+                            self.r
+                                .error(&oid.child("action"), format!("operation `{key}` has action {other:?}"))
+                                .help("set `action` to `send` or `receive`"),
+                        );
+                        continue;
+                    }
+                };
+                let Ok(cnode) = self.r.follow(&oid.child("channel")) else {
+                    let e = self.r.follow(&oid.child("channel")).unwrap_err();
+                    self.errors.push(e);
+                    continue;
+                };
+                let Some(&channel) = channel_nodes.get(&cnode) else {
+                    self.errors.push(
+                        self.r
+                            .error(&oid.child("channel"), format!("operation `{key}` does not reference a channel of `channels`"))
+                            .help("write `channel: { $ref: '#/channels/<channelId>' }`"),
+                    );
+                    continue;
+                };
+                let mut messages = Vec::new();
+                match op.get("messages").and_then(Value::as_array) {
+                    Some(list) => {
+                        for i in 0..list.len() {
+                            let at = oid.child("messages").index(i);
+                            let target = self.r.follow(&at).ok();
+                            let found = target.as_ref().and_then(|t| channel_message_nodes.get(t)).or_else(|| channel_message_nodes.get(&at));
+                            match found {
+                                Some(&m) if channels[channel].messages.contains(&m) => messages.push(m),
+                                _ => self.errors.push(
+                                    self.r
+                                        .error(&at, format!("operation `{key}` lists a message that is not one of channel `{}`'s messages", channels[channel].id))
+                                        .help(format!("reference a message of the channel, e.g. `$ref: '#/channels/{}/messages/<name>'`", channels[channel].id.replace('/', "~1"))),
+                                ),
+                            }
+                        }
+                    }
+                    // No list: the operation covers every message of the channel.
+                    None => messages = channels[channel].messages.clone(),
+                }
+                operations.push(Operation {
+                    id: key.clone(),
+                    node: oid,
+                    action,
+                    channel,
+                    messages,
+                    title: str_at(&op, "title"),
+                    summary: str_at(&op, "summary"),
+                    description: str_at(&op, "description"),
+                    group_id: binding_const(op.pointer("/bindings/kafka/groupId")),
+                    client_id: binding_const(op.pointer("/bindings/kafka/clientId")),
+                });
+            }
+        }
+        (channels, operations)
+    }
+
+    /// Merges `traits` into an operation or message. In 2.x traits are a JSON Merge
+    /// Patch over the object (the trait wins); in 3.x the object's own fields win.
+    fn apply_traits(&mut self, id: &NodeId, value: Value, own_fields_win: bool) -> Value {
+        let Some(list) = value.get("traits").and_then(Value::as_array).cloned() else { return value };
+        let mut merged = value.clone();
+        if let Some(m) = merged.as_object_mut() {
+            m.remove("traits");
+        }
+        for i in 0..list.len() {
+            let Some((_, t)) = self.node(&id.child("traits").index(i)) else { continue };
+            // 2.x allows `[traitObject, bindings]` pairs in operation traits only as an array item.
+            if own_fields_win {
+                let mut base = t;
+                merge_patch(&mut base, &merged);
+                merged = base;
+            } else {
+                merge_patch(&mut merged, &t);
+            }
+        }
+        merged
+    }
+
+    /// Reads a message (following refs), once per distinct message node.
+    fn message(&mut self, at: &NodeId, fallback_name: &str) -> Option<usize> {
+        let (mid, raw) = self.node(at)?;
+        if let Some(&i) = self.message_index.get(&mid) {
+            return Some(i);
+        }
+        let m = self.apply_traits(&mid, raw.clone(), self.major >= 3);
+        // Nodes of merged sub-objects: from the message when it has the field, else from
+        // the trait it came from.
+        let field_node = |n: &mut Self, field: &str| -> Option<(NodeId, Value)> {
+            let value = m.get(field)?.clone();
+            if raw.get(field).is_some() {
+                return n.node(&mid.child(field)).map(|(id, _)| (id, value));
+            }
+            let traits = raw.get("traits").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
+            for i in 0..traits {
+                let tid = n.r.follow(&mid.child("traits").index(i)).ok()?;
+                if n.r.get(&tid).and_then(|t| t.get(field)).is_some() {
+                    let fid = n.r.follow(&tid.child(field)).ok()?;
+                    return Some((fid, value));
+                }
+            }
+            Some((mid.child(field), value))
+        };
+        let component_name = mid.pointer.contains("/messages/").then(|| mid.last_segment()).flatten();
+        let name = str_at(&m, "messageId")
+            .or_else(|| str_at(&m, "name"))
+            .or(component_name)
+            .unwrap_or_else(|| fallback_name.to_owned());
+        let (payload, payload_format) = match m.get("payload") {
+            None => (None, PayloadFormat::JsonSchema),
+            Some(p) => {
+                let fmt = str_at(&m, "schemaFormat").or_else(|| str_at(p, "schemaFormat"));
+                let is_multi_format = self.major >= 3 && p.get("schemaFormat").is_some() && p.get("schema").is_some();
+                let format = match fmt {
+                    Some(f) if !is_json_schema_format(&f) => PayloadFormat::Opaque(f),
+                    _ => PayloadFormat::JsonSchema,
+                };
+                if format != PayloadFormat::JsonSchema {
+                    (None, format)
+                } else {
+                    let base = field_node(self, "payload");
+                    let node = match (is_multi_format, base) {
+                        (true, Some((id, _))) => self.node(&id.child("schema")),
+                        (false, Some((id, _))) => self.node(&id),
+                        (_, None) => None,
+                    };
+                    (node, format)
+                }
+            }
+        };
+        let opaque = payload_format != PayloadFormat::JsonSchema;
+        let headers = field_node(self, "headers").and_then(|(id, _)| {
+            let id = if self.major >= 3 && self.r.get(&id).is_some_and(|v| v.get("schemaFormat").is_some()) { id.child("schema") } else { id };
+            self.node(&id)
+        });
+        // An Avro (or other non-JSON) message keeps its key in the same format: opaque.
+        let key = if opaque {
+            None
+        } else {
+            field_node(self, "bindings")
+                .and_then(|(bid, b)| b.pointer("/kafka/key").map(|_| bid.child("kafka").child("key")))
+                .and_then(|kid| self.node(&kid))
+        };
+        let correlation_id = field_node(self, "correlationId")
+            .and_then(|(cid, _)| self.node(&cid))
+            .and_then(|(_, c)| str_at(&c, "location"));
+        let content_type = str_at(&m, "contentType")
+            .or_else(|| self.default_content_type.clone())
+            .unwrap_or_else(|| if opaque { "application/octet-stream".to_owned() } else { "application/json".to_owned() });
+        self.messages.push(Message {
+            name,
+            node: mid.clone(),
+            title: str_at(&m, "title"),
+            summary: str_at(&m, "summary"),
+            description: str_at(&m, "description"),
+            content_type,
+            payload,
+            payload_format,
+            headers,
+            key,
+            correlation_id,
+        });
+        self.message_index.insert(mid, self.messages.len() - 1);
+        Some(self.messages.len() - 1)
+    }
+
+    /// A message some operation sends must have a content type the runtime can encode.
+    fn check_content_types(&mut self, doc: &Document) {
+        for op in &doc.operations {
+            for &m in &op.messages {
+                let msg = &doc.messages[m];
+                if !content_type_supported(&msg.content_type) {
+                    self.errors.push(
+                        self.r
+                            .error(&msg.node, format!("message `{}` has content type `{}`, which the runtime cannot encode", msg.name, msg.content_type))
+                            .help("use `application/json` (or a `+json` type), `text/plain` or `application/octet-stream`"),
+                    );
+                }
+            }
+        }
+        self.errors.dedup();
+    }
+}
+
+/// A Kafka binding's `groupId`/`clientId` schema names a value when it is a `const` or a
+/// single-value `enum`.
+fn binding_const(schema: Option<&Value>) -> Option<String> {
+    let s = schema?;
+    if let Some(c) = s.get("const").and_then(Value::as_str) {
+        return Some(c.to_owned());
+    }
+    match s.get("enum").and_then(Value::as_array).map(Vec::as_slice) {
+        Some([Value::String(v)]) => Some(v.clone()),
+        _ => s.as_str().map(str::to_owned),
+    }
+}
+
+fn is_json_schema_format(f: &str) -> bool {
+    let f = f.to_ascii_lowercase();
+    f.starts_with("application/vnd.aai.asyncapi")
+        || f.starts_with("application/schema+json")
+        || f.starts_with("application/schema+yaml")
+}
+
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| str_at(&serde_json::json!({ "v": x }), "v")).collect())
+        .unwrap_or_default()
+}
+
+/// `{name}` placeholders of an address or URL, in order.
+pub fn placeholders(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else { break };
+        out.push(rest[start + 1..start + len].to_owned());
+        rest = &rest[start + len + 1..];
+    }
+    out
+}
+
+/// RFC 7386 JSON Merge Patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(t) = target {
+        for (k, v) in p {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}

@@ -1,0 +1,717 @@
+//! JSON Schema (the AsyncAPI Schema Object) to Rust types.
+//!
+//! Written for this crate rather than delegated to `typify`, because the cases typify
+//! gets wrong matter here: 2.x `nullable`, `discriminator`, property and enum-value
+//! name collisions, the same inline name in two messages, and constructs it panics on
+//! (`not`, `if`/`then`/`else`, mixed-type enums, untitled inline objects). What cannot
+//! be represented falls back to `serde_json::Value` with a doc comment saying why.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+use serde_json::Value;
+
+use crate::diagnostics::Diagnostic;
+use crate::resolve::{ref_of, NodeId, Resolver};
+
+/// A Rust type expression, with what the generator knows about it.
+#[derive(Debug, Clone)]
+pub struct Ty {
+    pub tokens: TokenStream,
+    /// The schema allows `null` (`nullable: true`, or `null` in a type list).
+    pub nullable: bool,
+    /// The generated struct or enum this is, if it is one (not an alias or std type).
+    pub nominal: Option<String>,
+    /// The JSON type, when the schema is a plain string.
+    pub is_string: bool,
+}
+
+impl Ty {
+    fn plain(tokens: TokenStream) -> Ty {
+        Ty { tokens, nullable: false, nominal: None, is_string: false }
+    }
+}
+
+/// Names and definitions of every type generated for one document.
+pub struct TypeSpace {
+    rt: TokenStream,
+    items: Vec<TokenStream>,
+    /// Schema node → the type generated for it.
+    by_node: HashMap<NodeId, Ty>,
+    used_names: HashSet<String>,
+    /// Types whose definition is being generated: a reference back to one is recursion.
+    in_progress: Vec<String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Names the expansion itself uses at the top level.
+const RESERVED: &[&str] = &["Application", "Client", "Box", "Option", "Vec", "String", "Result", "Self"];
+
+/// Rust keywords that cannot be field names (`r#` idents read badly in user code).
+const KEYWORDS: &[&str] = &[
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in", "let",
+    "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use",
+    "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro", "override", "priv", "try", "typeof", "unsized", "virtual",
+    "yield",
+];
+
+/// A doc attribute per paragraph line.
+pub fn doc_attrs(parts: &[Option<&str>]) -> TokenStream {
+    let mut lines: Vec<String> = Vec::new();
+    for text in parts.iter().flatten() {
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if !lines.is_empty() {
+            lines.push(String::new());
+        }
+        lines.extend(text.lines().map(|l| format!(" {}", l.trim_end())));
+    }
+    let lines = lines.iter().map(|l| if l.trim().is_empty() { "" } else { l.as_str() });
+    quote! { #( #[doc = #lines] )* }
+}
+
+/// A valid Rust identifier in UpperCamelCase for a name from the document.
+pub fn type_ident_text(raw: &str) -> String {
+    let mut s = raw.to_upper_camel_case();
+    s.retain(|c| c.is_ascii_alphanumeric() || c == '_');
+    if s.is_empty() {
+        s = "Unnamed".to_owned();
+    }
+    if s.starts_with(|c: char| c.is_ascii_digit()) {
+        s = format!("T{s}");
+    }
+    if s == "Self" {
+        s = "SelfType".to_owned();
+    }
+    s
+}
+
+/// A valid Rust identifier in snake_case for a name from the document.
+pub fn field_ident_text(raw: &str) -> String {
+    let mut s: String = raw.to_snake_case().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    while s.contains("__") {
+        s = s.replace("__", "_");
+    }
+    let s = s.trim_matches('_').to_owned();
+    let s = if s.is_empty() { "value".to_owned() } else { s };
+    let s = if s.starts_with(|c: char| c.is_ascii_digit()) { format!("n{s}") } else { s };
+    if KEYWORDS.contains(&s.as_str()) {
+        format!("{s}_")
+    } else {
+        s
+    }
+}
+
+fn unique(name: String, taken: &mut HashSet<String>) -> String {
+    if taken.insert(name.clone()) {
+        return name;
+    }
+    (2..).map(|i| format!("{name}{i}")).find(|n| taken.insert(n.clone())).unwrap_or(name)
+}
+
+fn types_of(schema: &Value) -> Vec<String> {
+    match schema.get("type") {
+        Some(Value::String(t)) => vec![t.clone()],
+        Some(Value::Array(a)) => a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn text<'a>(schema: &'a Value, key: &str) -> Option<&'a str> {
+    schema.get(key).and_then(Value::as_str)
+}
+
+impl TypeSpace {
+    pub fn new(runtime: TokenStream) -> Self {
+        TypeSpace {
+            rt: runtime,
+            items: Vec::new(),
+            by_node: HashMap::new(),
+            used_names: RESERVED.iter().map(|s| (*s).to_owned()).collect(),
+            in_progress: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Reserves a top-level name (e.g. a message newtype) so no schema type takes it.
+    pub fn claim_name(&mut self, wanted: &str) -> String {
+        unique(type_ident_text(wanted), &mut self.used_names)
+    }
+
+    /// Emits an item outside the schema walk (message newtypes, trait impls).
+    pub fn push_item(&mut self, item: TokenStream) {
+        self.items.push(item);
+    }
+
+    pub fn into_items(self) -> Vec<TokenStream> {
+        self.items
+    }
+
+    fn private(&self) -> TokenStream {
+        let rt = &self.rt;
+        quote! { #rt::__private }
+    }
+
+    fn value_ty(&self) -> TokenStream {
+        let p = self.private();
+        quote! { #p::serde_json::Value }
+    }
+
+    fn derive_attrs(&self, extra: TokenStream) -> TokenStream {
+        let p = self.private();
+        let krate = format!("{}::__private::serde", self.rt.to_string().replace(' ', ""));
+        quote! {
+            #[derive(Debug, Clone, PartialEq, #extra #p::serde::Serialize, #p::serde::Deserialize)]
+            #[serde(crate = #krate)]
+        }
+    }
+
+    /// The Rust type for the schema at `at` (whose value is `schema`). `name` is used
+    /// when the schema needs a type of its own and has no better name.
+    pub fn type_for(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+        if ref_of(schema).is_some() {
+            let target = match r.follow(at) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.warnings.push(e.clone());
+                    return self.fallback(&format!("the reference could not be resolved: {}", e.message));
+                }
+            };
+            if let Some(ty) = self.by_node.get(&target) {
+                return self.maybe_boxed(ty.clone());
+            }
+            let value = r.get(&target).cloned().unwrap_or(Value::Null);
+            let own_name = target.last_segment().unwrap_or_else(|| name.to_owned());
+            return self.define(r, &target, &value, &own_name, true);
+        }
+        if let Some(ty) = self.by_node.get(at) {
+            return ty.clone();
+        }
+        self.define(r, at, schema, name, false)
+    }
+
+    /// A reference back to a type still being generated is recursion: box it.
+    fn maybe_boxed(&self, ty: Ty) -> Ty {
+        match &ty.nominal {
+            Some(n) if self.in_progress.contains(n) => {
+                let t = &ty.tokens;
+                Ty { tokens: quote! { ::std::boxed::Box<#t> }, ..ty }
+            }
+            _ => ty,
+        }
+    }
+
+    fn fallback(&mut self, _why: &str) -> Ty {
+        Ty::plain(self.value_ty())
+    }
+
+    /// Generates the type for one schema node; `named` when a `$ref` target (an alias is
+    /// emitted for a named primitive so the document's name appears in the code).
+    fn define(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str, named: bool) -> Ty {
+        let ty = self.build(r, at, schema, name);
+        if named && ty.nominal.is_none() && !self.by_node.contains_key(at) {
+            // A named primitive or container: an alias keeps the document's name visible.
+            let alias = self.claim_name(name);
+            let ident = format_ident!("{}", alias);
+            let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
+            let tokens = &ty.tokens;
+            self.items.push(quote! { #doc pub type #ident = #tokens; });
+            let aliased = Ty { tokens: quote! { #ident }, ..ty };
+            self.by_node.insert(at.clone(), aliased.clone());
+            return aliased;
+        }
+        self.by_node.entry(at.clone()).or_insert_with(|| ty.clone());
+        ty
+    }
+
+    fn build(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+        let p = self.private();
+        let schema_obj = match schema {
+            Value::Bool(_) | Value::Null => return Ty::plain(self.value_ty()),
+            Value::Object(o) => o,
+            _ => {
+                self.warnings.push(r.error(at, "a schema must be an object; typed as any JSON value"));
+                return Ty::plain(self.value_ty());
+            }
+        };
+        let types = types_of(schema);
+        let nullable = schema.get("nullable").and_then(Value::as_bool).unwrap_or(false) || types.iter().any(|t| t == "null");
+        let non_null: Vec<&String> = types.iter().filter(|t| *t != "null").collect();
+        let mut ty = if let Some(all) = schema.get("allOf").and_then(Value::as_array).filter(|a| !a.is_empty()) {
+            self.all_of(r, at, schema, all.len(), name)
+        } else if let Some((key, n)) = ["oneOf", "anyOf"].iter().find_map(|k| schema.get(*k).and_then(Value::as_array).map(|a| (*k, a.len()))) {
+            self.one_of(r, at, schema, key, n, name)
+        } else if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+            self.enumeration(r, at, schema, values, name)
+        } else if let Some(c) = schema.get("const") {
+            match c {
+                Value::String(_) => Ty { is_string: true, ..Ty::plain(quote! { ::std::string::String }) },
+                Value::Bool(_) => Ty::plain(quote! { bool }),
+                Value::Number(n) if n.is_i64() => Ty::plain(quote! { i64 }),
+                Value::Number(_) => Ty::plain(quote! { f64 }),
+                _ => Ty::plain(self.value_ty()),
+            }
+        } else if non_null.len() > 1 {
+            Ty::plain(self.value_ty())
+        } else {
+            match non_null.first().map(|s| s.as_str()) {
+                Some("string") => self.string(schema),
+                Some("integer") => Ty::plain(integer_type(schema)),
+                Some("number") => Ty::plain(if text(schema, "format") == Some("float") { quote! { f32 } } else { quote! { f64 } }),
+                Some("boolean") => Ty::plain(quote! { bool }),
+                Some("null") => Ty::plain(quote! { () }),
+                Some("array") => self.array(r, at, schema, name),
+                Some("object") => self.object(r, at, schema, name),
+                None if schema_obj.contains_key("properties") || schema_obj.contains_key("additionalProperties") => self.object(r, at, schema, name),
+                None if schema_obj.contains_key("items") => self.array(r, at, schema, name),
+                // `not`, `if`/`then`/`else`, or no type at all: any JSON value.
+                _ => Ty::plain(self.value_ty()),
+            }
+        };
+        let _ = p;
+        ty.nullable = ty.nullable || nullable;
+        ty
+    }
+
+    fn string(&self, schema: &Value) -> Ty {
+        let p = self.private();
+        let tokens = match text(schema, "format") {
+            Some("date-time") => quote! { #p::chrono::DateTime<#p::chrono::Utc> },
+            Some("date") => quote! { #p::chrono::NaiveDate },
+            Some("uuid") => quote! { #p::uuid::Uuid },
+            _ => return Ty { is_string: true, ..Ty::plain(quote! { ::std::string::String }) },
+        };
+        Ty::plain(tokens)
+    }
+
+    fn array(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+        let item = match schema.get("items") {
+            Some(items @ Value::Object(_)) => {
+                let t = self.type_for(r, &at.child("items"), items, &format!("{name}Item"));
+                // A Vec is already indirect: no Box needed for recursion.
+                strip_box(t)
+            }
+            _ => Ty::plain(self.value_ty()),
+        };
+        let inner = item_tokens(&item);
+        Ty::plain(quote! { ::std::vec::Vec<#inner> })
+    }
+
+    fn object(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+        let props: Vec<(String, NodeId, Value)> = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), at.child("properties").child(k), v.clone())).collect())
+            .unwrap_or_default();
+        let required: BTreeSet<String> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let additional = schema.get("additionalProperties").map(|a| (at.child("additionalProperties"), a.clone()));
+        self.object_from_parts(r, at, schema, name, props, required, additional)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn object_from_parts(
+        &mut self,
+        r: &mut Resolver,
+        at: &NodeId,
+        schema: &Value,
+        name: &str,
+        props: Vec<(String, NodeId, Value)>,
+        required: BTreeSet<String>,
+        additional: Option<(NodeId, Value)>,
+    ) -> Ty {
+        let p = self.private();
+        let additional_ty = match &additional {
+            Some((aid, a @ Value::Object(_))) => Some(strip_box(self.type_for(r, aid, a, &format!("{name}Value")))),
+            _ => None,
+        };
+        if props.is_empty() {
+            return match additional_ty {
+                Some(t) => {
+                    let t = item_tokens(&t);
+                    Ty::plain(quote! { ::std::collections::HashMap<::std::string::String, #t> })
+                }
+                None => Ty::plain(quote! { #p::serde_json::Map<::std::string::String, #p::serde_json::Value> }),
+            };
+        }
+        let type_name = self.claim_name(text(schema, "title").filter(|_| name.is_empty()).unwrap_or(name));
+        let ident = format_ident!("{}", type_name);
+        let ty = Ty { tokens: quote! { #ident }, nullable: false, nominal: Some(type_name.clone()), is_string: false };
+        self.by_node.insert(at.clone(), ty.clone());
+        self.in_progress.push(type_name.clone());
+
+        let mut taken = HashSet::new();
+        let mut fields = Vec::new();
+        let mut all_optional = true;
+        for (prop, pid, pschema) in &props {
+            let field = unique_field(field_ident_text(prop), &mut taken);
+            let fty = self.type_for(r, pid, pschema, &format!("{type_name}{}", type_ident_text(prop)));
+            let resolved = r.node(pid).map(|(_, v)| v).unwrap_or_else(|_| pschema.clone());
+            let doc = doc_attrs(&[text(&resolved, "title").filter(|_| ref_of(pschema).is_none()), text(&resolved, "description"), text(pschema, "description").filter(|_| ref_of(pschema).is_some() && false)]);
+            let fident = Ident::new(&field, Span::call_site());
+            let rename = (field != *prop).then(|| quote! { #[serde(rename = #prop)] });
+            let t = &fty.tokens;
+            let is_required = required.contains(prop);
+            let field_tokens = if is_required && !fty.nullable {
+                all_optional = false;
+                quote! { #doc #rename pub #fident: #t, }
+            } else if is_required {
+                all_optional = false;
+                quote! { #doc #rename pub #fident: ::std::option::Option<#t>, }
+            } else {
+                quote! {
+                    #doc #rename
+                    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+                    pub #fident: ::std::option::Option<#t>,
+                }
+            };
+            fields.push(field_tokens);
+        }
+        if let Some(t) = additional_ty {
+            let t = item_tokens(&t);
+            let fname = unique_field("additional_properties".to_owned(), &mut taken);
+            let fident = Ident::new(&fname, Span::call_site());
+            fields.push(quote! {
+                /// Properties not declared in the schema (`additionalProperties`).
+                #[serde(flatten)]
+                pub #fident: ::std::collections::HashMap<::std::string::String, #t>,
+            });
+        }
+        self.in_progress.pop();
+        let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
+        let derives = self.derive_attrs(if all_optional { quote! { Default, } } else { quote! {} });
+        self.items.push(quote! {
+            #doc
+            #derives
+            pub struct #ident {
+                #(#fields)*
+            }
+        });
+        ty
+    }
+
+    fn all_of(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, n: usize, name: &str) -> Ty {
+        // Merge the members' properties into one struct (following refs, recursively).
+        let mut props: Vec<(String, NodeId, Value)> = Vec::new();
+        let mut required = BTreeSet::new();
+        let mut additional = None;
+        let mut stack: Vec<NodeId> = (0..n).rev().map(|i| at.child("allOf").index(i)).collect();
+        // The schema's own properties apply too.
+        let mut own = schema.clone();
+        if let Some(o) = own.as_object_mut() {
+            o.remove("allOf");
+        }
+        let mut members: Vec<(NodeId, Value)> = vec![(at.clone(), own)];
+        let mut seen = HashSet::new();
+        while let Some(id) = stack.pop() {
+            let Ok((target, v)) = r.node(&id) else { continue };
+            if !seen.insert(target.clone()) {
+                continue;
+            }
+            if let Some(inner) = v.get("allOf").and_then(Value::as_array) {
+                for i in (0..inner.len()).rev() {
+                    stack.push(target.child("allOf").index(i));
+                }
+            }
+            members.push((target, v));
+        }
+        for (mid, m) in &members {
+            let kinds = types_of(m);
+            if !kinds.is_empty() && !kinds.iter().any(|k| k == "object") {
+                // allOf over non-objects: a constrained primitive; use the first typed member.
+                let first = members.iter().find(|(_, v)| !types_of(v).is_empty()).cloned();
+                if let Some((fid, fv)) = first {
+                    let mut fv = fv;
+                    if let Some(o) = fv.as_object_mut() {
+                        o.remove("allOf");
+                    }
+                    return self.build(r, &fid, &fv, name);
+                }
+            }
+            if let Some(ps) = m.get("properties").and_then(Value::as_object) {
+                for (k, v) in ps {
+                    if let Some(existing) = props.iter_mut().find(|(pk, _, _)| pk == k) {
+                        *existing = (k.clone(), mid.child("properties").child(k), v.clone());
+                    } else {
+                        props.push((k.clone(), mid.child("properties").child(k), v.clone()));
+                    }
+                }
+            }
+            if let Some(req) = m.get("required").and_then(Value::as_array) {
+                required.extend(req.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+            }
+            if let Some(a) = m.get("additionalProperties") {
+                additional = Some((mid.child("additionalProperties"), a.clone()));
+            }
+        }
+        self.object_from_parts(r, at, schema, name, props, required, additional)
+    }
+
+    fn enumeration(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, values: &[Value], name: &str) -> Ty {
+        let strings: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+        if strings.len() != values.len() || strings.is_empty() {
+            let non_null: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+            if !non_null.is_empty() && non_null.iter().all(|v| v.is_i64()) {
+                return Ty::plain(quote! { i64 });
+            }
+            if !non_null.is_empty() && non_null.iter().all(|v| v.is_number()) {
+                return Ty::plain(quote! { f64 });
+            }
+            if !non_null.is_empty() && non_null.iter().all(|v| v.is_string()) {
+                // Strings plus `null`: a nullable string enum.
+                let mut s = schema.clone();
+                s["enum"] = Value::Array(non_null.into_iter().cloned().collect());
+                let mut t = self.enumeration(r, at, &s, s["enum"].as_array().cloned().unwrap_or_default().as_slice(), name);
+                t.nullable = true;
+                return t;
+            }
+            self.warnings.push(r.error(at, "an `enum` mixing value types has no Rust enum equivalent; typed as any JSON value"));
+            return Ty::plain(self.value_ty());
+        }
+        if strings.len() == 1 && name.is_empty() {
+            return Ty { is_string: true, ..Ty::plain(quote! { ::std::string::String }) };
+        }
+        let type_name = self.claim_name(text(schema, "title").filter(|_| name.is_empty()).unwrap_or(name));
+        let ident = format_ident!("{}", type_name);
+        let mut taken = HashSet::new();
+        let variants = strings.iter().map(|v| {
+            let vname = unique(if v.is_empty() { "Empty".to_owned() } else { type_ident_text(v) }, &mut taken);
+            let vident = format_ident!("{}", vname);
+            quote! { #[serde(rename = #v)] #vident, }
+        });
+        let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
+        let derives = self.derive_attrs(quote! { Eq, Hash, Copy, });
+        self.items.push(quote! {
+            #doc
+            #derives
+            pub enum #ident {
+                #(#variants)*
+            }
+        });
+        let ty = Ty { tokens: quote! { #ident }, nullable: false, nominal: Some(type_name), is_string: false };
+        self.by_node.insert(at.clone(), ty.clone());
+        ty
+    }
+
+    fn one_of(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, key: &str, n: usize, name: &str) -> Ty {
+        let p = self.private();
+        // `nullable` written as `oneOf: [X, {type: null}]`.
+        let member_ids: Vec<NodeId> = (0..n).map(|i| at.child(key).index(i)).collect();
+        let members: Vec<(NodeId, Value)> = member_ids.iter().map(|id| r.node(id).unwrap_or_else(|_| (id.clone(), Value::Null))).collect();
+        let null_members = members.iter().filter(|(_, v)| types_of(v) == ["null"]).count();
+        let real: Vec<usize> = (0..n).filter(|&i| types_of(&members[i].1) != ["null"]).collect();
+        if real.len() == 1 {
+            let i = real[0];
+            let raw = r.get(&member_ids[i]).cloned().unwrap_or(Value::Null);
+            let mut t = self.type_for(r, &member_ids[i], &raw, name);
+            t.nullable |= null_members > 0;
+            return t;
+        }
+        let type_name = self.claim_name(text(schema, "title").filter(|_| name.is_empty()).unwrap_or(name));
+        let ident = format_ident!("{}", type_name);
+        let ty = Ty { tokens: quote! { #ident }, nullable: null_members > 0, nominal: Some(type_name.clone()), is_string: false };
+        self.by_node.insert(at.clone(), ty.clone());
+        self.in_progress.push(type_name.clone());
+
+        let discriminator = discriminator_of(schema);
+        let mut taken = HashSet::new();
+        let mut variants = Vec::new(); // (ident, type tokens, tag value)
+        for &i in &real {
+            let mid = &member_ids[i];
+            let raw = r.get(mid).cloned().unwrap_or(Value::Null);
+            let (target, resolved) = members[i].clone();
+            let ref_name = ref_of(&raw).and_then(|_| target.last_segment());
+            let vt = self.type_for(r, mid, &raw, &format!("{type_name}Variant{}", i + 1));
+            let vname = ref_name
+                .as_deref()
+                .or(text(&resolved, "title"))
+                .map(type_ident_text)
+                .or_else(|| vt.nominal.clone())
+                .unwrap_or_else(|| primitive_variant_name(&resolved, i));
+            let vname = unique(vname, &mut taken);
+            let tag = discriminator.as_ref().and_then(|(prop, mapping)| {
+                let from_mapping = mapping.iter().find(|(_, target_ref)| ref_of(&raw) == Some(target_ref.as_str())).map(|(k, _)| k.clone());
+                from_mapping.or_else(|| const_of(&resolved, prop)).or_else(|| ref_name.clone())
+            });
+            variants.push((format_ident!("{}", vname), vt, tag, resolved));
+        }
+        // Without a discriminator, a property every member pins to a distinct constant
+        // is a tag just the same.
+        let tag_property = match &discriminator {
+            Some((prop, _)) => Some(prop.clone()),
+            None => common_const_property(variants.iter().map(|(_, _, _, v)| v)),
+        };
+        if discriminator.is_none() {
+            if let Some(prop) = &tag_property {
+                for v in variants.iter_mut() {
+                    v.2 = const_of(&v.3, prop);
+                }
+            }
+        }
+        self.in_progress.pop();
+        let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
+        let decls = variants.iter().map(|(vi, vt, _, _)| {
+            let t = &vt.tokens;
+            quote! { #vi(#t), }
+        });
+        let all_tagged = tag_property.is_some() && variants.iter().all(|v| v.2.is_some());
+        if !all_tagged {
+            let derives = self.derive_attrs(quote! {});
+            let how = if key == "anyOf" { "anyOf" } else { "oneOf" };
+            let note = format!(" Decoded as the first variant (in document order) that matches: the `{how}` gives no discriminator.");
+            self.items.push(quote! {
+                #doc
+                #[doc = ""]
+                #[doc = #note]
+                #derives
+                #[serde(untagged)]
+                pub enum #ident { #(#decls)* }
+            });
+            return ty;
+        }
+        let prop = tag_property.unwrap_or_default();
+        let arms = variants.iter().map(|(vi, _, tag, _)| {
+            let tag = tag.clone().unwrap_or_default();
+            quote! { ::std::option::Option::Some(#tag) => #p::serde_json::from_value(value).map(Self::#vi).map_err(D::Error::custom), }
+        });
+        let ser_arms = variants.iter().map(|(vi, _, tag, _)| {
+            let tag = tag.clone().unwrap_or_default();
+            quote! { Self::#vi(v) => (#tag, #p::serde_json::to_value(v).map_err(S::Error::custom)?), }
+        });
+        let expected = variants.iter().filter_map(|v| v.2.clone()).map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+        let missing = format!("`{prop}` is missing or not a string; expected one of {expected}");
+        let unknown = format!("unknown `{prop}` value; expected one of {expected}");
+        let note = format!(" Tagged by the `{prop}` property: decoding picks the variant its value names.");
+        let krate = format!("{}::__private::serde", self.rt.to_string().replace(' ', ""));
+        let _ = krate;
+        self.items.push(quote! {
+            #doc
+            #[doc = ""]
+            #[doc = #note]
+            #[derive(Debug, Clone, PartialEq)]
+            pub enum #ident { #(#decls)* }
+
+            impl #p::serde::Serialize for #ident {
+                fn serialize<S: #p::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                    use #p::serde::ser::Error as _;
+                    let (tag, mut value) = match self { #(#ser_arms)* };
+                    if let #p::serde_json::Value::Object(map) = &mut value {
+                        map.entry(#prop).or_insert_with(|| #p::serde_json::Value::from(tag));
+                    }
+                    #p::serde::Serialize::serialize(&value, serializer)
+                }
+            }
+
+            impl<'de> #p::serde::Deserialize<'de> for #ident {
+                fn deserialize<D: #p::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                    use #p::serde::de::Error as _;
+                    let value = <#p::serde_json::Value as #p::serde::Deserialize>::deserialize(deserializer)?;
+                    match value.get(#prop).and_then(#p::serde_json::Value::as_str) {
+                        #(#arms)*
+                        ::std::option::Option::None => ::std::result::Result::Err(D::Error::custom(#missing)),
+                        ::std::option::Option::Some(other) => ::std::result::Result::Err(D::Error::custom(::std::format_args!("{}: `{}`", #unknown, other))),
+                    }
+                }
+            }
+        });
+        ty
+    }
+}
+
+fn unique_field(name: String, taken: &mut HashSet<String>) -> String {
+    if taken.insert(name.clone()) {
+        return name;
+    }
+    (2..).map(|i| format!("{name}_{i}")).find(|n| taken.insert(n.clone())).unwrap_or(name)
+}
+
+fn strip_box(t: Ty) -> Ty {
+    // Boxing is for direct fields only; containers are already indirect.
+    let s = t.tokens.to_string();
+    if let Some(inner) = s.strip_prefix(":: std :: boxed :: Box <").and_then(|x| x.strip_suffix('>')) {
+        if let Ok(tokens) = inner.trim().parse() {
+            return Ty { tokens, ..t };
+        }
+    }
+    t
+}
+
+fn item_tokens(t: &Ty) -> TokenStream {
+    let tokens = &t.tokens;
+    if t.nullable {
+        quote! { ::std::option::Option<#tokens> }
+    } else {
+        quote! { #tokens }
+    }
+}
+
+fn integer_type(schema: &Value) -> TokenStream {
+    match text(schema, "format") {
+        Some("int8") => quote! { i8 },
+        Some("int16") => quote! { i16 },
+        Some("int32") => quote! { i32 },
+        Some("uint8") => quote! { u8 },
+        Some("uint16") => quote! { u16 },
+        Some("uint32") => quote! { u32 },
+        Some("uint64") => quote! { u64 },
+        _ => quote! { i64 },
+    }
+}
+
+fn primitive_variant_name(schema: &Value, i: usize) -> String {
+    match types_of(schema).first().map(String::as_str) {
+        Some("string") => "String".to_owned(),
+        Some("integer") => "Integer".to_owned(),
+        Some("number") => "Number".to_owned(),
+        Some("boolean") => "Boolean".to_owned(),
+        Some("array") => "Array".to_owned(),
+        Some("object") => "Object".to_owned(),
+        _ => format!("Variant{}", i + 1),
+    }
+}
+
+/// `discriminator: prop` (AsyncAPI 2.x) or `{propertyName, mapping}` (OpenAPI style).
+fn discriminator_of(schema: &Value) -> Option<(String, Vec<(String, String)>)> {
+    match schema.get("discriminator")? {
+        Value::String(p) => Some((p.clone(), Vec::new())),
+        Value::Object(o) => {
+            let prop = o.get("propertyName")?.as_str()?.to_owned();
+            let mapping = o
+                .get("mapping")
+                .and_then(Value::as_object)
+                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+                .unwrap_or_default();
+            Some((prop, mapping))
+        }
+        _ => None,
+    }
+}
+
+/// The constant a schema pins property `prop` to (`const`, or a one-value `enum`).
+fn const_of(schema: &Value, prop: &str) -> Option<String> {
+    let p = schema.get("properties")?.get(prop)?;
+    if let Some(c) = p.get("const").and_then(Value::as_str) {
+        return Some(c.to_owned());
+    }
+    match p.get("enum").and_then(Value::as_array).map(Vec::as_slice) {
+        Some([Value::String(v)]) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+fn common_const_property<'a>(mut members: impl Iterator<Item = &'a Value> + Clone) -> Option<String> {
+    let first = members.clone().next()?;
+    let candidates: Vec<String> = first.get("properties")?.as_object()?.keys().cloned().collect();
+    candidates.into_iter().find(|prop| {
+        let tags: Vec<Option<String>> = members.clone().map(|m| const_of(m, prop)).collect();
+        let distinct: HashSet<&Option<String>> = tags.iter().collect();
+        tags.iter().all(Option::is_some) && distinct.len() == tags.len()
+    }).filter(|_| members.next().is_some())
+}

@@ -1,0 +1,101 @@
+//! `asyncapi!("path", option = value, ...)`.
+
+use std::path::{Path, PathBuf};
+
+use asyncapi_codegen::{expand_file, Settings};
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::{LitStr, Token};
+
+struct Input {
+    path: LitStr,
+    settings: Settings,
+}
+
+impl Parse for Input {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Err(input.error("expected the path of an AsyncAPI document, e.g. `asyncapi!(\"specs/service.yaml\")`"));
+        }
+        let path: LitStr = input.parse().map_err(|e| {
+            syn::Error::new(e.span(), "expected a string literal with the path of an AsyncAPI document, relative to the crate's Cargo.toml, e.g. `asyncapi!(\"specs/service.yaml\")`")
+        })?;
+        let mut settings = Settings::default();
+        while !input.is_empty() {
+            input.parse::<Token![,]>()?;
+            if input.is_empty() {
+                break;
+            }
+            let name: syn::Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            match name.to_string().as_str() {
+                "runtime" => {
+                    let v: LitStr = input.parse()?;
+                    settings.runtime_path = v.value();
+                }
+                other => {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        format!("unknown option `{other}`; `asyncapi!` accepts: `runtime = \"path::to::asyncapi_runtime\"`"),
+                    ))
+                }
+            }
+        }
+        Ok(Input { path, settings })
+    }
+}
+
+pub fn expand(input: TokenStream) -> TokenStream {
+    let input = match syn::parse2::<Input>(input) {
+        Ok(i) => i,
+        Err(e) => return e.to_compile_error(),
+    };
+    let span = input.path.span();
+    let written = input.path.value();
+    if Path::new(&written).is_absolute() {
+        return error(span, &format!("the document path `{written}` is absolute; write it relative to the crate's Cargo.toml so the crate builds on any machine"));
+    }
+    let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
+        return error(span, "CARGO_MANIFEST_DIR is not set: build with cargo");
+    };
+    let path = PathBuf::from(manifest_dir).join(&written);
+    match expand_file(&path, &input.settings) {
+        Ok(expansion) => {
+            // `include_bytes!` makes cargo rebuild when the document or a referenced file changes.
+            let tracked = expansion.files.iter().filter_map(|f| std::fs::canonicalize(f).ok()).map(|f| {
+                let f = f.display().to_string();
+                quote! { const _: &[u8] = ::core::include_bytes!(#f); }
+            });
+            let warnings = expansion.warnings.iter().enumerate().map(|(i, w)| warning(span, i, &w.to_string()));
+            let tokens = expansion.tokens;
+            quote! {
+                #(#tracked)*
+                #(#warnings)*
+                #tokens
+            }
+        }
+        Err(diagnostics) => {
+            let errors = diagnostics.0.iter().map(|d| error(span, &d.to_string()));
+            quote! { #(#errors)* }
+        }
+    }
+}
+
+fn error(span: Span, message: &str) -> TokenStream {
+    quote_spanned! {span=> ::core::compile_error!(#message); }
+}
+
+/// Stable Rust has no proc-macro warnings: a use of a deprecated item carries the text.
+fn warning(span: Span, index: usize, message: &str) -> TokenStream {
+    let name = quote::format_ident!("ASYNCAPI_WARNING_{}", index);
+    let note = format!("asyncapi: {message}");
+    quote_spanned! {span=>
+        const _: () = {
+            #[deprecated(note = #note)]
+            #[allow(non_upper_case_globals)]
+            const #name: () = ();
+            #name
+        };
+    }
+}
