@@ -63,8 +63,7 @@ impl Generator<'_> {
             #info
             #servers
             #(#types)*
-            /// One marker type per channel of the document, implementing
-            #[doc = concat!(" [`", stringify!(#rt), "::Channel`].")]
+            /// One marker type per channel of the document (implementing the runtime's `Channel`).
             pub mod channels {
                 #(#channel_items)*
             }

@@ -1,1 +1,224 @@
-use proc_macro2::TokenStream; pub fn expand(_args: TokenStream, item: TokenStream) -> TokenStream { item }
+//! `#[event_listener(channel = "...", ...)]` on an `async fn`.
+//!
+//! The fn stays as written (callable from unit tests); beside it goes a type of the same
+//! name (types and functions live in different namespaces) that implements the runtime's
+//! `Listener`, so registration is explicit and typed: `consumer.listen::<on_signup>()`.
+//! Channel and message checks are delegated to the `__asyncapi_listener!` macro that
+//! `asyncapi!` generates, because only it knows the document.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, FnArg, ItemFn, Lit, LitStr, Meta, Path, ReturnType, Token, Type};
+
+const OPTIONS: &str = "`channel = \"...\"` (required), `side = Application | Client`, `api = path::to::module`, `group = \"...\"`, `retries = N`, `dead_letter = \"topic\"`, `concurrency = N`";
+
+#[derive(Default)]
+struct Options {
+    channel: Option<LitStr>,
+    side: Option<syn::Ident>,
+    api: Option<Path>,
+    group: Option<LitStr>,
+    retries: Option<u32>,
+    dead_letter: Option<LitStr>,
+    concurrency: Option<u32>,
+}
+
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(_) => {
+            return with_item(
+                syn::Error::new(Span::call_site(), "`#[event_listener]` goes on an `async fn` that handles one message"),
+                item,
+            )
+        }
+    };
+    match build(args, &func) {
+        Ok(tokens) => tokens,
+        Err(e) => with_item(e, func.into_token_stream()),
+    }
+}
+
+/// Re-emits the user's item beside the error so the only error is ours.
+fn with_item(e: syn::Error, item: TokenStream) -> TokenStream {
+    let err = e.to_compile_error();
+    quote! { #err #item }
+}
+
+fn parse_options(args: TokenStream) -> syn::Result<Options> {
+    let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
+    let mut o = Options::default();
+    let mut seen: Vec<String> = Vec::new();
+    for meta in metas {
+        let Meta::NameValue(nv) = &meta else {
+            return Err(syn::Error::new(meta.span(), format!("expected `name = value`; options: {OPTIONS}")));
+        };
+        let name = nv.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        if seen.contains(&name) {
+            return Err(syn::Error::new(nv.path.span(), format!("option `{name}` is given twice")));
+        }
+        seen.push(name.clone());
+        let value = &nv.value;
+        match name.as_str() {
+            "channel" => o.channel = Some(lit_str(value, "channel")?),
+            "group" => {
+                let g = lit_str(value, "group")?;
+                if g.value().trim().is_empty() {
+                    return Err(syn::Error::new(g.span(), "`group` must not be empty"));
+                }
+                o.group = Some(g);
+            }
+            "dead_letter" => {
+                let t = lit_str(value, "dead_letter")?;
+                let v = t.value();
+                if v.is_empty() || v.len() > 249 || !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+                    return Err(syn::Error::new(t.span(), "`dead_letter` must be a Kafka topic name: 1 to 249 characters of [a-zA-Z0-9._-]"));
+                }
+                o.dead_letter = Some(t);
+            }
+            "retries" => o.retries = Some(positive(value, "retries")?),
+            "concurrency" => o.concurrency = Some(positive(value, "concurrency")?),
+            "side" => match value {
+                Expr::Path(p) if p.path.is_ident("Application") || p.path.is_ident("Client") => o.side = p.path.get_ident().cloned(),
+                _ => return Err(syn::Error::new(value.span(), "`side` is `Application` (the default: the service the document describes) or `Client`")),
+            },
+            "api" => match value {
+                Expr::Path(p) => o.api = Some(p.path.clone()),
+                _ => return Err(syn::Error::new(value.span(), "`api` is the path of the module where `asyncapi!` was expanded, e.g. `api = crate::account`")),
+            },
+            _ => return Err(syn::Error::new(nv.path.span(), format!("unknown option `{name}`; options: {OPTIONS}"))),
+        }
+    }
+    Ok(o)
+}
+
+fn lit_str(value: &Expr, name: &str) -> syn::Result<LitStr> {
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(s.clone()),
+        _ => Err(syn::Error::new(value.span(), format!("`{name}` takes a string literal"))),
+    }
+}
+
+fn positive(value: &Expr, name: &str) -> syn::Result<u32> {
+    match value {
+        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => match i.base10_parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(syn::Error::new(i.span(), format!("`{name}` must be a whole number of at least 1"))),
+        },
+        _ => Err(syn::Error::new(value.span(), format!("`{name}` takes an integer literal, e.g. `{name} = 3`"))),
+    }
+}
+
+fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
+    let o = parse_options(args)?;
+    let Some(channel) = o.channel.clone() else {
+        return Err(syn::Error::new(Span::call_site(), "`#[event_listener]` needs the channel it handles: `#[event_listener(channel = \"user/signup\")]`"));
+    };
+    let sig = &func.sig;
+    if sig.asyncness.is_none() {
+        return Err(syn::Error::new(sig.fn_token.span(), "an event listener must be an `async fn`"));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(syn::Error::new(sig.generics.span(), "an event listener cannot be generic: its message type comes from the channel"));
+    }
+    let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
+    if inputs.is_empty() || inputs.len() > 2 {
+        return Err(syn::Error::new(
+            if inputs.is_empty() { sig.paren_token.span.join() } else { sig.inputs.span() },
+            format!("an event listener takes the message, and optionally a `MessageContext`: `async fn {}(message: M, ctx: MessageContext)`; found {} parameter(s)", sig.ident, inputs.len()),
+        ));
+    }
+    let mut types = Vec::new();
+    for arg in &inputs {
+        match arg {
+            FnArg::Receiver(r) => return Err(syn::Error::new(r.span(), "an event listener is a free function, not a method")),
+            FnArg::Typed(t) => {
+                if let Type::Reference(r) = &*t.ty {
+                    return Err(syn::Error::new(r.span(), "an event listener takes its arguments by value: remove the `&`"));
+                }
+                types.push((*t.ty).clone());
+            }
+        }
+    }
+    check_return(&sig.output)?;
+
+    let fn_name = &sig.ident;
+    let vis = &func.vis;
+    let side = o.side.clone().unwrap_or_else(|| format_ident!("Application"));
+    let prefix = match &o.api {
+        Some(p) => quote! { #p:: },
+        None => quote! {},
+    };
+    let rt = quote! { ::asyncapi_runtime };
+    let chan_span = channel.span();
+    let lookup = quote_spanned! {chan_span=> #prefix __asyncapi_listener!(channel #side #channel [#prefix]) };
+    let msg_ty = &types[0];
+    let msg_span = msg_ty.span();
+    let check = quote_spanned! {msg_span=> #prefix __asyncapi_listener!(check #side #channel [#prefix] #msg_ty); };
+    let call = if types.len() == 2 {
+        quote! { #fn_name(message, context).await }
+    } else {
+        quote! { { let _ = context; #fn_name(message).await } }
+    };
+    let opt = |v: Option<TokenStream>| v.map(|t| quote! { ::std::option::Option::Some(#t) }).unwrap_or_else(|| quote! { ::std::option::Option::None });
+    let group = opt(o.group.as_ref().map(|g| quote! { ::std::string::String::from(#g) }));
+    let retries = opt(o.retries.map(|n| quote! { #n }));
+    let dead_letter = opt(o.dead_letter.as_ref().map(|g| quote! { ::std::string::String::from(#g) }));
+    let concurrency = opt(o.concurrency.map(|n| quote! { #n as usize }));
+    let doc = format!(" Registers [`{fn_name}`] as the listener of channel `{}`: `consumer.listen::<{fn_name}>()`.", channel.value());
+    Ok(quote! {
+        #func
+
+        #[doc = #doc]
+        #[allow(non_camel_case_types)]
+        #vis struct #fn_name {
+            _private: (),
+        }
+
+        #check
+
+        impl #rt::Listener for #fn_name {
+            type Channel = #lookup;
+
+            fn options() -> #rt::ListenerOptions {
+                #rt::ListenerOptions {
+                    group_id: #group,
+                    max_attempts: #retries,
+                    dead_letter_topic: #dead_letter,
+                    concurrency: #concurrency,
+                }
+            }
+
+            fn handle(
+                message: <Self::Channel as #rt::Channel>::Message,
+                context: #rt::MessageContext<<Self::Channel as #rt::Channel>::Parameters>,
+            ) -> impl ::std::future::Future<Output = ::std::result::Result<(), #rt::HandlerError>> + ::std::marker::Send {
+                async move { #rt::IntoHandlerResult::into_handler_result(#call) }
+            }
+        }
+    })
+}
+
+/// `()` (or nothing), or `Result<(), E>` under any path (`anyhow::Result<()>` too).
+fn check_return(output: &ReturnType) -> syn::Result<()> {
+    let ReturnType::Type(_, ty) = output else { return Ok(()) };
+    let ok = match &**ty {
+        Type::Tuple(t) => t.elems.is_empty(),
+        Type::Path(p) => p.path.segments.last().is_some_and(|s| {
+            s.ident == "Result"
+                && match &s.arguments {
+                    syn::PathArguments::AngleBracketed(a) => matches!(a.args.first(), Some(syn::GenericArgument::Type(Type::Tuple(t))) if t.elems.is_empty()),
+                    _ => false,
+                }
+        }),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(syn::Error::new(ty.span(), "an event listener returns `()` or `Result<(), E>` where `E: Display`; an `Err` is retried, then dead-lettered"))
+    }
+}
