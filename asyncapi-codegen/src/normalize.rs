@@ -438,20 +438,23 @@ impl Normalizer<'_> {
         let m = self.apply_traits(&mid, raw.clone(), self.major >= 3);
         // Nodes of merged sub-objects: from the message when it has the field, else from
         // the trait it came from.
+        // Where a merged field is written (not followed: a `$ref` there names the type):
+        // in the message when it has the field, else in the trait it came from.
         let field_node = |n: &mut Self, field: &str| -> Option<(NodeId, Value)> {
-            let value = m.get(field)?.clone();
+            m.get(field)?;
             if raw.get(field).is_some() {
-                return n.node(&mid.child(field)).map(|(id, _)| (id, value));
+                let id = mid.child(field);
+                let v = n.r.get(&id).cloned()?;
+                return Some((id, v));
             }
             let traits = raw.get("traits").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
-            for i in 0..traits {
+            for i in (0..traits).rev() {
                 let tid = n.r.follow(&mid.child("traits").index(i)).ok()?;
-                if n.r.get(&tid).and_then(|t| t.get(field)).is_some() {
-                    let fid = n.r.follow(&tid.child(field)).ok()?;
-                    return Some((fid, value));
+                if let Some(v) = n.r.get(&tid).and_then(|t| t.get(field)).cloned() {
+                    return Some((tid.child(field), v));
                 }
             }
-            Some((mid.child(field), value))
+            None
         };
         let component_name = mid.pointer.contains("/messages/").then(|| mid.last_segment()).flatten();
         let name = str_at(&m, "messageId")
@@ -472,8 +475,8 @@ impl Normalizer<'_> {
                 } else {
                     let base = field_node(self, "payload");
                     let node = match (is_multi_format, base) {
-                        (true, Some((id, _))) => self.node(&id.child("schema")),
-                        (false, Some((id, _))) => self.node(&id),
+                        (true, Some((id, _))) => self.r.follow(&id).ok().map(|t| t.child("schema")).and_then(|id| Some((id.clone(), self.r.get(&id)?.clone()))),
+                        (false, base) => base,
                         (_, None) => None,
                     };
                     (node, format)
@@ -481,17 +484,23 @@ impl Normalizer<'_> {
             }
         };
         let opaque = payload_format != PayloadFormat::JsonSchema;
-        let headers = field_node(self, "headers").and_then(|(id, _)| {
-            let id = if self.major >= 3 && self.r.get(&id).is_some_and(|v| v.get("schemaFormat").is_some()) { id.child("schema") } else { id };
-            self.node(&id)
+        let headers = field_node(self, "headers").and_then(|(id, v)| {
+            let followed = self.r.follow(&id).ok()?;
+            if self.major >= 3 && self.r.get(&followed).is_some_and(|v| v.get("schemaFormat").is_some()) {
+                let sid = followed.child("schema");
+                return Some((sid.clone(), self.r.get(&sid)?.clone()));
+            }
+            Some((id, v))
         });
         // An Avro (or other non-JSON) message keeps its key in the same format: opaque.
         let key = if opaque {
             None
         } else {
             field_node(self, "bindings")
-                .and_then(|(bid, b)| b.pointer("/kafka/key").map(|_| bid.child("kafka").child("key")))
-                .and_then(|kid| self.node(&kid))
+                .and_then(|(bid, _)| self.r.follow(&bid).ok())
+                .and_then(|bid| self.r.follow(&bid.child("kafka")).ok())
+                .map(|kid| kid.child("key"))
+                .and_then(|kid| Some((kid.clone(), self.r.get(&kid)?.clone())))
         };
         let correlation_id = field_node(self, "correlationId")
             .and_then(|(cid, _)| self.node(&cid))
