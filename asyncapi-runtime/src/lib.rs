@@ -5,14 +5,21 @@
 
 pub mod codec;
 pub mod config;
+pub mod consumer;
 pub mod contract;
+pub mod embedded;
 pub mod error;
 pub mod producer;
 mod topic;
 
 pub use asyncapi_macros::{asyncapi, event_listener};
 pub use config::KafkaConfig;
+pub use consumer::{
+    Acker, Consumer, Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions,
+    MessageContext, Received, RetryPolicy, Subscription,
+};
 pub use contract::*;
+pub use embedded::EmbeddedKafka;
 pub use error::{
     ConfigError, ConsumerError, DecodeError, EmbeddedError, EncodeError, FailedRecord, KafkaError,
     SendError, TopicError,
