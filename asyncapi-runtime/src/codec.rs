@@ -50,7 +50,8 @@ pub fn decode_headers<T: DeserializeOwned>(
         let json = if string_fields.contains(&name.as_str()) {
             serde_json::Value::String(text.to_owned())
         } else {
-            serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
+            serde_json::from_str(text)
+                .unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
         };
         map.insert(name.clone(), json);
     }

@@ -21,7 +21,10 @@ pub enum DecodeError {
         source: serde_json::Error,
     },
     #[error("payload does not match the schema of channel `{channel}`: {details}")]
-    Schema { channel: &'static str, details: String },
+    Schema {
+        channel: &'static str,
+        details: String,
+    },
     #[error("record has no payload (tombstone)")]
     EmptyPayload,
     #[error("payload is {size} bytes, more than the limit of {limit}")]
@@ -35,7 +38,121 @@ pub enum DecodeError {
     #[error("invalid record key: {0}")]
     Key(String),
     #[error("topic `{topic}` does not match the channel address `{address}`")]
-    Topic { topic: String, address: &'static str },
+    Topic {
+        topic: String,
+        address: &'static str,
+    },
     #[error("invalid channel parameter `{name}`: {reason}")]
     Parameter { name: &'static str, reason: String },
+}
+
+pub use crate::config::ConfigError;
+pub use crate::topic::TopicError;
+pub use rdkafka::error::KafkaError;
+
+use crate::contract::RawHeader;
+
+/// A record that could not be delivered, handed back so the caller loses nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRecord {
+    pub topic: String,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub headers: Vec<RawHeader>,
+}
+
+/// Sending a record failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The message, key or headers could not be encoded; nothing was enqueued.
+    #[error("cannot encode the record: {0}")]
+    Encode(#[from] EncodeError),
+    /// The topic could not be built from the channel parameters; nothing was enqueued.
+    #[error("cannot build the topic: {0}")]
+    Topic(#[from] TopicError),
+    /// librdkafka refused the record (other than a full queue, which is waited out).
+    #[error("cannot enqueue record for `{}`: {source}", record.topic)]
+    Enqueue {
+        #[source]
+        source: KafkaError,
+        record: Box<FailedRecord>,
+    },
+    /// The broker did not accept the record (after librdkafka's own retries).
+    #[error("delivery to `{}` failed: {source}", record.topic)]
+    Delivery {
+        #[source]
+        source: KafkaError,
+        record: Box<FailedRecord>,
+    },
+    /// The producer was shut down before the delivery report arrived.
+    #[error("producer closed before the delivery of a record to `{}` was confirmed", record.topic)]
+    Canceled { record: Box<FailedRecord> },
+}
+
+impl SendError {
+    /// The record that was not delivered, when one had been built.
+    pub fn record(&self) -> Option<&FailedRecord> {
+        match self {
+            SendError::Enqueue { record, .. }
+            | SendError::Delivery { record, .. }
+            | SendError::Canceled { record } => Some(record),
+            SendError::Encode(_) | SendError::Topic(_) => None,
+        }
+    }
+
+    /// Takes the record that was not delivered, when one had been built.
+    pub fn into_record(self) -> Option<FailedRecord> {
+        match self {
+            SendError::Enqueue { record, .. }
+            | SendError::Delivery { record, .. }
+            | SendError::Canceled { record } => Some(*record),
+            SendError::Encode(_) | SendError::Topic(_) => None,
+        }
+    }
+}
+
+/// The consumer could not be built or stopped on a fatal error.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("no consumer group: call `.group_id(..)` on the consumer (no listener or channel names one)")]
+    MissingGroupId,
+    #[error(
+        "listeners ask for different consumer groups (`{0}` and `{1}`); one consumer has one group"
+    )]
+    ConflictingGroupIds(String, String),
+    #[error("nothing to consume: add a route, a listener or a subscription")]
+    NoRoutes,
+    #[error("channel `{channel}`: {source}")]
+    Topic {
+        channel: &'static str,
+        #[source]
+        source: TopicError,
+    },
+    #[error("channel `{channel}` has an invalid payload schema: {details}")]
+    InvalidSchema {
+        channel: &'static str,
+        details: String,
+    },
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("cannot listen for shutdown signals: {0}")]
+    Signal(#[source] std::io::Error),
+    #[error("a consumer task failed: {0}")]
+    Task(String),
+}
+
+/// The embedded mock cluster could not be started or used.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error("cannot start the mock cluster: {0}")]
+    Start(#[source] KafkaError),
+    #[error("cannot create topic `{topic}` on the mock cluster: {code}")]
+    CreateTopic {
+        topic: String,
+        code: rdkafka::types::RDKafkaErrorCode,
+    },
+    #[error("invalid topic name `{0}`")]
+    TopicName(String),
 }

@@ -1,0 +1,231 @@
+//! What user code plugs into the consumer loop: handlers, listeners, their context.
+
+use std::fmt;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+
+use crate::contract::{Channel, HeaderSet, NoParameters, RawHeader, RecordKey};
+use crate::error::DecodeError;
+
+/// Everything about a received record except its decoded payload.
+#[derive(Debug, Clone)]
+pub struct MessageContext<P = NoParameters> {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub key: Option<Vec<u8>>,
+    pub headers: Vec<RawHeader>,
+    /// The channel parameters, parsed from the topic name.
+    pub parameters: P,
+    /// 1 on the first delivery to the handler, then 2, 3, ... on retries.
+    pub attempt: u32,
+}
+
+impl<P> MessageContext<P> {
+    /// The record key decoded as `K` (`None` when the record has no key).
+    pub fn key_as<K: RecordKey>(&self) -> Result<Option<K>, DecodeError> {
+        self.key.as_deref().map(K::decode_key).transpose()
+    }
+
+    /// The record headers decoded as a typed header set.
+    pub fn headers_as<H: HeaderSet>(&self) -> Result<H, DecodeError> {
+        H::from_kafka_headers(&self.headers)
+    }
+
+    /// The value of the last header named `name`.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// A handler's failure: its text goes to the logs and to the `x-dlq-error` header.
+pub struct HandlerError {
+    inner: Box<dyn std::error::Error + Send + Sync>,
+    /// Set by the runtime when a handler gave up because the consumer is stopping:
+    /// the record is neither retried nor dead-lettered, and its offset is not stored.
+    pub(crate) abandon: bool,
+}
+
+impl HandlerError {
+    /// An error with this text.
+    pub fn new(message: impl fmt::Display) -> Self {
+        HandlerError {
+            inner: message.to_string().into(),
+            abandon: false,
+        }
+    }
+
+    /// Wraps an error value (kept as the `source`).
+    pub fn from_error(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        HandlerError {
+            inner: Box::new(error),
+            abandon: false,
+        }
+    }
+
+    pub(crate) fn abandon(message: impl fmt::Display) -> Self {
+        HandlerError {
+            abandon: true,
+            ..HandlerError::new(message)
+        }
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("HandlerError")
+            .field(&self.inner.to_string())
+            .finish()
+    }
+}
+
+impl std::error::Error for HandlerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.inner)
+    }
+}
+
+impl From<String> for HandlerError {
+    fn from(message: String) -> Self {
+        HandlerError::new(message)
+    }
+}
+
+impl From<&str> for HandlerError {
+    fn from(message: &str) -> Self {
+        HandlerError::new(message)
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync>> for HandlerError {
+    fn from(inner: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        HandlerError {
+            inner,
+            abandon: false,
+        }
+    }
+}
+
+/// What a handler may return: `()` or `Result<(), E>` for any displayable `E`.
+pub trait IntoHandlerResult {
+    fn into_handler_result(self) -> Result<(), HandlerError>;
+}
+
+impl IntoHandlerResult for () {
+    fn into_handler_result(self) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+impl<E: fmt::Display> IntoHandlerResult for Result<(), E> {
+    fn into_handler_result(self) -> Result<(), HandlerError> {
+        // `{:#}` keeps the cause chain of errors that print it in alternate form (anyhow).
+        self.map_err(|e| HandlerError::new(format!("{e:#}")))
+    }
+}
+
+/// Handles the messages of channel `C`. Implemented for every
+/// `Fn(C::Message, MessageContext<C::Parameters>) -> impl Future<Output = () | Result<(), E>>`.
+pub trait Handler<C: Channel>: Send + Sync + 'static {
+    fn call(
+        &self,
+        message: C::Message,
+        context: MessageContext<C::Parameters>,
+    ) -> BoxFuture<'static, Result<(), HandlerError>>;
+}
+
+impl<C, F, Fut> Handler<C> for F
+where
+    C: Channel,
+    F: Fn(C::Message, MessageContext<C::Parameters>) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: IntoHandlerResult,
+{
+    fn call(
+        &self,
+        message: C::Message,
+        context: MessageContext<C::Parameters>,
+    ) -> BoxFuture<'static, Result<(), HandlerError>> {
+        let fut = self(message, context);
+        Box::pin(async move { fut.await.into_handler_result() })
+    }
+}
+
+/// Per-listener settings (from `#[event_listener(..)]` or given to `Consumer::route`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListenerOptions {
+    /// The consumer group; overrides the channel's `groupId` binding.
+    pub group_id: Option<String>,
+    /// Overrides the consumer's `RetryPolicy::max_attempts` for this listener.
+    pub max_attempts: Option<u32>,
+    /// Overrides the dead-letter topic (default `<topic>.dlq`).
+    pub dead_letter_topic: Option<String>,
+    /// At most this many handler calls of this listener run at once (across partitions).
+    pub concurrency: Option<usize>,
+}
+
+impl ListenerOptions {
+    pub fn group_id(mut self, group_id: impl Into<String>) -> Self {
+        self.group_id = Some(group_id.into());
+        self
+    }
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = Some(max_attempts);
+        self
+    }
+    pub fn dead_letter_topic(mut self, topic: impl Into<String>) -> Self {
+        self.dead_letter_topic = Some(topic.into());
+        self
+    }
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = Some(concurrency);
+        self
+    }
+}
+
+/// A handler declared with `#[event_listener]`: a type naming its channel, options
+/// and handling function. Registered with `Consumer::listen::<L>()`.
+pub trait Listener: Send + Sync + 'static {
+    type Channel: Channel;
+
+    fn options() -> ListenerOptions {
+        ListenerOptions::default()
+    }
+
+    fn handle(
+        message: <Self::Channel as Channel>::Message,
+        context: MessageContext<<Self::Channel as Channel>::Parameters>,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// Adapts a [`Listener`] type to [`Handler`].
+pub(crate) struct ListenerHandler<L>(std::marker::PhantomData<fn() -> L>);
+
+impl<L> ListenerHandler<L> {
+    pub(crate) fn new() -> Self {
+        ListenerHandler(std::marker::PhantomData)
+    }
+}
+
+impl<L: Listener> Handler<L::Channel> for ListenerHandler<L> {
+    fn call(
+        &self,
+        message: <L::Channel as Channel>::Message,
+        context: MessageContext<<L::Channel as Channel>::Parameters>,
+    ) -> BoxFuture<'static, Result<(), HandlerError>> {
+        Box::pin(L::handle(message, context))
+    }
+}

@@ -1,0 +1,773 @@
+//! The consumer-group loop.
+//!
+//! One poll loop fetches records and never waits on handlers (a member that stops
+//! polling for `max.poll.interval.ms` is expelled from the group). Each assigned
+//! partition gets its own worker task, so order holds within a partition while
+//! partitions progress concurrently. Offsets are stored only once a record was
+//! handled or dead-lettered, and librdkafka's auto-commit commits stored offsets;
+//! they are also committed synchronously on revoke and on shutdown.
+
+mod handler;
+mod route;
+mod subscription;
+
+use std::collections::{HashMap, VecDeque};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{Headers as _, Message as _};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::TopicPartitionList;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+pub use handler::{
+    Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions, MessageContext,
+};
+pub use route::RetryPolicy;
+pub use subscription::{Acker, Received, Subscription};
+
+use crate::config::KafkaConfig;
+use crate::contract::{Channel, RawHeader, Receives};
+use crate::error::{ConsumerError, KafkaError};
+use crate::producer::Producer;
+use handler::ListenerHandler;
+use route::{DeadReason, ErasedRoute, Outcome, ProcessEnv, Record, TypedRoute};
+
+/// Dead-letter headers added to the original record's headers.
+pub const DLQ_REASON_HEADER: &str = "x-dlq-reason";
+pub const DLQ_ERROR_HEADER: &str = "x-dlq-error";
+pub const DLQ_TOPIC_HEADER: &str = "x-dlq-topic";
+pub const DLQ_PARTITION_HEADER: &str = "x-dlq-partition";
+pub const DLQ_OFFSET_HEADER: &str = "x-dlq-offset";
+pub const DLQ_ATTEMPTS_HEADER: &str = "x-dlq-attempts";
+
+const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+const SUBSCRIPTION_BUFFER: usize = 16;
+const DLQ_BACKOFF_MIN: Duration = Duration::from_millis(100);
+const DLQ_BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// A consumer-group member dispatching records to typed handlers.
+///
+/// `S` is a generated side marker (`Application`, `Client`): [`listen`](Self::listen)
+/// only accepts listeners on channels that side receives from.
+pub struct Consumer<S = ()> {
+    config: KafkaConfig,
+    group_id: Option<String>,
+    routes: Vec<Arc<dyn ErasedRoute>>,
+    build_error: Option<ConsumerError>,
+    retry: RetryPolicy,
+    dead_letter_topics: HashMap<String, String>,
+    max_in_flight: usize,
+    validate: bool,
+    // Cancelled when `run` stops; subscriptions hold it to stop waiting on their streams.
+    stopping: CancellationToken,
+    _side: PhantomData<fn() -> S>,
+}
+
+impl<S> std::fmt::Debug for Consumer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("config", &self.config)
+            .field("group_id", &self.group_id)
+            .field(
+                "channels",
+                &self
+                    .routes
+                    .iter()
+                    .map(|r| r.channel_id())
+                    .collect::<Vec<_>>(),
+            )
+            .field("retry", &self.retry)
+            .field("max_in_flight", &self.max_in_flight)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer<()> {
+    /// A consumer with no side marker (use [`side`](Self::side) to set one).
+    pub fn new(config: KafkaConfig) -> Self {
+        Consumer {
+            config,
+            group_id: None,
+            routes: Vec::new(),
+            build_error: None,
+            retry: RetryPolicy::default(),
+            dead_letter_topics: HashMap::new(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            validate: true,
+            stopping: CancellationToken::new(),
+            _side: PhantomData,
+        }
+    }
+}
+
+impl<S> Consumer<S> {
+    /// Sets the side marker (`Application` / `Client`) that [`listen`](Self::listen) checks.
+    pub fn side<T>(self) -> Consumer<T> {
+        Consumer {
+            config: self.config,
+            group_id: self.group_id,
+            routes: self.routes,
+            build_error: self.build_error,
+            retry: self.retry,
+            dead_letter_topics: self.dead_letter_topics,
+            max_in_flight: self.max_in_flight,
+            validate: self.validate,
+            stopping: self.stopping,
+            _side: PhantomData,
+        }
+    }
+
+    /// The consumer group (default: a listener's `group_id`, else the first channel's
+    /// `groupId` binding).
+    pub fn group_id(mut self, group_id: impl Into<String>) -> Self {
+        self.group_id = Some(group_id.into());
+        self
+    }
+
+    /// Handles channel `C` with `handler`.
+    pub fn route<C: Channel, H: Handler<C>>(
+        mut self,
+        handler: H,
+        options: ListenerOptions,
+    ) -> Self {
+        self.add_route::<C, H>(handler, options);
+        self
+    }
+
+    /// Registers a `#[event_listener]` type.
+    pub fn listen<L: Listener>(mut self) -> Self
+    where
+        S: Receives<L::Channel>,
+    {
+        self.add_route::<L::Channel, _>(ListenerHandler::<L>::new(), L::options());
+        self
+    }
+
+    /// A stream of channel `C`'s records; settle each with `ack` / `nack`.
+    pub fn subscribe<C: Channel>(&mut self) -> Subscription<C> {
+        self.subscribe_with::<C>(ListenerOptions::default())
+    }
+
+    /// [`subscribe`](Self::subscribe) with per-subscription options.
+    pub fn subscribe_with<C: Channel>(&mut self, options: ListenerOptions) -> Subscription<C> {
+        let (forwarder, subscription) =
+            subscription::channel::<C>(SUBSCRIPTION_BUFFER, self.stopping.clone());
+        self.add_route::<C, _>(forwarder, options);
+        subscription
+    }
+
+    fn add_route<C: Channel, H: Handler<C>>(&mut self, handler: H, options: ListenerOptions) {
+        match TypedRoute::<C, H>::new(handler, options) {
+            Ok(route) => self.routes.push(Arc::new(route)),
+            Err(e) => {
+                self.build_error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Retry policy for failing handlers (default: 3 attempts, 200 ms doubling to 10 s).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Dead-letter topic for records of `topic` (a concrete topic or a channel's
+    /// `TOPIC` template); the default is `<topic>.dlq`.
+    pub fn dead_letter_topic_for(
+        mut self,
+        topic: impl Into<String>,
+        dlq: impl Into<String>,
+    ) -> Self {
+        self.dead_letter_topics.insert(topic.into(), dlq.into());
+        self
+    }
+
+    /// Bound on records fetched but not yet settled, across partitions. Past it,
+    /// partitions are paused until the workers catch up.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Validates payloads against the channel's JSON Schema before decoding (default on).
+    pub fn validate_payloads(mut self, validate: bool) -> Self {
+        self.validate = validate;
+        self
+    }
+
+    /// Runs until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> Result<(), ConsumerError> {
+        let token = CancellationToken::new();
+        let signal = shutdown_signal().map_err(ConsumerError::Signal)?;
+        let trigger = token.clone();
+        let watcher = tokio::spawn(async move {
+            signal.await;
+            tracing::info!("shutdown signal received");
+            trigger.cancel();
+        });
+        let result = self.run(token).await;
+        watcher.abort();
+        result
+    }
+
+    /// Consumes until `shutdown` is cancelled, then stops fetching, lets in-flight
+    /// handlers finish, commits and leaves the group.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
+        let stopping = self.stopping.clone();
+        let result = self.run_inner(shutdown).await;
+        stopping.cancel();
+        result
+    }
+
+    fn resolve_group(&self) -> Result<String, ConsumerError> {
+        if let Some(g) = &self.group_id {
+            return Ok(g.clone());
+        }
+        if let Some(g) = self.config.get("group.id") {
+            return Ok(g.to_owned());
+        }
+        let mut from_options: Option<&str> = None;
+        for route in &self.routes {
+            if let Some(g) = route.options().group_id.as_deref() {
+                match from_options {
+                    Some(first) if first != g => {
+                        return Err(ConsumerError::ConflictingGroupIds(
+                            first.to_owned(),
+                            g.to_owned(),
+                        ))
+                    }
+                    _ => from_options = Some(g),
+                }
+            }
+        }
+        from_options
+            .or_else(|| self.routes.iter().find_map(|r| r.group_id()))
+            .map(str::to_owned)
+            .ok_or(ConsumerError::MissingGroupId)
+    }
+
+    async fn run_inner(mut self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
+        if let Some(e) = self.build_error.take() {
+            return Err(e);
+        }
+        if self.routes.is_empty() {
+            return Err(ConsumerError::NoRoutes);
+        }
+        let group = self.resolve_group()?;
+        let client_id = self.routes.iter().find_map(|r| r.client_id());
+
+        let slots: Slots = Arc::new(Mutex::new(HashMap::new()));
+        let context = LoopContext {
+            slots: slots.clone(),
+        };
+        let mut defaults = vec![("auto.offset.reset", "earliest")];
+        if let Some(id) = client_id {
+            defaults.push(("client.id", id));
+        }
+        let cc = self.config.client_config(
+            &defaults,
+            &[
+                ("group.id", group.as_str()),
+                ("enable.auto.offset.store", "false"),
+                ("enable.auto.commit", "true"),
+            ],
+        )?;
+        let consumer: StreamConsumer<LoopContext> = cc
+            .create_with_context(context)
+            .map_err(|e| ConsumerError::Config(crate::config::ConfigError::Client(e)))?;
+        let consumer = Arc::new(consumer);
+        let producer =
+            Producer::new(&self.config.clone().set("client.id", format!("{group}-dlq")))?;
+
+        let mut topics: Vec<String> = Vec::new();
+        for route in &self.routes {
+            let sub = route.subscription();
+            tracing::info!(
+                channel = route.channel_id(),
+                subscription = %sub,
+                group = %group,
+                "subscribing"
+            );
+            if !topics.contains(&sub) {
+                topics.push(sub);
+            }
+        }
+        let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topic_refs)?;
+
+        // Workers stop before their next record once this fires.
+        let stop_workers = CancellationToken::new();
+        let env = Arc::new(WorkerEnv {
+            consumer: consumer.clone(),
+            routes: std::mem::take(&mut self.routes),
+            producer,
+            dead_letter_topics: std::mem::take(&mut self.dead_letter_topics),
+            process: ProcessEnv {
+                retry: self.retry,
+                validate: self.validate,
+                shutdown: stop_workers.clone(),
+            },
+            in_flight: AtomicUsize::new(0),
+            notify: Notify::new(),
+        });
+        let mut state = LoopState {
+            env: env.clone(),
+            slots: slots.clone(),
+            workers: Vec::new(),
+            max_in_flight: self.max_in_flight,
+            stop_workers: stop_workers.clone(),
+        };
+
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                _ = env.notify.notified() => state.refill_paused(),
+                received = consumer.recv() => match received {
+                    Ok(msg) => {
+                        let record = detach(&msg);
+                        drop(msg);
+                        state.dispatch(record);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "consumer error");
+                        if matches!(e, KafkaError::MessageConsumptionFatal(_)) {
+                            state.stop().await;
+                            return Err(ConsumerError::Kafka(e));
+                        }
+                    }
+                },
+            }
+        }
+
+        tracing::info!(group = %group, "stopping consumer: finishing in-flight records");
+        state.stop().await;
+        drop(state);
+        drop(env);
+        // Committing and closing block (close leaves the group): keep them off the async workers.
+        let result = tokio::task::spawn_blocking(move || {
+            let committed = commit_ignoring_no_offset(consumer.as_ref(), CommitMode::Sync);
+            drop(consumer);
+            committed
+        })
+        .await
+        .map_err(|e| ConsumerError::Task(e.to_string()))?;
+        tracing::info!(group = %group, "consumer stopped");
+        result.map_err(ConsumerError::Kafka)
+    }
+}
+
+fn commit_ignoring_no_offset<C: ConsumerContext>(
+    consumer: &impl rdkafka::consumer::Consumer<C>,
+    mode: CommitMode,
+) -> Result<(), KafkaError> {
+    match consumer.commit_consumer_state(mode) {
+        Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+type TopicPartition = (String, i32);
+type Slots = Arc<Mutex<HashMap<TopicPartition, Slot>>>;
+
+/// The loop's view of one assigned partition.
+struct Slot {
+    tx: mpsc::UnboundedSender<Record>,
+    // Stops this partition's worker (revoke), without touching other partitions.
+    cancel: CancellationToken,
+    // Records received while paused, in order; sent to the worker before any later one.
+    pending: VecDeque<Record>,
+    paused: bool,
+}
+
+fn lock(slots: &Slots) -> std::sync::MutexGuard<'_, HashMap<TopicPartition, Slot>> {
+    // A poisoned lock only means a panic elsewhere mid-update of plain data; go on.
+    slots.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Shared by the loop and the partition workers.
+struct WorkerEnv {
+    consumer: Arc<StreamConsumer<LoopContext>>,
+    routes: Vec<Arc<dyn ErasedRoute>>,
+    producer: Producer,
+    dead_letter_topics: HashMap<String, String>,
+    process: ProcessEnv,
+    /// Records handed to workers and not yet settled.
+    in_flight: AtomicUsize,
+    /// Workers signal each settled record so the loop can resume paused partitions.
+    notify: Notify,
+}
+
+struct LoopState {
+    env: Arc<WorkerEnv>,
+    slots: Slots,
+    workers: Vec<JoinHandle<()>>,
+    max_in_flight: usize,
+    stop_workers: CancellationToken,
+}
+
+impl LoopState {
+    fn dispatch(&mut self, record: Record) {
+        let key = (record.topic.clone(), record.partition);
+        let mut slots = lock(&self.slots);
+        let slot = slots.entry(key).or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let cancel = self.stop_workers.child_token();
+            let handle = tokio::spawn(partition_worker(self.env.clone(), rx, cancel.clone()));
+            self.workers.retain(|h| !h.is_finished());
+            self.workers.push(handle);
+            Slot {
+                tx,
+                cancel,
+                pending: VecDeque::new(),
+                paused: false,
+            }
+        });
+        let full = self.env.in_flight.load(Ordering::Acquire) >= self.max_in_flight;
+        if slot.paused || full {
+            if !slot.paused {
+                set_paused(&self.env.consumer, &record.topic, record.partition, true);
+                slot.paused = true;
+            }
+            slot.pending.push_back(record);
+        } else {
+            send_to_worker(&self.env, slot, record);
+        }
+    }
+
+    /// Moves held records to workers as capacity frees up, and resumes partitions
+    /// whose backlog is gone once in-flight records fell to half the bound.
+    fn refill_paused(&mut self) {
+        let low_water = self.max_in_flight / 2;
+        let mut slots = lock(&self.slots);
+        for ((topic, partition), slot) in slots.iter_mut().filter(|(_, s)| s.paused) {
+            while self.env.in_flight.load(Ordering::Acquire) < self.max_in_flight {
+                match slot.pending.pop_front() {
+                    Some(record) => send_to_worker(&self.env, slot, record),
+                    None => break,
+                }
+            }
+            if slot.pending.is_empty() && self.env.in_flight.load(Ordering::Acquire) <= low_water {
+                set_paused(&self.env.consumer, topic, *partition, false);
+                slot.paused = false;
+            }
+        }
+    }
+
+    /// Stops fetching work: held records are dropped (their offsets were never
+    /// stored, so they are redelivered), workers finish the record in hand.
+    async fn stop(&mut self) {
+        self.stop_workers.cancel();
+        {
+            let mut slots = lock(&self.slots);
+            for slot in slots.values_mut() {
+                slot.pending.clear();
+            }
+            slots.clear();
+        }
+        for handle in self.workers.drain(..) {
+            if let Err(e) = handle.await {
+                tracing::error!(error = %e, "partition worker failed");
+            }
+        }
+    }
+}
+
+fn send_to_worker(env: &WorkerEnv, slot: &mut Slot, record: Record) {
+    env.in_flight.fetch_add(1, Ordering::AcqRel);
+    if slot.tx.send(record).is_err() {
+        // Worker already stopped (revoked or stopping): the record will be redelivered.
+        env.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn set_paused(consumer: &StreamConsumer<LoopContext>, topic: &str, partition: i32, pause: bool) {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    let result = if pause {
+        consumer.pause(&tpl)
+    } else {
+        consumer.resume(&tpl)
+    };
+    match result {
+        Ok(()) => tracing::debug!(topic, partition, pause, "partition flow control"),
+        Err(e) => {
+            tracing::warn!(topic, partition, pause, error = %e, "cannot pause/resume partition")
+        }
+    }
+}
+
+fn detach(msg: &rdkafka::message::BorrowedMessage<'_>) -> Record {
+    let headers: Vec<RawHeader> = msg
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| {
+                    (
+                        h.key.to_owned(),
+                        h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Record {
+        topic: msg.topic().to_owned(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+        timestamp: msg
+            .timestamp()
+            .to_millis()
+            .and_then(chrono::DateTime::from_timestamp_millis),
+        key: msg.key().map(<[u8]>::to_vec),
+        payload: msg.payload().map(<[u8]>::to_vec),
+        headers,
+    }
+}
+
+async fn partition_worker(
+    env: Arc<WorkerEnv>,
+    mut rx: mpsc::UnboundedReceiver<Record>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let record = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            record = rx.recv() => match record {
+                Some(r) => r,
+                None => break,
+            },
+        };
+        let route = env
+            .routes
+            .iter()
+            .find(|r| r.matches(&record.topic))
+            .cloned();
+        let span = tracing::info_span!(
+            "message",
+            channel = route.as_ref().map_or("?", |r| r.channel_id()),
+            topic = %record.topic,
+            partition = record.partition,
+            offset = record.offset,
+        );
+        settle(&env, route.as_deref(), &record)
+            .instrument(span)
+            .await;
+        env.in_flight.fetch_sub(1, Ordering::AcqRel);
+        env.notify.notify_one();
+    }
+    // Records still queued are abandoned (redelivered): release their in-flight count.
+    rx.close();
+    while rx.try_recv().is_ok() {
+        env.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+    env.notify.notify_one();
+}
+
+async fn settle(env: &WorkerEnv, route: Option<&dyn ErasedRoute>, record: &Record) {
+    let Some(route) = route else {
+        tracing::warn!("no route for topic; skipping record");
+        store_offset(env, record);
+        return;
+    };
+    match route.process(record, &env.process).await {
+        Outcome::Done => {
+            tracing::debug!("record handled");
+            store_offset(env, record);
+        }
+        Outcome::Dead {
+            reason,
+            error,
+            attempts,
+        } => {
+            tracing::error!(reason = reason.as_str(), %error, attempts, "record goes to the dead-letter topic");
+            if dead_letter(env, route, record, reason, &error, attempts).await {
+                store_offset(env, record);
+            }
+        }
+        Outcome::Abandoned => tracing::info!("record left for redelivery: consumer stopping"),
+    }
+}
+
+fn dead_letter_topic(env: &WorkerEnv, route: &dyn ErasedRoute, topic: &str) -> String {
+    route
+        .options()
+        .dead_letter_topic
+        .clone()
+        .or_else(|| env.dead_letter_topics.get(topic).cloned())
+        .or_else(|| env.dead_letter_topics.get(route.channel_topic()).cloned())
+        .unwrap_or_else(|| format!("{topic}.dlq"))
+}
+
+/// Produces the record to its dead-letter topic, retrying until the broker has it.
+/// Returns false only if the consumer stopped first (the offset must then stay unstored).
+async fn dead_letter(
+    env: &WorkerEnv,
+    route: &dyn ErasedRoute,
+    record: &Record,
+    reason: DeadReason,
+    error: &str,
+    attempts: u32,
+) -> bool {
+    let topic = dead_letter_topic(env, route, &record.topic);
+    let mut headers = record.headers.clone();
+    headers.extend([
+        (
+            DLQ_REASON_HEADER.to_owned(),
+            reason.as_str().as_bytes().to_vec(),
+        ),
+        (DLQ_ERROR_HEADER.to_owned(), error.as_bytes().to_vec()),
+        (
+            DLQ_TOPIC_HEADER.to_owned(),
+            record.topic.as_bytes().to_vec(),
+        ),
+        (
+            DLQ_PARTITION_HEADER.to_owned(),
+            record.partition.to_string().into_bytes(),
+        ),
+        (
+            DLQ_OFFSET_HEADER.to_owned(),
+            record.offset.to_string().into_bytes(),
+        ),
+        (
+            DLQ_ATTEMPTS_HEADER.to_owned(),
+            attempts.to_string().into_bytes(),
+        ),
+    ]);
+    let payload = record.payload.as_deref().unwrap_or_default();
+    let mut backoff = DLQ_BACKOFF_MIN;
+    loop {
+        match env
+            .producer
+            .send_record(&topic, record.key.as_deref(), &headers, payload)
+            .await
+        {
+            Ok(delivery) => {
+                tracing::info!(dlq = %topic, dlq_partition = delivery.partition, dlq_offset = delivery.offset, "record dead-lettered");
+                return true;
+            }
+            Err(e) => {
+                tracing::error!(dlq = %topic, error = %e, "cannot produce to the dead-letter topic; retrying");
+                tokio::select! {
+                    _ = env.process.shutdown.cancelled() => return false,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(DLQ_BACKOFF_MAX);
+            }
+        }
+    }
+}
+
+fn store_offset(env: &WorkerEnv, record: &Record) {
+    if let Err(e) = env
+        .consumer
+        .store_offset(&record.topic, record.partition, record.offset)
+    {
+        // Typically the partition was revoked meanwhile; its new owner redelivers.
+        tracing::debug!(error = %e, "cannot store offset");
+    }
+}
+
+/// Routes librdkafka's logs to `tracing`, commits on revoke, and stops the workers
+/// of revoked partitions.
+struct LoopContext {
+    slots: Slots,
+}
+
+impl ClientContext for LoopContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", fac, "{message}"),
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", fac, "{message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", fac, "{message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", fac, "{message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(target: "librdkafka", %error, reason, "client error");
+    }
+}
+
+impl ConsumerContext for LoopContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                let revoked: Vec<TopicPartition> = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| (e.topic().to_owned(), e.partition()))
+                    .collect();
+                tracing::info!(?revoked, "partitions revoked; committing stored offsets");
+                // Records of revoked partitions go to their new owner from the committed offset.
+                {
+                    let mut slots = lock(&self.slots);
+                    for tp in &revoked {
+                        if let Some(slot) = slots.remove(tp) {
+                            slot.cancel.cancel();
+                        }
+                    }
+                }
+                if let Err(e) = commit_ignoring_no_offset(consumer, CommitMode::Sync) {
+                    tracing::warn!(error = %e, "commit on revoke failed");
+                }
+            }
+            Rebalance::Assign(tpl) => {
+                let assigned: Vec<TopicPartition> = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| (e.topic().to_owned(), e.partition()))
+                    .collect();
+                tracing::info!(?assigned, "partitions assigned");
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+        }
+    }
+
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        _offsets: &TopicPartitionList,
+    ) {
+        match result {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => tracing::warn!(error = %e, "offset commit failed"),
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! A channel bound to its handler, with the channel's types erased so the loop can
+//! hold routes of many channels.
+
+use std::any::Any;
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::handler::{Handler, HandlerError, ListenerOptions, MessageContext};
+use crate::contract::{Channel, ChannelParameters, Message, RawHeader};
+use crate::error::{ConsumerError, DecodeError};
+use crate::producer::CONTENT_TYPE_HEADER;
+use crate::topic::TopicTemplate;
+
+/// A record as fetched, detached from librdkafka's buffers.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub headers: Vec<RawHeader>,
+}
+
+/// Why a record goes to the dead-letter topic (`x-dlq-reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeadReason {
+    HandlerError,
+    DecodeError,
+    SchemaError,
+    HandlerPanic,
+}
+
+impl DeadReason {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DeadReason::HandlerError => "handler-error",
+            DeadReason::DecodeError => "decode-error",
+            DeadReason::SchemaError => "schema-error",
+            DeadReason::HandlerPanic => "handler-panic",
+        }
+    }
+}
+
+/// What became of a record.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Handled: store its offset.
+    Done,
+    /// Send it to the dead-letter topic, then store its offset.
+    Dead {
+        reason: DeadReason,
+        error: String,
+        attempts: u32,
+    },
+    /// The consumer is stopping: leave the offset unstored so it is redelivered.
+    Abandoned,
+}
+
+/// Exponential backoff between handler attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Handler calls per record, the first included, before it is dead-lettered.
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after failed attempt number `attempt` (1-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+/// What a route needs from the loop to process one record.
+pub(crate) struct ProcessEnv {
+    pub retry: RetryPolicy,
+    pub validate: bool,
+    pub shutdown: CancellationToken,
+}
+
+pub(crate) trait ErasedRoute: Send + Sync {
+    fn channel_id(&self) -> &'static str;
+    fn channel_topic(&self) -> &'static str;
+    fn subscription(&self) -> String;
+    fn matches(&self, topic: &str) -> bool;
+    fn options(&self) -> &ListenerOptions;
+    fn group_id(&self) -> Option<&'static str>;
+    fn client_id(&self) -> Option<&'static str>;
+    fn process<'a>(&'a self, record: &'a Record, env: &'a ProcessEnv) -> BoxFuture<'a, Outcome>;
+}
+
+pub(crate) struct TypedRoute<C: Channel, H> {
+    handler: H,
+    template: TopicTemplate,
+    validator: Option<jsonschema::Validator>,
+    options: ListenerOptions,
+    limit: Option<Arc<Semaphore>>,
+    _channel: PhantomData<fn() -> C>,
+}
+
+impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
+    pub(crate) fn new(handler: H, options: ListenerOptions) -> Result<Self, ConsumerError> {
+        let template = TopicTemplate::parse(C::TOPIC).map_err(|source| ConsumerError::Topic {
+            channel: C::ID,
+            source,
+        })?;
+        // Compiled once here, not per record.
+        let validator = C::PAYLOAD_SCHEMA
+            .map(|text| {
+                let schema: serde_json::Value =
+                    serde_json::from_str(text).map_err(|e| ConsumerError::InvalidSchema {
+                        channel: C::ID,
+                        details: e.to_string(),
+                    })?;
+                jsonschema::validator_for(&schema).map_err(|e| ConsumerError::InvalidSchema {
+                    channel: C::ID,
+                    details: e.to_string(),
+                })
+            })
+            .transpose()?;
+        let limit = options
+            .concurrency
+            .map(|n| Arc::new(Semaphore::new(n.max(1))));
+        Ok(TypedRoute {
+            handler,
+            template,
+            validator,
+            options,
+            limit,
+            _channel: PhantomData,
+        })
+    }
+
+    fn decode(&self, record: &Record, validate: bool) -> Result<C::Message, (DeadReason, String)> {
+        let payload = record.payload.as_deref().ok_or_else(|| {
+            (
+                DeadReason::DecodeError,
+                DecodeError::EmptyPayload.to_string(),
+            )
+        })?;
+        if let (true, Some(validator)) = (validate, &self.validator) {
+            let instance: serde_json::Value = serde_json::from_slice(payload)
+                .map_err(|e| (DeadReason::DecodeError, format!("payload is not JSON: {e}")))?;
+            let problems: Vec<String> = validator
+                .iter_errors(&instance)
+                .take(5)
+                .map(|e| format!("{} at `{}`", e, e.instance_path()))
+                .collect();
+            if !problems.is_empty() {
+                let err = DecodeError::Schema {
+                    channel: C::ID,
+                    details: problems.join("; "),
+                };
+                return Err((DeadReason::SchemaError, err.to_string()));
+            }
+        }
+        let content_type = record
+            .headers
+            .iter()
+            .rev()
+            .find(|(n, _)| n == CONTENT_TYPE_HEADER)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok());
+        C::Message::decode(payload, content_type).map_err(|e| {
+            let reason = match e {
+                DecodeError::Schema { .. } => DeadReason::SchemaError,
+                _ => DeadReason::DecodeError,
+            };
+            (reason, e.to_string())
+        })
+    }
+
+    fn parameters(&self, topic: &str) -> Result<C::Parameters, String> {
+        let values = self.template.matches(topic).ok_or_else(|| {
+            DecodeError::Topic {
+                topic: topic.to_owned(),
+                address: C::ADDRESS,
+            }
+            .to_string()
+        })?;
+        C::Parameters::from_values(&values).map_err(|e| e.to_string())
+    }
+
+    async fn call_once(
+        &self,
+        message: C::Message,
+        context: MessageContext<C::Parameters>,
+    ) -> Result<(), (DeadReason, HandlerError)> {
+        let _permit = match &self.limit {
+            Some(sem) => sem.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        // Both building the future and polling it may panic; a panic is one failed attempt.
+        let called =
+            std::panic::catch_unwind(AssertUnwindSafe(|| self.handler.call(message, context)));
+        let result = match called {
+            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+            Err(panic) => Err(panic),
+        };
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err((DeadReason::HandlerError, e)),
+            Err(panic) => Err((
+                DeadReason::HandlerPanic,
+                HandlerError::new(format!("handler panicked: {}", panic_text(&*panic))),
+            )),
+        }
+    }
+}
+
+fn panic_text(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
+    fn channel_id(&self) -> &'static str {
+        C::ID
+    }
+    fn channel_topic(&self) -> &'static str {
+        C::TOPIC
+    }
+    fn subscription(&self) -> String {
+        self.template.subscription()
+    }
+    fn matches(&self, topic: &str) -> bool {
+        self.template.matches(topic).is_some()
+    }
+    fn options(&self) -> &ListenerOptions {
+        &self.options
+    }
+    fn group_id(&self) -> Option<&'static str> {
+        C::GROUP_ID
+    }
+    fn client_id(&self) -> Option<&'static str> {
+        C::CLIENT_ID
+    }
+
+    fn process<'a>(&'a self, record: &'a Record, env: &'a ProcessEnv) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let parameters = match self.parameters(&record.topic) {
+                Ok(p) => p,
+                Err(error) => {
+                    return Outcome::Dead {
+                        reason: DeadReason::DecodeError,
+                        error,
+                        attempts: 0,
+                    }
+                }
+            };
+            let max_attempts = self
+                .options
+                .max_attempts
+                .unwrap_or(env.retry.max_attempts)
+                .max(1);
+            let mut attempt = 1;
+            loop {
+                // Decoded again per attempt: the handler consumes the message.
+                let message = match self.decode(record, env.validate) {
+                    Ok(m) => m,
+                    Err((reason, error)) => {
+                        return Outcome::Dead {
+                            reason,
+                            error,
+                            attempts: attempt - 1,
+                        }
+                    }
+                };
+                let context = MessageContext {
+                    topic: record.topic.clone(),
+                    partition: record.partition,
+                    offset: record.offset,
+                    timestamp: record.timestamp,
+                    key: record.key.clone(),
+                    headers: record.headers.clone(),
+                    parameters: parameters.clone(),
+                    attempt,
+                };
+                let (reason, error) = match self.call_once(message, context).await {
+                    Ok(()) => return Outcome::Done,
+                    Err((_, e)) if e.abandon => {
+                        tracing::debug!(error = %e, "handler abandoned the record");
+                        return Outcome::Abandoned;
+                    }
+                    Err(failure) => failure,
+                };
+                if attempt >= max_attempts {
+                    return Outcome::Dead {
+                        reason,
+                        error: error.to_string(),
+                        attempts: attempt,
+                    };
+                }
+                let wait = env.retry.backoff(attempt);
+                tracing::warn!(
+                    attempt,
+                    max_attempts,
+                    error = %error,
+                    reason = reason.as_str(),
+                    retry_in_ms = wait.as_millis() as u64,
+                    "handler failed; retrying"
+                );
+                tokio::select! {
+                    _ = env.shutdown.cancelled() => return Outcome::Abandoned,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                attempt += 1;
+            }
+        })
+    }
+}

@@ -1,0 +1,301 @@
+//! Typed producer over rdkafka's `FutureProducer`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::config::{ConfigError, KafkaConfig};
+use crate::contract::{Channel, ChannelParameters, HeaderSet, Message, RawHeader, RecordKey};
+use crate::error::{FailedRecord, KafkaError, SendError};
+use crate::topic::TopicTemplate;
+
+/// Header carrying the payload's content type.
+pub const CONTENT_TYPE_HEADER: &str = "content-type";
+
+const DEFAULT_FLUSH_ON_DROP: Duration = Duration::from_secs(10);
+const QUEUE_FULL_BACKOFF_MIN: Duration = Duration::from_millis(2);
+const QUEUE_FULL_BACKOFF_MAX: Duration = Duration::from_millis(100);
+
+/// Where a record landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// A message to send on channel `C`, with its optional parameters, key and headers.
+pub struct Outgoing<'a, C: Channel> {
+    message: &'a C::Message,
+    parameters: Option<&'a C::Parameters>,
+    key: Option<&'a C::Key>,
+    headers: Option<&'a C::Headers>,
+    extra_headers: Vec<RawHeader>,
+    partition: Option<i32>,
+}
+
+impl<'a, C: Channel> Outgoing<'a, C> {
+    pub fn new(message: &'a C::Message) -> Self {
+        Outgoing {
+            message,
+            parameters: None,
+            key: None,
+            headers: None,
+            extra_headers: Vec::new(),
+            partition: None,
+        }
+    }
+
+    /// Values of the channel's `{parameters}`, required when the address has any.
+    pub fn parameters(mut self, parameters: &'a C::Parameters) -> Self {
+        self.parameters = Some(parameters);
+        self
+    }
+
+    /// The record key (decides the partition, and so the order of related records).
+    pub fn key(mut self, key: &'a C::Key) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The channel's typed headers.
+    pub fn headers(mut self, headers: &'a C::Headers) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+
+    /// One more raw header, sent after the typed ones.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.extra_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends to this partition instead of letting the partitioner choose.
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Encodes everything: errors here mean nothing was enqueued.
+    fn into_record(self) -> Result<(OwnedRecord, Option<i32>), SendError> {
+        let template = TopicTemplate::parse(C::TOPIC)?;
+        let topic = match self.parameters {
+            Some(p) => template.render(&p.values())?,
+            None => template.render(&[])?,
+        };
+        let payload = self.message.encode()?;
+        let key = self.key.map(RecordKey::encode_key).transpose()?;
+        let mut headers = match self.headers {
+            Some(h) => h.to_kafka_headers()?,
+            None => Vec::new(),
+        };
+        headers.extend(self.extra_headers);
+        if !headers.iter().any(|(n, _)| n == CONTENT_TYPE_HEADER) {
+            headers.push((
+                CONTENT_TYPE_HEADER.to_owned(),
+                self.message.content_type().as_bytes().to_vec(),
+            ));
+        }
+        Ok((
+            OwnedRecord {
+                topic,
+                key,
+                payload,
+                headers,
+            },
+            self.partition,
+        ))
+    }
+}
+
+type OwnedRecord = FailedRecord;
+
+/// Resolves once the broker acknowledged (or finally refused) an enqueued record.
+#[must_use = "a delivery future does nothing unless awaited; drop it to fire and forget"]
+pub struct DeliveryFuture {
+    inner: rdkafka::producer::DeliveryFuture,
+    // Kept so a failure hands the whole record back to the caller.
+    record: Option<OwnedRecord>,
+}
+
+impl Future for DeliveryFuture {
+    type Output = Result<Delivery, SendError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let result = match Pin::new(&mut this.inner).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(result) => result,
+        };
+        let record = this.record.take().unwrap_or_else(|| FailedRecord {
+            topic: String::new(),
+            key: None,
+            payload: Vec::new(),
+            headers: Vec::new(),
+        });
+        Poll::Ready(match result {
+            Ok(Ok(delivery)) => Ok(Delivery {
+                topic: record.topic,
+                partition: delivery.partition,
+                offset: delivery.offset,
+            }),
+            Ok(Err((source, _))) => Err(SendError::Delivery {
+                source,
+                record: Box::new(record),
+            }),
+            Err(_canceled) => Err(SendError::Canceled {
+                record: Box::new(record),
+            }),
+        })
+    }
+}
+
+struct Inner {
+    producer: FutureProducer,
+    flush_on_drop: Duration,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // rdkafka purges unsent records on drop; flush first so nothing enqueued is lost.
+        if let Err(e) = self.producer.flush(self.flush_on_drop) {
+            tracing::warn!(error = %e, "producer closed with records still undelivered");
+        }
+    }
+}
+
+/// An idempotent Kafka producer (`enable.idempotence=true`, `acks=all` unless the
+/// configuration says otherwise). Cheap to clone; flushes when the last clone drops.
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").finish_non_exhaustive()
+    }
+}
+
+impl Producer {
+    pub fn new(config: &KafkaConfig) -> Result<Self, ConfigError> {
+        let cc = config.client_config(&[("enable.idempotence", "true"), ("acks", "all")], &[])?;
+        let producer: FutureProducer = cc.create().map_err(ConfigError::Client)?;
+        Ok(Producer {
+            inner: Arc::new(Inner {
+                producer,
+                flush_on_drop: DEFAULT_FLUSH_ON_DROP,
+            }),
+        })
+    }
+
+    /// Encodes the message and enqueues the record without waiting for its delivery,
+    /// so many sends can be in flight. Waits (briefly, repeatedly) while the local
+    /// queue is full instead of failing.
+    pub async fn enqueue<C: Channel>(
+        &self,
+        out: Outgoing<'_, C>,
+    ) -> Result<DeliveryFuture, SendError> {
+        let (record, partition) = out.into_record()?;
+        self.enqueue_owned(record, partition).await
+    }
+
+    /// Enqueues and waits for the broker's acknowledgement.
+    pub async fn send<C: Channel>(&self, out: Outgoing<'_, C>) -> Result<Delivery, SendError> {
+        self.enqueue(out).await?.await
+    }
+
+    /// Sends raw bytes to a topic and waits for the acknowledgement (dead-letter path).
+    pub async fn send_record(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        headers: &[RawHeader],
+        payload: &[u8],
+    ) -> Result<Delivery, SendError> {
+        let record = OwnedRecord {
+            topic: topic.to_owned(),
+            key: key.map(<[u8]>::to_vec),
+            payload: payload.to_vec(),
+            headers: headers.to_vec(),
+        };
+        self.enqueue_owned(record, None).await?.await
+    }
+
+    async fn enqueue_owned(
+        &self,
+        record: OwnedRecord,
+        partition: Option<i32>,
+    ) -> Result<DeliveryFuture, SendError> {
+        let mut backoff = QUEUE_FULL_BACKOFF_MIN;
+        loop {
+            match self.try_enqueue(&record, partition) {
+                Ok(inner) => {
+                    return Ok(DeliveryFuture {
+                        inner,
+                        record: Some(record),
+                    })
+                }
+                Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
+                    tracing::debug!(topic = %record.topic, "producer queue full; waiting");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(QUEUE_FULL_BACKOFF_MAX);
+                }
+                Err(source) => {
+                    return Err(SendError::Enqueue {
+                        source,
+                        record: Box::new(record),
+                    })
+                }
+            }
+        }
+    }
+
+    fn try_enqueue(
+        &self,
+        record: &OwnedRecord,
+        partition: Option<i32>,
+    ) -> Result<rdkafka::producer::DeliveryFuture, KafkaError> {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (name, value) in &record.headers {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(value),
+            });
+        }
+        let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic)
+            .payload(record.payload.as_slice())
+            .headers(headers);
+        if let Some(key) = &record.key {
+            fr = fr.key(key.as_slice());
+        }
+        if let Some(p) = partition {
+            fr = fr.partition(p);
+        }
+        self.inner.producer.send_result(fr).map_err(|(e, _)| e)
+    }
+
+    /// Waits until every enqueued record is delivered or `timeout` passes (blocking).
+    pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
+        self.inner.producer.flush(timeout)
+    }
+
+    /// Flushes off the async workers, for use from async code.
+    pub async fn shutdown(&self, timeout: Duration) -> Result<(), KafkaError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.flush(timeout))
+            .await
+            .unwrap_or(Err(KafkaError::Canceled))
+    }
+
+    /// Records enqueued but not yet acknowledged.
+    pub fn in_flight_count(&self) -> i32 {
+        self.inner.producer.in_flight_count()
+    }
+}

@@ -1,0 +1,177 @@
+//! Topic templates: `C::TOPIC` with `{name}` placeholders, rendered for sending and
+//! matched (or turned into a subscription regex) for receiving.
+//!
+//! A placeholder value is one non-empty topic segment: Kafka's topic alphabet
+//! without `.`, so values cannot swallow the dots that separate address segments.
+
+use std::borrow::Cow;
+
+/// Why a topic could not be built from a channel's parameters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopicError {
+    #[error("topic `{template}` needs a value for parameter #{index} (`{{{name}}}`)")]
+    MissingParameter {
+        template: &'static str,
+        index: usize,
+        name: String,
+    },
+    #[error("value `{value}` of parameter `{name}` is not a valid topic segment (allowed: A-Z a-z 0-9 _ -)")]
+    InvalidParameter { name: String, value: String },
+    #[error("topic template `{0}` has an unclosed `{{`")]
+    Malformed(&'static str),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(&'static str),
+    Param(&'static str),
+}
+
+/// A parsed `C::TOPIC`.
+#[derive(Debug, Clone)]
+pub(crate) struct TopicTemplate {
+    template: &'static str,
+    segments: Vec<Segment>,
+}
+
+fn is_param_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '-'
+}
+
+impl TopicTemplate {
+    pub(crate) fn parse(template: &'static str) -> Result<Self, TopicError> {
+        let mut segments = Vec::new();
+        let mut rest = template;
+        while let Some(start) = rest.find('{') {
+            if start > 0 {
+                segments.push(Segment::Literal(&rest[..start]));
+            }
+            let after = &rest[start + 1..];
+            let end = after.find('}').ok_or(TopicError::Malformed(template))?;
+            segments.push(Segment::Param(&after[..end]));
+            rest = &after[end + 1..];
+        }
+        if !rest.is_empty() {
+            segments.push(Segment::Literal(rest));
+        }
+        Ok(TopicTemplate { template, segments })
+    }
+
+    pub(crate) fn has_parameters(&self) -> bool {
+        self.segments.iter().any(|s| matches!(s, Segment::Param(_)))
+    }
+
+    /// The topic for the given parameter values (in placeholder order).
+    pub(crate) fn render(&self, values: &[Cow<'_, str>]) -> Result<String, TopicError> {
+        let mut out = String::with_capacity(self.template.len());
+        let mut index = 0;
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(text) => out.push_str(text),
+                Segment::Param(name) => {
+                    let value = values
+                        .get(index)
+                        .ok_or_else(|| TopicError::MissingParameter {
+                            template: self.template,
+                            index,
+                            name: (*name).to_owned(),
+                        })?;
+                    if value.is_empty() || !value.chars().all(is_param_char) {
+                        return Err(TopicError::InvalidParameter {
+                            name: (*name).to_owned(),
+                            value: value.to_string(),
+                        });
+                    }
+                    out.push_str(value);
+                    index += 1;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// What to pass to `subscribe`: the topic itself, or a librdkafka `^regex` when
+    /// the template has placeholders.
+    pub(crate) fn subscription(&self) -> String {
+        if !self.has_parameters() {
+            return self.template.to_owned();
+        }
+        let mut re = String::from("^");
+        for segment in &self.segments {
+            match segment {
+                Segment::Literal(text) => {
+                    // Topic names only hold `[A-Za-z0-9._-]`; `.` is the one regex
+                    // metacharacter among them.
+                    for c in text.chars() {
+                        if c == '.' {
+                            re.push('\\');
+                        }
+                        re.push(c);
+                    }
+                }
+                Segment::Param(_) => re.push_str("[^.]+"),
+            }
+        }
+        re.push('$');
+        re
+    }
+
+    /// The parameter values of `topic`, or `None` if it does not match the template.
+    pub(crate) fn matches<'t>(&self, topic: &'t str) -> Option<Vec<&'t str>> {
+        let mut values = Vec::new();
+        match_from(&self.segments, topic, &mut values).then_some(values)
+    }
+}
+
+fn match_from<'t>(segments: &[Segment], topic: &'t str, values: &mut Vec<&'t str>) -> bool {
+    match segments.split_first() {
+        None => topic.is_empty(),
+        Some((Segment::Literal(text), rest)) => topic
+            .strip_prefix(text)
+            .is_some_and(|remaining| match_from(rest, remaining, values)),
+        Some((Segment::Param(_), rest)) => {
+            // Shortest value first; backtrack on failure.
+            let max = topic
+                .find(|c: char| !is_param_char(c))
+                .unwrap_or(topic.len());
+            for len in 1..=max {
+                values.push(&topic[..len]);
+                if match_from(rest, &topic[len..], values) {
+                    return true;
+                }
+                values.pop();
+            }
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_matches_and_builds_regex() {
+        let t = TopicTemplate::parse("user.{userId}.events-{kind}").unwrap();
+        assert!(t.has_parameters());
+        let topic = t
+            .render(&[Cow::Borrowed("u-1"), Cow::Borrowed("created")])
+            .unwrap();
+        assert_eq!(topic, "user.u-1.events-created");
+        assert_eq!(t.matches(&topic), Some(vec!["u-1", "created"]));
+        assert_eq!(t.matches("user.u1.other-x"), None);
+        assert_eq!(t.matches("user..events-x"), None);
+        assert_eq!(t.subscription(), r"^user\.[^.]+\.events-[^.]+$");
+        assert!(matches!(
+            t.render(&[Cow::Borrowed("only-one")]),
+            Err(TopicError::MissingParameter { index: 1, .. })
+        ));
+        assert!(matches!(
+            t.render(&[Cow::Borrowed("a.b"), Cow::Borrowed("c")]),
+            Err(TopicError::InvalidParameter { .. })
+        ));
+        let plain = TopicTemplate::parse("orders").unwrap();
+        assert_eq!(plain.subscription(), "orders");
+        assert_eq!(plain.matches("orders"), Some(vec![]));
+    }
+}

@@ -1,0 +1,595 @@
+//! End-to-end tests of the producer and the consumer loop against librdkafka's
+//! in-process mock cluster.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use asyncapi_runtime::{
+    Consumer, ConsumerError, EmbeddedKafka, HandlerError, KafkaConfig, Listener, ListenerOptions,
+    MessageContext, NoParameters, Outgoing, Producer, RetryPolicy,
+};
+use futures::StreamExt;
+use support::*;
+use tokio::sync::{mpsc, Semaphore};
+
+const SIGNUPS: &str = "user.signedup";
+const SIGNUPS_DLQ: &str = "user.signedup.dlq";
+
+fn fast_retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+    }
+}
+
+fn cluster(partitions: i32) -> EmbeddedKafka {
+    init_tracing();
+    let kafka = EmbeddedKafka::start(partitions).expect("mock cluster");
+    kafka
+        .create_topic(SIGNUPS, partitions)
+        .expect("create topic");
+    kafka
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_round_trips_with_key_headers_and_position() {
+    let kafka = cluster(2);
+    let producer = Producer::new(&kafka.config()).unwrap();
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let consumer = Consumer::new(kafka.config()).route::<UserSignups, _>(
+        move |msg: UserSignedUp, ctx: MessageContext| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((msg, ctx));
+            }
+        },
+        ListenerOptions::default(),
+    );
+    let (token, handle) = spawn(consumer);
+
+    let sent = signup(7);
+    let key = "user-7".to_owned();
+    let headers = SignupHeaders {
+        trace_id: "trace-abc".into(),
+        priority: Some(3),
+    };
+    let delivery = producer
+        .send::<UserSignups>(
+            Outgoing::new(&sent)
+                .key(&key)
+                .headers(&headers)
+                .header("x-extra", b"yes".to_vec()),
+        )
+        .await
+        .expect("send");
+    assert_eq!(delivery.topic, SIGNUPS);
+
+    let (got, ctx) = with_timeout(20, "round-tripped message", rx.recv())
+        .await
+        .unwrap();
+    assert_eq!(got, sent);
+    assert_eq!(ctx.topic, SIGNUPS);
+    assert_eq!(ctx.partition, delivery.partition);
+    assert_eq!(ctx.offset, delivery.offset);
+    assert_eq!(ctx.attempt, 1);
+    assert!(ctx.timestamp.is_some());
+    assert_eq!(ctx.parameters, NoParameters);
+    assert_eq!(ctx.key_as::<String>().unwrap(), Some(key));
+    assert_eq!(ctx.headers_as::<SignupHeaders>().unwrap(), headers);
+    assert_eq!(ctx.header("x-extra"), Some(&b"yes"[..]));
+    assert_eq!(ctx.header("content-type"), Some(&b"application/json"[..]));
+
+    // Many sends in flight at once, then all confirmed.
+    let messages: Vec<UserSignedUp> = (100..150).map(signup).collect();
+    let mut pending = Vec::new();
+    for m in &messages {
+        pending.push(
+            producer
+                .enqueue::<UserSignups>(Outgoing::new(m))
+                .await
+                .unwrap(),
+        );
+    }
+    for p in pending {
+        p.await.expect("delivery");
+    }
+    let mut received = HashSet::new();
+    while received.len() < messages.len() {
+        let (m, _) = with_timeout(20, "batch", rx.recv()).await.unwrap();
+        received.insert(m.seq);
+    }
+    assert_eq!(received, (100..150).collect());
+    stop(token, handle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameterized_topic_is_required_to_send() {
+    let kafka = cluster(1);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let event = UserEvent { kind: "x".into() };
+    let err = producer
+        .send::<UserEvents>(Outgoing::new(&event))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, asyncapi_runtime::SendError::Topic(_)),
+        "{err}"
+    );
+}
+
+/// A `#[event_listener]`-style listener that always fails.
+struct AlwaysFails;
+static ALWAYS_FAILS_ATTEMPTS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+impl Listener for AlwaysFails {
+    type Channel = UserSignups;
+    fn options() -> ListenerOptions {
+        ListenerOptions::default().max_attempts(3)
+    }
+    async fn handle(_msg: UserSignedUp, ctx: MessageContext) -> Result<(), HandlerError> {
+        ALWAYS_FAILS_ATTEMPTS.lock().unwrap().push(ctx.attempt);
+        Err(HandlerError::new("database unavailable"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_handler_is_retried_then_dead_lettered() {
+    let kafka = cluster(1);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let consumer = Consumer::new(kafka.config())
+        .side::<Application>()
+        .listen::<AlwaysFails>()
+        .retry(fast_retry(10));
+    let (token, handle) = spawn(consumer);
+
+    let msg = signup(1);
+    let key = "k-1".to_owned();
+    let d = producer
+        .send::<UserSignups>(Outgoing::new(&msg).key(&key))
+        .await
+        .unwrap();
+
+    let dlq = read_topic(kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
+    assert_eq!(dlq.len(), 1, "exactly one dead letter");
+    let r = &dlq[0];
+    assert_eq!(r.payload, serde_json::to_vec(&msg).unwrap());
+    assert_eq!(r.key.as_deref(), Some(key.as_bytes()));
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(r.header("x-dlq-reason").as_deref(), Some("handler-error"));
+    assert!(r
+        .header("x-dlq-error")
+        .unwrap()
+        .contains("database unavailable"));
+    assert_eq!(r.header("x-dlq-topic").as_deref(), Some(SIGNUPS));
+    assert_eq!(r.header("x-dlq-partition"), Some(d.partition.to_string()));
+    assert_eq!(r.header("x-dlq-offset"), Some(d.offset.to_string()));
+    // The listener's max_attempts (3) wins over the consumer's policy (10).
+    assert_eq!(r.header("x-dlq-attempts").as_deref(), Some("3"));
+    assert_eq!(*ALWAYS_FAILS_ATTEMPTS.lock().unwrap(), vec![1, 2, 3]);
+    stop(token, handle).await;
+}
+
+fn counting_consumer(kafka: &EmbeddedKafka, handled: Arc<Mutex<Vec<u64>>>) -> Consumer {
+    Consumer::new(kafka.config())
+        .retry(fast_retry(2))
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, _ctx: MessageContext| {
+                let handled = handled.clone();
+                async move {
+                    handled.lock().unwrap().push(msg.seq);
+                }
+            },
+            ListenerOptions::default(),
+        )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_payload_is_dead_lettered_at_once_and_loop_goes_on() {
+    let kafka = cluster(1);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let (token, handle) = spawn(counting_consumer(&kafka, handled.clone()));
+
+    producer
+        .send_record(SIGNUPS, Some(b"k"), &[], b"{not json")
+        .await
+        .unwrap();
+    producer
+        .send::<UserSignups>(Outgoing::new(&signup(2)))
+        .await
+        .unwrap();
+
+    wait_until(20, "good message handled", || {
+        handled.lock().unwrap().contains(&2)
+    })
+    .await;
+    let dlq = read_topic(kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].payload, b"{not json");
+    assert_eq!(
+        dlq[0].header("x-dlq-reason").as_deref(),
+        Some("decode-error")
+    );
+    assert_eq!(dlq[0].header("x-dlq-attempts").as_deref(), Some("0"));
+    assert_eq!(*handled.lock().unwrap(), vec![2]);
+    stop(token, handle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_invalid_payload_is_dead_lettered() {
+    let kafka = cluster(1);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let (token, handle) = spawn(counting_consumer(&kafka, handled.clone()));
+
+    // Decodes into `UserSignedUp` fine, but `seq` must be >= 1 per the schema.
+    producer
+        .send::<UserSignups>(Outgoing::new(&signup(0)))
+        .await
+        .unwrap();
+    producer
+        .send::<UserSignups>(Outgoing::new(&signup(3)))
+        .await
+        .unwrap();
+
+    wait_until(20, "valid message handled", || {
+        handled.lock().unwrap().contains(&3)
+    })
+    .await;
+    let dlq = read_topic(kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(
+        dlq[0].header("x-dlq-reason").as_deref(),
+        Some("schema-error")
+    );
+    assert!(dlq[0].header("x-dlq-error").unwrap().contains("seq"));
+    assert_eq!(*handled.lock().unwrap(), vec![3]);
+    stop(token, handle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panicking_handler_does_not_stop_the_loop() {
+    let kafka = cluster(1);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let seen = handled.clone();
+    let consumer = Consumer::new(kafka.config())
+        .retry(fast_retry(2))
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, _ctx: MessageContext| {
+                let seen = seen.clone();
+                async move {
+                    if msg.seq == 1 {
+                        panic!("boom on seq 1");
+                    }
+                    seen.lock().unwrap().push(msg.seq);
+                }
+            },
+            ListenerOptions::default(),
+        );
+    let (token, handle) = spawn(consumer);
+
+    for seq in [1, 2, 3] {
+        producer
+            .send::<UserSignups>(Outgoing::new(&signup(seq)))
+            .await
+            .unwrap();
+    }
+    wait_until(20, "messages after the panic handled", || {
+        handled.lock().unwrap().len() == 2
+    })
+    .await;
+    assert_eq!(*handled.lock().unwrap(), vec![2, 3]);
+    let dlq = read_topic(kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(
+        dlq[0].header("x-dlq-reason").as_deref(),
+        Some("handler-panic")
+    );
+    assert!(dlq[0]
+        .header("x-dlq-error")
+        .unwrap()
+        .contains("boom on seq 1"));
+    assert_eq!(dlq[0].header("x-dlq-attempts").as_deref(), Some("2"));
+    assert!(!handle.is_finished(), "the consumer loop must still run");
+    stop(token, handle).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_shutdown_commits_so_a_restart_sees_no_duplicates() {
+    const TOTAL: u64 = 60;
+    let kafka = cluster(2);
+    // The periodic auto-commit must not be what saves us: only the shutdown commit.
+    let config = kafka.config().set("auto.commit.interval.ms", "600000");
+    let producer = Producer::new(&config).unwrap();
+    for seq in 1..=TOTAL {
+        let key = format!("key-{}", seq % 5);
+        producer
+            .send::<UserSignups>(Outgoing::new(&signup(seq)).key(&key))
+            .await
+            .unwrap();
+    }
+
+    let slow = |handled: Arc<Mutex<Vec<u64>>>| {
+        Consumer::new(config.clone()).route::<UserSignups, _>(
+            move |msg: UserSignedUp, _ctx: MessageContext| {
+                let handled = handled.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    handled.lock().unwrap().push(msg.seq);
+                }
+            },
+            ListenerOptions::default(),
+        )
+    };
+
+    let first = Arc::new(Mutex::new(Vec::new()));
+    let (token, handle) = spawn(slow(first.clone()));
+    wait_until(20, "first consumer handles some", || {
+        first.lock().unwrap().len() >= 10
+    })
+    .await;
+    stop(token, handle).await;
+    let first: Vec<u64> = first.lock().unwrap().clone();
+    assert!(
+        (first.len() as u64) < TOTAL,
+        "shutdown should interrupt the backlog"
+    );
+
+    let second = Arc::new(Mutex::new(Vec::new()));
+    let (token, handle) = spawn(slow(second.clone()));
+    wait_until(30, "second consumer handles the rest", || {
+        let second = second.lock().unwrap();
+        first
+            .iter()
+            .chain(second.iter())
+            .collect::<HashSet<_>>()
+            .len() as u64
+            == TOTAL
+    })
+    .await;
+    // Let any redelivery of already-handled records show up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop(token, handle).await;
+
+    let second = second.lock().unwrap().clone();
+    let first_set: HashSet<u64> = first.iter().copied().collect();
+    let duplicates = second.iter().filter(|s| first_set.contains(s)).count();
+    assert_eq!(duplicates, 0, "first: {first:?}\nsecond: {second:?}");
+    assert_eq!(first.len() + second.len(), TOTAL as usize);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_run_concurrently_and_keep_order_within_each() {
+    let kafka = cluster(2);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    // Partition 0's handlers wait until one on partition 1 ran: with a single
+    // sequential loop this would time out.
+    let gate = Arc::new(Semaphore::new(0));
+    let gate_timed_out = Arc::new(AtomicBool::new(false));
+    let order = Arc::new(Mutex::new(Vec::<(i32, u64)>::new()));
+    let (g, t, o) = (gate.clone(), gate_timed_out.clone(), order.clone());
+    let consumer = Consumer::new(kafka.config())
+        .max_in_flight(4)
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, ctx: MessageContext| {
+                let (gate, timed_out, order) = (g.clone(), t.clone(), o.clone());
+                async move {
+                    if ctx.partition == 0 {
+                        let waited =
+                            tokio::time::timeout(Duration::from_secs(10), gate.acquire()).await;
+                        if waited.is_err() {
+                            timed_out.store(true, Ordering::SeqCst);
+                        }
+                    } else {
+                        gate.add_permits(1_000);
+                    }
+                    order.lock().unwrap().push((ctx.partition, msg.seq));
+                }
+            },
+            ListenerOptions::default(),
+        );
+
+    // Partition 0 first, so its handler is already blocked when partition 1's arrive.
+    for seq in 1..=20u64 {
+        producer
+            .send::<UserSignups>(Outgoing::new(&signup(seq)).partition(0))
+            .await
+            .unwrap();
+    }
+    for seq in 101..=120u64 {
+        producer
+            .send::<UserSignups>(Outgoing::new(&signup(seq)).partition(1))
+            .await
+            .unwrap();
+    }
+    let (token, handle) = spawn(consumer);
+    wait_until(30, "all 40 handled", || order.lock().unwrap().len() == 40).await;
+    stop(token, handle).await;
+
+    assert!(
+        !gate_timed_out.load(Ordering::SeqCst),
+        "partition 0 waited for partition 1 in vain: partitions are not concurrent"
+    );
+    let mut per_partition: BTreeMap<i32, Vec<u64>> = BTreeMap::new();
+    for (p, seq) in order.lock().unwrap().iter() {
+        per_partition.entry(*p).or_default().push(*seq);
+    }
+    assert_eq!(per_partition[&0], (1..=20).collect::<Vec<_>>());
+    assert_eq!(per_partition[&1], (101..=120).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backlog_beyond_max_in_flight_is_paused_and_resumed_in_order() {
+    let kafka = cluster(2);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let mut expected: HashMap<String, Vec<u64>> = HashMap::new();
+    for seq in 1..=60u64 {
+        let key = format!("key-{}", seq % 3);
+        expected.entry(key.clone()).or_default().push(seq);
+        producer
+            .send::<UserSignups>(Outgoing::new(&signup(seq)).key(&key))
+            .await
+            .unwrap();
+    }
+    let order = Arc::new(Mutex::new(Vec::<(String, u64)>::new()));
+    let o = order.clone();
+    let consumer = Consumer::new(kafka.config())
+        .max_in_flight(2)
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, ctx: MessageContext| {
+                let order = o.clone();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    let key = ctx.key_as::<String>().unwrap().unwrap();
+                    order.lock().unwrap().push((key, msg.seq));
+                }
+            },
+            ListenerOptions::default(),
+        );
+    let (token, handle) = spawn(consumer);
+    wait_until(30, "all 60 handled", || order.lock().unwrap().len() >= 60).await;
+    stop(token, handle).await;
+    let mut per_key: HashMap<String, Vec<u64>> = HashMap::new();
+    for (k, seq) in order.lock().unwrap().iter() {
+        per_key.entry(k.clone()).or_default().push(*seq);
+    }
+    // Every record exactly once, per-key sequence strictly increasing.
+    assert_eq!(per_key, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameterized_channel_subscribes_by_regex_and_fills_parameters() {
+    let kafka = cluster(1);
+    for t in ["user.alice.events", "user.bob.events", "user.carol.other"] {
+        kafka.create_topic(t, 1).unwrap();
+    }
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let consumer = Consumer::new(kafka.config())
+        .group_id("events-service")
+        .route::<UserEvents, _>(
+            move |msg: UserEvent, ctx: MessageContext<UserEventsParameters>| {
+                let seen = s.clone();
+                async move {
+                    seen.lock().unwrap().push((
+                        ctx.parameters.user_id.clone(),
+                        ctx.topic.clone(),
+                        msg.kind,
+                    ));
+                }
+            },
+            ListenerOptions::default(),
+        );
+    let (token, handle) = spawn(consumer);
+    for user in ["alice", "bob"] {
+        let params = UserEventsParameters {
+            user_id: user.into(),
+        };
+        let event = UserEvent {
+            kind: format!("{user}-login"),
+        };
+        let d = producer
+            .send::<UserEvents>(Outgoing::new(&event).parameters(&params))
+            .await
+            .unwrap();
+        assert_eq!(d.topic, format!("user.{user}.events"));
+    }
+    producer
+        .send_record("user.carol.other", None, &[], br#"{"kind":"no"}"#)
+        .await
+        .unwrap();
+    wait_until(20, "both users' events", || seen.lock().unwrap().len() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop(token, handle).await;
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "alice".into(),
+                "user.alice.events".into(),
+                "alice-login".into()
+            ),
+            ("bob".into(), "user.bob.events".into(), "bob-login".into()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_stream_yields_typed_messages_and_ack_stores_offsets() {
+    let kafka = cluster(1);
+    let config = kafka.config().set("auto.commit.interval.ms", "600000");
+    let producer = Producer::new(&config).unwrap();
+    for seq in 1..=3 {
+        producer
+            .send::<UserSignups>(Outgoing::new(&signup(seq)))
+            .await
+            .unwrap();
+    }
+
+    let mut consumer = Consumer::new(config.clone()).retry(fast_retry(3));
+    let mut stream = consumer.subscribe::<UserSignups>();
+    let (token, handle) = spawn(consumer);
+    let mut got = Vec::new();
+    let mut acked = 0;
+    while acked < 3 {
+        let r = with_timeout(20, "stream item", stream.next())
+            .await
+            .expect("stream ended early");
+        got.push((r.message.seq, r.context.attempt));
+        // Nack seq 2 once: it must come back as attempt 2, before seq 3 (order).
+        if r.message.seq == 2 && r.context.attempt == 1 {
+            r.nack("not yet");
+        } else {
+            r.ack();
+            acked += 1;
+        }
+    }
+    assert_eq!(got, vec![(1, 1), (2, 1), (2, 2), (3, 1)]);
+    stop(token, handle).await;
+    assert!(
+        stream.next().await.is_none(),
+        "stream ends with the consumer"
+    );
+
+    // Restart in the same group: acked records are not delivered again.
+    producer
+        .send::<UserSignups>(Outgoing::new(&signup(4)))
+        .await
+        .unwrap();
+    let mut consumer = Consumer::new(config).retry(fast_retry(3));
+    let mut stream = consumer.subscribe::<UserSignups>();
+    let (token, handle) = spawn(consumer);
+    let next = with_timeout(20, "stream item after restart", stream.next())
+        .await
+        .unwrap();
+    assert_eq!(next.message.seq, 4, "acked records were redelivered");
+    next.ack();
+    stop(token, handle).await;
+}
+
+#[tokio::test]
+async fn consumer_without_group_is_rejected() {
+    let err = Consumer::new(KafkaConfig::new("localhost:9"))
+        .route::<UserEvents, _>(
+            |_m: UserEvent, _c: MessageContext<UserEventsParameters>| async {},
+            ListenerOptions::default(),
+        )
+        .run(Default::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConsumerError::MissingGroupId), "{err}");
+    assert!(err.to_string().contains("group_id"));
+}
