@@ -50,7 +50,6 @@ pub struct Generator<'a> {
 
 impl Generator<'_> {
     pub fn generate(mut self, r: &mut Resolver) -> (TokenStream, Vec<crate::diagnostics::Diagnostic>) {
-        let rt = self.rt.clone();
         let messages = self.messages(r);
         let info = self.info();
         let servers = self.servers();
@@ -561,8 +560,8 @@ impl Generator<'_> {
                             self.producer.send::<channels::#ch>(#rt::Outgoing::new(message) #param_use).await
                         }
                         #[doc = #edoc]
-                        pub fn #ename(&self, outgoing: #rt::Outgoing<'_, channels::#ch>) -> ::std::result::Result<#rt::DeliveryFuture, #rt::SendError> {
-                            self.producer.enqueue::<channels::#ch>(outgoing)
+                        pub async fn #ename(&self, outgoing: #rt::Outgoing<'_, channels::#ch>) -> ::std::result::Result<#rt::DeliveryFuture, #rt::SendError> {
+                            self.producer.enqueue::<channels::#ch>(outgoing).await
                         }
                     });
                 } else {
@@ -601,13 +600,13 @@ impl Generator<'_> {
                     pub const RECEIVES: &'static [&'static str] = &[#(#receives_lit),*];
 
                     /// Connects with `config`.
-                    pub fn new(config: #rt::KafkaConfig) -> ::std::result::Result<Self, #rt::Error> {
+                    pub fn new(config: #rt::KafkaConfig) -> ::std::result::Result<Self, #rt::ConfigError> {
                         let producer = #rt::Producer::new(&config)?;
                         ::std::result::Result::Ok(Self { producer, config })
                     }
 
                     /// Connects to `KAFKA_BOOTSTRAP_SERVERS`, or else the document's first Kafka server.
-                    pub fn from_env() -> ::std::result::Result<Self, #rt::Error> {
+                    pub fn from_env() -> ::std::result::Result<Self, #rt::ConfigError> {
                         Self::new(#rt::KafkaConfig::from_env_or_server(#server_arg)?)
                     }
 
@@ -624,7 +623,7 @@ impl Generator<'_> {
                     /// A consumer for the channels this side receives from: register
                     /// `#[event_listener]` handlers with `listen`, or take typed streams with `subscribe`.
                     pub fn consumer(&self) -> #rt::Consumer<Self> {
-                        #rt::Consumer::new(self.config.clone())
+                        #rt::Consumer::new(self.config.clone()).side::<Self>()
                     }
 
                     #(#methods)*

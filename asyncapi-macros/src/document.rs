@@ -59,7 +59,16 @@ pub fn expand(input: TokenStream) -> TokenStream {
     let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
         return error(span, "CARGO_MANIFEST_DIR is not set: build with cargo");
     };
-    let path = PathBuf::from(manifest_dir).join(&written);
+    let manifest_dir = PathBuf::from(manifest_dir);
+    let path = manifest_dir.join(&written);
+    // Messages name files relative to the crate, as the user wrote them.
+    let shown = |d: &asyncapi_codegen::Diagnostic| {
+        let mut d = d.clone();
+        if let Ok(rel) = d.location.file.strip_prefix(&manifest_dir) {
+            d.location.file = rel.to_path_buf();
+        }
+        d.to_string()
+    };
     match expand_file(&path, &input.settings) {
         Ok(expansion) => {
             // `include_bytes!` makes cargo rebuild when the document or a referenced file changes.
@@ -67,7 +76,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
                 let f = f.display().to_string();
                 quote! { const _: &[u8] = ::core::include_bytes!(#f); }
             });
-            let warnings = expansion.warnings.iter().enumerate().map(|(i, w)| warning(span, i, &w.to_string()));
+            let warnings = expansion.warnings.iter().enumerate().map(|(i, w)| warning(span, i, &shown(w)));
             let tokens = expansion.tokens;
             quote! {
                 #(#tracked)*
@@ -76,7 +85,7 @@ pub fn expand(input: TokenStream) -> TokenStream {
             }
         }
         Err(diagnostics) => {
-            let errors = diagnostics.0.iter().map(|d| error(span, &d.to_string()));
+            let errors = diagnostics.0.iter().map(|d| error(span, &shown(d)));
             quote! { #(#errors)* }
         }
     }

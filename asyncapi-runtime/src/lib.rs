@@ -25,6 +25,7 @@ pub use error::{
     SendError, TopicError,
 };
 pub use producer::{Delivery, DeliveryFuture, Outgoing, Producer};
+pub use tokio_util::sync::CancellationToken;
 
 /// Crates the generated code names; not part of the public API.
 #[doc(hidden)]

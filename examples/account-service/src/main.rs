@@ -1,1 +1,92 @@
-fn main() {}
+//! The Account Management Service of `specs/account-service.yaml`, end to end.
+//!
+//! The service receives `user/signup` and answers on `account/created`; a client signs
+//! users up and waits for their accounts. Runs on the embedded broker (librdkafka's mock
+//! cluster) unless `KAFKA_BOOTSTRAP_SERVERS` names a real one.
+//!
+//! `cargo run -p account-service`
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::StreamExt;
+use asyncapi_runtime::CancellationToken;
+use asyncapi_runtime::{event_listener, Channel, EmbeddedKafka, KafkaConfig, MessageContext};
+
+mod account {
+    asyncapi_runtime::asyncapi!("specs/account-service.yaml");
+}
+
+use account::{AccountCreated, UserSignup};
+
+/// The service's handler: opens an account for every signup and announces it.
+#[event_listener(channel = "user/signup", group = "account-service")]
+async fn on_signup(signup: UserSignup, ctx: MessageContext) -> anyhow::Result<()> {
+    let service = ctx.state::<Arc<account::Application>>().context("service state missing")?;
+    let email = signup.email.clone().unwrap_or_default();
+    let account = AccountCreated { account_id: Some(format!("acc-{}", ctx.offset + 1)), balance: Some(0.0) };
+    println!("service  <- user/signup      {email} (partition {}, offset {})", ctx.partition, ctx.offset);
+    service.send_account_created(&account).await?;
+    println!("service  -> account/created  {}", account.account_id.as_deref().unwrap_or("?"));
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).init();
+
+    // A real broker when KAFKA_BOOTSTRAP_SERVERS is set, else the embedded one.
+    let (_embedded, config) = match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
+        Ok(servers) => {
+            println!("broker: {servers} (KAFKA_BOOTSTRAP_SERVERS)");
+            (None, KafkaConfig::new(servers))
+        }
+        Err(_) => {
+            let broker = EmbeddedKafka::start(1)?;
+            broker.create_topics(&[
+                <account::channels::UserSignup as Channel>::TOPIC,
+                <account::channels::AccountCreated as Channel>::TOPIC,
+                "user.signup.dlq",
+            ])?;
+            println!("broker: embedded mock cluster at {}", broker.bootstrap_servers());
+            let config = broker.config();
+            (Some(broker), config)
+        }
+    };
+
+    let shutdown = CancellationToken::new();
+
+    // The service: listens on user/signup, sends on account/created.
+    let service = Arc::new(account::Application::new(config.clone())?);
+    let service_loop = service.consumer().with_state(service.clone()).listen::<on_signup>();
+    let service_task = tokio::spawn(service_loop.run(shutdown.clone()));
+
+    // The client: the mirror image, a typed stream of account/created.
+    let client = account::Client::new(config.clone())?;
+    let mut client_consumer = client.consumer().group_id("account-client");
+    let mut accounts = client_consumer.subscribe::<account::channels::AccountCreated>();
+    let client_task = tokio::spawn(client_consumer.run(shutdown.clone()));
+
+    let users = [("ada@example.com", "Ada"), ("grace@example.com", "Grace"), ("edsger@example.com", "Edsger")];
+    for (email, name) in users {
+        let signup = UserSignup { email: Some(email.into()), name: Some(name.into()) };
+        let delivery = client.send_user_signup(&signup).await?;
+        println!("client   -> user/signup      {email} (partition {}, offset {})", delivery.partition, delivery.offset);
+    }
+
+    let mut received = 0;
+    while received < users.len() {
+        let next = tokio::time::timeout(Duration::from_secs(30), accounts.next()).await.context("no account created within 30 s")?;
+        let Some(message) = next else { break };
+        println!("client   <- account/created  {} (balance {:?})", message.message.account_id.as_deref().unwrap_or("?"), message.message.balance);
+        message.ack();
+        received += 1;
+    }
+    println!("round trip complete: {received} signups, {received} accounts");
+
+    shutdown.cancel();
+    service_task.await??;
+    client_task.await??;
+    Ok(())
+}
