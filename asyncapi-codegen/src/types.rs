@@ -26,11 +26,13 @@ pub struct Ty {
     pub nominal: Option<String>,
     /// The JSON type, when the schema is a plain string.
     pub is_string: bool,
+    /// Why the type is looser than the schema (a `serde_json::Value` fallback).
+    pub note: Option<String>,
 }
 
 impl Ty {
     fn plain(tokens: TokenStream) -> Ty {
-        Ty { tokens, nullable: false, nominal: None, is_string: false }
+        Ty { tokens, nullable: false, nominal: None, is_string: false, note: None }
     }
 }
 
@@ -205,8 +207,8 @@ impl TypeSpace {
         }
     }
 
-    fn fallback(&mut self, _why: &str) -> Ty {
-        Ty::plain(self.value_ty())
+    fn fallback(&self, why: &str) -> Ty {
+        Ty { note: Some(why.to_owned()), ..Ty::plain(self.value_ty()) }
     }
 
     /// Generates the type for one schema node; `named` when a `$ref` target (an alias is
@@ -256,7 +258,7 @@ impl TypeSpace {
                 _ => Ty::plain(self.value_ty()),
             }
         } else if non_null.len() > 1 {
-            Ty::plain(self.value_ty())
+            self.fallback(&format!("Any JSON value: the schema allows several types ({}).", non_null.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")))
         } else {
             match non_null.first().map(|s| s.as_str()) {
                 Some("string") => self.string(schema),
@@ -269,7 +271,9 @@ impl TypeSpace {
                 None if schema_obj.contains_key("properties") || schema_obj.contains_key("additionalProperties") => self.object(r, at, schema, name),
                 None if schema_obj.contains_key("items") => self.array(r, at, schema, name),
                 // `not`, `if`/`then`/`else`, or no type at all: any JSON value.
-                _ => Ty::plain(self.value_ty()),
+                _ if schema_obj.contains_key("not") => self.fallback("Any JSON value: `not` has no Rust equivalent (the constraint is checked by schema validation at run time)."),
+                _ if schema_obj.contains_key("if") => self.fallback("Any JSON value: `if`/`then`/`else` has no Rust equivalent (checked by schema validation at run time)."),
+                _ => self.fallback("Any JSON value: the schema does not constrain the type."),
             }
         };
         let _ = p;
@@ -343,7 +347,7 @@ impl TypeSpace {
         }
         let type_name = self.claim_name(text(schema, "title").filter(|_| name.is_empty()).unwrap_or(name));
         let ident = format_ident!("{}", type_name);
-        let ty = Ty { tokens: quote! { #ident }, nullable: false, nominal: Some(type_name.clone()), is_string: false };
+        let ty = Ty { tokens: quote! { #ident }, nullable: false, nominal: Some(type_name.clone()), is_string: false, note: None };
         self.by_node.insert(at.clone(), ty.clone());
         self.in_progress.push(type_name.clone());
 
@@ -354,7 +358,7 @@ impl TypeSpace {
             let field = unique_field(field_ident_text(prop), &mut taken);
             let fty = self.type_for(r, pid, pschema, &format!("{type_name}{}", type_ident_text(prop)));
             let resolved = r.node(pid).map(|(_, v)| v).unwrap_or_else(|_| pschema.clone());
-            let doc = doc_attrs(&[text(&resolved, "title").filter(|_| ref_of(pschema).is_none()), text(&resolved, "description"), text(pschema, "description").filter(|_| ref_of(pschema).is_some() && false)]);
+            let doc = doc_attrs(&[text(&resolved, "title").filter(|_| ref_of(pschema).is_none()), text(&resolved, "description"), fty.note.as_deref()]);
             let fident = Ident::new(&field, Span::call_site());
             let rename = (field != *prop).then(|| quote! { #[serde(rename = #prop)] });
             let t = &fty.tokens;
@@ -473,7 +477,8 @@ impl TypeSpace {
                 return t;
             }
             self.warnings.push(r.error(at, "an `enum` mixing value types has no Rust enum equivalent; typed as any JSON value"));
-            return Ty::plain(self.value_ty());
+            let allowed = values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
+            return self.fallback(&format!("Any JSON value: the `enum` mixes value types; allowed values: {allowed}."));
         }
         if strings.len() == 1 && name.is_empty() {
             return Ty { is_string: true, ..Ty::plain(quote! { ::std::string::String }) };
@@ -495,7 +500,7 @@ impl TypeSpace {
                 #(#variants)*
             }
         });
-        let ty = Ty { tokens: quote! { #ident }, nullable: false, nominal: Some(type_name), is_string: false };
+        let ty = Ty { tokens: quote! { #ident }, nullable: false, nominal: Some(type_name), is_string: false, note: None };
         self.by_node.insert(at.clone(), ty.clone());
         ty
     }
@@ -516,7 +521,7 @@ impl TypeSpace {
         }
         let type_name = self.claim_name(text(schema, "title").filter(|_| name.is_empty()).unwrap_or(name));
         let ident = format_ident!("{}", type_name);
-        let ty = Ty { tokens: quote! { #ident }, nullable: null_members > 0, nominal: Some(type_name.clone()), is_string: false };
+        let ty = Ty { tokens: quote! { #ident }, nullable: null_members > 0, nominal: Some(type_name.clone()), is_string: false, note: None };
         self.by_node.insert(at.clone(), ty.clone());
         self.in_progress.push(type_name.clone());
 

@@ -1,0 +1,128 @@
+//! The normalised IR: directions, traits, bindings, parameters, servers, errors.
+
+use std::path::Path;
+
+use asyncapi_codegen::ir::Action;
+use asyncapi_codegen::{expand_str, Settings};
+
+fn expand(text: &str) -> asyncapi_codegen::Expansion {
+    expand_str(Path::new("doc.yaml"), text, &Settings::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn errors(text: &str) -> String {
+    expand_str(Path::new("doc.yaml"), text, &Settings::default()).unwrap_err().to_string()
+}
+
+#[test]
+fn v2_publish_is_received_and_subscribe_is_sent() {
+    let e = expand(
+        r#"
+asyncapi: 2.6.0
+info: { title: T, version: '1' }
+channels:
+  in:
+    publish: { operationId: takeIn, message: { payload: { type: string } } }
+  out:
+    subscribe: { message: { payload: { type: string } } }
+"#,
+    );
+    let ops = &e.document.operations;
+    assert_eq!(ops[0].id, "takeIn");
+    assert_eq!(ops[0].action, Action::Receive);
+    assert_eq!(ops[1].id, "subscribeOut");
+    assert_eq!(ops[1].action, Action::Send);
+    let code = e.pretty();
+    assert!(code.contains("impl ::asyncapi_runtime::Receives<channels::In> for Application"), "{code}");
+    assert!(code.contains("impl ::asyncapi_runtime::Sends<channels::In> for Client"), "{code}");
+    assert!(code.contains("pub async fn send_out("), "{code}");
+}
+
+#[test]
+fn v3_operations_bindings_traits_and_parameters() {
+    let e = expand(
+        r#"
+asyncapi: 3.0.0
+info: { title: T, version: '1' }
+servers:
+  prod:
+    host: 'broker-{region}:9092'
+    protocol: kafka
+    variables: { region: { default: eu, enum: [eu, us] } }
+    security: [ { $ref: '#/components/securitySchemes/scram' } ]
+channels:
+  orders:
+    address: 'orders.{tenant}'
+    parameters: { tenant: { enum: [a, b], description: Tenant id } }
+    bindings: { kafka: { topic: 'orders-v2.{tenant}' } }
+    messages:
+      created: { $ref: '#/components/messages/created' }
+operations:
+  onOrder:
+    action: receive
+    channel: { $ref: '#/channels/orders' }
+    messages: [ { $ref: '#/channels/orders/messages/created' } ]
+    bindings: { kafka: { groupId: { type: string, enum: [order-service] }, clientId: { const: c1 } } }
+components:
+  securitySchemes:
+    scram: { type: scramSha256 }
+  messages:
+    created:
+      name: OrderCreated
+      traits: [ { $ref: '#/components/messageTraits/common' } ]
+      payload: { type: object, properties: { id: { type: string } } }
+      bindings: { kafka: { key: { type: string } } }
+  messageTraits:
+    common:
+      contentType: application/json
+      headers: { type: object, properties: { traceId: { type: string } } }
+"#,
+    );
+    let d = &e.document;
+    assert_eq!(d.operations[0].group_id.as_deref(), Some("order-service"));
+    assert_eq!(d.operations[0].client_id.as_deref(), Some("c1"));
+    assert_eq!(d.channels[0].topic.as_deref(), Ok("orders-v2.{tenant}"));
+    assert_eq!(d.channels[0].parameters[0].allowed, vec!["a", "b"]);
+    assert_eq!(d.servers[0].url, "broker-{region}:9092");
+    assert_eq!(d.servers[0].variables[0].default.as_deref(), Some("eu"));
+    assert_eq!(d.servers[0].security, vec!["scram"]);
+    assert!(d.messages[0].headers.is_some(), "headers come from the trait");
+    let code = e.pretty();
+    assert!(code.contains("const GROUP_ID: ::std::option::Option<&'static str> = ::std::option::Option::Some(\n            \"order-service\",\n        );") || code.contains("\"order-service\""), "{code}");
+    assert!(code.contains("type Key = ::std::string::String;"), "{code}");
+    assert!(code.contains("type Headers = super::OrderCreatedHeaders;"), "{code}");
+    assert!(code.contains("pub struct OrdersParameters"), "{code}");
+    assert!(code.contains("must be one of a, b"), "{code}");
+}
+
+#[test]
+fn all_errors_of_a_document_are_reported_at_once() {
+    let text = errors(
+        r#"
+asyncapi: 3.0.0
+info: { title: T, version: '1' }
+channels:
+  a:
+    address: a
+    messages:
+      m: { $ref: '#/components/messages/missing' }
+  b:
+    address: b
+    messages:
+      m: { $ref: '#/components/messages/alsoMissing' }
+"#,
+    );
+    assert!(text.contains("#/components/messages/missing"), "{text}");
+    assert!(text.contains("#/components/messages/alsoMissing"), "{text}");
+    assert!(text.contains("doc.yaml:8:"), "line numbers: {text}");
+}
+
+#[test]
+fn version_and_shape_errors_say_what_to_do() {
+    assert!(errors("asyncapi: 1.2.0\ninfo: {}\n").contains("unsupported AsyncAPI version `1.2.0`"));
+    assert!(errors("openapi: 3.0.0\n").contains("not an AsyncAPI document"));
+    assert!(errors("- a\n- b\n").contains("not an AsyncAPI document"));
+    let t = errors("asyncapi: 2.6.0\ninfo: { title: T, version: '1' }\nservers: { k: { url: 'x:1', protocol: kafka } }\nchannels:\n  'has space':\n    subscribe: { message: { payload: { type: string } } }\n");
+    assert!(t.contains("cannot become a Kafka topic") && t.contains("bindings.kafka.topic"), "{t}");
+    let t = errors("asyncapi: 2.6.0\ninfo: { title: T, version: '1' }\nchannels:\n  x:\n    subscribe: { message: { contentType: application/xml, payload: { type: string } } }\n");
+    assert!(t.contains("application/xml"), "{t}");
+}
