@@ -206,6 +206,14 @@ impl KafkaConfig {
         Ok(self)
     }
 
+    /// This configuration without consumer-only properties, for the consumer's own
+    /// producer (librdkafka warns about every foreign property it is given).
+    pub(crate) fn for_producer(&self) -> Self {
+        let mut c = self.clone();
+        c.props.retain(|k, _| !is_consumer_only(k));
+        c
+    }
+
     /// The effective properties, with SASL credentials resolved (builder, then env).
     pub(crate) fn resolved_props(&self) -> Result<BTreeMap<String, String>, ConfigError> {
         let mut props = self.props.clone();
@@ -261,6 +269,29 @@ impl KafkaConfig {
         }
         Ok(cc)
     }
+}
+
+fn is_consumer_only(key: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "group.id",
+        "group.instance.id",
+        "group.protocol",
+        "group.remote.assignor",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+        "auto.commit.interval.ms",
+        "enable.auto.commit",
+        "enable.auto.offset.store",
+        "auto.offset.reset",
+        "partition.assignment.strategy",
+        "isolation.level",
+        "enable.partition.eof",
+        "check.crcs",
+        "coordinator.query.interval.ms",
+        "allow.auto.create.topics",
+    ];
+    EXACT.contains(&key) || key.starts_with("fetch.") || key.starts_with("queued.")
 }
 
 /// Whether a property's value must never be printed.

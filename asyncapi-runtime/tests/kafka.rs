@@ -27,6 +27,17 @@ fn fast_retry(max_attempts: u32) -> RetryPolicy {
     }
 }
 
+/// Consumer settings for tests that restart a member of a group: the mock cluster
+/// holds a group that lost its last member in rebalance for about the session
+/// timeout, so a rejoin would otherwise wait ~44 s.
+fn restartable(config: KafkaConfig) -> KafkaConfig {
+    config
+        .set("session.timeout.ms", "2500")
+        .set("heartbeat.interval.ms", "500")
+        // Only the shutdown/ack path may commit, not the periodic auto-commit.
+        .set("auto.commit.interval.ms", "600000")
+}
+
 fn cluster(partitions: i32) -> EmbeddedKafka {
     init_tracing();
     let kafka = EmbeddedKafka::start(partitions).expect("mock cluster");
@@ -308,9 +319,8 @@ async fn panicking_handler_does_not_stop_the_loop() {
 async fn clean_shutdown_commits_so_a_restart_sees_no_duplicates() {
     const TOTAL: u64 = 60;
     let kafka = cluster(2);
-    // The periodic auto-commit must not be what saves us: only the shutdown commit.
-    let config = kafka.config().set("auto.commit.interval.ms", "600000");
-    let producer = Producer::new(&config).unwrap();
+    let config = restartable(kafka.config());
+    let producer = Producer::new(&kafka.config()).unwrap();
     for seq in 1..=TOTAL {
         let key = format!("key-{}", seq % 5);
         producer
@@ -530,8 +540,8 @@ async fn parameterized_channel_subscribes_by_regex_and_fills_parameters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscription_stream_yields_typed_messages_and_ack_stores_offsets() {
     let kafka = cluster(1);
-    let config = kafka.config().set("auto.commit.interval.ms", "600000");
-    let producer = Producer::new(&config).unwrap();
+    let config = restartable(kafka.config());
+    let producer = Producer::new(&kafka.config()).unwrap();
     for seq in 1..=3 {
         producer
             .send::<UserSignups>(Outgoing::new(&signup(seq)))

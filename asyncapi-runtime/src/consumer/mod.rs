@@ -287,8 +287,12 @@ impl<S> Consumer<S> {
             .create_with_context(context)
             .map_err(|e| ConsumerError::Config(crate::config::ConfigError::Client(e)))?;
         let consumer = Arc::new(consumer);
-        let producer =
-            Producer::new(&self.config.clone().set("client.id", format!("{group}-dlq")))?;
+        let producer = Producer::new(
+            &self
+                .config
+                .for_producer()
+                .set("client.id", format!("{group}-dlq")),
+        )?;
 
         let mut topics: Vec<String> = Vec::new();
         for route in &self.routes {

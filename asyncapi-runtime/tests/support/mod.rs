@@ -228,8 +228,10 @@ pub async fn read_topic(bootstrap: &str, topic: &str, n: usize, grace_ms: u64) -
     let mut out = Vec::new();
     let read = async {
         while out.len() < n {
-            let m = consumer.recv().await.expect("read record");
-            out.push(raw(&m));
+            // Errors such as "topic not yet available" are transient here.
+            if let Ok(m) = consumer.recv().await {
+                out.push(raw(&m));
+            }
         }
     };
     with_timeout(20, &format!("reading {n} records from {topic}"), read).await;
