@@ -468,6 +468,49 @@ mod tests {
         ));
     }
 
+    // The only test touching these variables, so no other test races with it.
+    #[test]
+    fn environment_overrides_bootstrap_and_supplies_credentials() {
+        let s = server("kafka://{host}:{port}", "kafka");
+        std::env::set_var(ENV_BOOTSTRAP_SERVERS, "env-broker:1234");
+        std::env::set_var(ENV_SASL_USERNAME, "env-user");
+        std::env::set_var(ENV_SASL_PASSWORD, "env-pass");
+        let from_env = KafkaConfig::from_env_or_server(Some(&s));
+        let plain = SecurityScheme {
+            name: "creds",
+            kind: "plain",
+            description: None,
+        };
+        let with_env_creds = KafkaConfig::new("h:1")
+            .security(&plain)
+            .unwrap()
+            .resolved_props();
+        std::env::remove_var(ENV_BOOTSTRAP_SERVERS);
+        std::env::remove_var(ENV_SASL_USERNAME);
+        std::env::remove_var(ENV_SASL_PASSWORD);
+        let without_env = KafkaConfig::from_env_or_server(None);
+        let missing_creds = KafkaConfig::new("h:1")
+            .security(&plain)
+            .unwrap()
+            .resolved_props();
+
+        assert_eq!(
+            from_env.unwrap().bootstrap_servers(),
+            Some("env-broker:1234")
+        );
+        let props = with_env_creds.unwrap();
+        assert_eq!(props["sasl.username"], "env-user");
+        assert_eq!(props["sasl.password"], "env-pass");
+        assert!(matches!(
+            without_env,
+            Err(ConfigError::MissingBootstrapServers)
+        ));
+        assert!(matches!(
+            missing_creds,
+            Err(ConfigError::MissingCredential { .. })
+        ));
+    }
+
     #[test]
     fn debug_never_shows_secrets() {
         let c = KafkaConfig::new("h:1")

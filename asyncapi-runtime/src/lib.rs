@@ -2,6 +2,25 @@
 //!
 //! Users depend on this crate only: it re-exports the `asyncapi!` and
 //! `#[event_listener]` macros, and everything the generated code needs.
+//!
+//! ```ignore
+//! let kafka = EmbeddedKafka::start(3)?;                 // or KafkaConfig::from_env_or_server(..)
+//! let producer = Producer::new(&kafka.config())?;
+//! producer.send::<UserSignups>(Outgoing::new(&msg).key(&key)).await?;
+//!
+//! let mut consumer = Consumer::new(kafka.config())
+//!     .side::<Application>()
+//!     .listen::<OnUserSignedUp>()                       // S: Receives<Channel> checked here
+//!     .route::<UserEvents, _>(
+//!         |msg: UserEvent, ctx: MessageContext<UserEventsParameters>| async move { .. },
+//!         ListenerOptions::default(),
+//!     );
+//! let stream = consumer.subscribe::<Orders>();          // Stream<Item = Received<Orders>>
+//! consumer.run_until_signal().await?;
+//! ```
+//!
+//! Delivery is at least once: a record's offset is stored only after its handler
+//! succeeded or the record reached its dead-letter topic.
 
 pub mod codec;
 pub mod config;

@@ -590,6 +590,39 @@ async fn subscription_stream_yields_typed_messages_and_ack_stores_offsets() {
     stop(token, handle).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsettled_stream_record_is_not_committed_on_shutdown() {
+    let kafka = cluster(1);
+    let config = restartable(kafka.config());
+    let producer = Producer::new(&kafka.config()).unwrap();
+    producer
+        .send::<UserSignups>(Outgoing::new(&signup(1)))
+        .await
+        .unwrap();
+
+    let mut consumer = Consumer::new(config.clone());
+    let mut stream = consumer.subscribe::<UserSignups>();
+    let (token, handle) = spawn(consumer);
+    let held = with_timeout(20, "first delivery", stream.next())
+        .await
+        .unwrap();
+    assert_eq!(held.message.seq, 1);
+    // Shutdown must not wait forever on a record the stream's user never settles.
+    stop(token, handle).await;
+    drop(held);
+
+    let mut consumer = Consumer::new(config);
+    let mut stream = consumer.subscribe::<UserSignups>();
+    let (token, handle) = spawn(consumer);
+    let again = with_timeout(20, "redelivery", stream.next()).await.unwrap();
+    assert_eq!(
+        again.message.seq, 1,
+        "an unsettled record must be redelivered"
+    );
+    again.ack();
+    stop(token, handle).await;
+}
+
 #[tokio::test]
 async fn consumer_without_group_is_rejected() {
     let err = Consumer::new(KafkaConfig::new("localhost:9"))

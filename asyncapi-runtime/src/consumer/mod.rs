@@ -320,7 +320,6 @@ impl<S> Consumer<S> {
             process: ProcessEnv {
                 retry: self.retry,
                 validate: self.validate,
-                shutdown: stop_workers.clone(),
             },
             in_flight: AtomicUsize::new(0),
             notify: Notify::new(),
@@ -356,6 +355,8 @@ impl<S> Consumer<S> {
         }
 
         tracing::info!(group = %group, "stopping consumer: finishing in-flight records");
+        // Subscriptions stop waiting on their streams (after a grace period for acks).
+        self.stopping.cancel();
         state.stop().await;
         drop(state);
         drop(env);
@@ -585,7 +586,7 @@ async fn partition_worker(
             partition = record.partition,
             offset = record.offset,
         );
-        settle(&env, route.as_deref(), &record)
+        settle(&env, route.as_deref(), &record, &cancel)
             .instrument(span)
             .await;
         env.in_flight.fetch_sub(1, Ordering::AcqRel);
@@ -599,13 +600,18 @@ async fn partition_worker(
     env.notify.notify_one();
 }
 
-async fn settle(env: &WorkerEnv, route: Option<&dyn ErasedRoute>, record: &Record) {
+async fn settle(
+    env: &WorkerEnv,
+    route: Option<&dyn ErasedRoute>,
+    record: &Record,
+    cancel: &CancellationToken,
+) {
     let Some(route) = route else {
         tracing::warn!("no route for topic; skipping record");
         store_offset(env, record);
         return;
     };
-    match route.process(record, &env.process).await {
+    match route.process(record, &env.process, cancel).await {
         Outcome::Done => {
             tracing::debug!("record handled");
             store_offset(env, record);
@@ -616,11 +622,13 @@ async fn settle(env: &WorkerEnv, route: Option<&dyn ErasedRoute>, record: &Recor
             attempts,
         } => {
             tracing::error!(reason = reason.as_str(), %error, attempts, "record goes to the dead-letter topic");
-            if dead_letter(env, route, record, reason, &error, attempts).await {
+            if dead_letter(env, route, record, reason, &error, attempts, cancel).await {
                 store_offset(env, record);
             }
         }
-        Outcome::Abandoned => tracing::info!("record left for redelivery: consumer stopping"),
+        Outcome::Abandoned => {
+            tracing::info!("record left for redelivery: consumer stopping or partition revoked")
+        }
     }
 }
 
@@ -643,6 +651,7 @@ async fn dead_letter(
     reason: DeadReason,
     error: &str,
     attempts: u32,
+    cancel: &CancellationToken,
 ) -> bool {
     let topic = dead_letter_topic(env, route, &record.topic);
     let mut headers = record.headers.clone();
@@ -684,7 +693,7 @@ async fn dead_letter(
             Err(e) => {
                 tracing::error!(dlq = %topic, error = %e, "cannot produce to the dead-letter topic; retrying");
                 tokio::select! {
-                    _ = env.process.shutdown.cancelled() => return false,
+                    _ = cancel.cancelled() => return false,
                     _ = tokio::time::sleep(backoff) => {}
                 }
                 backoff = (backoff * 2).min(DLQ_BACKOFF_MAX);
@@ -740,12 +749,23 @@ impl ConsumerContext for LoopContext {
                     .collect();
                 tracing::info!(?revoked, "partitions revoked; committing stored offsets");
                 // Records of revoked partitions go to their new owner from the committed offset.
+                let mut paused = TopicPartitionList::new();
                 {
                     let mut slots = lock(&self.slots);
                     for tp in &revoked {
                         if let Some(slot) = slots.remove(tp) {
                             slot.cancel.cancel();
+                            if slot.paused {
+                                paused.add_partition(&tp.0, tp.1);
+                            }
                         }
+                    }
+                }
+                // Our pause was flow control for a worker that is gone: do not let it
+                // outlive the assignment.
+                if paused.count() > 0 {
+                    if let Err(e) = consumer.resume(&paused) {
+                        tracing::debug!(error = %e, "cannot resume revoked partitions");
                     }
                 }
                 if let Err(e) = commit_ignoring_no_offset(consumer, CommitMode::Sync) {

@@ -99,7 +99,6 @@ impl RetryPolicy {
 pub(crate) struct ProcessEnv {
     pub retry: RetryPolicy,
     pub validate: bool,
-    pub shutdown: CancellationToken,
 }
 
 pub(crate) trait ErasedRoute: Send + Sync {
@@ -110,7 +109,14 @@ pub(crate) trait ErasedRoute: Send + Sync {
     fn options(&self) -> &ListenerOptions;
     fn group_id(&self) -> Option<&'static str>;
     fn client_id(&self) -> Option<&'static str>;
-    fn process<'a>(&'a self, record: &'a Record, env: &'a ProcessEnv) -> BoxFuture<'a, Outcome>;
+    /// `cancel` fires when the consumer stops or the partition is revoked: retries
+    /// stop and the record is abandoned (redelivered later).
+    fn process<'a>(
+        &'a self,
+        record: &'a Record,
+        env: &'a ProcessEnv,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Outcome>;
 }
 
 pub(crate) struct TypedRoute<C: Channel, H> {
@@ -264,7 +270,12 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
         C::CLIENT_ID
     }
 
-    fn process<'a>(&'a self, record: &'a Record, env: &'a ProcessEnv) -> BoxFuture<'a, Outcome> {
+    fn process<'a>(
+        &'a self,
+        record: &'a Record,
+        env: &'a ProcessEnv,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let parameters = match self.parameters(&record.topic) {
                 Ok(p) => p,
@@ -329,7 +340,7 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
                     "handler failed; retrying"
                 );
                 tokio::select! {
-                    _ = env.shutdown.cancelled() => return Outcome::Abandoned,
+                    _ = cancel.cancelled() => return Outcome::Abandoned,
                     _ = tokio::time::sleep(wait) => {}
                 }
                 attempt += 1;
