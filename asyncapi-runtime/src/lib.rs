@@ -35,7 +35,7 @@ pub use asyncapi_macros::{asyncapi, event_listener};
 pub use config::KafkaConfig;
 pub use consumer::{
     Acker, Consumer, Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions,
-    MessageContext, Received, RetryPolicy, Subscription,
+    MessageContext, Received, RetryPolicy, State, Subscription,
 };
 pub use contract::*;
 pub use embedded::EmbeddedKafka;

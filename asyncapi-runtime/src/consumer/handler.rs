@@ -1,6 +1,8 @@
 //! What user code plugs into the consumer loop: handlers, listeners, their context.
 
+use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
@@ -9,8 +11,31 @@ use futures::future::BoxFuture;
 use crate::contract::{Channel, HeaderSet, NoParameters, RawHeader, RecordKey};
 use crate::error::DecodeError;
 
+/// Application state shared with every handler of a consumer (`Consumer::with_state`).
+#[derive(Clone, Default)]
+pub struct State(Option<Arc<dyn Any + Send + Sync>>);
+
+impl State {
+    pub fn new<T: Send + Sync + 'static>(value: T) -> Self {
+        State(Some(Arc::new(value)))
+    }
+
+    /// The state, if it is a `T`.
+    pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.0.as_deref()?.downcast_ref::<T>()
+    }
+}
+
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "State(..)" } else { "State(None)" })
+    }
+}
+
 /// Everything about a received record except its decoded payload.
-#[derive(Debug, Clone)]
+///
+/// `Default` builds an empty context for calling handlers directly in unit tests.
+#[derive(Debug, Clone, Default)]
 pub struct MessageContext<P = NoParameters> {
     pub topic: String,
     pub partition: i32,
@@ -22,9 +47,16 @@ pub struct MessageContext<P = NoParameters> {
     pub parameters: P,
     /// 1 on the first delivery to the handler, then 2, 3, ... on retries.
     pub attempt: u32,
+    /// What `Consumer::with_state` was given; read it with [`state`](Self::state).
+    pub state: State,
 }
 
 impl<P> MessageContext<P> {
+    /// The consumer's shared state (`Consumer::with_state`), if it is a `T`.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.state.get::<T>()
+    }
+
     /// The record key decoded as `K` (`None` when the record has no key).
     pub fn key_as<K: RecordKey>(&self) -> Result<Option<K>, DecodeError> {
         self.key.as_deref().map(K::decode_key).transpose()

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use handler::{
-    Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions, MessageContext,
+    Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions, MessageContext, State,
 };
 pub use route::RetryPolicy;
 pub use subscription::{Acker, Received, Subscription};
@@ -69,6 +69,7 @@ pub struct Consumer<S = ()> {
     dead_letter_topics: HashMap<String, String>,
     max_in_flight: usize,
     validate: bool,
+    state: State,
     // Cancelled when `run` stops; subscriptions hold it to stop waiting on their streams.
     stopping: CancellationToken,
     _side: PhantomData<fn() -> S>,
@@ -105,6 +106,7 @@ impl Consumer<()> {
             dead_letter_topics: HashMap::new(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             validate: true,
+            state: State::default(),
             stopping: CancellationToken::new(),
             _side: PhantomData,
         }
@@ -123,6 +125,7 @@ impl<S> Consumer<S> {
             dead_letter_topics: self.dead_letter_topics,
             max_in_flight: self.max_in_flight,
             validate: self.validate,
+            state: self.state,
             stopping: self.stopping,
             _side: PhantomData,
         }
@@ -203,6 +206,13 @@ impl<S> Consumer<S> {
     /// Validates payloads against the channel's JSON Schema before decoding (default on).
     pub fn validate_payloads(mut self, validate: bool) -> Self {
         self.validate = validate;
+        self
+    }
+
+    /// Shares `state` with every handler: read it with `ctx.state::<T>()` (e.g. the
+    /// `Application` a handler answers with).
+    pub fn with_state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.state = State::new(state);
         self
     }
 
@@ -320,6 +330,7 @@ impl<S> Consumer<S> {
             process: ProcessEnv {
                 retry: self.retry,
                 validate: self.validate,
+                state: self.state.clone(),
             },
             in_flight: AtomicUsize::new(0),
             notify: Notify::new(),

@@ -13,7 +13,7 @@ use futures::FutureExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::handler::{Handler, HandlerError, ListenerOptions, MessageContext};
+use super::handler::{Handler, HandlerError, ListenerOptions, MessageContext, State};
 use crate::contract::{Channel, ChannelParameters, Message, RawHeader};
 use crate::error::{ConsumerError, DecodeError};
 use crate::producer::CONTENT_TYPE_HEADER;
@@ -99,6 +99,7 @@ impl RetryPolicy {
 pub(crate) struct ProcessEnv {
     pub retry: RetryPolicy,
     pub validate: bool,
+    pub state: State,
 }
 
 pub(crate) trait ErasedRoute: Send + Sync {
@@ -314,6 +315,7 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
                     headers: record.headers.clone(),
                     parameters: parameters.clone(),
                     attempt,
+                    state: env.state.clone(),
                 };
                 let (reason, error) = match self.call_once(message, context).await {
                     Ok(()) => return Outcome::Done,
