@@ -29,7 +29,13 @@ enum Codec {
 }
 
 fn codec_for(m: &Message, ty: &Ty) -> Codec {
-    let base = m.content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let base = m
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if m.payload_format != PayloadFormat::JsonSchema {
         return Codec::Bytes;
     }
@@ -49,11 +55,16 @@ pub struct Generator<'a> {
 }
 
 impl Generator<'_> {
-    pub fn generate(mut self, r: &mut Resolver) -> (TokenStream, Vec<crate::diagnostics::Diagnostic>) {
+    pub fn generate(
+        mut self,
+        r: &mut Resolver,
+    ) -> (TokenStream, Vec<crate::diagnostics::Diagnostic>) {
         let messages = self.messages(r);
         let info = self.info();
         let servers = self.servers();
-        let channel_items: Vec<TokenStream> = (0..self.doc.channels.len()).map(|i| self.channel(r, i, &messages)).collect();
+        let channel_items: Vec<TokenStream> = (0..self.doc.channels.len())
+            .map(|i| self.channel(r, i, &messages))
+            .collect();
         let sides = self.sides();
         let lookup = self.listener_lookup();
         let warnings = std::mem::take(&mut self.types.warnings);
@@ -103,7 +114,10 @@ impl Generator<'_> {
                 quote! { #rt::ServerVariable { name: #n, default: #d, allowed: &[#(#a),*], description: #desc } }
             });
             let security = &s.security;
-            let doc = doc_attrs(&[Some(&format!("Server `{name}`: `{url}` ({protocol})")), s.description.as_deref()]);
+            let doc = doc_attrs(&[
+                Some(&format!("Server `{name}`: `{url}` ({protocol})")),
+                s.description.as_deref(),
+            ]);
             consts.push(quote! {
                 #doc
                 pub const #ident: #rt::Server = #rt::Server {
@@ -139,9 +153,15 @@ impl Generator<'_> {
         let mut out = Vec::new();
         for m in &self.doc.messages {
             let base_name = type_ident_text(&m.name);
-            let doc = doc_attrs(&[m.title.as_deref(), m.summary.as_deref(), m.description.as_deref()]);
+            let doc = doc_attrs(&[
+                m.title.as_deref(),
+                m.summary.as_deref(),
+                m.description.as_deref(),
+            ]);
             let payload = match (&m.payload, &m.payload_format) {
-                (Some((id, v)), PayloadFormat::JsonSchema) => Some(self.types.type_for(r, id, v, &base_name)),
+                (Some((id, v)), PayloadFormat::JsonSchema) => {
+                    Some(self.types.type_for(r, id, v, &base_name))
+                }
                 _ => None,
             };
             let name = &m.name;
@@ -149,16 +169,28 @@ impl Generator<'_> {
             // The message type is the payload's own struct/enum when no other message has
             // claimed it; otherwise a newtype named after the message.
             let (ty_name, codec) = match &payload {
-                Some(t) if t.nominal.as_ref().is_some_and(|n| !claimed.contains(n)) && !t.nullable => {
+                Some(t)
+                    if t.nominal.as_ref().is_some_and(|n| !claimed.contains(n)) && !t.nullable =>
+                {
                     (t.nominal.clone().unwrap_or_default(), codec_for(m, t))
                 }
                 _ => {
-                    let newtype = self.types.claim_name(&if claimed.contains(&base_name) || payload.as_ref().and_then(|t| t.nominal.as_ref()) == Some(&base_name) { format!("{base_name}Message") } else { base_name.clone() });
+                    let newtype = self.types.claim_name(&if claimed.contains(&base_name)
+                        || payload.as_ref().and_then(|t| t.nominal.as_ref()) == Some(&base_name)
+                    {
+                        format!("{base_name}Message")
+                    } else {
+                        base_name.clone()
+                    });
                     let ident = format_ident!("{}", newtype);
                     let (inner, codec, why) = match &payload {
                         Some(t) => {
                             let tt = &t.tokens;
-                            let inner = if t.nullable { quote! { ::std::option::Option<#tt> } } else { quote! { #tt } };
+                            let inner = if t.nullable {
+                                quote! { ::std::option::Option<#tt> }
+                            } else {
+                                quote! { #tt }
+                            };
                             (inner, codec_for(m, t), "The payload schema is not an object of its own, so the message wraps it.")
                         }
                         None => match &m.payload_format {
@@ -166,7 +198,11 @@ impl Generator<'_> {
                                 let _ = f;
                                 (quote! { ::std::vec::Vec<u8> }, Codec::Bytes, "The payload's `schemaFormat` is not JSON Schema: it is carried as raw bytes.")
                             }
-                            PayloadFormat::JsonSchema => (quote! { #p::serde_json::Value }, Codec::Json, "The message declares no payload schema: any JSON value."),
+                            PayloadFormat::JsonSchema => (
+                                quote! { #p::serde_json::Value },
+                                Codec::Json,
+                                "The message declares no payload schema: any JSON value.",
+                            ),
                         },
                     };
                     let krate = format!("{}::__private::serde", rt.to_string().replace(' ', ""));
@@ -184,7 +220,10 @@ impl Generator<'_> {
             claimed.insert(ty_name.clone());
             let ident = format_ident!("{}", ty_name);
             let (encode, decode) = match codec {
-                Codec::Json => (quote! { #rt::codec::encode_json(self) }, quote! { #rt::codec::decode_json(bytes, #name) }),
+                Codec::Json => (
+                    quote! { #rt::codec::encode_json(self) },
+                    quote! { #rt::codec::decode_json(bytes, #name) },
+                ),
                 Codec::Text => (
                     quote! { ::std::result::Result::Ok(::std::string::ToString::to_string(&self.0).into_bytes()) },
                     quote! { #rt::codec::decode_json(&#p::serde_json::to_vec(&::std::string::String::from_utf8_lossy(bytes)).unwrap_or_default(), #name) },
@@ -253,7 +292,12 @@ impl Generator<'_> {
                     }
                 }
             });
-            out.push(MessageCode { ty: quote! { #ident }, ty_name, headers, key });
+            out.push(MessageCode {
+                ty: quote! { #ident },
+                ty_name,
+                headers,
+                key,
+            });
         }
         out
     }
@@ -278,7 +322,9 @@ impl Generator<'_> {
                 quote! { super::#t }
             }
             many => {
-                let enum_name = self.types.claim_name(&format!("{}Message", channel_type_name(c)));
+                let enum_name = self
+                    .types
+                    .claim_name(&format!("{}Message", channel_type_name(c)));
                 let eident = format_ident!("{}", enum_name);
                 self.channel_enum(r, c, &eident, many, messages);
                 quote! { super::#eident }
@@ -286,8 +332,13 @@ impl Generator<'_> {
         };
         // Typed headers/key only when every message of the channel agrees on them.
         let agree = |f: &dyn Fn(&MessageCode) -> Option<String>| -> Option<String> {
-            let set: HashSet<Option<String>> = c.messages.iter().map(|&m| f(&messages[m])).collect();
-            if set.len() == 1 { set.into_iter().next().flatten() } else { None }
+            let set: HashSet<Option<String>> =
+                c.messages.iter().map(|&m| f(&messages[m])).collect();
+            if set.len() == 1 {
+                set.into_iter().next().flatten()
+            } else {
+                None
+            }
         };
         let headers_ty = agree(&|m| m.headers.as_ref().and_then(|h| h.nominal.clone()))
             .map(|n| {
@@ -297,12 +348,28 @@ impl Generator<'_> {
             .unwrap_or_else(|| quote! { #rt::RawHeaders });
         let key_ty = agree(&|m| m.key.as_ref().map(|k| k.tokens.to_string()))
             .and_then(|k| k.parse::<TokenStream>().ok())
-            .map(|k| if k.to_string().starts_with("::") { k } else { quote! { super::#k } })
+            .map(|k| {
+                if k.to_string().starts_with("::") {
+                    k
+                } else {
+                    quote! { super::#k }
+                }
+            })
             .unwrap_or_else(|| quote! { ::std::vec::Vec<u8> });
         let (params_ty, params_item) = self.parameters(c);
         let names: Vec<String> = placeholders(&topic);
-        let group = self.doc.operations.iter().filter(|o| o.channel == i).find_map(|o| o.group_id.clone());
-        let client = self.doc.operations.iter().filter(|o| o.channel == i).find_map(|o| o.client_id.clone());
+        let group = self
+            .doc
+            .operations
+            .iter()
+            .filter(|o| o.channel == i)
+            .find_map(|o| o.group_id.clone());
+        let client = self
+            .doc
+            .operations
+            .iter()
+            .filter(|o| o.channel == i)
+            .find_map(|o| o.client_id.clone());
         let group = opt_str(&group);
         let client = opt_str(&client);
         let schema = match c.messages.as_slice() {
@@ -320,12 +387,19 @@ impl Generator<'_> {
             Err(why) => format!(" No Kafka topic: {why}. This channel has no client."),
         };
         let head = format!("Channel `{id}`.");
-        let doc = doc_attrs(&[Some(&head), c.title.as_deref(), c.summary.as_deref(), c.description.as_deref()]);
+        let doc = doc_attrs(&[
+            Some(&head),
+            c.title.as_deref(),
+            c.summary.as_deref(),
+            c.description.as_deref(),
+        ]);
         let carried = format!("channel `{id}` carries {}", self.carried_list(c, messages));
         let check_trait = format_ident!("{}CarriesMessage", channel_type_name(c));
         let on_unimpl_msg = format!("`{{Self}}` is not a message of channel `{id}`");
         let on_unimpl_note = format!("{carried}; the handler's first parameter must be that type");
-        let carried_impls: Vec<TokenStream> = std::iter::once(message_ty.clone()).map(|t| quote! { impl #check_trait for #t {} }).collect();
+        let carried_impls: Vec<TokenStream> = std::iter::once(message_ty.clone())
+            .map(|t| quote! { impl #check_trait for #t {} })
+            .collect();
         quote! {
             #doc
             #[doc = ""]
@@ -360,22 +434,49 @@ impl Generator<'_> {
         match c.messages.as_slice() {
             [] => "any JSON value (`serde_json::Value`)".to_owned(),
             [one] => format!("`{}`", messages[*one].ty_name),
-            _ => format!("`{}Message` (one of {})", channel_type_name(c), c.messages.iter().map(|&m| format!("`{}`", messages[m].ty_name)).collect::<Vec<_>>().join(", ")),
+            _ => format!(
+                "`{}Message` (one of {})",
+                channel_type_name(c),
+                c.messages
+                    .iter()
+                    .map(|&m| format!("`{}`", messages[m].ty_name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 
-    fn channel_enum(&mut self, r: &mut Resolver, c: &Channel, eident: &proc_macro2::Ident, many: &[usize], messages: &[MessageCode]) {
+    fn channel_enum(
+        &mut self,
+        r: &mut Resolver,
+        c: &Channel,
+        eident: &proc_macro2::Ident,
+        many: &[usize],
+        messages: &[MessageCode],
+    ) {
         let rt = self.rt.clone();
         let p = quote! { #rt::__private };
-        let variants: Vec<(proc_macro2::Ident, &MessageCode, &Message)> =
-            many.iter().map(|&m| (format_ident!("{}", messages[m].ty_name), &messages[m], &self.doc.messages[m])).collect();
+        let variants: Vec<(proc_macro2::Ident, &MessageCode, &Message)> = many
+            .iter()
+            .map(|&m| {
+                (
+                    format_ident!("{}", messages[m].ty_name),
+                    &messages[m],
+                    &self.doc.messages[m],
+                )
+            })
+            .collect();
         let decls = variants.iter().map(|(v, mc, m)| {
             let t = &mc.ty;
             let d = format!(" Message `{}`.", m.name);
             quote! { #[doc = #d] #v(#t), }
         });
-        let ct_arms = variants.iter().map(|(v, _, _)| quote! { Self::#v(m) => #rt::Message::content_type(m), });
-        let enc_arms = variants.iter().map(|(v, _, _)| quote! { Self::#v(m) => #rt::Message::encode(m), });
+        let ct_arms = variants
+            .iter()
+            .map(|(v, _, _)| quote! { Self::#v(m) => #rt::Message::content_type(m), });
+        let enc_arms = variants
+            .iter()
+            .map(|(v, _, _)| quote! { Self::#v(m) => #rt::Message::encode(m), });
         let mut seen = HashSet::new();
         let froms = variants.iter().filter(|(_, mc, _)| seen.insert(mc.ty_name.clone())).map(|(v, mc, _)| {
             let t = &mc.ty;
@@ -383,18 +484,37 @@ impl Generator<'_> {
         });
         // Decoding: by a property every message pins to its own constant, else by the
         // record's content type when the messages' types differ, else the first that decodes.
-        let payloads: Vec<Value> = many.iter().map(|&m| self.doc.messages[m].payload.as_ref().and_then(|(id, _)| r.node(id).ok()).map(|(_, v)| v).unwrap_or(Value::Null)).collect();
+        let payloads: Vec<Value> = many
+            .iter()
+            .map(|&m| {
+                self.doc.messages[m]
+                    .payload
+                    .as_ref()
+                    .and_then(|(id, _)| r.node(id).ok())
+                    .map(|(_, v)| v)
+                    .unwrap_or(Value::Null)
+            })
+            .collect();
         let tag = tag_property(&payloads);
-        let cts: HashSet<&str> = variants.iter().map(|(_, _, m)| m.content_type.as_str()).collect();
+        let cts: HashSet<&str> = variants
+            .iter()
+            .map(|(_, _, m)| m.content_type.as_str())
+            .collect();
         let (strategy, decode) = if let Some((prop, tags)) = tag {
             let arms = variants.iter().zip(&tags).map(|((v, mc, _), tag)| {
                 let t = &mc.ty;
                 quote! { ::std::option::Option::Some(#tag) => <#t as #rt::Message>::decode(bytes, content_type).map(Self::#v), }
             });
-            let expected = tags.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+            let expected = tags
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
             let err = format!("`{prop}` must be one of {expected}");
             (
-                format!(" Decoded by the `{prop}` property, which each message pins to its own value."),
+                format!(
+                    " Decoded by the `{prop}` property, which each message pins to its own value."
+                ),
                 quote! {
                     let probe: #p::serde_json::Value = #rt::codec::decode_json(bytes, #eident::NAME)?;
                     match probe.get(#prop).and_then(#p::serde_json::Value::as_str) {
@@ -439,7 +559,10 @@ impl Generator<'_> {
         };
         let head = format!(" The messages of channel `{}`.", c.id);
         let name = format!("{}Message", channel_type_name(c));
-        let first_ct = variants.first().map(|(_, _, m)| m.content_type.clone()).unwrap_or_default();
+        let first_ct = variants
+            .first()
+            .map(|(_, _, m)| m.content_type.clone())
+            .unwrap_or_default();
         self.types.push_item(quote! {
             #[doc = #head]
             #[doc = ""]
@@ -476,7 +599,14 @@ impl Generator<'_> {
             let field = format_ident!("{}", field_ident_text(pname));
             let mut docs = vec![param.and_then(|p| p.description.clone())];
             if let Some(p) = param.filter(|p| !p.allowed.is_empty()) {
-                docs.push(Some(format!("One of: {}.", p.allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))));
+                docs.push(Some(format!(
+                    "One of: {}.",
+                    p.allowed
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
             let doc = doc_attrs(&docs.iter().map(|d| d.as_deref()).collect::<Vec<_>>());
             fields.push(quote! { #doc pub #field: ::std::string::String, });
@@ -501,7 +631,10 @@ impl Generator<'_> {
                 },
             });
         }
-        let doc = format!(" Values of the `{{parameters}}` of channel `{}`: they build its topic.", c.id);
+        let doc = format!(
+            " Values of the `{{parameters}}` of channel `{}`: they build its topic.",
+            c.id
+        );
         let item = quote! {
             #[doc = #doc]
             #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -544,13 +677,21 @@ impl Generator<'_> {
                     let fname = format_ident!("send_{}", field_ident_text(&c.id));
                     let ename = format_ident!("enqueue_{}", field_ident_text(&c.id));
                     let doc = format!(" Sends a message on channel `{}` and waits for the broker's acknowledgement.", c.id);
-                    let op_doc = op.summary.as_deref().or(op.description.as_deref()).map(|s| format!(" Operation `{}`: {}", op.id, s)).unwrap_or_else(|| format!(" Operation `{}`.", op.id));
+                    let op_doc = op
+                        .summary
+                        .as_deref()
+                        .or(op.description.as_deref())
+                        .map(|s| format!(" Operation `{}`: {}", op.id, s))
+                        .unwrap_or_else(|| format!(" Operation `{}`.", op.id));
                     let edoc = format!(" Queues a message on channel `{}` with a key, headers or parameters; await the returned future for the delivery report. Many sends may be in flight at once.", c.id);
                     let (param_arg, param_use) = if c.parameters.is_empty() {
                         (quote! {}, quote! {})
                     } else {
                         let pt = format_ident!("{}Parameters", channel_type_name(c));
-                        (quote! { parameters: &channels::#pt, }, quote! { .parameters(parameters) })
+                        (
+                            quote! { parameters: &channels::#pt, },
+                            quote! { .parameters(parameters) },
+                        )
                     };
                     methods.push(quote! {
                         #[doc = #doc]
@@ -576,7 +717,12 @@ impl Generator<'_> {
             } else {
                 format!(" The application described by {}.", self.doc.title)
             };
-            let default_server = self.doc.servers.iter().find(|s| s.protocol.starts_with("kafka")).map(|s| format_ident!("{}", const_ident(&s.name)));
+            let default_server = self
+                .doc
+                .servers
+                .iter()
+                .find(|s| s.protocol.starts_with("kafka"))
+                .map(|s| format_ident!("{}", const_ident(&s.name)));
             let server_arg = match default_server {
                 Some(s) => quote! { ::std::option::Option::Some(&servers::#s) },
                 None => quote! { ::std::option::Option::None },
@@ -653,8 +799,16 @@ impl Generator<'_> {
                     list.push(op.channel);
                 }
             }
-            let valid = receives.iter().map(|&i| format!("`{}`", self.doc.channels[i].id)).collect::<Vec<_>>().join(", ");
-            let valid = if valid.is_empty() { "none".to_owned() } else { valid };
+            let valid = receives
+                .iter()
+                .map(|&i| format!("`{}`", self.doc.channels[i].id))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let valid = if valid.is_empty() {
+                "none".to_owned()
+            } else {
+                valid
+            };
             for &i in &receives {
                 let c = &self.doc.channels[i];
                 let ch = format_ident!("{}", channel_type_name(c));
@@ -689,7 +843,9 @@ impl Generator<'_> {
                     (check #side_ident #k [$($path:tt)*] $ty:ty) => {};
                 });
             }
-            let unknown = format!("no channel of this document is named so; channels `{side}` receives from: {valid}");
+            let unknown = format!(
+                "no channel of this document is named so; channels `{side}` receives from: {valid}"
+            );
             arms.push(quote! {
                 (channel #side_ident $other:literal [$($path:tt)*]) => { ::core::compile_error!(::core::concat!("unknown channel `", $other, "`: ", #unknown)) };
                 (check #side_ident $other:literal [$($path:tt)*] $ty:ty) => {};
@@ -712,7 +868,13 @@ fn list_doc(what: &str, list: &[String]) -> String {
     if list.is_empty() {
         format!(" {what}: nothing.")
     } else {
-        format!(" {what}: {}.", list.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))
+        format!(
+            " {what}: {}.",
+            list.iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 
@@ -723,8 +885,15 @@ pub fn channel_type_name(c: &Channel) -> String {
 
 fn const_ident(name: &str) -> String {
     let s = name.to_shouty_snake_case();
-    let s: String = s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) || s == "ALL" || s == "SECURITY_SCHEMES" {
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if s.is_empty()
+        || s.starts_with(|c: char| c.is_ascii_digit())
+        || s == "ALL"
+        || s == "SECURITY_SCHEMES"
+    {
         format!("SERVER_{s}")
     } else {
         s
@@ -740,7 +909,9 @@ fn opt_str(s: &Option<String>) -> TokenStream {
 
 fn string_properties(r: &mut Resolver, id: &crate::resolve::NodeId, v: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    let Some(props) = v.get("properties").and_then(Value::as_object) else { return out };
+    let Some(props) = v.get("properties").and_then(Value::as_object) else {
+        return out;
+    };
     for k in props.keys() {
         if let Ok((_, s)) = r.node(&id.child("properties").child(k)) {
             if s.get("type").and_then(Value::as_str) == Some("string") {
@@ -759,10 +930,13 @@ fn tag_property(payloads: &[Value]) -> Option<(String, Vec<String>)> {
             .iter()
             .map(|p| {
                 let s = p.get("properties")?.get(prop)?;
-                s.get("const").and_then(Value::as_str).map(str::to_owned).or_else(|| match s.get("enum")?.as_array()?.as_slice() {
-                    [Value::String(v)] => Some(v.clone()),
-                    _ => None,
-                })
+                s.get("const")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .or_else(|| match s.get("enum")?.as_array()?.as_slice() {
+                        [Value::String(v)] => Some(v.clone()),
+                        _ => None,
+                    })
             })
             .collect();
         if let Some(tags) = tags {
@@ -777,8 +951,15 @@ fn tag_property(payloads: &[Value]) -> Option<(String, Vec<String>)> {
 /// The payload schema with every `$ref` inlined (recursion left as `{}`), as JSON text for
 /// runtime validation.
 fn bundle_schema(r: &mut Resolver, id: &crate::resolve::NodeId) -> Option<String> {
-    fn inline(r: &mut Resolver, id: &crate::resolve::NodeId, depth: usize, stack: &mut Vec<crate::resolve::NodeId>) -> Value {
-        let Ok((target, v)) = r.node(id) else { return Value::Bool(true) };
+    fn inline(
+        r: &mut Resolver,
+        id: &crate::resolve::NodeId,
+        depth: usize,
+        stack: &mut Vec<crate::resolve::NodeId>,
+    ) -> Value {
+        let Ok((target, v)) = r.node(id) else {
+            return Value::Bool(true);
+        };
         if depth > 64 || stack.contains(&target) {
             return Value::Bool(true);
         }
@@ -788,14 +969,45 @@ fn bundle_schema(r: &mut Resolver, id: &crate::resolve::NodeId) -> Option<String
                 let mut out = serde_json::Map::new();
                 for (k, val) in map {
                     let child = target.child(&k);
-                    let is_schema_map = matches!(k.as_str(), "properties" | "patternProperties" | "definitions" | "$defs");
+                    let is_schema_map = matches!(
+                        k.as_str(),
+                        "properties" | "patternProperties" | "definitions" | "$defs"
+                    );
                     let new = match val {
-                        Value::Object(inner) if is_schema_map => {
-                            Value::Object(inner.keys().map(|ik| (ik.clone(), inline(r, &child.child(ik), depth + 1, stack))).collect())
+                        Value::Object(inner) if is_schema_map => Value::Object(
+                            inner
+                                .keys()
+                                .map(|ik| {
+                                    (ik.clone(), inline(r, &child.child(ik), depth + 1, stack))
+                                })
+                                .collect(),
+                        ),
+                        Value::Object(_)
+                            if !matches!(
+                                k.as_str(),
+                                "examples"
+                                    | "example"
+                                    | "default"
+                                    | "const"
+                                    | "enum"
+                                    | "discriminator"
+                                    | "externalDocs"
+                                    | "bindings"
+                            ) =>
+                        {
+                            inline(r, &child, depth + 1, stack)
                         }
-                        Value::Object(_) if !matches!(k.as_str(), "examples" | "example" | "default" | "const" | "enum" | "discriminator" | "externalDocs" | "bindings") => inline(r, &child, depth + 1, stack),
-                        Value::Array(items) if matches!(k.as_str(), "allOf" | "oneOf" | "anyOf" | "items" | "prefixItems") => {
-                            Value::Array((0..items.len()).map(|i| inline(r, &child.index(i), depth + 1, stack)).collect())
+                        Value::Array(items)
+                            if matches!(
+                                k.as_str(),
+                                "allOf" | "oneOf" | "anyOf" | "items" | "prefixItems"
+                            ) =>
+                        {
+                            Value::Array(
+                                (0..items.len())
+                                    .map(|i| inline(r, &child.index(i), depth + 1, stack))
+                                    .collect(),
+                            )
                         }
                         other => other,
                     };

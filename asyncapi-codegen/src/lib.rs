@@ -30,7 +30,9 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { runtime_path: "::asyncapi_runtime".to_owned() }
+        Settings {
+            runtime_path: "::asyncapi_runtime".to_owned(),
+        }
     }
 }
 
@@ -75,7 +77,11 @@ pub fn expand_file(path: &Path, settings: &Settings) -> Result<Expansion, Diagno
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
         Err(Diagnostic::new(
-            Location { file: path.to_owned(), pointer: String::new(), line_col: None },
+            Location {
+                file: path.to_owned(),
+                pointer: String::new(),
+                line_col: None,
+            },
             format!("internal error while expanding the document: {what}"),
         )
         .help("this is a bug in asyncapi-codegen; please report it with the document")
@@ -93,7 +99,11 @@ pub fn expand_str(path: &Path, text: &str, settings: &Settings) -> Result<Expans
     }));
     outcome.unwrap_or_else(|_| {
         Err(Diagnostic::new(
-            Location { file: path.to_owned(), pointer: String::new(), line_col: None },
+            Location {
+                file: path.to_owned(),
+                pointer: String::new(),
+                line_col: None,
+            },
             "internal error while expanding the document",
         )
         .into())
@@ -109,11 +119,17 @@ fn expand_resolved(
     let mut errors = Vec::new();
     // Kafka when a server says so, or bindings do; other documents still get their types.
     let root_value = resolver.get(root).cloned().unwrap_or_default();
-    let is_kafka = document.servers.iter().any(|s| s.protocol.starts_with("kafka"))
+    let is_kafka = document
+        .servers
+        .iter()
+        .any(|s| s.protocol.starts_with("kafka"))
         || serde_json::to_string(&root_value).is_ok_and(|t| t.contains("\"kafka\":"));
     for c in &document.channels {
         if let Err(why) = &c.topic {
-            let d = resolver.error(&c.node, format!("channel `{}` cannot become a Kafka topic: {why}", c.id));
+            let d = resolver.error(
+                &c.node,
+                format!("channel `{}` cannot become a Kafka topic: {why}", c.id),
+            );
             if is_kafka {
                 errors.push(d.help("set `bindings.kafka.topic` on the channel to a valid topic name ([a-zA-Z0-9._-], at most 249 characters)"));
             } else {
@@ -125,10 +141,22 @@ fn expand_resolved(
         return Err(Diagnostics(errors));
     }
     let rt: TokenStream = settings.runtime_path.parse().map_err(|_| {
-        Diagnostics(vec![Diagnostic::new(resolver.location(root), format!("invalid runtime path `{}`", settings.runtime_path))])
+        Diagnostics(vec![Diagnostic::new(
+            resolver.location(root),
+            format!("invalid runtime path `{}`", settings.runtime_path),
+        )])
     })?;
-    let generator = generate::Generator { rt: rt.clone(), doc: &document, types: types::TypeSpace::new(rt) };
+    let generator = generate::Generator {
+        rt: rt.clone(),
+        doc: &document,
+        types: types::TypeSpace::new(rt),
+    };
     let (tokens, type_warnings) = generator.generate(resolver);
     warnings.extend(type_warnings);
-    Ok(Expansion { tokens, files: resolver.files().map(Path::to_path_buf).collect(), warnings, document })
+    Ok(Expansion {
+        tokens,
+        files: resolver.files().map(Path::to_path_buf).collect(),
+        warnings,
+        document,
+    })
 }

@@ -42,7 +42,11 @@ impl LoadedFile {
 /// Reads and parses `path`. JSON is a subset of YAML, so one parser serves both; the
 /// extension only picks which parser's error message the user sees first.
 pub fn load_file(path: &Path) -> Result<LoadedFile, Diagnostic> {
-    let here = Location { file: path.to_owned(), pointer: String::new(), line_col: None };
+    let here = Location {
+        file: path.to_owned(),
+        pointer: String::new(),
+        line_col: None,
+    };
     let text = std::fs::read_to_string(path).map_err(|e| {
         Diagnostic::new(here.clone(), format!("cannot read the document: {e}")).help(
             "the path is relative to the directory of the crate's Cargo.toml (CARGO_MANIFEST_DIR); check the file name",
@@ -53,10 +57,16 @@ pub fn load_file(path: &Path) -> Result<LoadedFile, Diagnostic> {
 
 /// Parses document text (YAML or JSON) that came from `path`.
 pub fn parse_text(path: &Path, text: &str) -> Result<LoadedFile, Diagnostic> {
-    let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+    let is_json = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let value: Value = if is_json {
         serde_json::from_str(text).map_err(|e| {
-            let at = Location { file: path.to_owned(), pointer: String::new(), line_col: Some((e.line(), e.column())) };
+            let at = Location {
+                file: path.to_owned(),
+                pointer: String::new(),
+                line_col: Some((e.line(), e.column())),
+            };
             Diagnostic::new(at, format!("not valid JSON: {e}"))
                 .help("fix the JSON syntax at the line and column shown")
         })?
@@ -72,7 +82,11 @@ pub fn parse_text(path: &Path, text: &str) -> Result<LoadedFile, Diagnostic> {
     // Positions are a convenience: a document serde accepted but the marker parser does
     // not (rare YAML corners) only loses line numbers.
     let _ = Parser::new_from_str(text).load(&mut positions, false);
-    Ok(LoadedFile { path: path.to_owned(), value, positions: positions.positions })
+    Ok(LoadedFile {
+        path: path.to_owned(),
+        value,
+        positions: positions.positions,
+    })
 }
 
 /// Escapes one JSON pointer segment (RFC 6901).
@@ -81,8 +95,14 @@ pub fn escape_segment(segment: &str) -> String {
 }
 
 enum Frame {
-    Map { pointer: String, key: Option<String> },
-    Seq { pointer: String, index: usize },
+    Map {
+        pointer: String,
+        key: Option<String>,
+    },
+    Seq {
+        pointer: String,
+        index: usize,
+    },
 }
 
 #[derive(Default)]
@@ -109,7 +129,9 @@ impl PositionRecorder {
     }
 
     fn record(&mut self, pointer: &str, mark: Marker) {
-        self.positions.entry(pointer.to_owned()).or_insert((mark.line(), mark.col() + 1));
+        self.positions
+            .entry(pointer.to_owned())
+            .or_insert((mark.line(), mark.col() + 1));
     }
 }
 
@@ -132,12 +154,20 @@ impl MarkedEventReceiver for PositionRecorder {
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 // A collection used as a mapping key has no pointer; record it under a
                 // name no real pointer has.
-                let p = self.next_pointer().unwrap_or_else(|| "\u{0}complex-key".to_owned());
+                let p = self
+                    .next_pointer()
+                    .unwrap_or_else(|| "\u{0}complex-key".to_owned());
                 self.record(&p, mark);
                 self.stack.push(if matches!(ev, Event::MappingStart(..)) {
-                    Frame::Map { pointer: p, key: None }
+                    Frame::Map {
+                        pointer: p,
+                        key: None,
+                    }
                 } else {
-                    Frame::Seq { pointer: p, index: 0 }
+                    Frame::Seq {
+                        pointer: p,
+                        index: 0,
+                    }
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {

@@ -28,7 +28,11 @@ pub fn normalize(
     root: &NodeId,
 ) -> Result<(Document, Vec<Diagnostic>), Vec<Diagnostic>> {
     let doc = r.get(root).cloned().unwrap_or(Value::Null);
-    let Some(version) = doc.get("asyncapi").and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_f64().map(|f| f.to_string()))) else {
+    let Some(version) = doc.get("asyncapi").and_then(|v| {
+        v.as_str()
+            .map(str::to_owned)
+            .or_else(|| v.as_f64().map(|f| f.to_string()))
+    }) else {
         let msg = if doc.is_object() {
             "not an AsyncAPI document: it has no `asyncapi` version field"
         } else {
@@ -57,7 +61,11 @@ pub fn normalize(
     let info = doc.get("info").cloned().unwrap_or(Value::Null);
     let security_schemes = n.security_schemes();
     let servers = n.servers(&security_schemes);
-    let (channels, operations) = if major == 2 { n.v2_channels() } else { n.v3_channels_and_operations() };
+    let (channels, operations) = if major == 2 {
+        n.v2_channels()
+    } else {
+        n.v3_channels_and_operations()
+    };
     let document = Document {
         asyncapi_version: version,
         id: str_at(&doc, "id"),
@@ -89,12 +97,19 @@ fn str_at(v: &Value, key: &str) -> Option<String> {
 }
 
 fn entries(v: &Value) -> Vec<(String, Value)> {
-    v.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    v.as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
 }
 
 /// A content type the runtime can encode, and how.
 pub fn content_type_supported(ct: &str) -> bool {
-    let base = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let base = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     base == "application/json"
         || base.ends_with("+json")
         || base == "text/json"
@@ -119,10 +134,14 @@ impl Normalizer<'_> {
 
     fn security_schemes(&mut self) -> Vec<SecurityScheme> {
         let comps = self.root.child("components").child("securitySchemes");
-        let Some((id, v)) = self.node(&comps) else { return Vec::new() };
+        let Some((id, v)) = self.node(&comps) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (name, _) in entries(&v) {
-            let Some((_, s)) = self.node(&id.child(&name)) else { continue };
+            let Some((_, s)) = self.node(&id.child(&name)) else {
+                continue;
+            };
             out.push(SecurityScheme {
                 name,
                 kind: str_at(&s, "type").unwrap_or_default(),
@@ -134,19 +153,29 @@ impl Normalizer<'_> {
 
     fn servers(&mut self, schemes: &[SecurityScheme]) -> Vec<Server> {
         let list = self.root.child("servers");
-        let Some((list, v)) = self.node(&list) else { return Vec::new() };
+        let Some((list, v)) = self.node(&list) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (name, _) in entries(&v) {
-            let Some((sid, s)) = self.node(&list.child(&name)) else { continue };
+            let Some((sid, s)) = self.node(&list.child(&name)) else {
+                continue;
+            };
             let url = if self.major == 2 {
                 str_at(&s, "url").unwrap_or_default()
             } else {
-                format!("{}{}", str_at(&s, "host").unwrap_or_default(), str_at(&s, "pathname").unwrap_or_default())
+                format!(
+                    "{}{}",
+                    str_at(&s, "host").unwrap_or_default(),
+                    str_at(&s, "pathname").unwrap_or_default()
+                )
             };
             let mut variables = Vec::new();
             if let Some((vid, vars)) = self.node(&sid.child("variables")) {
                 for (vname, _) in entries(&vars) {
-                    let Some((_, var)) = self.node(&vid.child(&vname)) else { continue };
+                    let Some((_, var)) = self.node(&vid.child(&vname)) else {
+                        continue;
+                    };
                     variables.push(ServerVariable {
                         name: vname,
                         default: str_at(&var, "default"),
@@ -178,9 +207,16 @@ impl Normalizer<'_> {
         out
     }
 
-    fn server_security(&mut self, sid: &NodeId, s: &Value, schemes: &[SecurityScheme]) -> Vec<String> {
+    fn server_security(
+        &mut self,
+        sid: &NodeId,
+        s: &Value,
+        schemes: &[SecurityScheme],
+    ) -> Vec<String> {
         let mut names = Vec::new();
-        let Some(list) = s.get("security").and_then(Value::as_array) else { return names };
+        let Some(list) = s.get("security").and_then(Value::as_array) else {
+            return names;
+        };
         for (i, item) in list.iter().enumerate() {
             let at = sid.child("security").index(i);
             if self.major == 2 {
@@ -196,9 +232,14 @@ impl Normalizer<'_> {
                 }
             } else {
                 let target = self.r.follow(&at).ok();
-                match target.and_then(|t| t.last_segment().filter(|_| t.pointer.contains("securitySchemes"))) {
+                match target.and_then(|t| {
+                    t.last_segment()
+                        .filter(|_| t.pointer.contains("securitySchemes"))
+                }) {
                     Some(name) => names.push(name),
-                    None => names.push(str_at(item, "type").unwrap_or_else(|| format!("inline{i}"))),
+                    None => {
+                        names.push(str_at(item, "type").unwrap_or_else(|| format!("inline{i}")))
+                    }
                 }
             }
         }
@@ -206,13 +247,20 @@ impl Normalizer<'_> {
     }
 
     fn parameters(&mut self, cid: &NodeId) -> Vec<Parameter> {
-        let Some((pid, v)) = self.node(&cid.child("parameters")) else { return Vec::new() };
+        let Some((pid, v)) = self.node(&cid.child("parameters")) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (name, _) in entries(&v) {
-            let Some((node, p)) = self.node(&pid.child(&name)) else { continue };
+            let Some((node, p)) = self.node(&pid.child(&name)) else {
+                continue;
+            };
             // 2.x keeps enum/default in `schema`; 3.x on the parameter itself.
             let schema = match p.get("schema") {
-                Some(_) => self.node(&node.child("schema")).map(|(_, s)| s).unwrap_or(Value::Null),
+                Some(_) => self
+                    .node(&node.child("schema"))
+                    .map(|(_, s)| s)
+                    .unwrap_or(Value::Null),
                 None => p.clone(),
             };
             out.push(Parameter {
@@ -226,13 +274,28 @@ impl Normalizer<'_> {
         out
     }
 
-    fn channel_base(&mut self, id: String, node: NodeId, v: &Value, address: Option<String>) -> Channel {
+    fn channel_base(
+        &mut self,
+        id: String,
+        node: NodeId,
+        v: &Value,
+        address: Option<String>,
+    ) -> Channel {
         let parameters = self.parameters(&node);
-        let binding_topic = v.pointer("/bindings/kafka/topic").and_then(Value::as_str).map(str::to_owned);
+        let binding_topic = v
+            .pointer("/bindings/kafka/topic")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let (topic, topic_note) = match (&binding_topic, &address) {
-            (Some(t), _) => (kafka_topic(t), format!("from `bindings.kafka.topic` (`{t}`)")),
+            (Some(t), _) => (
+                kafka_topic(t),
+                format!("from `bindings.kafka.topic` (`{t}`)"),
+            ),
             (None, Some(a)) => (kafka_topic(a), format!("from the address `{a}`")),
-            (None, None) => (kafka_topic(&id), format!("from the channel id `{id}`: the address is null")),
+            (None, None) => (
+                kafka_topic(&id),
+                format!("from the channel id `{id}`: the address is null"),
+            ),
         };
         let topic_note = match &topic {
             Ok(t) if Some(t) != binding_topic.as_ref() && Some(t) != address.as_ref() => {
@@ -257,28 +320,45 @@ impl Normalizer<'_> {
     fn v2_channels(&mut self) -> (Vec<Channel>, Vec<Operation>) {
         let mut channels = Vec::new();
         let mut operations = Vec::new();
-        let Some((list, v)) = self.node(&self.root.child("channels")) else { return (channels, operations) };
+        let Some((list, v)) = self.node(&self.root.child("channels")) else {
+            return (channels, operations);
+        };
         for (key, _) in entries(&v) {
-            let Some((cid, c)) = self.node(&list.child(&key)) else { continue };
+            let Some((cid, c)) = self.node(&list.child(&key)) else {
+                continue;
+            };
             let mut channel = self.channel_base(key.clone(), cid.clone(), &c, Some(key.clone()));
             let index = channels.len();
             // 2.x: `publish` = others publish, the application receives.
             for (verb, action) in [("publish", Action::Receive), ("subscribe", Action::Send)] {
-                let Some((oid, op)) = c.get(verb).and_then(|_| self.node(&cid.child(verb))) else { continue };
+                let Some((oid, op)) = c.get(verb).and_then(|_| self.node(&cid.child(verb))) else {
+                    continue;
+                };
                 let op = self.apply_traits(&oid, op, false);
                 let mut messages = Vec::new();
                 if let Some((mid, m)) = self.node(&oid.child("message")) {
                     match m.get("oneOf").and_then(Value::as_array) {
                         Some(list) => {
                             for i in 0..list.len() {
-                                let fallback = format!("{}{}{}", key.to_upper_camel_case(), verb.to_upper_camel_case(), i + 1);
-                                if let Some(m) = self.message(&mid.child("oneOf").index(i), &fallback) {
+                                let fallback = format!(
+                                    "{}{}{}",
+                                    key.to_upper_camel_case(),
+                                    verb.to_upper_camel_case(),
+                                    i + 1
+                                );
+                                if let Some(m) =
+                                    self.message(&mid.child("oneOf").index(i), &fallback)
+                                {
                                     messages.push(m);
                                 }
                             }
                         }
                         None => {
-                            let fallback = format!("{}{}Message", key.to_upper_camel_case(), verb.to_upper_camel_case());
+                            let fallback = format!(
+                                "{}{}Message",
+                                key.to_upper_camel_case(),
+                                verb.to_upper_camel_case()
+                            );
                             if let Some(m) = self.message(&mid, &fallback) {
                                 messages.push(m);
                             }
@@ -291,7 +371,8 @@ impl Normalizer<'_> {
                     }
                 }
                 operations.push(Operation {
-                    id: str_at(&op, "operationId").unwrap_or_else(|| format!("{verb}{}", key.to_upper_camel_case())),
+                    id: str_at(&op, "operationId")
+                        .unwrap_or_else(|| format!("{verb}{}", key.to_upper_camel_case())),
                     node: oid,
                     action,
                     channel: index,
@@ -315,7 +396,9 @@ impl Normalizer<'_> {
         let mut channel_message_nodes: HashMap<NodeId, usize> = HashMap::new();
         if let Some((list, v)) = self.node(&self.root.child("channels")) {
             for (key, _) in entries(&v) {
-                let Some((cid, c)) = self.node(&list.child(&key)) else { continue };
+                let Some((cid, c)) = self.node(&list.child(&key)) else {
+                    continue;
+                };
                 let address = match c.get("address") {
                     Some(Value::String(a)) => Some(a.clone()),
                     _ => None,
@@ -343,7 +426,9 @@ impl Normalizer<'_> {
         let mut operations = Vec::new();
         if let Some((list, v)) = self.node(&self.root.child("operations")) {
             for (key, _) in entries(&v) {
-                let Some((oid, op)) = self.node(&list.child(&key)) else { continue };
+                let Some((oid, op)) = self.node(&list.child(&key)) else {
+                    continue;
+                };
                 let op = self.apply_traits(&oid, op, true);
                 let action = match op.get("action").and_then(Value::as_str) {
                     Some("send") => Action::Send,
@@ -351,7 +436,10 @@ impl Normalizer<'_> {
                     other => {
                         self.errors.push(
                             self.r
-                                .error(&oid.child("action"), format!("operation `{key}` has action {other:?}"))
+                                .error(
+                                    &oid.child("action"),
+                                    format!("operation `{key}` has action {other:?}"),
+                                )
                                 .help("set `action` to `send` or `receive`"),
                         );
                         continue;
@@ -365,7 +453,12 @@ impl Normalizer<'_> {
                 let Some(&channel) = channel_nodes.get(&cnode) else {
                     self.errors.push(
                         self.r
-                            .error(&oid.child("channel"), format!("operation `{key}` does not reference a channel of `channels`"))
+                            .error(
+                                &oid.child("channel"),
+                                format!(
+                                    "operation `{key}` does not reference a channel of `channels`"
+                                ),
+                            )
                             .help("write `channel: { $ref: '#/channels/<channelId>' }`"),
                     );
                     continue;
@@ -376,7 +469,10 @@ impl Normalizer<'_> {
                         for i in 0..list.len() {
                             let at = oid.child("messages").index(i);
                             let target = self.r.follow(&at).ok();
-                            let found = target.as_ref().and_then(|t| channel_message_nodes.get(t)).or_else(|| channel_message_nodes.get(&at));
+                            let found = target
+                                .as_ref()
+                                .and_then(|t| channel_message_nodes.get(t))
+                                .or_else(|| channel_message_nodes.get(&at));
                             match found {
                                 Some(&m) if channels[channel].messages.contains(&m) => messages.push(m),
                                 _ => self.errors.push(
@@ -410,13 +506,17 @@ impl Normalizer<'_> {
     /// Merges `traits` into an operation or message. In 2.x traits are a JSON Merge
     /// Patch over the object (the trait wins); in 3.x the object's own fields win.
     fn apply_traits(&mut self, id: &NodeId, value: Value, own_fields_win: bool) -> Value {
-        let Some(list) = value.get("traits").and_then(Value::as_array).cloned() else { return value };
+        let Some(list) = value.get("traits").and_then(Value::as_array).cloned() else {
+            return value;
+        };
         let mut merged = value.clone();
         if let Some(m) = merged.as_object_mut() {
             m.remove("traits");
         }
         for i in 0..list.len() {
-            let Some((_, t)) = self.node(&id.child("traits").index(i)) else { continue };
+            let Some((_, t)) = self.node(&id.child("traits").index(i)) else {
+                continue;
+            };
             // 2.x allows `[traitObject, bindings]` pairs in operation traits only as an array item.
             if own_fields_win {
                 let mut base = t;
@@ -447,7 +547,11 @@ impl Normalizer<'_> {
                 let v = n.r.get(&id).cloned()?;
                 return Some((id, v));
             }
-            let traits = raw.get("traits").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
+            let traits = raw
+                .get("traits")
+                .and_then(Value::as_array)
+                .map(Vec::len)
+                .unwrap_or(0);
             for i in (0..traits).rev() {
                 let tid = n.r.follow(&mid.child("traits").index(i)).ok()?;
                 if let Some(v) = n.r.get(&tid).and_then(|t| t.get(field)).cloned() {
@@ -456,7 +560,11 @@ impl Normalizer<'_> {
             }
             None
         };
-        let component_name = mid.pointer.contains("/messages/").then(|| mid.last_segment()).flatten();
+        let component_name = mid
+            .pointer
+            .contains("/messages/")
+            .then(|| mid.last_segment())
+            .flatten();
         let name = str_at(&m, "messageId")
             .or_else(|| str_at(&m, "name"))
             .or(component_name)
@@ -465,7 +573,8 @@ impl Normalizer<'_> {
             None => (None, PayloadFormat::JsonSchema),
             Some(p) => {
                 let fmt = str_at(&m, "schemaFormat").or_else(|| str_at(p, "schemaFormat"));
-                let is_multi_format = self.major >= 3 && p.get("schemaFormat").is_some() && p.get("schema").is_some();
+                let is_multi_format =
+                    self.major >= 3 && p.get("schemaFormat").is_some() && p.get("schema").is_some();
                 let format = match fmt {
                     Some(f) if !is_json_schema_format(&f) => PayloadFormat::Opaque(f),
                     _ => PayloadFormat::JsonSchema,
@@ -475,7 +584,12 @@ impl Normalizer<'_> {
                 } else {
                     let base = field_node(self, "payload");
                     let node = match (is_multi_format, base) {
-                        (true, Some((id, _))) => self.r.follow(&id).ok().map(|t| t.child("schema")).and_then(|id| Some((id.clone(), self.r.get(&id)?.clone()))),
+                        (true, Some((id, _))) => self
+                            .r
+                            .follow(&id)
+                            .ok()
+                            .map(|t| t.child("schema"))
+                            .and_then(|id| Some((id.clone(), self.r.get(&id)?.clone()))),
                         (false, base) => base,
                         (_, None) => None,
                     };
@@ -486,7 +600,12 @@ impl Normalizer<'_> {
         let opaque = payload_format != PayloadFormat::JsonSchema;
         let headers = field_node(self, "headers").and_then(|(id, v)| {
             let followed = self.r.follow(&id).ok()?;
-            if self.major >= 3 && self.r.get(&followed).is_some_and(|v| v.get("schemaFormat").is_some()) {
+            if self.major >= 3
+                && self
+                    .r
+                    .get(&followed)
+                    .is_some_and(|v| v.get("schemaFormat").is_some())
+            {
                 let sid = followed.child("schema");
                 return Some((sid.clone(), self.r.get(&sid)?.clone()));
             }
@@ -507,7 +626,13 @@ impl Normalizer<'_> {
             .and_then(|(_, c)| str_at(&c, "location"));
         let content_type = str_at(&m, "contentType")
             .or_else(|| self.default_content_type.clone())
-            .unwrap_or_else(|| if opaque { "application/octet-stream".to_owned() } else { "application/json".to_owned() });
+            .unwrap_or_else(|| {
+                if opaque {
+                    "application/octet-stream".to_owned()
+                } else {
+                    "application/json".to_owned()
+                }
+            });
         self.messages.push(Message {
             name,
             node: mid.clone(),
@@ -565,7 +690,11 @@ fn is_json_schema_format(f: &str) -> bool {
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| str_at(&serde_json::json!({ "v": x }), "v")).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| str_at(&serde_json::json!({ "v": x }), "v"))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -574,7 +703,9 @@ pub fn placeholders(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = s;
     while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else { break };
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
         out.push(rest[start + 1..start + len].to_owned());
         rest = &rest[start + len + 1..];
     }

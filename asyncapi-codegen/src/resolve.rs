@@ -19,11 +19,17 @@ pub struct NodeId {
 
 impl NodeId {
     pub fn child(&self, segment: &str) -> NodeId {
-        NodeId { file: self.file, pointer: format!("{}/{}", self.pointer, escape_segment(segment)) }
+        NodeId {
+            file: self.file,
+            pointer: format!("{}/{}", self.pointer, escape_segment(segment)),
+        }
     }
 
     pub fn index(&self, i: usize) -> NodeId {
-        NodeId { file: self.file, pointer: format!("{}/{i}", self.pointer) }
+        NodeId {
+            file: self.file,
+            pointer: format!("{}/{i}", self.pointer),
+        }
     }
 
     /// The last segment of the pointer, unescaped (a component's name).
@@ -45,7 +51,13 @@ impl Resolver {
     pub fn open(root: &Path) -> Result<(Resolver, NodeId), Diagnostic> {
         let mut r = Resolver::default();
         let file = r.load(root)?;
-        Ok((r, NodeId { file, pointer: String::new() }))
+        Ok((
+            r,
+            NodeId {
+                file,
+                pointer: String::new(),
+            },
+        ))
     }
 
     /// Builds a resolver over an already parsed root (for tests and fuzzing).
@@ -53,7 +65,13 @@ impl Resolver {
         let mut r = Resolver::default();
         r.by_path.insert(root.path.clone(), 0);
         r.files.push(root);
-        (r, NodeId { file: 0, pointer: String::new() })
+        (
+            r,
+            NodeId {
+                file: 0,
+                pointer: String::new(),
+            },
+        )
     }
 
     fn load(&mut self, path: &Path) -> Result<usize, Diagnostic> {
@@ -79,7 +97,11 @@ impl Resolver {
     pub fn location(&self, id: &NodeId) -> Location {
         match self.files.get(id.file) {
             Some(f) => f.location(&id.pointer),
-            None => Location { file: PathBuf::new(), pointer: id.pointer.clone(), line_col: None },
+            None => Location {
+                file: PathBuf::new(),
+                pointer: id.pointer.clone(),
+                line_col: None,
+            },
         }
     }
 
@@ -123,8 +145,14 @@ impl Resolver {
         let file = if file_part.is_empty() {
             at.file
         } else {
-            let rel = percent_decode_str(file_part).decode_utf8_lossy().into_owned();
-            let base = self.files[at.file].path.parent().map(Path::to_path_buf).unwrap_or_default();
+            let rel = percent_decode_str(file_part)
+                .decode_utf8_lossy()
+                .into_owned();
+            let base = self.files[at.file]
+                .path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
             let path = base.join(&rel);
             if !path.exists() {
                 return Err(self
@@ -136,10 +164,17 @@ impl Resolver {
                 d
             })?
         };
-        let pointer = percent_decode_str(fragment).decode_utf8_lossy().into_owned();
+        let pointer = percent_decode_str(fragment)
+            .decode_utf8_lossy()
+            .into_owned();
         if !pointer.is_empty() && !pointer.starts_with('/') {
             return Err(self
-                .error(&here, format!("`$ref` `{reference}` uses a plain-name fragment, which is not supported"))
+                .error(
+                    &here,
+                    format!(
+                        "`$ref` `{reference}` uses a plain-name fragment, which is not supported"
+                    ),
+                )
                 .help("use a JSON pointer fragment, e.g. `#/components/schemas/Name`"));
         }
         let target = NodeId { file, pointer };
@@ -178,7 +213,11 @@ mod tests {
     #[test]
     fn follows_escaped_pointers_and_relative_files() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "common/schemas.yaml", "Foo:\n  type: object\nBar:\n  $ref: '#/Foo'\n");
+        write(
+            dir.path(),
+            "common/schemas.yaml",
+            "Foo:\n  type: object\nBar:\n  $ref: '#/Foo'\n",
+        );
         let root = write(
             dir.path(),
             "api.yaml",
@@ -205,7 +244,11 @@ mod tests {
         let e = r.follow(&top.child("a")).unwrap_err();
         assert!(e.message.contains("https://example.com/x.yaml#/A"), "{e}");
         assert!(e.help.unwrap().contains("vendor"));
-        assert!(r.follow(&top.child("b")).unwrap_err().message.contains("cycle"));
+        assert!(r
+            .follow(&top.child("b"))
+            .unwrap_err()
+            .message
+            .contains("cycle"));
         let e = r.follow(&top.child("d")).unwrap_err();
         assert!(e.message.contains("#/nope"), "{e}");
         assert_eq!(e.location.line_col, Some((8, 9)));

@@ -36,9 +36,15 @@ pub fn kafka_topic(address: &str) -> Result<String, String> {
     }
     let topic = out.trim_matches('.').to_owned();
     if topic.is_empty() || topic == ".." {
-        return Err(format!("the address `{address}` leaves no usable Kafka topic name"));
+        return Err(format!(
+            "the address `{address}` leaves no usable Kafka topic name"
+        ));
     }
-    let fixed_len = topic.split('{').map(|s| s.split_once('}').map_or(s, |(_, rest)| rest)).map(str::len).sum::<usize>();
+    let fixed_len = topic
+        .split('{')
+        .map(|s| s.split_once('}').map_or(s, |(_, rest)| rest))
+        .map(str::len)
+        .sum::<usize>();
     if fixed_len > MAX_TOPIC_LEN {
         return Err(format!("the topic for `{address}` would be {fixed_len} characters; Kafka allows at most {MAX_TOPIC_LEN}"));
     }
@@ -52,9 +58,19 @@ mod tests {
     #[test]
     fn maps_slashes_and_keeps_parameters() {
         assert_eq!(kafka_topic("user/signup").unwrap(), "user.signup");
-        assert_eq!(kafka_topic("/rooms/{roomId}/{resource}").unwrap(), "rooms.{roomId}.{resource}");
-        assert_eq!(kafka_topic("smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured").unwrap(), "smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured");
-        assert_eq!(kafka_topic("https://example.com/books/{id}").unwrap(), "https...example.com.books.{id}");
+        assert_eq!(
+            kafka_topic("/rooms/{roomId}/{resource}").unwrap(),
+            "rooms.{roomId}.{resource}"
+        );
+        assert_eq!(
+            kafka_topic("smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured")
+                .unwrap(),
+            "smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured"
+        );
+        assert_eq!(
+            kafka_topic("https://example.com/books/{id}").unwrap(),
+            "https...example.com.books.{id}"
+        );
     }
 
     #[test]

@@ -32,7 +32,13 @@ pub struct Ty {
 
 impl Ty {
     fn plain(tokens: TokenStream) -> Ty {
-        Ty { tokens, nullable: false, nominal: None, is_string: false, note: None }
+        Ty {
+            tokens,
+            nullable: false,
+            nominal: None,
+            is_string: false,
+            note: None,
+        }
     }
 }
 
@@ -49,14 +55,24 @@ pub struct TypeSpace {
 }
 
 /// Names the expansion itself uses at the top level.
-const RESERVED: &[&str] = &["Application", "Client", "Box", "Option", "Vec", "String", "Result", "Self"];
+const RESERVED: &[&str] = &[
+    "Application",
+    "Client",
+    "Box",
+    "Option",
+    "Vec",
+    "String",
+    "Result",
+    "Self",
+];
 
 /// Rust keywords that cannot be field names (`r#` idents read badly in user code).
 const KEYWORDS: &[&str] = &[
-    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "fn", "for", "if", "impl", "in", "let",
-    "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use",
-    "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro", "override", "priv", "try", "typeof", "unsized", "virtual",
-    "yield",
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
+    "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub",
+    "ref", "return", "self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use",
+    "where", "while", "abstract", "become", "box", "do", "final", "gen", "macro", "override",
+    "priv", "try", "typeof", "unsized", "virtual", "yield",
 ];
 
 /// A doc attribute per paragraph line.
@@ -72,7 +88,9 @@ pub fn doc_attrs(parts: &[Option<&str>]) -> TokenStream {
         }
         lines.extend(text.lines().map(|l| format!(" {}", l.trim_end())));
     }
-    let lines = lines.iter().map(|l| if l.trim().is_empty() { "" } else { l.as_str() });
+    let lines = lines
+        .iter()
+        .map(|l| if l.trim().is_empty() { "" } else { l.as_str() });
     quote! { #( #[doc = #lines] )* }
 }
 
@@ -94,13 +112,21 @@ pub fn type_ident_text(raw: &str) -> String {
 
 /// A valid Rust identifier in snake_case for a name from the document.
 pub fn field_ident_text(raw: &str) -> String {
-    let mut s: String = raw.to_snake_case().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    let mut s: String = raw
+        .to_snake_case()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
     while s.contains("__") {
         s = s.replace("__", "_");
     }
     let s = s.trim_matches('_').to_owned();
     let s = if s.is_empty() { "value".to_owned() } else { s };
-    let s = if s.starts_with(|c: char| c.is_ascii_digit()) { format!("n{s}") } else { s };
+    let s = if s.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("n{s}")
+    } else {
+        s
+    };
     if KEYWORDS.contains(&s.as_str()) {
         format!("{s}_")
     } else {
@@ -112,13 +138,19 @@ fn unique(name: String, taken: &mut HashSet<String>) -> String {
     if taken.insert(name.clone()) {
         return name;
     }
-    (2..).map(|i| format!("{name}{i}")).find(|n| taken.insert(n.clone())).unwrap_or(name)
+    (2..)
+        .map(|i| format!("{name}{i}"))
+        .find(|n| taken.insert(n.clone()))
+        .unwrap_or(name)
 }
 
 fn types_of(schema: &Value) -> Vec<String> {
     match schema.get("type") {
         Some(Value::String(t)) => vec![t.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_owned))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -180,7 +212,10 @@ impl TypeSpace {
                 Ok(t) => t,
                 Err(e) => {
                     self.warnings.push(e.clone());
-                    return self.fallback(&format!("the reference could not be resolved: {}", e.message));
+                    return self.fallback(&format!(
+                        "the reference could not be resolved: {}",
+                        e.message
+                    ));
                 }
             };
             if let Some(ty) = self.by_node.get(&target) {
@@ -201,19 +236,32 @@ impl TypeSpace {
         match &ty.nominal {
             Some(n) if self.in_progress.contains(n) => {
                 let t = &ty.tokens;
-                Ty { tokens: quote! { ::std::boxed::Box<#t> }, ..ty }
+                Ty {
+                    tokens: quote! { ::std::boxed::Box<#t> },
+                    ..ty
+                }
             }
             _ => ty,
         }
     }
 
     fn fallback(&self, why: &str) -> Ty {
-        Ty { note: Some(why.to_owned()), ..Ty::plain(self.value_ty()) }
+        Ty {
+            note: Some(why.to_owned()),
+            ..Ty::plain(self.value_ty())
+        }
     }
 
     /// Generates the type for one schema node; `named` when a `$ref` target (an alias is
     /// emitted for a named primitive so the document's name appears in the code).
-    fn define(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str, named: bool) -> Ty {
+    fn define(
+        &mut self,
+        r: &mut Resolver,
+        at: &NodeId,
+        schema: &Value,
+        name: &str,
+        named: bool,
+    ) -> Ty {
         let ty = self.build(r, at, schema, name);
         if named && ty.nominal.is_none() && !self.by_node.contains_key(at) {
             // A named primitive or container: an alias keeps the document's name visible.
@@ -222,7 +270,10 @@ impl TypeSpace {
             let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
             let tokens = &ty.tokens;
             self.items.push(quote! { #doc pub type #ident = #tokens; });
-            let aliased = Ty { tokens: quote! { #ident }, ..ty };
+            let aliased = Ty {
+                tokens: quote! { #ident },
+                ..ty
+            };
             self.by_node.insert(at.clone(), aliased.clone());
             return aliased;
         }
@@ -236,29 +287,53 @@ impl TypeSpace {
             Value::Bool(_) | Value::Null => return Ty::plain(self.value_ty()),
             Value::Object(o) => o,
             _ => {
-                self.warnings.push(r.error(at, "a schema must be an object; typed as any JSON value"));
+                self.warnings
+                    .push(r.error(at, "a schema must be an object; typed as any JSON value"));
                 return Ty::plain(self.value_ty());
             }
         };
         let types = types_of(schema);
-        let nullable = schema.get("nullable").and_then(Value::as_bool).unwrap_or(false) || types.iter().any(|t| t == "null");
+        let nullable = schema
+            .get("nullable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            || types.iter().any(|t| t == "null");
         let non_null: Vec<&String> = types.iter().filter(|t| *t != "null").collect();
-        let mut ty = if let Some(all) = schema.get("allOf").and_then(Value::as_array).filter(|a| !a.is_empty()) {
+        let mut ty = if let Some(all) = schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+        {
             self.all_of(r, at, schema, all.len(), name)
-        } else if let Some((key, n)) = ["oneOf", "anyOf"].iter().find_map(|k| schema.get(*k).and_then(Value::as_array).map(|a| (*k, a.len()))) {
+        } else if let Some((key, n)) = ["oneOf", "anyOf"].iter().find_map(|k| {
+            schema
+                .get(*k)
+                .and_then(Value::as_array)
+                .map(|a| (*k, a.len()))
+        }) {
             self.one_of(r, at, schema, key, n, name)
         } else if let Some(values) = schema.get("enum").and_then(Value::as_array) {
             self.enumeration(r, at, schema, values, name)
         } else if let Some(c) = schema.get("const") {
             match c {
-                Value::String(_) => Ty { is_string: true, ..Ty::plain(quote! { ::std::string::String }) },
+                Value::String(_) => Ty {
+                    is_string: true,
+                    ..Ty::plain(quote! { ::std::string::String })
+                },
                 Value::Bool(_) => Ty::plain(quote! { bool }),
                 Value::Number(n) if n.is_i64() => Ty::plain(quote! { i64 }),
                 Value::Number(_) => Ty::plain(quote! { f64 }),
                 _ => Ty::plain(self.value_ty()),
             }
         } else if non_null.len() > 1 {
-            self.fallback(&format!("Any JSON value: the schema allows several types ({}).", non_null.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")))
+            self.fallback(&format!(
+                "Any JSON value: the schema allows several types ({}).",
+                non_null
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
         } else {
             match non_null.first().map(|s| s.as_str()) {
                 Some("string") => self.string(schema),
@@ -287,7 +362,12 @@ impl TypeSpace {
             Some("date-time") => quote! { #p::chrono::DateTime<#p::chrono::Utc> },
             Some("date") => quote! { #p::chrono::NaiveDate },
             Some("uuid") => quote! { #p::uuid::Uuid },
-            _ => return Ty { is_string: true, ..Ty::plain(quote! { ::std::string::String }) },
+            _ => {
+                return Ty {
+                    is_string: true,
+                    ..Ty::plain(quote! { ::std::string::String })
+                }
+            }
         };
         Ty::plain(tokens)
     }
@@ -309,14 +389,24 @@ impl TypeSpace {
         let props: Vec<(String, NodeId, Value)> = schema
             .get("properties")
             .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), at.child("properties").child(k), v.clone())).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), at.child("properties").child(k), v.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         let required: BTreeSet<String> = schema
             .get("required")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
-        let additional = schema.get("additionalProperties").map(|a| (at.child("additionalProperties"), a.clone()));
+        let additional = schema
+            .get("additionalProperties")
+            .map(|a| (at.child("additionalProperties"), a.clone()));
         self.object_from_parts(r, at, schema, name, props, required, additional)
     }
 
@@ -333,7 +423,9 @@ impl TypeSpace {
     ) -> Ty {
         let p = self.private();
         let additional_ty = match &additional {
-            Some((aid, a @ Value::Object(_))) => Some(strip_box(self.type_for(r, aid, a, &format!("{name}Value")))),
+            Some((aid, a @ Value::Object(_))) => {
+                Some(strip_box(self.type_for(r, aid, a, &format!("{name}Value"))))
+            }
             _ => None,
         };
         if props.is_empty() {
@@ -342,12 +434,24 @@ impl TypeSpace {
                     let t = item_tokens(&t);
                     Ty::plain(quote! { ::std::collections::HashMap<::std::string::String, #t> })
                 }
-                None => Ty::plain(quote! { #p::serde_json::Map<::std::string::String, #p::serde_json::Value> }),
+                None => Ty::plain(
+                    quote! { #p::serde_json::Map<::std::string::String, #p::serde_json::Value> },
+                ),
             };
         }
-        let type_name = self.claim_name(text(schema, "title").filter(|_| name.is_empty()).unwrap_or(name));
+        let type_name = self.claim_name(
+            text(schema, "title")
+                .filter(|_| name.is_empty())
+                .unwrap_or(name),
+        );
         let ident = format_ident!("{}", type_name);
-        let ty = Ty { tokens: quote! { #ident }, nullable: false, nominal: Some(type_name.clone()), is_string: false, note: None };
+        let ty = Ty {
+            tokens: quote! { #ident },
+            nullable: false,
+            nominal: Some(type_name.clone()),
+            is_string: false,
+            note: None,
+        };
         self.by_node.insert(at.clone(), ty.clone());
         self.in_progress.push(type_name.clone());
 
@@ -356,9 +460,21 @@ impl TypeSpace {
         let mut all_optional = true;
         for (prop, pid, pschema) in &props {
             let field = unique_field(field_ident_text(prop), &mut taken);
-            let fty = self.type_for(r, pid, pschema, &format!("{type_name}{}", type_ident_text(prop)));
-            let resolved = r.node(pid).map(|(_, v)| v).unwrap_or_else(|_| pschema.clone());
-            let doc = doc_attrs(&[text(&resolved, "title").filter(|_| ref_of(pschema).is_none()), text(&resolved, "description"), fty.note.as_deref()]);
+            let fty = self.type_for(
+                r,
+                pid,
+                pschema,
+                &format!("{type_name}{}", type_ident_text(prop)),
+            );
+            let resolved = r
+                .node(pid)
+                .map(|(_, v)| v)
+                .unwrap_or_else(|_| pschema.clone());
+            let doc = doc_attrs(&[
+                text(&resolved, "title").filter(|_| ref_of(pschema).is_none()),
+                text(&resolved, "description"),
+                fty.note.as_deref(),
+            ]);
             let fident = Ident::new(&field, Span::call_site());
             let rename = (field != *prop).then(|| quote! { #[serde(rename = #prop)] });
             let t = &fty.tokens;
@@ -390,7 +506,11 @@ impl TypeSpace {
         }
         self.in_progress.pop();
         let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
-        let derives = self.derive_attrs(if all_optional { quote! { Default, } } else { quote! {} });
+        let derives = self.derive_attrs(if all_optional {
+            quote! { Default, }
+        } else {
+            quote! {}
+        });
         self.items.push(quote! {
             #doc
             #derives
@@ -401,7 +521,14 @@ impl TypeSpace {
         ty
     }
 
-    fn all_of(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, n: usize, name: &str) -> Ty {
+    fn all_of(
+        &mut self,
+        r: &mut Resolver,
+        at: &NodeId,
+        schema: &Value,
+        n: usize,
+        name: &str,
+    ) -> Ty {
         // Merge the members' properties into one struct (following refs, recursively).
         let mut props: Vec<(String, NodeId, Value)> = Vec::new();
         let mut required = BTreeSet::new();
@@ -415,7 +542,9 @@ impl TypeSpace {
         let mut members: Vec<(NodeId, Value)> = vec![(at.clone(), own)];
         let mut seen = HashSet::new();
         while let Some(id) = stack.pop() {
-            let Ok((target, v)) = r.node(&id) else { continue };
+            let Ok((target, v)) = r.node(&id) else {
+                continue;
+            };
             if !seen.insert(target.clone()) {
                 continue;
             }
@@ -430,7 +559,10 @@ impl TypeSpace {
             let kinds = types_of(m);
             if !kinds.is_empty() && !kinds.iter().any(|k| k == "object") {
                 // allOf over non-objects: a constrained primitive; use the first typed member.
-                let first = members.iter().find(|(_, v)| !types_of(v).is_empty()).cloned();
+                let first = members
+                    .iter()
+                    .find(|(_, v)| !types_of(v).is_empty())
+                    .cloned();
                 if let Some((fid, fv)) = first {
                     let mut fv = fv;
                     if let Some(o) = fv.as_object_mut() {
@@ -458,7 +590,14 @@ impl TypeSpace {
         self.object_from_parts(r, at, schema, name, props, required, additional)
     }
 
-    fn enumeration(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, values: &[Value], name: &str) -> Ty {
+    fn enumeration(
+        &mut self,
+        r: &mut Resolver,
+        at: &NodeId,
+        schema: &Value,
+        values: &[Value],
+        name: &str,
+    ) -> Ty {
         let strings: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
         if strings.len() != values.len() || strings.is_empty() {
             let non_null: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
@@ -472,22 +611,51 @@ impl TypeSpace {
                 // Strings plus `null`: a nullable string enum.
                 let mut s = schema.clone();
                 s["enum"] = Value::Array(non_null.into_iter().cloned().collect());
-                let mut t = self.enumeration(r, at, &s, s["enum"].as_array().cloned().unwrap_or_default().as_slice(), name);
+                let mut t = self.enumeration(
+                    r,
+                    at,
+                    &s,
+                    s["enum"].as_array().cloned().unwrap_or_default().as_slice(),
+                    name,
+                );
                 t.nullable = true;
                 return t;
             }
-            self.warnings.push(r.error(at, "an `enum` mixing value types has no Rust enum equivalent; typed as any JSON value"));
-            let allowed = values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ");
-            return self.fallback(&format!("Any JSON value: the `enum` mixes value types; allowed values: {allowed}."));
+            self.warnings.push(r.error(
+                at,
+                "an `enum` mixing value types has no Rust enum equivalent; typed as any JSON value",
+            ));
+            let allowed = values
+                .iter()
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return self.fallback(&format!(
+                "Any JSON value: the `enum` mixes value types; allowed values: {allowed}."
+            ));
         }
         if strings.len() == 1 && name.is_empty() {
-            return Ty { is_string: true, ..Ty::plain(quote! { ::std::string::String }) };
+            return Ty {
+                is_string: true,
+                ..Ty::plain(quote! { ::std::string::String })
+            };
         }
-        let type_name = self.claim_name(text(schema, "title").filter(|_| name.is_empty()).unwrap_or(name));
+        let type_name = self.claim_name(
+            text(schema, "title")
+                .filter(|_| name.is_empty())
+                .unwrap_or(name),
+        );
         let ident = format_ident!("{}", type_name);
         let mut taken = HashSet::new();
         let variants = strings.iter().map(|v| {
-            let vname = unique(if v.is_empty() { "Empty".to_owned() } else { type_ident_text(v) }, &mut taken);
+            let vname = unique(
+                if v.is_empty() {
+                    "Empty".to_owned()
+                } else {
+                    type_ident_text(v)
+                },
+                &mut taken,
+            );
             let vident = format_ident!("{}", vname);
             quote! { #[serde(rename = #v)] #vident, }
         });
@@ -500,18 +668,40 @@ impl TypeSpace {
                 #(#variants)*
             }
         });
-        let ty = Ty { tokens: quote! { #ident }, nullable: false, nominal: Some(type_name), is_string: false, note: None };
+        let ty = Ty {
+            tokens: quote! { #ident },
+            nullable: false,
+            nominal: Some(type_name),
+            is_string: false,
+            note: None,
+        };
         self.by_node.insert(at.clone(), ty.clone());
         ty
     }
 
-    fn one_of(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, key: &str, n: usize, name: &str) -> Ty {
+    fn one_of(
+        &mut self,
+        r: &mut Resolver,
+        at: &NodeId,
+        schema: &Value,
+        key: &str,
+        n: usize,
+        name: &str,
+    ) -> Ty {
         let p = self.private();
         // `nullable` written as `oneOf: [X, {type: null}]`.
         let member_ids: Vec<NodeId> = (0..n).map(|i| at.child(key).index(i)).collect();
-        let members: Vec<(NodeId, Value)> = member_ids.iter().map(|id| r.node(id).unwrap_or_else(|_| (id.clone(), Value::Null))).collect();
-        let null_members = members.iter().filter(|(_, v)| types_of(v) == ["null"]).count();
-        let real: Vec<usize> = (0..n).filter(|&i| types_of(&members[i].1) != ["null"]).collect();
+        let members: Vec<(NodeId, Value)> = member_ids
+            .iter()
+            .map(|id| r.node(id).unwrap_or_else(|_| (id.clone(), Value::Null)))
+            .collect();
+        let null_members = members
+            .iter()
+            .filter(|(_, v)| types_of(v) == ["null"])
+            .count();
+        let real: Vec<usize> = (0..n)
+            .filter(|&i| types_of(&members[i].1) != ["null"])
+            .collect();
         if real.len() == 1 {
             let i = real[0];
             let raw = r.get(&member_ids[i]).cloned().unwrap_or(Value::Null);
@@ -519,9 +709,19 @@ impl TypeSpace {
             t.nullable |= null_members > 0;
             return t;
         }
-        let type_name = self.claim_name(text(schema, "title").filter(|_| name.is_empty()).unwrap_or(name));
+        let type_name = self.claim_name(
+            text(schema, "title")
+                .filter(|_| name.is_empty())
+                .unwrap_or(name),
+        );
         let ident = format_ident!("{}", type_name);
-        let ty = Ty { tokens: quote! { #ident }, nullable: null_members > 0, nominal: Some(type_name.clone()), is_string: false, note: None };
+        let ty = Ty {
+            tokens: quote! { #ident },
+            nullable: null_members > 0,
+            nominal: Some(type_name.clone()),
+            is_string: false,
+            note: None,
+        };
         self.by_node.insert(at.clone(), ty.clone());
         self.in_progress.push(type_name.clone());
 
@@ -542,8 +742,13 @@ impl TypeSpace {
                 .unwrap_or_else(|| primitive_variant_name(&resolved, i));
             let vname = unique(vname, &mut taken);
             let tag = discriminator.as_ref().and_then(|(prop, mapping)| {
-                let from_mapping = mapping.iter().find(|(_, target_ref)| ref_of(&raw) == Some(target_ref.as_str())).map(|(k, _)| k.clone());
-                from_mapping.or_else(|| const_of(&resolved, prop)).or_else(|| ref_name.clone())
+                let from_mapping = mapping
+                    .iter()
+                    .find(|(_, target_ref)| ref_of(&raw) == Some(target_ref.as_str()))
+                    .map(|(k, _)| k.clone());
+                from_mapping
+                    .or_else(|| const_of(&resolved, prop))
+                    .or_else(|| ref_name.clone())
             });
             variants.push((format_ident!("{}", vname), vt, tag, resolved));
         }
@@ -590,10 +795,17 @@ impl TypeSpace {
             let tag = tag.clone().unwrap_or_default();
             quote! { Self::#vi(v) => (#tag, #p::serde_json::to_value(v).map_err(S::Error::custom)?), }
         });
-        let expected = variants.iter().filter_map(|v| v.2.clone()).map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+        let expected = variants
+            .iter()
+            .filter_map(|v| v.2.clone())
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let missing = format!("`{prop}` is missing or not a string; expected one of {expected}");
         let unknown = format!("unknown `{prop}` value; expected one of {expected}");
-        let note = format!(" Tagged by the `{prop}` property: decoding picks the variant its value names.");
+        let note = format!(
+            " Tagged by the `{prop}` property: decoding picks the variant its value names."
+        );
         let krate = format!("{}::__private::serde", self.rt.to_string().replace(' ', ""));
         let _ = krate;
         self.items.push(quote! {
@@ -634,13 +846,19 @@ fn unique_field(name: String, taken: &mut HashSet<String>) -> String {
     if taken.insert(name.clone()) {
         return name;
     }
-    (2..).map(|i| format!("{name}_{i}")).find(|n| taken.insert(n.clone())).unwrap_or(name)
+    (2..)
+        .map(|i| format!("{name}_{i}"))
+        .find(|n| taken.insert(n.clone()))
+        .unwrap_or(name)
 }
 
 fn strip_box(t: Ty) -> Ty {
     // Boxing is for direct fields only; containers are already indirect.
     let s = t.tokens.to_string();
-    if let Some(inner) = s.strip_prefix(":: std :: boxed :: Box <").and_then(|x| x.strip_suffix('>')) {
+    if let Some(inner) = s
+        .strip_prefix(":: std :: boxed :: Box <")
+        .and_then(|x| x.strip_suffix('>'))
+    {
         if let Ok(tokens) = inner.trim().parse() {
             return Ty { tokens, ..t };
         }
@@ -691,7 +909,11 @@ fn discriminator_of(schema: &Value) -> Option<(String, Vec<(String, String)>)> {
             let mapping = o
                 .get("mapping")
                 .and_then(Value::as_object)
-                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect()
+                })
                 .unwrap_or_default();
             Some((prop, mapping))
         }
@@ -711,12 +933,22 @@ fn const_of(schema: &Value, prop: &str) -> Option<String> {
     }
 }
 
-fn common_const_property<'a>(mut members: impl Iterator<Item = &'a Value> + Clone) -> Option<String> {
+fn common_const_property<'a>(
+    mut members: impl Iterator<Item = &'a Value> + Clone,
+) -> Option<String> {
     let first = members.clone().next()?;
-    let candidates: Vec<String> = first.get("properties")?.as_object()?.keys().cloned().collect();
-    candidates.into_iter().find(|prop| {
-        let tags: Vec<Option<String>> = members.clone().map(|m| const_of(m, prop)).collect();
-        let distinct: HashSet<&Option<String>> = tags.iter().collect();
-        tags.iter().all(Option::is_some) && distinct.len() == tags.len()
-    }).filter(|_| members.next().is_some())
+    let candidates: Vec<String> = first
+        .get("properties")?
+        .as_object()?
+        .keys()
+        .cloned()
+        .collect();
+    candidates
+        .into_iter()
+        .find(|prop| {
+            let tags: Vec<Option<String>> = members.clone().map(|m| const_of(m, prop)).collect();
+            let distinct: HashSet<&Option<String>> = tags.iter().collect();
+            tags.iter().all(Option::is_some) && distinct.len() == tags.len()
+        })
+        .filter(|_| members.next().is_some())
 }

@@ -39,7 +39,11 @@ fn corpus_expands() {
         match expand_file(doc, &Settings::default()) {
             Ok(e) => {
                 let text = e.pretty();
-                assert!(syn::parse_file(&text).is_ok(), "{} does not parse back", doc.display());
+                assert!(
+                    syn::parse_file(&text).is_ok(),
+                    "{} does not parse back",
+                    doc.display()
+                );
             }
             Err(d) => failures.push(format!("{}: {d}", doc.display())),
         }
@@ -49,15 +53,38 @@ fn corpus_expands() {
 
 #[test]
 fn seed_expands_and_remote_ref_fails() {
-    let seed = expand_file(&fixtures().join("specs/account-service.yaml"), &Settings::default()).unwrap();
+    let seed = expand_file(
+        &fixtures().join("specs/account-service.yaml"),
+        &Settings::default(),
+    )
+    .unwrap();
     let text = seed.pretty();
     assert!(text.contains("pub struct UserSignup"), "{text}");
     assert!(text.contains("#[serde(rename = \"accountId\")]"), "{text}");
-    assert!(seed.warnings.iter().any(|w| w.message.contains("{version}")), "{:?}", seed.warnings);
-    assert!(seed.warnings.iter().any(|w| w.message.contains("basicAuth")), "{:?}", seed.warnings);
+    assert!(
+        seed.warnings
+            .iter()
+            .any(|w| w.message.contains("{version}")),
+        "{:?}",
+        seed.warnings
+    );
+    assert!(
+        seed.warnings
+            .iter()
+            .any(|w| w.message.contains("basicAuth")),
+        "{:?}",
+        seed.warnings
+    );
 
-    let err = expand_file(&fixtures().join("specs/payment-gateway-remote-ref.yaml"), &Settings::default()).unwrap_err();
+    let err = expand_file(
+        &fixtures().join("specs/payment-gateway-remote-ref.yaml"),
+        &Settings::default(),
+    )
+    .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("https://raw.githubusercontent.com/asyncapi/asyncapi/v2.0.0/examples/streetlight.yml#/components/messages/turnOnOff"), "{text}");
-    assert!(text.contains("not fetched") && text.contains("vendor"), "{text}");
+    assert!(
+        text.contains("not fetched") && text.contains("vendor"),
+        "{text}"
+    );
 }

@@ -10,7 +10,9 @@ fn expand(text: &str) -> asyncapi_codegen::Expansion {
 }
 
 fn errors(text: &str) -> String {
-    expand_str(Path::new("doc.yaml"), text, &Settings::default()).unwrap_err().to_string()
+    expand_str(Path::new("doc.yaml"), text, &Settings::default())
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -32,8 +34,14 @@ channels:
     assert_eq!(ops[1].id, "subscribeOut");
     assert_eq!(ops[1].action, Action::Send);
     let code = e.pretty();
-    assert!(code.contains("impl ::asyncapi_runtime::Receives<channels::In> for Application"), "{code}");
-    assert!(code.contains("impl ::asyncapi_runtime::Sends<channels::In> for Client"), "{code}");
+    assert!(
+        code.contains("impl ::asyncapi_runtime::Receives<channels::In> for Application"),
+        "{code}"
+    );
+    assert!(
+        code.contains("impl ::asyncapi_runtime::Sends<channels::In> for Client"),
+        "{code}"
+    );
     assert!(code.contains("pub async fn send_out("), "{code}");
 }
 
@@ -85,11 +93,17 @@ components:
     assert_eq!(d.servers[0].url, "broker-{region}:9092");
     assert_eq!(d.servers[0].variables[0].default.as_deref(), Some("eu"));
     assert_eq!(d.servers[0].security, vec!["scram"]);
-    assert!(d.messages[0].headers.is_some(), "headers come from the trait");
+    assert!(
+        d.messages[0].headers.is_some(),
+        "headers come from the trait"
+    );
     let code = e.pretty();
     assert!(code.contains("const GROUP_ID: ::std::option::Option<&'static str> = ::std::option::Option::Some(\n            \"order-service\",\n        );") || code.contains("\"order-service\""), "{code}");
     assert!(code.contains("type Key = ::std::string::String;"), "{code}");
-    assert!(code.contains("type Headers = super::OrderCreatedHeaders;"), "{code}");
+    assert!(
+        code.contains("type Headers = super::OrderCreatedHeaders;"),
+        "{code}"
+    );
     assert!(code.contains("pub struct OrdersParameters"), "{code}");
     assert!(code.contains("must be one of a, b"), "{code}");
 }
@@ -122,7 +136,10 @@ fn version_and_shape_errors_say_what_to_do() {
     assert!(errors("openapi: 3.0.0\n").contains("not an AsyncAPI document"));
     assert!(errors("- a\n- b\n").contains("not an AsyncAPI document"));
     let t = errors("asyncapi: 2.6.0\ninfo: { title: T, version: '1' }\nservers: { k: { url: 'x:1', protocol: kafka } }\nchannels:\n  'has space':\n    subscribe: { message: { payload: { type: string } } }\n");
-    assert!(t.contains("cannot become a Kafka topic") && t.contains("bindings.kafka.topic"), "{t}");
+    assert!(
+        t.contains("cannot become a Kafka topic") && t.contains("bindings.kafka.topic"),
+        "{t}"
+    );
     let t = errors("asyncapi: 2.6.0\ninfo: { title: T, version: '1' }\nchannels:\n  x:\n    subscribe: { message: { contentType: application/xml, payload: { type: string } } }\n");
     assert!(t.contains("application/xml"), "{t}");
 }

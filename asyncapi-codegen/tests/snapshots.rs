@@ -7,8 +7,12 @@ use std::path::Path;
 use asyncapi_codegen::{expand_file, Settings};
 
 fn snapshot(relative: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(relative);
-    expand_file(&path, &Settings::default()).unwrap_or_else(|e| panic!("{e}")).pretty()
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(relative);
+    expand_file(&path, &Settings::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .pretty()
 }
 
 #[test]
@@ -18,22 +22,30 @@ fn seed_account_service() {
 
 #[test]
 fn streetlights_kafka_3_0() {
-    insta::assert_snapshot!(snapshot("corpus/asyncapi-examples-3.0.0/streetlights-kafka-asyncapi.yml"));
+    insta::assert_snapshot!(snapshot(
+        "corpus/asyncapi-examples-3.0.0/streetlights-kafka-asyncapi.yml"
+    ));
 }
 
 #[test]
 fn streetlights_kafka_2_6() {
-    insta::assert_snapshot!(snapshot("corpus/asyncapi-examples-2.6.0/streetlights-kafka.yml"));
+    insta::assert_snapshot!(snapshot(
+        "corpus/asyncapi-examples-2.6.0/streetlights-kafka.yml"
+    ));
 }
 
 #[test]
 fn oneof_3_0() {
-    insta::assert_snapshot!(snapshot("corpus/asyncapi-examples-3.0.0/oneof-asyncapi.yml"));
+    insta::assert_snapshot!(snapshot(
+        "corpus/asyncapi-examples-3.0.0/oneof-asyncapi.yml"
+    ));
 }
 
 #[test]
 fn adeo_avro_request_reply() {
-    insta::assert_snapshot!(snapshot("corpus/asyncapi-examples-3.0.0/adeo-kafka-request-reply-asyncapi.yml"));
+    insta::assert_snapshot!(snapshot(
+        "corpus/asyncapi-examples-3.0.0/adeo-kafka-request-reply-asyncapi.yml"
+    ));
 }
 
 #[test]

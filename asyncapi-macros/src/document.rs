@@ -72,11 +72,19 @@ pub fn expand(input: TokenStream) -> TokenStream {
     match expand_file(&path, &input.settings) {
         Ok(expansion) => {
             // `include_bytes!` makes cargo rebuild when the document or a referenced file changes.
-            let tracked = expansion.files.iter().filter_map(|f| std::fs::canonicalize(f).ok()).map(|f| {
-                let f = f.display().to_string();
-                quote! { const _: &[u8] = ::core::include_bytes!(#f); }
-            });
-            let warnings = expansion.warnings.iter().enumerate().map(|(i, w)| warning(span, i, &shown(w)));
+            let tracked = expansion
+                .files
+                .iter()
+                .filter_map(|f| std::fs::canonicalize(f).ok())
+                .map(|f| {
+                    let f = f.display().to_string();
+                    quote! { const _: &[u8] = ::core::include_bytes!(#f); }
+                });
+            let warnings = expansion
+                .warnings
+                .iter()
+                .enumerate()
+                .map(|(i, w)| warning(span, i, &shown(w)));
             let tokens = expansion.tokens;
             quote! {
                 #(#tracked)*

@@ -31,7 +31,10 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(f) => f,
         Err(_) => {
             return with_item(
-                syn::Error::new(Span::call_site(), "`#[event_listener]` goes on an `async fn` that handles one message"),
+                syn::Error::new(
+                    Span::call_site(),
+                    "`#[event_listener]` goes on an `async fn` that handles one message",
+                ),
                 item,
             )
         }
@@ -54,11 +57,21 @@ fn parse_options(args: TokenStream) -> syn::Result<Options> {
     let mut seen: Vec<String> = Vec::new();
     for meta in metas {
         let Meta::NameValue(nv) = &meta else {
-            return Err(syn::Error::new(meta.span(), format!("expected `name = value`; options: {OPTIONS}")));
+            return Err(syn::Error::new(
+                meta.span(),
+                format!("expected `name = value`; options: {OPTIONS}"),
+            ));
         };
-        let name = nv.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        let name = nv
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         if seen.contains(&name) {
-            return Err(syn::Error::new(nv.path.span(), format!("option `{name}` is given twice")));
+            return Err(syn::Error::new(
+                nv.path.span(),
+                format!("option `{name}` is given twice"),
+            ));
         }
         seen.push(name.clone());
         let value = &nv.value;
@@ -97,18 +110,31 @@ fn parse_options(args: TokenStream) -> syn::Result<Options> {
 
 fn lit_str(value: &Expr, name: &str) -> syn::Result<LitStr> {
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(s.clone()),
-        _ => Err(syn::Error::new(value.span(), format!("`{name}` takes a string literal"))),
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) => Ok(s.clone()),
+        _ => Err(syn::Error::new(
+            value.span(),
+            format!("`{name}` takes a string literal"),
+        )),
     }
 }
 
 fn positive(value: &Expr, name: &str) -> syn::Result<u32> {
     match value {
-        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => match i.base10_parse::<u32>() {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(i), ..
+        }) => match i.base10_parse::<u32>() {
             Ok(n) if n >= 1 => Ok(n),
-            _ => Err(syn::Error::new(i.span(), format!("`{name}` must be a whole number of at least 1"))),
+            _ => Err(syn::Error::new(
+                i.span(),
+                format!("`{name}` must be a whole number of at least 1"),
+            )),
         },
-        _ => Err(syn::Error::new(value.span(), format!("`{name}` takes an integer literal, e.g. `{name} = 3`"))),
+        _ => Err(syn::Error::new(
+            value.span(),
+            format!("`{name}` takes an integer literal, e.g. `{name} = 3`"),
+        )),
     }
 }
 
@@ -119,10 +145,16 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
     };
     let sig = &func.sig;
     if sig.asyncness.is_none() {
-        return Err(syn::Error::new(sig.fn_token.span(), "an event listener must be an `async fn`"));
+        return Err(syn::Error::new(
+            sig.fn_token.span(),
+            "an event listener must be an `async fn`",
+        ));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        return Err(syn::Error::new(sig.generics.span(), "an event listener cannot be generic: its message type comes from the channel"));
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "an event listener cannot be generic: its message type comes from the channel",
+        ));
     }
     let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
     if inputs.is_empty() || inputs.len() > 2 {
@@ -134,10 +166,18 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
     let mut types = Vec::new();
     for arg in &inputs {
         match arg {
-            FnArg::Receiver(r) => return Err(syn::Error::new(r.span(), "an event listener is a free function, not a method")),
+            FnArg::Receiver(r) => {
+                return Err(syn::Error::new(
+                    r.span(),
+                    "an event listener is a free function, not a method",
+                ))
+            }
             FnArg::Typed(t) => {
                 if let Type::Reference(r) = &*t.ty {
-                    return Err(syn::Error::new(r.span(), "an event listener takes its arguments by value: remove the `&`"));
+                    return Err(syn::Error::new(
+                        r.span(),
+                        "an event listener takes its arguments by value: remove the `&`",
+                    ));
                 }
                 types.push((*t.ty).clone());
             }
@@ -147,7 +187,10 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
 
     let fn_name = &sig.ident;
     let vis = &func.vis;
-    let side = o.side.clone().unwrap_or_else(|| format_ident!("Application"));
+    let side = o
+        .side
+        .clone()
+        .unwrap_or_else(|| format_ident!("Application"));
     let prefix = match &o.api {
         Some(p) => quote! { #p:: },
         None => quote! {},
@@ -163,10 +206,19 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
     } else {
         quote! { { let _ = context; #fn_name(message).await } }
     };
-    let opt = |v: Option<TokenStream>| v.map(|t| quote! { ::std::option::Option::Some(#t) }).unwrap_or_else(|| quote! { ::std::option::Option::None });
-    let group = opt(o.group.as_ref().map(|g| quote! { ::std::string::String::from(#g) }));
+    let opt = |v: Option<TokenStream>| {
+        v.map(|t| quote! { ::std::option::Option::Some(#t) })
+            .unwrap_or_else(|| quote! { ::std::option::Option::None })
+    };
+    let group = opt(o
+        .group
+        .as_ref()
+        .map(|g| quote! { ::std::string::String::from(#g) }));
     let retries = opt(o.retries.map(|n| quote! { #n }));
-    let dead_letter = opt(o.dead_letter.as_ref().map(|g| quote! { ::std::string::String::from(#g) }));
+    let dead_letter = opt(o
+        .dead_letter
+        .as_ref()
+        .map(|g| quote! { ::std::string::String::from(#g) }));
     let concurrency = opt(o.concurrency.map(|n| quote! { #n as usize }));
     let doc = format!(" Registers [`{fn_name}`] as the listener of channel `{}`: `consumer.listen::<{fn_name}>()`.", channel.value());
     Ok(quote! {
@@ -204,7 +256,9 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
 
 /// `()` (or nothing), or `Result<(), E>` under any path (`anyhow::Result<()>` too).
 fn check_return(output: &ReturnType) -> syn::Result<()> {
-    let ReturnType::Type(_, ty) = output else { return Ok(()) };
+    let ReturnType::Type(_, ty) = output else {
+        return Ok(());
+    };
     let ok = match &**ty {
         Type::Tuple(t) => t.elems.is_empty(),
         Type::Path(p) => p.path.segments.last().is_some_and(|s| {

@@ -42,19 +42,29 @@ mod v2_slack_rtm {
     asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-2.6.0/slack-rtm.yml");
 }
 mod v2_social_media_backend {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-2.6.0/social-media/backend/asyncapi.yaml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-2.6.0/social-media/backend/asyncapi.yaml"
+    );
 }
 mod v2_social_media_comments_service {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-2.6.0/social-media/comments-service/asyncapi.yaml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-2.6.0/social-media/comments-service/asyncapi.yaml"
+    );
 }
 mod v2_social_media_frontend {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-2.6.0/social-media/frontend/asyncapi.yaml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-2.6.0/social-media/frontend/asyncapi.yaml"
+    );
 }
 mod v2_social_media_notification_service {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-2.6.0/social-media/notification-service/asyncapi.yaml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-2.6.0/social-media/notification-service/asyncapi.yaml"
+    );
 }
 mod v2_social_media_public_api {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-2.6.0/social-media/public-api/asyncapi.yaml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-2.6.0/social-media/public-api/asyncapi.yaml"
+    );
 }
 mod v2_streetlights_kafka {
     asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-2.6.0/streetlights-kafka.yml");
@@ -63,25 +73,35 @@ mod v2_streetlights_mqtt {
     asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-2.6.0/streetlights-mqtt.yml");
 }
 mod v2_streetlights_operation_security {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-2.6.0/streetlights-operation-security.yml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-2.6.0/streetlights-operation-security.yml"
+    );
 }
 mod v2_websocket_gemini {
     asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-2.6.0/websocket-gemini.yml");
 }
 mod v3_adeo_kafka_request_reply {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/adeo-kafka-request-reply-asyncapi.yml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/adeo-kafka-request-reply-asyncapi.yml"
+    );
 }
 mod v3_anyof {
     asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/anyof-asyncapi.yml");
 }
 mod v3_application_headers {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/application-headers-asyncapi.yml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/application-headers-asyncapi.yml"
+    );
 }
 mod v3_correlation_id {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/correlation-id-asyncapi.yml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/correlation-id-asyncapi.yml"
+    );
 }
 mod v3_gitter_streaming {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/gitter-streaming-asyncapi.yml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/gitter-streaming-asyncapi.yml"
+    );
 }
 mod v3_kraken_websocket_request_reply_message_filter_in_reply {
     asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/kraken-websocket-request-reply-message-filter-in-reply-asyncapi.yml");
@@ -99,7 +119,9 @@ mod v3_oneof {
     asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/oneof-asyncapi.yml");
 }
 mod v3_operation_security {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/operation-security-asyncapi.yml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/operation-security-asyncapi.yml"
+    );
 }
 mod v3_rpc_client {
     asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/rpc-client-asyncapi.yml");
@@ -114,31 +136,49 @@ mod v3_slack_rtm {
     asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/slack-rtm-asyncapi.yml");
 }
 mod v3_social_media_backend {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/social-media/backend/asyncapi.yaml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/social-media/backend/asyncapi.yaml"
+    );
 }
 mod v3_social_media_comments_service {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/social-media/comments-service/asyncapi.yaml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/social-media/comments-service/asyncapi.yaml"
+    );
 }
 mod v3_social_media_frontend {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/social-media/frontend/asyncapi.yaml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/social-media/frontend/asyncapi.yaml"
+    );
 }
 mod v3_social_media_notification_service {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/social-media/notification-service/asyncapi.yaml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/social-media/notification-service/asyncapi.yaml"
+    );
 }
 mod v3_social_media_public_api {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/social-media/public-api/asyncapi.yaml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/social-media/public-api/asyncapi.yaml"
+    );
 }
 mod v3_streetlights_kafka {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/streetlights-kafka-asyncapi.yml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/streetlights-kafka-asyncapi.yml"
+    );
 }
 mod v3_streetlights_mqtt {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/streetlights-mqtt-asyncapi.yml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/streetlights-mqtt-asyncapi.yml"
+    );
 }
 mod v3_streetlights_operation_security {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/streetlights-operation-security-asyncapi.yml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/streetlights-operation-security-asyncapi.yml"
+    );
 }
 mod v3_websocket_gemini {
-    asyncapi_runtime::asyncapi!("fixtures/corpus/asyncapi-examples-3.0.0/websocket-gemini-asyncapi.yml");
+    asyncapi_runtime::asyncapi!(
+        "fixtures/corpus/asyncapi-examples-3.0.0/websocket-gemini-asyncapi.yml"
+    );
 }
 
 const EXPANDED: &[&str] = &[
@@ -202,7 +242,12 @@ fn every_corpus_document_is_expanded() {
                     stack.push(path);
                 }
             } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
-                found.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+                found.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
             }
         }
     }
@@ -215,9 +260,15 @@ fn every_corpus_document_is_expanded() {
 #[test]
 fn corpus_types_are_usable() {
     // A sample of generated items, used as a user would.
-    let lumens = v3_streetlights_kafka::LightMeasuredPayload { lumens: Some(3), sent_at: None };
+    let lumens = v3_streetlights_kafka::LightMeasuredPayload {
+        lumens: Some(3),
+        sent_at: None,
+    };
     let json = asyncapi_runtime::__private::serde_json::to_string(&lumens).unwrap();
     assert_eq!(json, r#"{"lumens":3}"#);
-    assert_eq!(<v3_streetlights_kafka::channels::LightingMeasured as asyncapi_runtime::Channel>::TOPIC, "smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured");
+    assert_eq!(
+        <v3_streetlights_kafka::channels::LightingMeasured as asyncapi_runtime::Channel>::TOPIC,
+        "smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured"
+    );
     assert_eq!(<v2_streetlights_mqtt::channels::SmartylightingStreetlights10EventStreetlightIdLightingMeasured as asyncapi_runtime::Channel>::TOPIC, "smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured");
 }

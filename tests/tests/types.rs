@@ -17,7 +17,10 @@ use edge::*;
 fn envelope() -> PetEnvelope {
     PetEnvelope {
         kind: "pet".into(),
-        pet: Pet::Dog(Dog { pet_type: "Dog".into(), barks: Some(true) }),
+        pet: Pet::Dog(Dog {
+            pet_type: "Dog".into(),
+            barks: Some(true),
+        }),
         nickname: None,
         foo_bar: Some("camel".into()),
         foo_bar_2: Some(7),
@@ -31,21 +34,45 @@ fn envelope() -> PetEnvelope {
         conditional: Some(json!(5)),
         mixed: Some(json!(true)),
         parent: None,
-        inline: Some(PetEnvelopeInline { a: Some("x".into()) }),
-        merged: Some(PetEnvelopeMerged { name: "Rex".into(), age: 3 }),
+        inline: Some(PetEnvelopeInline {
+            a: Some("x".into()),
+        }),
+        merged: Some(PetEnvelopeMerged {
+            name: "Rex".into(),
+            age: 3,
+        }),
     }
 }
 
 #[test]
 fn seed_messages_serialize_to_the_documented_shape() {
-    let signup = seed::UserSignup { email: Some("a@example.com".into()), name: Some("Ada".into()) };
-    assert_eq!(serde_json::to_value(&signup).unwrap(), json!({"email": "a@example.com", "name": "Ada"}));
-    let created = seed::AccountCreated { account_id: Some("acc-1".into()), balance: Some(12.5) };
-    assert_eq!(serde_json::to_value(&created).unwrap(), json!({"accountId": "acc-1", "balance": 12.5}));
-    let back: seed::AccountCreated = serde_json::from_value(json!({"accountId": "acc-1", "balance": 12.5})).unwrap();
+    let signup = seed::UserSignup {
+        email: Some("a@example.com".into()),
+        name: Some("Ada".into()),
+    };
+    assert_eq!(
+        serde_json::to_value(&signup).unwrap(),
+        json!({"email": "a@example.com", "name": "Ada"})
+    );
+    let created = seed::AccountCreated {
+        account_id: Some("acc-1".into()),
+        balance: Some(12.5),
+    };
+    assert_eq!(
+        serde_json::to_value(&created).unwrap(),
+        json!({"accountId": "acc-1", "balance": 12.5})
+    );
+    let back: seed::AccountCreated =
+        serde_json::from_value(json!({"accountId": "acc-1", "balance": 12.5})).unwrap();
     assert_eq!(back, created);
-    assert_eq!(<seed::channels::UserSignup as Channel>::TOPIC, "user.signup");
-    assert_eq!(<seed::channels::AccountCreated as Channel>::TOPIC, "account.created");
+    assert_eq!(
+        <seed::channels::UserSignup as Channel>::TOPIC,
+        "user.signup"
+    );
+    assert_eq!(
+        <seed::channels::AccountCreated as Channel>::TOPIC,
+        "account.created"
+    );
     assert_eq!(seed::Application::RECEIVES, &["user/signup"]);
     assert_eq!(seed::Application::SENDS, &["account/created"]);
     assert_eq!(seed::Client::SENDS, &["user/signup"]);
@@ -55,8 +82,16 @@ fn seed_messages_serialize_to_the_documented_shape() {
 fn discriminator_picks_the_named_variant_not_the_first_that_parses() {
     // `Cat` would accept this object too (`meows` is optional): only the tag says Dog.
     let pet: Pet = serde_json::from_value(json!({"petType": "Dog", "barks": true})).unwrap();
-    assert_eq!(pet, Pet::Dog(Dog { pet_type: "Dog".into(), barks: Some(true) }));
-    let err = serde_json::from_value::<Pet>(json!({"petType": "Fish"})).unwrap_err().to_string();
+    assert_eq!(
+        pet,
+        Pet::Dog(Dog {
+            pet_type: "Dog".into(),
+            barks: Some(true)
+        })
+    );
+    let err = serde_json::from_value::<Pet>(json!({"petType": "Fish"}))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("Fish") && err.contains("`Cat`"), "{err}");
     assert!(serde_json::from_value::<Pet>(json!({"barks": true})).is_err());
 }
@@ -68,9 +103,15 @@ fn colliding_names_get_distinct_fields_and_variants() {
     assert_eq!(value["foo_bar"], 7);
     assert_eq!(value["type"], "t");
     assert_eq!(value["status"], "in_stock");
-    assert_eq!(serde_json::to_value(PetEnvelopeStatus::InStock).unwrap(), "in-stock");
+    assert_eq!(
+        serde_json::to_value(PetEnvelopeStatus::InStock).unwrap(),
+        "in-stock"
+    );
     assert_eq!(serde_json::to_value(PetEnvelopeStatus::Empty).unwrap(), "");
-    assert_eq!(serde_json::to_value(PetEnvelopeStatus::T1st).unwrap(), "1st");
+    assert_eq!(
+        serde_json::to_value(PetEnvelopeStatus::T1st).unwrap(),
+        "1st"
+    );
     let back: PetEnvelope = serde_json::from_value(value).unwrap();
     assert_eq!(back, envelope());
 }
@@ -83,7 +124,9 @@ fn nullable_is_an_option_and_absent_optionals_are_skipped() {
     assert!(value.get("fooBar").is_none(), "{value}");
     let audit: Audit = serde_json::from_value(json!({"kind": "audit", "note": null})).unwrap();
     assert_eq!(audit.note, None);
-    let with_nickname: PetEnvelope = serde_json::from_value(json!({"kind": "pet", "pet": {"petType": "Cat"}, "nickname": null})).unwrap();
+    let with_nickname: PetEnvelope =
+        serde_json::from_value(json!({"kind": "pet", "pet": {"petType": "Cat"}, "nickname": null}))
+            .unwrap();
     assert_eq!(with_nickname.nickname, None);
 }
 
@@ -101,22 +144,39 @@ fn recursion_is_boxed_and_formats_map_to_crates() {
 
 #[test]
 fn channel_with_two_messages_decodes_by_constant_tag() {
-    let audit = PetsMessage::from(Audit { kind: "audit".into(), note: Some("n".into()) });
+    let audit = PetsMessage::from(Audit {
+        kind: "audit".into(),
+        note: Some("n".into()),
+    });
     let bytes = audit.encode().unwrap();
-    assert_eq!(PetsMessage::decode(&bytes, Some("application/json")).unwrap(), audit);
+    assert_eq!(
+        PetsMessage::decode(&bytes, Some("application/json")).unwrap(),
+        audit
+    );
     let pet = PetsMessage::from(envelope());
     let bytes = pet.encode().unwrap();
     assert_eq!(PetsMessage::decode(&bytes, None).unwrap(), pet);
-    let err = PetsMessage::decode(br#"{"kind":"other"}"#, None).unwrap_err().to_string();
+    let err = PetsMessage::decode(br#"{"kind":"other"}"#, None)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("`pet`") && err.contains("`audit`"), "{err}");
 }
 
 #[test]
 fn every_message_gets_its_own_headers_type() {
-    let h = PetEnvelopeHeaders { trace_id: Some("t-1".into()), attempt: Some(2) };
+    let h = PetEnvelopeHeaders {
+        trace_id: Some("t-1".into()),
+        attempt: Some(2),
+    };
     let raw = h.to_kafka_headers().unwrap();
-    assert!(raw.contains(&("traceId".to_owned(), b"t-1".to_vec())), "{raw:?}");
-    assert!(raw.contains(&("attempt".to_owned(), b"2".to_vec())), "{raw:?}");
+    assert!(
+        raw.contains(&("traceId".to_owned(), b"t-1".to_vec())),
+        "{raw:?}"
+    );
+    assert!(
+        raw.contains(&("attempt".to_owned(), b"2".to_vec())),
+        "{raw:?}"
+    );
     assert_eq!(PetEnvelopeHeaders::from_kafka_headers(&raw).unwrap(), h);
     // A numeric-looking string header stays a string.
     let a = AuditHeaders::from_kafka_headers(&[("traceId".to_owned(), b"123".to_vec())]).unwrap();

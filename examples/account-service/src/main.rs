@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures::StreamExt;
 use asyncapi_runtime::CancellationToken;
 use asyncapi_runtime::{event_listener, Channel, EmbeddedKafka, KafkaConfig, MessageContext};
+use futures::StreamExt;
 
 // The seed document is imperfect on purpose (an undeclared `{version}` server variable,
 // a security requirement naming no scheme): `asyncapi!` reports both as warnings.
@@ -26,18 +26,31 @@ use account::{AccountCreated, UserSignup};
 /// The service's handler: opens an account for every signup and announces it.
 #[event_listener(api = account, channel = "user/signup", group = "account-service")]
 async fn on_signup(signup: UserSignup, ctx: MessageContext) -> anyhow::Result<()> {
-    let service = ctx.state::<Arc<account::Application>>().context("service state missing")?;
+    let service = ctx
+        .state::<Arc<account::Application>>()
+        .context("service state missing")?;
     let email = signup.email.clone().unwrap_or_default();
-    let account = AccountCreated { account_id: Some(format!("acc-{}", ctx.offset + 1)), balance: Some(0.0) };
-    println!("service  <- user/signup      {email} (partition {}, offset {})", ctx.partition, ctx.offset);
+    let account = AccountCreated {
+        account_id: Some(format!("acc-{}", ctx.offset + 1)),
+        balance: Some(0.0),
+    };
+    println!(
+        "service  <- user/signup      {email} (partition {}, offset {})",
+        ctx.partition, ctx.offset
+    );
     service.send_account_created(&account).await?;
-    println!("service  -> account/created  {}", account.account_id.as_deref().unwrap_or("?"));
+    println!(
+        "service  -> account/created  {}",
+        account.account_id.as_deref().unwrap_or("?")
+    );
     Ok(())
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
 
     // A real broker when KAFKA_BOOTSTRAP_SERVERS is set, else the embedded one.
     let (_embedded, config) = match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
@@ -52,7 +65,10 @@ async fn main() -> anyhow::Result<()> {
                 <account::channels::AccountCreated as Channel>::TOPIC,
                 "user.signup.dlq",
             ])?;
-            println!("broker: embedded mock cluster at {}", broker.bootstrap_servers());
+            println!(
+                "broker: embedded mock cluster at {}",
+                broker.bootstrap_servers()
+            );
             let config = broker.config();
             (Some(broker), config)
         }
@@ -62,7 +78,10 @@ async fn main() -> anyhow::Result<()> {
 
     // The service: listens on user/signup, sends on account/created.
     let service = Arc::new(account::Application::new(config.clone())?);
-    let service_loop = service.consumer().with_state(service.clone()).listen::<on_signup>();
+    let service_loop = service
+        .consumer()
+        .with_state(service.clone())
+        .listen::<on_signup>();
     let service_task = tokio::spawn(service_loop.run(shutdown.clone()));
 
     // The client: the mirror image, a typed stream of account/created.
@@ -71,18 +90,34 @@ async fn main() -> anyhow::Result<()> {
     let mut accounts = client_consumer.subscribe::<account::channels::AccountCreated>();
     let client_task = tokio::spawn(client_consumer.run(shutdown.clone()));
 
-    let users = [("ada@example.com", "Ada"), ("grace@example.com", "Grace"), ("edsger@example.com", "Edsger")];
+    let users = [
+        ("ada@example.com", "Ada"),
+        ("grace@example.com", "Grace"),
+        ("edsger@example.com", "Edsger"),
+    ];
     for (email, name) in users {
-        let signup = UserSignup { email: Some(email.into()), name: Some(name.into()) };
+        let signup = UserSignup {
+            email: Some(email.into()),
+            name: Some(name.into()),
+        };
         let delivery = client.send_user_signup(&signup).await?;
-        println!("client   -> user/signup      {email} (partition {}, offset {})", delivery.partition, delivery.offset);
+        println!(
+            "client   -> user/signup      {email} (partition {}, offset {})",
+            delivery.partition, delivery.offset
+        );
     }
 
     let mut received = 0;
     while received < users.len() {
-        let next = tokio::time::timeout(Duration::from_secs(30), accounts.next()).await.context("no account created within 30 s")?;
+        let next = tokio::time::timeout(Duration::from_secs(30), accounts.next())
+            .await
+            .context("no account created within 30 s")?;
         let Some(message) = next else { break };
-        println!("client   <- account/created  {} (balance {:?})", message.message.account_id.as_deref().unwrap_or("?"), message.message.balance);
+        println!(
+            "client   <- account/created  {} (balance {:?})",
+            message.message.account_id.as_deref().unwrap_or("?"),
+            message.message.balance
+        );
         message.ack();
         received += 1;
     }
