@@ -159,7 +159,7 @@ fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-fn pick<'a>(list: &'a [String], n: u64) -> &'a str {
+fn pick(list: &[String], n: u64) -> &str {
     if list.is_empty() {
         ""
     } else {
@@ -270,8 +270,8 @@ pub fn apply(doc: &mut Value, m: &Mutation) {
                 }
             }
         }
-        Mutation::ReplaceScalar(a, b) => set(doc, &pick(&ptrs, a).to_owned(), scalar(b)),
-        Mutation::ReplaceContainer(a, b) => set(doc, &pick(&ptrs, a).to_owned(), container(b)),
+        Mutation::ReplaceScalar(a, b) => set(doc, pick(&ptrs, a), scalar(b)),
+        Mutation::ReplaceContainer(a, b) => set(doc, pick(&ptrs, a), container(b)),
         Mutation::Duplicate(a, b) => {
             let from = pick(&ptrs, a);
             let to = pick(&ptrs, b).to_owned();
