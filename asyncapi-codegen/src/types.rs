@@ -51,6 +51,9 @@ pub struct TypeSpace {
     used_names: HashSet<String>,
     /// Types whose definition is being generated: a reference back to one is recursion.
     in_progress: Vec<String>,
+    /// Schema nodes being generated (named or not), to stop recursion that has no
+    /// struct to break it (`items` referring to its own array).
+    building: Vec<NodeId>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -167,6 +170,7 @@ impl TypeSpace {
             by_node: HashMap::new(),
             used_names: RESERVED.iter().map(|s| (*s).to_owned()).collect(),
             in_progress: Vec::new(),
+            building: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -221,6 +225,12 @@ impl TypeSpace {
             if let Some(ty) = self.by_node.get(&target) {
                 return self.maybe_boxed(ty.clone());
             }
+            if self.building.contains(&target) {
+                self.warnings.push(r.error(at, "this `$ref` refers back to a schema that contains it with no object in between (e.g. an array of itself); typed as any JSON value"));
+                return self.fallback(
+                    "Any JSON value: the schema refers to itself with no object in between.",
+                );
+            }
             let value = r.get(&target).cloned().unwrap_or(Value::Null);
             let own_name = target.last_segment().unwrap_or_else(|| name.to_owned());
             return self.define(r, &target, &value, &own_name, true);
@@ -262,7 +272,13 @@ impl TypeSpace {
         name: &str,
         named: bool,
     ) -> Ty {
+        // Documents are finite, so only references recurse; this bound is a backstop.
+        if self.building.len() > 256 {
+            return self.fallback("Any JSON value: the schema nests too deeply.");
+        }
+        self.building.push(at.clone());
         let ty = self.build(r, at, schema, name);
+        self.building.pop();
         if named && ty.nominal.is_none() && !self.by_node.contains_key(at) {
             // A named primitive or container: an alias keeps the document's name visible.
             let alias = self.claim_name(name);

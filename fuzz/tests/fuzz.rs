@@ -455,13 +455,11 @@ fn assert_regression(name: &str) {
 }
 
 #[test]
-#[ignore = "known codegen bug (stack overflow on a self-referencing array `items`); un-ignore when fixed"]
 fn regression_self_referencing_array_items() {
     assert_regression("self-referencing-array-items.yaml");
 }
 
 #[test]
-#[ignore = "known codegen bug (stack overflow on a self-referencing array `items`, 2.x); un-ignore when fixed"]
 fn regression_self_referencing_array_items_2x() {
     assert_regression("self-referencing-array-items-2x.yaml");
 }
