@@ -727,6 +727,15 @@ impl Generator<'_> {
                 Some(s) => quote! { ::std::option::Option::Some(&servers::#s) },
                 None => quote! { ::std::option::Option::None },
             };
+            let mut topics_lit: Vec<String> = Vec::new();
+            for op in &self.doc.operations {
+                let c = &self.doc.channels[op.channel];
+                if let Ok(t) = &c.topic {
+                    if c.parameters.is_empty() && !t.contains('{') && !topics_lit.contains(t) {
+                        topics_lit.push(t.clone());
+                    }
+                }
+            }
             let sends_lit = &sends;
             let receives_lit = &receives;
             out.extend(quote! {
@@ -744,6 +753,8 @@ impl Generator<'_> {
                     pub const SENDS: &'static [&'static str] = &[#(#sends_lit),*];
                     /// Channels this side receives from.
                     pub const RECEIVES: &'static [&'static str] = &[#(#receives_lit),*];
+                    /// Kafka topics of this side's channels that have no parameters.
+                    pub const TOPICS: &'static [&'static str] = &[#(#topics_lit),*];
 
                     /// Connects with `config`.
                     pub fn new(config: #rt::KafkaConfig) -> ::std::result::Result<Self, #rt::ConfigError> {
@@ -754,6 +765,14 @@ impl Generator<'_> {
                     /// Connects to `KAFKA_BOOTSTRAP_SERVERS`, or else the document's first Kafka server.
                     pub fn from_env() -> ::std::result::Result<Self, #rt::ConfigError> {
                         Self::new(#rt::KafkaConfig::from_env_or_server(#server_arg)?)
+                    }
+
+                    /// Creates this side's topics (those it sends on and receives from) that
+                    /// do not exist yet, with `partitions` partitions. For real brokers; the
+                    /// embedded broker creates topics with `EmbeddedKafka::create_topic`.
+                    /// Channels with parameters are skipped: their topics depend on values.
+                    pub async fn ensure_topics(&self, partitions: i32) -> ::std::result::Result<(), #rt::AdminError> {
+                        #rt::ensure_topics(&self.config, Self::TOPICS, partitions).await
                     }
 
                     /// The producer this side sends with.

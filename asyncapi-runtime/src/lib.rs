@@ -22,6 +22,7 @@
 //! Delivery is at least once: a record's offset is stored only after its handler
 //! succeeded or the record reached its dead-letter topic.
 
+pub mod admin;
 pub mod codec;
 pub mod config;
 pub mod consumer;
@@ -31,6 +32,7 @@ pub mod error;
 pub mod producer;
 mod topic;
 
+pub use admin::{ensure_topics, AdminError};
 pub use asyncapi_macros::{asyncapi, event_listener};
 pub use config::KafkaConfig;
 pub use consumer::{

@@ -56,7 +56,14 @@ async fn main() -> anyhow::Result<()> {
     let (_embedded, config) = match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
         Ok(servers) => {
             println!("broker: {servers} (KAFKA_BOOTSTRAP_SERVERS)");
-            (None, KafkaConfig::new(servers))
+            let config = KafkaConfig::new(servers);
+            asyncapi_runtime::ensure_topics(
+                &config,
+                &[account::Application::TOPICS, &["user.signup.dlq"]].concat(),
+                1,
+            )
+            .await?;
+            (None, config)
         }
         Err(_) => {
             let broker = EmbeddedKafka::start(1)?;
