@@ -52,6 +52,8 @@ pub struct Generator<'a> {
     pub rt: TokenStream,
     pub doc: &'a Document,
     pub types: TypeSpace,
+    /// Each channel's message type, as named at the top level of the expansion.
+    pub channel_messages: Vec<TokenStream>,
 }
 
 impl Generator<'_> {
@@ -315,21 +317,24 @@ impl Generator<'_> {
             Err(_) => String::new(),
         };
         // Message type: the one message, or an enum of them.
-        let message_ty = match c.messages.as_slice() {
+        let top_level = match c.messages.as_slice() {
             [] => quote! { #p::serde_json::Value },
-            [one] => {
-                let t = &messages[*one].ty;
-                quote! { super::#t }
-            }
+            [one] => messages[*one].ty.clone(),
             many => {
                 let enum_name = self
                     .types
                     .claim_name(&format!("{}Message", channel_type_name(c)));
                 let eident = format_ident!("{}", enum_name);
                 self.channel_enum(r, c, &eident, many, messages);
-                quote! { super::#eident }
+                quote! { #eident }
             }
         };
+        let message_ty = if c.messages.is_empty() {
+            top_level.clone()
+        } else {
+            quote! { super::#top_level }
+        };
+        self.channel_messages.push(top_level);
         // Typed headers/key only when every message of the channel agrees on them.
         let agree = |f: &dyn Fn(&MessageCode) -> Option<String>| -> Option<String> {
             let set: HashSet<Option<String>> =
@@ -675,6 +680,7 @@ impl Generator<'_> {
                     sends.push(c.id.clone());
                     impls.push(quote! { impl #rt::Sends<channels::#ch> for #ident {} });
                     let fname = format_ident!("send_{}", field_ident_text(&c.id));
+                    let msg_ty = &self.channel_messages[op.channel];
                     let ename = format_ident!("enqueue_{}", field_ident_text(&c.id));
                     let doc = format!(" Sends a message on channel `{}` and waits for the broker's acknowledgement.", c.id);
                     let op_doc = op
@@ -697,7 +703,7 @@ impl Generator<'_> {
                         #[doc = #doc]
                         #[doc = ""]
                         #[doc = #op_doc]
-                        pub async fn #fname(&self, #param_arg message: &<channels::#ch as #rt::Channel>::Message) -> ::std::result::Result<#rt::Delivery, #rt::SendError> {
+                        pub async fn #fname(&self, #param_arg message: &#msg_ty) -> ::std::result::Result<#rt::Delivery, #rt::SendError> {
                             self.producer.send::<channels::#ch>(#rt::Outgoing::new(message) #param_use).await
                         }
                         #[doc = #edoc]

@@ -150,6 +150,7 @@ fn expand_resolved(
         rt: rt.clone(),
         doc: &document,
         types: types::TypeSpace::new(rt),
+        channel_messages: Vec::new(),
     };
     let (tokens, type_warnings) = generator.generate(resolver);
     warnings.extend(type_warnings);

@@ -91,8 +91,16 @@ fn seed_expands_and_remote_ref_fails() {
 
 #[test]
 fn json_documents_expand_like_yaml() {
-    let yaml = expand_file(&fixtures().join("specs/account-service.yaml"), &Settings::default()).unwrap();
-    let json = expand_file(&fixtures().join("specs/account-service.json"), &Settings::default()).unwrap();
+    let yaml = expand_file(
+        &fixtures().join("specs/account-service.yaml"),
+        &Settings::default(),
+    )
+    .unwrap();
+    let json = expand_file(
+        &fixtures().join("specs/account-service.json"),
+        &Settings::default(),
+    )
+    .unwrap();
     assert_eq!(yaml.pretty(), json.pretty());
 }
 
@@ -100,8 +108,20 @@ fn json_documents_expand_like_yaml() {
 fn every_referenced_file_is_tracked_for_rebuilds() {
     let doc = fixtures().join("corpus/asyncapi-examples-2.6.0/social-media/backend/asyncapi.yaml");
     let e = expand_file(&doc, &Settings::default()).unwrap();
-    let names: Vec<String> = e.files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    for expected in ["asyncapi.yaml", "messages.yaml", "schemas.yaml", "servers.yaml"] {
-        assert!(names.contains(&expected.to_owned()), "{expected} missing from {names:?}");
+    let names: Vec<String> = e
+        .files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for expected in [
+        "asyncapi.yaml",
+        "messages.yaml",
+        "schemas.yaml",
+        "servers.yaml",
+    ] {
+        assert!(
+            names.contains(&expected.to_owned()),
+            "{expected} missing from {names:?}"
+        );
     }
 }
