@@ -768,6 +768,14 @@ impl Generator<'_> {
                         ::std::result::Result::Ok(Self { producer, config })
                     }
 
+                    /// Connects to a server of the document (see [`servers`]): fills its
+                    /// `{variables}` from `variables` or their defaults, and applies the
+                    /// security schemes it requires (credentials from the environment:
+                    /// `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD`).
+                    pub fn for_server(server: &#rt::Server, variables: &[(&str, &str)]) -> ::std::result::Result<Self, #rt::ConfigError> {
+                        Self::new(#rt::KafkaConfig::for_server(server, variables)?.security_for_server(server, servers::SECURITY_SCHEMES)?)
+                    }
+
                     /// Connects to `KAFKA_BOOTSTRAP_SERVERS`, or else the document's first Kafka server.
                     pub fn from_env() -> ::std::result::Result<Self, #rt::ConfigError> {
                         Self::new(#rt::KafkaConfig::from_env_or_server(#server_arg)?)

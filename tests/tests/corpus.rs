@@ -272,3 +272,25 @@ fn corpus_types_are_usable() {
     );
     assert_eq!(<v2_streetlights_mqtt::channels::SmartylightingStreetlights10EventStreetlightIdLightingMeasured as asyncapi_runtime::Channel>::TOPIC, "smartylighting.streetlights.1.0.event.{streetlightId}.lighting.measured");
 }
+
+#[test]
+fn servers_connect_with_their_security_schemes() {
+    use v3_streetlights_kafka::{servers, Application};
+    // scramSha256 needs credentials, which never come from the document.
+    let err = Application::for_server(&servers::SCRAM_CONNECTIONS, &[])
+        .err()
+        .expect("credentials are required");
+    let text = err.to_string();
+    assert!(
+        text.contains("KAFKA_SASL_USERNAME") || text.contains("KAFKA_SASL_PASSWORD"),
+        "{text}"
+    );
+    assert_eq!(servers::SCRAM_CONNECTIONS.security, &["saslScram"]);
+    assert_eq!(
+        servers::SECURITY_SCHEMES
+            .iter()
+            .find(|s| s.name == "saslScram")
+            .map(|s| s.kind),
+        Some("scramSha256")
+    );
+}
