@@ -5,7 +5,7 @@ mod account {
     asyncapi_runtime::asyncapi!("fixtures/specs/account-service.yaml");
 }
 
-use account::{Application, UserSignup};
+use account::*;
 
 #[asyncapi_runtime::event_listener(channel = "user/signup")]
 async fn on_signup(message: UserSignup) {

@@ -1,0 +1,9 @@
+mod account {
+    asyncapi_runtime::asyncapi!("ui/specs/account.yaml");
+}
+use account::*;
+
+#[asyncapi_runtime::event_listener(channel = "user/signup")]
+struct OnSignup;
+
+fn main() {}
