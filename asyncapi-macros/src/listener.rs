@@ -175,7 +175,10 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
     let rt = quote! { ::asyncapi_runtime };
     let msg_ty = &types[0];
     let call = if types.len() == 2 {
-        quote! { #fn_name(Self::__asyncapi_message(message), context).await }
+        // Spanned at the second parameter's type: a wrong type is reported there.
+        let ctx_ty = &types[1];
+        let ctx = quote::quote_spanned! {ctx_ty.span()=> { let context: #ctx_ty = context; context } };
+        quote! { #fn_name(Self::__asyncapi_message(message), #ctx).await }
     } else {
         quote! { { let _ = context; #fn_name(Self::__asyncapi_message(message)).await } }
     };
