@@ -403,7 +403,7 @@ impl Generator<'_> {
         let on_unimpl_msg = format!("`{{Self}}` is not a message of channel `{id}`");
         let on_unimpl_note = format!("{carried}; the handler's first parameter must be that type");
         let carried_impls: Vec<TokenStream> = std::iter::once(message_ty.clone())
-            .map(|t| quote! { impl #check_trait for #t {} })
+            .map(|t| quote! { impl #check_trait for #t { fn __from_message(message: #message_ty) -> Self { message } } })
             .collect();
         quote! {
             #doc
@@ -430,7 +430,12 @@ impl Generator<'_> {
 
             #[doc(hidden)]
             #[diagnostic::on_unimplemented(message = #on_unimpl_msg, label = "not a message of this channel", note = #on_unimpl_note)]
-            pub trait #check_trait {}
+            pub trait #check_trait: ::std::marker::Sized {
+                /// The identity: a listener converts the channel's message to its handler's
+                /// parameter type through it, so a wrong type fails here (one error, with the
+                /// message above) and nowhere else.
+                fn __from_message(message: #message_ty) -> Self;
+            }
             #(#carried_impls)*
         }
     }
@@ -813,9 +818,15 @@ impl Generator<'_> {
         out
     }
 
-    /// A `macro_rules!` that `#[event_listener]` expands into: it maps a channel name to
-    /// its marker type and rejects unknown or send-only channels with a clear message.
+    /// A `macro_rules!` that `#[event_listener]` expands into. For a channel the side
+    /// receives from, it completes the listener's `impl Listener` with the channel's marker
+    /// type and converts the message to the handler's parameter type through the channel's
+    /// `...CarriesMessage` trait (a wrong type fails there, at the parameter, and only
+    /// there). For an unknown or send-only channel it emits no impl, only an error, through
+    /// `#[event_listener(__channel_error(..))]` so that the error points at the user's
+    /// channel string (a `compile_error!` written here would point at `asyncapi!`).
     fn listener_lookup(&self) -> TokenStream {
+        let rt = &self.rt;
         let mut arms = Vec::new();
         for (side, mirrored) in [("Application", false), ("Client", true)] {
             let side_ident = format_ident!("{}", side);
@@ -854,12 +865,17 @@ impl Generator<'_> {
                 }
                 for k in keys {
                     arms.push(quote! {
-                        (channel #side_ident #k [$($path:tt)*]) => { $($path)* channels::#ch };
-                        (check #side_ident #k [$($path:tt)*] $ty:ty) => {
-                            const _: () = {
-                                fn carried<T: $($path)* channels::#check + ?::std::marker::Sized>() {}
-                                let _ = carried::<$ty>;
-                            };
+                        (listener #side_ident #k [$($path:tt)*] $name:ident ($ty:ty) ($channel:literal) { $($head:tt)* } { $($body:tt)* }) => {
+                            impl $name {
+                                #[doc(hidden)]
+                                fn __asyncapi_message(message: <$($path)* channels::#ch as #rt::Channel>::Message) -> $ty {
+                                    <$ty as $($path)* channels::#check>::__from_message(message)
+                                }
+                            }
+                            $($head)* {
+                                type Channel = $($path)* channels::#ch;
+                                $($body)*
+                            }
                         };
                     });
                 }
@@ -871,17 +887,21 @@ impl Generator<'_> {
                 let c = &self.doc.channels[i];
                 let k = &c.id;
                 let msg = format!("`{side}` only sends on channel `{k}`, so it cannot listen to it; channels `{side}` receives from: {valid}");
+                let help = format!("to handle what `{side}` sends, write a listener for the other side: `side = {}`", if mirrored { "Application" } else { "Client" });
                 arms.push(quote! {
-                    (channel #side_ident #k [$($path:tt)*]) => { ::core::compile_error!(#msg) };
-                    (check #side_ident #k [$($path:tt)*] $ty:ty) => {};
+                    (listener #side_ident #k [$($path:tt)*] $name:ident ($ty:ty) ($channel:literal) $($rest:tt)*) => {
+                        #[#rt::event_listener(__channel_error($channel, #msg, #help))]
+                        const _: () = ();
+                    };
                 });
             }
-            let unknown = format!(
-                "no channel of this document is named so; channels `{side}` receives from: {valid}"
-            );
+            let unknown = format!("unknown channel `{{channel}}`: no channel of this document is named so; channels `{side}` receives from: {valid}");
+            let help = "channel names are the keys of `channels` in the document (or, in AsyncAPI 3, their `address`)";
             arms.push(quote! {
-                (channel #side_ident $other:literal [$($path:tt)*]) => { ::core::compile_error!(::core::concat!("unknown channel `", $other, "`: ", #unknown)) };
-                (check #side_ident $other:literal [$($path:tt)*] $ty:ty) => {};
+                (listener #side_ident $other:literal [$($path:tt)*] $name:ident ($ty:ty) ($channel:literal) $($rest:tt)*) => {
+                    #[#rt::event_listener(__channel_error($channel, #unknown, #help))]
+                    const _: () = ();
+                };
             });
         }
         quote! {

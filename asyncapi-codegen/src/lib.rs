@@ -137,6 +137,19 @@ fn expand_resolved(
             }
         }
     }
+    // Channel marker types are named after channel ids, unrenamed (users name them):
+    // two ids that become the same name would define `channels::X` twice.
+    let mut type_names: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for c in &document.channels {
+        let name = generate::channel_type_name(c);
+        if let Some(first) = type_names.insert(name.clone(), &c.id) {
+            errors.push(
+                resolver
+                    .error(&c.node, format!("channels `{first}` and `{}` would both become the Rust type `channels::{name}`", c.id))
+                    .help("rename one of the two channels (its key in `channels`) so that their names differ in more than punctuation or case"),
+            );
+        }
+    }
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }

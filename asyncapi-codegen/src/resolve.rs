@@ -179,9 +179,14 @@ impl Resolver {
         }
         let target = NodeId { file, pointer };
         if self.get(&target).is_none() {
-            let file_name = self.files[file].path.display().to_string();
+            // Name the file as the `$ref` does (an absolute path would differ per machine).
+            let where_ = if file == at.file {
+                "this document".to_owned()
+            } else {
+                format!("`{file_part}`")
+            };
             return Err(self
-                .error(&here, format!("`$ref` `{reference}` does not resolve: `{file_name}` has nothing at `#{}`", target.pointer))
+                .error(&here, format!("`$ref` `{reference}` does not resolve: {where_} has nothing at `#{}`", target.pointer))
                 .help("check the spelling of the pointer; `/` inside a key is written `~1` and `~` is written `~0`"));
         }
         Ok(target)

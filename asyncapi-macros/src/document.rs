@@ -31,7 +31,9 @@ impl Parse for Input {
             input.parse::<Token![=]>()?;
             match name.to_string().as_str() {
                 "runtime" => {
-                    let v: LitStr = input.parse()?;
+                    let v: LitStr = input.parse().map_err(|e| {
+                        syn::Error::new(e.span(), "`runtime` takes a string literal with the path of the runtime crate, e.g. `runtime = \"::my_facade::asyncapi_runtime\"`")
+                    })?;
                     settings.runtime_path = v.value();
                 }
                 other => {

@@ -7,7 +7,7 @@
 //! `asyncapi!` generates, because only it knows the document.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned, ToTokens};
+use quote::{format_ident, quote, ToTokens};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -27,6 +27,9 @@ struct Options {
 }
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    if let Some(error) = channel_error(&args) {
+        return error;
+    }
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(_) => {
@@ -43,6 +46,33 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(tokens) => tokens,
         Err(e) => with_item(e, func.into_token_stream()),
     }
+}
+
+/// `__channel_error("channel", "message", "help")`: what the document's
+/// `__asyncapi_listener!` expands to for a channel the listener cannot use. The channel
+/// literal still carries the span of the user's `channel = "..."`, so the error points
+/// there; `{channel}` in the message is replaced by its value. The item is dropped.
+fn channel_error(args: &TokenStream) -> Option<TokenStream> {
+    let mut tokens = args.clone().into_iter();
+    match tokens.next() {
+        Some(proc_macro2::TokenTree::Ident(i)) if i == "__channel_error" => {}
+        _ => return None,
+    }
+    let Some(proc_macro2::TokenTree::Group(g)) = tokens.next() else {
+        return None;
+    };
+    let parsed = Punctuated::<LitStr, Token![,]>::parse_terminated
+        .parse2(g.stream())
+        .ok()?;
+    let [channel, message, help] = parsed.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let text = format!(
+        "{}; {}",
+        message.value().replace("{channel}", &channel.value()),
+        help.value()
+    );
+    Some(syn::Error::new(channel.span(), text).to_compile_error())
 }
 
 /// Re-emits the user's item beside the error so the only error is ours.
@@ -196,15 +226,15 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
         None => quote! {},
     };
     let rt = quote! { ::asyncapi_runtime };
-    let chan_span = channel.span();
-    let lookup = quote_spanned! {chan_span=> #prefix __asyncapi_listener!(channel #side #channel [#prefix]) };
     let msg_ty = &types[0];
-    let msg_span = msg_ty.span();
-    let check = quote_spanned! {msg_span=> #prefix __asyncapi_listener!(check #side #channel [#prefix] #msg_ty); };
     let call = if types.len() == 2 {
-        quote! { #fn_name(message, context).await }
+        // Spanned at the second parameter's type: a wrong type is reported there.
+        let ctx_ty = &types[1];
+        let ctx =
+            quote::quote_spanned! {ctx_ty.span()=> { let context: #ctx_ty = context; context } };
+        quote! { #fn_name(Self::__asyncapi_message(message), #ctx).await }
     } else {
-        quote! { { let _ = context; #fn_name(message).await } }
+        quote! { { let _ = context; #fn_name(Self::__asyncapi_message(message)).await } }
     };
     let opt = |v: Option<TokenStream>| {
         v.map(|t| quote! { ::std::option::Option::Some(#t) })
@@ -230,11 +260,9 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
             _private: (),
         }
 
-        #check
-
-        impl #rt::Listener for #fn_name {
-            type Channel = #lookup;
-
+        // The document's macro completes the impl with the channel's marker type and the
+        // message conversion (checking `#msg_ty`), or emits only an error at `#channel`.
+        #prefix __asyncapi_listener! { listener #side #channel [#prefix] #fn_name (#msg_ty) (#channel) { impl #rt::Listener for #fn_name } {
             fn options() -> #rt::ListenerOptions {
                 #rt::ListenerOptions {
                     group_id: #group,
@@ -250,7 +278,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
             ) -> impl ::std::future::Future<Output = ::std::result::Result<(), #rt::HandlerError>> + ::std::marker::Send {
                 async move { #rt::IntoHandlerResult::into_handler_result(#call) }
             }
-        }
+        } }
     })
 }
 

@@ -1,0 +1,3 @@
+asyncapi_runtime::asyncapi!("/home/me/project/specs/account.yaml");
+
+fn main() {}

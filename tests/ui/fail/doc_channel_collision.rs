@@ -1,0 +1,3 @@
+asyncapi_runtime::asyncapi!("ui/specs/channel-collision.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+asyncapi_runtime::asyncapi!();
+
+fn main() {}

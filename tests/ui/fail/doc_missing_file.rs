@@ -1,0 +1,3 @@
+asyncapi_runtime::asyncapi!("ui/specs/acount.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+asyncapi_runtime::asyncapi!("ui/specs/not-json.json");
+
+fn main() {}

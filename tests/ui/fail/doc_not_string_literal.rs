@@ -1,0 +1,5 @@
+const SPEC: &str = "ui/specs/account.yaml";
+
+asyncapi_runtime::asyncapi!(SPEC);
+
+fn main() {}

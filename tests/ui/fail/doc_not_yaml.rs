@@ -1,0 +1,3 @@
+asyncapi_runtime::asyncapi!("ui/specs/not-yaml.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+asyncapi_runtime::asyncapi!("ui/specs/ref-cycle.yaml");
+
+fn main() {}

@@ -1,0 +1,3 @@
+asyncapi_runtime::asyncapi!("ui/specs/account.yaml", crate_path = "::asyncapi_runtime");
+
+fn main() {}

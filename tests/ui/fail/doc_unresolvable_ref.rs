@@ -1,0 +1,3 @@
+asyncapi_runtime::asyncapi!("ui/specs/unresolvable-ref.yaml");
+
+fn main() {}

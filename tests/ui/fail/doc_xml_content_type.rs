@@ -1,0 +1,3 @@
+asyncapi_runtime::asyncapi!("ui/specs/xml-content-type.yaml");
+
+fn main() {}

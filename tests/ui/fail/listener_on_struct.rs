@@ -1,0 +1,10 @@
+mod account {
+    asyncapi_runtime::asyncapi!("ui/specs/account.yaml");
+}
+#[allow(unused_imports)] // this case never gets to use the document
+use account::*;
+
+#[asyncapi_runtime::event_listener(channel = "user/signup")]
+struct OnSignup;
+
+fn main() {}
