@@ -137,14 +137,20 @@ pub fn field_ident_text(raw: &str) -> String {
     }
 }
 
-fn unique(name: String, taken: &mut HashSet<String>) -> String {
+/// `name`, or `name` + `separator` + the first number from 2 that makes it unused.
+fn unique_with(name: String, separator: &str, taken: &mut HashSet<String>) -> String {
     if taken.insert(name.clone()) {
         return name;
     }
     (2..)
-        .map(|i| format!("{name}{i}"))
+        .map(|i| format!("{name}{separator}{i}"))
         .find(|n| taken.insert(n.clone()))
         .unwrap_or(name)
+}
+
+/// A unique type or variant name (`Name2`, `Name3`, ...).
+fn unique(name: String, taken: &mut HashSet<String>) -> String {
+    unique_with(name, "", taken)
 }
 
 fn types_of(schema: &Value) -> Vec<String> {
@@ -858,14 +864,9 @@ impl TypeSpace {
     }
 }
 
+/// A unique field name (`name_2`, `name_3`, ...).
 fn unique_field(name: String, taken: &mut HashSet<String>) -> String {
-    if taken.insert(name.clone()) {
-        return name;
-    }
-    (2..)
-        .map(|i| format!("{name}_{i}"))
-        .find(|n| taken.insert(n.clone()))
-        .unwrap_or(name)
+    unique_with(name, "_", taken)
 }
 
 fn strip_box(t: Ty) -> Ty {
