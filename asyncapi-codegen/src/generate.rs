@@ -266,7 +266,7 @@ impl Generator<'_> {
                     Some(_) => t,
                     None => {
                         self.types.warnings.push(r.error(id, "message headers are not an object schema; headers stay raw"));
-                        Ty { tokens: quote! { #rt::RawHeaders }, nullable: false, nominal: None, is_string: false, note: None }
+                        Ty { tokens: quote! { #rt::RawHeaders }, nullable: false, nominal: None, is_string: false, note: None, recursive: false }
                     }
                 }
             });

@@ -28,6 +28,21 @@ pub struct Ty {
     pub is_string: bool,
     /// Why the type is looser than the schema (a `serde_json::Value` fallback).
     pub note: Option<String>,
+    /// A reference back to a type still being generated: a direct field of it must be
+    /// boxed (containers are already indirect).
+    pub recursive: bool,
+}
+
+impl Ty {
+    /// The tokens for a direct field or variant: boxed when recursive.
+    pub fn field_tokens(&self) -> TokenStream {
+        let t = &self.tokens;
+        if self.recursive {
+            quote! { ::std::boxed::Box<#t> }
+        } else {
+            quote! { #t }
+        }
+    }
 }
 
 impl Ty {
@@ -38,6 +53,7 @@ impl Ty {
             nominal: None,
             is_string: false,
             note: None,
+            recursive: false,
         }
     }
 }
@@ -247,16 +263,13 @@ impl TypeSpace {
         self.define(r, at, schema, name, false)
     }
 
-    /// A reference back to a type still being generated is recursion: box it.
+    /// A reference back to a type still being generated is recursion: flag it.
     fn maybe_boxed(&self, ty: Ty) -> Ty {
         match &ty.nominal {
-            Some(n) if self.in_progress.contains(n) => {
-                let t = &ty.tokens;
-                Ty {
-                    tokens: quote! { ::std::boxed::Box<#t> },
-                    ..ty
-                }
-            }
+            Some(n) if self.in_progress.contains(n) => Ty {
+                recursive: true,
+                ..ty
+            },
             _ => ty,
         }
     }
@@ -304,7 +317,6 @@ impl TypeSpace {
     }
 
     fn build(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
-        let p = self.private();
         let schema_obj = match schema {
             Value::Bool(_) | Value::Null => return Ty::plain(self.value_ty()),
             Value::Object(o) => o,
@@ -373,7 +385,6 @@ impl TypeSpace {
                 _ => self.fallback("Any JSON value: the schema does not constrain the type."),
             }
         };
-        let _ = p;
         ty.nullable = ty.nullable || nullable;
         ty
     }
@@ -399,7 +410,7 @@ impl TypeSpace {
             Some(items @ Value::Object(_)) => {
                 let t = self.type_for(r, &at.child("items"), items, &format!("{name}Item"));
                 // A Vec is already indirect: no Box needed for recursion.
-                strip_box(t)
+                t
             }
             _ => Ty::plain(self.value_ty()),
         };
@@ -446,7 +457,7 @@ impl TypeSpace {
         let p = self.private();
         let additional_ty = match &additional {
             Some((aid, a @ Value::Object(_))) => {
-                Some(strip_box(self.type_for(r, aid, a, &format!("{name}Value"))))
+                Some(self.type_for(r, aid, a, &format!("{name}Value")))
             }
             _ => None,
         };
@@ -473,6 +484,7 @@ impl TypeSpace {
             nominal: Some(type_name.clone()),
             is_string: false,
             note: None,
+            recursive: false,
         };
         self.by_node.insert(at.clone(), ty.clone());
         self.in_progress.push(type_name.clone());
@@ -499,7 +511,7 @@ impl TypeSpace {
             ]);
             let fident = Ident::new(&field, Span::call_site());
             let rename = (field != *prop).then(|| quote! { #[serde(rename = #prop)] });
-            let t = &fty.tokens;
+            let t = fty.field_tokens();
             let is_required = required.contains(prop);
             let field_tokens = if is_required && !fty.nullable {
                 all_optional = false;
@@ -696,6 +708,7 @@ impl TypeSpace {
             nominal: Some(type_name),
             is_string: false,
             note: None,
+            recursive: false,
         };
         self.by_node.insert(at.clone(), ty.clone());
         ty
@@ -743,6 +756,7 @@ impl TypeSpace {
             nominal: Some(type_name.clone()),
             is_string: false,
             note: None,
+            recursive: false,
         };
         self.by_node.insert(at.clone(), ty.clone());
         self.in_progress.push(type_name.clone());
@@ -790,7 +804,7 @@ impl TypeSpace {
         self.in_progress.pop();
         let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
         let decls = variants.iter().map(|(vi, vt, _, _)| {
-            let t = &vt.tokens;
+            let t = vt.field_tokens();
             quote! { #vi(#t), }
         });
         let all_tagged = tag_property.is_some() && variants.iter().all(|v| v.2.is_some());
@@ -828,8 +842,6 @@ impl TypeSpace {
         let note = format!(
             " Tagged by the `{prop}` property: decoding picks the variant its value names."
         );
-        let krate = format!("{}::__private::serde", self.rt.to_string().replace(' ', ""));
-        let _ = krate;
         self.items.push(quote! {
             #doc
             #[doc = ""]
@@ -867,20 +879,6 @@ impl TypeSpace {
 /// A unique field name (`name_2`, `name_3`, ...).
 fn unique_field(name: String, taken: &mut HashSet<String>) -> String {
     unique_with(name, "_", taken)
-}
-
-fn strip_box(t: Ty) -> Ty {
-    // Boxing is for direct fields only; containers are already indirect.
-    let s = t.tokens.to_string();
-    if let Some(inner) = s
-        .strip_prefix(":: std :: boxed :: Box <")
-        .and_then(|x| x.strip_suffix('>'))
-    {
-        if let Ok(tokens) = inner.trim().parse() {
-            return Ty { tokens, ..t };
-        }
-    }
-    t
 }
 
 fn item_tokens(t: &Ty) -> TokenStream {
