@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::ir::{Action, Channel, Document, Message, PayloadFormat};
 use crate::normalize::placeholders;
 use crate::resolve::Resolver;
-use crate::types::{doc_attrs, field_ident_text, type_ident_text, Ty, TypeSpace};
+use crate::types::{doc_attrs, field_ident_text, serde_crate_path, type_ident_text, Ty, TypeSpace};
 
 /// What the generated code knows about one message.
 struct MessageCode {
@@ -207,7 +207,7 @@ impl Generator<'_> {
                             ),
                         },
                     };
-                    let krate = format!("{}::__private::serde", rt.to_string().replace(' ', ""));
+                    let krate = serde_crate_path(&rt);
                     self.types.push_item(quote! {
                         #doc
                         #[doc = ""]

@@ -113,6 +113,12 @@ pub fn doc_attrs(parts: &[Option<&str>]) -> TokenStream {
     quote! { #( #[doc = #lines] )* }
 }
 
+/// The `#[serde(crate = "...")]` path: serde as re-exported by the runtime, so user
+/// crates need no serde dependency of their own.
+pub fn serde_crate_path(runtime: &TokenStream) -> String {
+    format!("{}::__private::serde", runtime.to_string().replace(' ', ""))
+}
+
 /// A valid Rust identifier in UpperCamelCase for a name from the document.
 pub fn type_ident_text(raw: &str) -> String {
     let mut s = raw.to_upper_camel_case();
@@ -223,7 +229,7 @@ impl TypeSpace {
 
     fn derive_attrs(&self, extra: TokenStream) -> TokenStream {
         let p = self.private();
-        let krate = format!("{}::__private::serde", self.rt.to_string().replace(' ', ""));
+        let krate = serde_crate_path(&self.rt);
         quote! {
             #[derive(Debug, Clone, PartialEq, #extra #p::serde::Serialize, #p::serde::Deserialize)]
             #[serde(crate = #krate)]
