@@ -261,6 +261,7 @@ async fn rebalance_after_sigkill_survivor_takes_over(kafka: &dyn Broker) {
     let a_lines = a.lines();
     let a_partitions: BTreeSet<i32> = a_lines.iter().map(|l| l.partition).collect();
     let b_before: usize = b.handled();
+    let b_lines_before = b.lines().len();
     let b_partitions_before: BTreeSet<i32> = b.lines().iter().map(|l| l.partition).collect();
     let a_ids: BTreeSet<u64> = a_lines.iter().filter(|l| l.end).map(|l| l.id).collect();
     let b_log = b.log.clone();
@@ -273,7 +274,7 @@ async fn rebalance_after_sigkill_survivor_takes_over(kafka: &dyn Broker) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(b.signal_and_wait("TERM", 30).await, "clean exit\n{}", b.stderr());
     let b_lines = b.lines();
-    let b_after: BTreeSet<i32> = b_lines[b_before..]
+    let b_after: BTreeSet<i32> = b_lines[b_lines_before..]
         .iter()
         .filter(|l| l.end)
         .map(|l| l.partition)
@@ -289,10 +290,8 @@ async fn rebalance_after_sigkill_survivor_takes_over(kafka: &dyn Broker) {
         counts.len(),
         lost.len()
     );
-    assert!(
-        a_partitions.is_disjoint(&b_partitions_before),
-        "members shared a partition before the kill"
-    );
+    // (Before the kill the survivor may have handled every partition: it was alone
+    // in the group until the other member joined.)
     assert!(
         a_partitions.is_subset(&b_after),
         "the survivor did not take over the killed member's partitions"
