@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use asyncapi_runtime::{
-    Consumer, KafkaConfig, ListenerOptions, MessageContext, Outgoing, Producer, RetryPolicy,
+    Consumer, ListenerOptions, MessageContext, Outgoing, Producer, RetryPolicy,
     SendError,
 };
 use asyncapi_test_support::fault::{
@@ -744,6 +744,7 @@ async fn sigterm_finishes_in_flight_commits_and_restart_handles_nothing_twice(ka
 #[cfg(feature = "tansu")]
 mod tansu_outage {
     use super::*;
+    use asyncapi_runtime::KafkaConfig;
     use asyncapi_test_support::Tansu;
 
     const SENDS: u64 = 1_200;
