@@ -3,15 +3,16 @@
 //! - [`tansu::Tansu`]: a `tansu` broker process (a Kafka-compatible broker in Rust) on a
 //!   free loopback port, in a fresh temp dir, killed on drop; can be stopped and
 //!   restarted on the same port for broker-outage tests.
-//! - [`embedded::MockBroker`]: librdkafka's in-process mock cluster.
+//! - [`EmbeddedKafka`]: the runtime's in-process cluster (librdkafka's mock cluster,
+//!   `asyncapi_runtime::EmbeddedKafka`).
 //! - [`TestBroker`] / [`Broker`]: one test body, either broker ([`BrokerKind`]).
 
-pub mod embedded;
+pub mod fault;
 pub mod tansu;
 
 use std::fmt;
 
-pub use embedded::MockBroker;
+pub use asyncapi_runtime::EmbeddedKafka;
 pub use tansu::Tansu;
 
 /// The install command for the tansu binary the harness expects.
@@ -54,8 +55,8 @@ pub enum Error {
     Stopped,
     #[error("kafka client error: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
-    #[error("embedded mock cluster: {0}")]
-    Embedded(String),
+    #[error("embedded cluster: {0}")]
+    Embedded(#[from] asyncapi_runtime::EmbeddedError),
 }
 
 impl Error {
@@ -92,17 +93,21 @@ impl fmt::Display for BrokerKind {
 }
 
 /// What a test needs from a broker.
-pub trait Broker {
+pub trait Broker: Send + Sync {
     fn kind(&self) -> BrokerKind;
     /// `host:port` list for `bootstrap.servers`.
     fn bootstrap_servers(&self) -> String;
     /// Creates a topic and waits until its metadata shows every partition.
     fn create_topic(&self, name: &str, partitions: i32) -> Result<()>;
+    /// A runtime configuration pointing at this broker.
+    fn config(&self) -> asyncapi_runtime::KafkaConfig {
+        asyncapi_runtime::KafkaConfig::new(self.bootstrap_servers())
+    }
 }
 
 /// A started broker of either kind.
 pub enum TestBroker {
-    Embedded(MockBroker),
+    Embedded(EmbeddedKafka),
     Tansu(Tansu),
 }
 
@@ -110,9 +115,19 @@ impl TestBroker {
     /// Starts a broker of `kind` (blocking: at most ~20 s for tansu).
     pub fn start(kind: BrokerKind) -> Result<Self> {
         Ok(match kind {
-            BrokerKind::Embedded => TestBroker::Embedded(MockBroker::start()?),
+            BrokerKind::Embedded => TestBroker::Embedded(EmbeddedKafka::start(1)?),
             BrokerKind::Tansu => TestBroker::Tansu(Tansu::start()?),
         })
+    }
+}
+
+impl TestBroker {
+    /// The tansu broker, for stop/restart (`None` on the embedded cluster).
+    pub fn tansu_mut(&mut self) -> Option<&mut Tansu> {
+        match self {
+            TestBroker::Tansu(t) => Some(t),
+            TestBroker::Embedded(_) => None,
+        }
     }
 }
 
@@ -126,28 +141,35 @@ impl Broker for TestBroker {
 
     fn bootstrap_servers(&self) -> String {
         match self {
-            TestBroker::Embedded(b) => b.bootstrap_servers(),
-            TestBroker::Tansu(b) => b.bootstrap_servers(),
+            TestBroker::Embedded(b) => Broker::bootstrap_servers(b),
+            TestBroker::Tansu(b) => Broker::bootstrap_servers(b),
         }
     }
 
     fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
         match self {
-            TestBroker::Embedded(b) => b.create_topic(name, partitions),
-            TestBroker::Tansu(b) => b.create_topic(name, partitions),
+            TestBroker::Embedded(b) => Broker::create_topic(b, name, partitions),
+            TestBroker::Tansu(b) => Broker::create_topic(b, name, partitions),
         }
     }
 }
 
-impl Broker for MockBroker {
+impl Broker for EmbeddedKafka {
     fn kind(&self) -> BrokerKind {
         BrokerKind::Embedded
     }
     fn bootstrap_servers(&self) -> String {
-        MockBroker::bootstrap_servers(self)
+        EmbeddedKafka::bootstrap_servers(self).to_owned()
     }
+    /// Creates the topic (replication factor 1), then waits until metadata shows it.
     fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
-        MockBroker::create_topic(self, name, partitions)
+        EmbeddedKafka::create_topic(self, name, partitions)?;
+        wait_for_topic(
+            EmbeddedKafka::bootstrap_servers(self),
+            name,
+            partitions,
+            std::time::Duration::from_secs(10),
+        )
     }
 }
 

@@ -1,3 +1,5 @@
+//! (Compiled only with `--features tansu`.)
+//!
 //! Broker outage on tansu: kill the broker while a producer sends a stream of records,
 //! restart it on the same port, and check the delivery reports against what can be
 //! consumed afterwards.
@@ -8,6 +10,8 @@
 //! notices if that changes) and holds the strict "acknowledged ⇒ consumable" property
 //! for every record acknowledged by the restarted broker. With a persistent engine
 //! (`TANSU_STORAGE_ENGINE=s3://…`) the strict property covers every acknowledged record.
+
+#![cfg(feature = "tansu")]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

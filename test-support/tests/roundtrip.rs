@@ -167,6 +167,7 @@ async fn roundtrip_embedded() {
         .expect("roundtrip on the embedded broker finished within 180 s");
 }
 
+#[cfg(feature = "tansu")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn roundtrip_tansu() {
     tokio::time::timeout(Duration::from_secs(180), roundtrip(BrokerKind::Tansu))

@@ -1,6 +1,65 @@
 //! Channels and messages written by hand the way `asyncapi!` generates them, plus
-//! helpers to drive the embedded cluster.
+//! helpers to drive a broker, and [`broker_tests!`] to run one body on both brokers.
 #![allow(dead_code)]
+
+use asyncapi_test_support::{BrokerKind, TestBroker};
+
+/// Per-test bound, broker start included.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Starts a broker of `kind` off the async workers; panics with the harness error
+/// (for tansu: the install command when the binary is missing; never skipped).
+pub async fn start_broker(kind: BrokerKind) -> TestBroker {
+    init_tracing();
+    tokio::task::spawn_blocking(move || TestBroker::start(kind))
+        .await
+        .expect("broker start task")
+        .unwrap_or_else(|e| panic!("starting the {kind} broker: {e}"))
+}
+
+/// Runs `body` against a fresh broker of `kind`, within [`TEST_TIMEOUT`].
+pub async fn run_on<F>(kind: BrokerKind, body: F)
+where
+    F: for<'a> FnOnce(&'a TestBroker) -> std::pin::Pin<Box<dyn Future<Output = ()> + 'a>>,
+{
+    let broker = start_broker(kind).await;
+    tokio::time::timeout(TEST_TIMEOUT, body(&broker))
+        .await
+        .unwrap_or_else(|_| panic!("test on {kind} did not finish within {TEST_TIMEOUT:?}"));
+}
+
+/// `broker_tests!(a, b)` turns `async fn a(kafka: &dyn Broker)` into the tests
+/// `embedded::a` (always) and `tansu::a` (with `--features tansu`).
+#[macro_export]
+macro_rules! broker_tests {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::support::run_on(
+                        asyncapi_test_support::BrokerKind::Embedded,
+                        |b| Box::pin(super::$name(b)),
+                    )
+                    .await
+                }
+            )*
+        }
+        #[cfg(feature = "tansu")]
+        mod tansu {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::support::run_on(
+                        asyncapi_test_support::BrokerKind::Tansu,
+                        |b| Box::pin(super::$name(b)),
+                    )
+                    .await
+                }
+            )*
+        }
+    };
+}
 
 use std::borrow::Cow;
 use std::future::Future;

@@ -1,6 +1,9 @@
-//! End-to-end tests of the producer and the consumer loop against librdkafka's
-//! in-process mock cluster.
+//! End-to-end tests of the producer and the consumer loop (moved here from
+//! `asyncapi-runtime/tests/kafka.rs`). Every test body runs on both brokers:
+//! `embedded::<name>` on the runtime's `EmbeddedKafka` (default suite) and
+//! `tansu::<name>` on a tansu process (`--features tansu`).
 
+#[macro_use]
 mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -9,9 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asyncapi_runtime::{
-    Consumer, ConsumerError, EmbeddedKafka, HandlerError, KafkaConfig, Listener, ListenerOptions,
+    Consumer, ConsumerError, HandlerError, KafkaConfig, Listener, ListenerOptions,
     MessageContext, NoParameters, Outgoing, Producer, RetryPolicy,
 };
+use asyncapi_test_support::Broker;
 use futures::StreamExt;
 use support::*;
 use tokio::sync::{mpsc, Semaphore};
@@ -38,18 +42,33 @@ fn restartable(config: KafkaConfig) -> KafkaConfig {
         .set("auto.commit.interval.ms", "600000")
 }
 
-fn cluster(partitions: i32) -> EmbeddedKafka {
-    init_tracing();
-    let kafka = EmbeddedKafka::start(partitions).expect("mock cluster");
+/// Creates the signups topic and its dead-letter topic (tansu does not auto-create).
+fn cluster(kafka: &dyn Broker, partitions: i32) {
     kafka
         .create_topic(SIGNUPS, partitions)
         .expect("create topic");
     kafka
+        .create_topic(SIGNUPS_DLQ, partitions)
+        .expect("create dead-letter topic");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn message_round_trips_with_key_headers_and_position() {
-    let kafka = cluster(2);
+broker_tests!(
+    message_round_trips_with_key_headers_and_position,
+    parameterized_topic_is_required_to_send,
+    failing_handler_is_retried_then_dead_lettered,
+    malformed_payload_is_dead_lettered_at_once_and_loop_goes_on,
+    schema_invalid_payload_is_dead_lettered,
+    panicking_handler_does_not_stop_the_loop,
+    clean_shutdown_commits_so_a_restart_sees_no_duplicates,
+    partitions_run_concurrently_and_keep_order_within_each,
+    backlog_beyond_max_in_flight_is_paused_and_resumed_in_order,
+    parameterized_channel_subscribes_by_regex_and_fills_parameters,
+    subscription_stream_yields_typed_messages_and_ack_stores_offsets,
+    unsettled_stream_record_is_not_committed_on_shutdown,
+);
+
+async fn message_round_trips_with_key_headers_and_position(kafka: &dyn Broker) {
+    cluster(kafka, 2);
     let producer = Producer::new(&kafka.config()).unwrap();
 
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -119,9 +138,8 @@ async fn message_round_trips_with_key_headers_and_position() {
     stop(token, handle).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parameterized_topic_is_required_to_send() {
-    let kafka = cluster(1);
+async fn parameterized_topic_is_required_to_send(kafka: &dyn Broker) {
+    cluster(kafka, 1);
     let producer = Producer::new(&kafka.config()).unwrap();
     let event = UserEvent { kind: "x".into() };
     let err = producer
@@ -136,7 +154,8 @@ async fn parameterized_topic_is_required_to_send() {
 
 /// A `#[event_listener]`-style listener that always fails.
 struct AlwaysFails;
-static ALWAYS_FAILS_ATTEMPTS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// Attempts seen by `AlwaysFails` (consumer state: both broker variants run at once).
+type Attempts = Arc<Mutex<Vec<u32>>>;
 
 impl Listener for AlwaysFails {
     type Channel = UserSignups;
@@ -144,17 +163,20 @@ impl Listener for AlwaysFails {
         ListenerOptions::default().max_attempts(3)
     }
     async fn handle(_msg: UserSignedUp, ctx: MessageContext) -> Result<(), HandlerError> {
-        ALWAYS_FAILS_ATTEMPTS.lock().unwrap().push(ctx.attempt);
+        if let Some(attempts) = ctx.state::<Attempts>() {
+            attempts.lock().unwrap().push(ctx.attempt);
+        }
         Err(HandlerError::new("database unavailable"))
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failing_handler_is_retried_then_dead_lettered() {
-    let kafka = cluster(1);
+async fn failing_handler_is_retried_then_dead_lettered(kafka: &dyn Broker) {
+    cluster(kafka, 1);
     let producer = Producer::new(&kafka.config()).unwrap();
+    let attempts: Attempts = Arc::default();
     let consumer = Consumer::new(kafka.config())
         .side::<Application>()
+        .with_state(attempts.clone())
         .listen::<AlwaysFails>()
         .retry(fast_retry(10));
     let (token, handle) = spawn(consumer);
@@ -166,7 +188,7 @@ async fn failing_handler_is_retried_then_dead_lettered() {
         .await
         .unwrap();
 
-    let dlq = read_topic(kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
+    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
     assert_eq!(dlq.len(), 1, "exactly one dead letter");
     let r = &dlq[0];
     assert_eq!(r.payload, serde_json::to_vec(&msg).unwrap());
@@ -185,11 +207,11 @@ async fn failing_handler_is_retried_then_dead_lettered() {
     assert_eq!(r.header("x-dlq-offset"), Some(d.offset.to_string()));
     // The listener's max_attempts (3) wins over the consumer's policy (10).
     assert_eq!(r.header("x-dlq-attempts").as_deref(), Some("3"));
-    assert_eq!(*ALWAYS_FAILS_ATTEMPTS.lock().unwrap(), vec![1, 2, 3]);
+    assert_eq!(*attempts.lock().unwrap(), vec![1, 2, 3]);
     stop(token, handle).await;
 }
 
-fn counting_consumer(kafka: &EmbeddedKafka, handled: Arc<Mutex<Vec<u64>>>) -> Consumer {
+fn counting_consumer(kafka: &dyn Broker, handled: Arc<Mutex<Vec<u64>>>) -> Consumer {
     Consumer::new(kafka.config())
         .retry(fast_retry(2))
         .route::<UserSignups, _>(
@@ -203,12 +225,11 @@ fn counting_consumer(kafka: &EmbeddedKafka, handled: Arc<Mutex<Vec<u64>>>) -> Co
         )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_payload_is_dead_lettered_at_once_and_loop_goes_on() {
-    let kafka = cluster(1);
+async fn malformed_payload_is_dead_lettered_at_once_and_loop_goes_on(kafka: &dyn Broker) {
+    cluster(kafka, 1);
     let producer = Producer::new(&kafka.config()).unwrap();
     let handled = Arc::new(Mutex::new(Vec::new()));
-    let (token, handle) = spawn(counting_consumer(&kafka, handled.clone()));
+    let (token, handle) = spawn(counting_consumer(kafka, handled.clone()));
 
     producer
         .send_record(SIGNUPS, Some(b"k"), &[], b"{not json")
@@ -223,7 +244,7 @@ async fn malformed_payload_is_dead_lettered_at_once_and_loop_goes_on() {
         handled.lock().unwrap().contains(&2)
     })
     .await;
-    let dlq = read_topic(kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
+    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].payload, b"{not json");
     assert_eq!(
@@ -235,12 +256,11 @@ async fn malformed_payload_is_dead_lettered_at_once_and_loop_goes_on() {
     stop(token, handle).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schema_invalid_payload_is_dead_lettered() {
-    let kafka = cluster(1);
+async fn schema_invalid_payload_is_dead_lettered(kafka: &dyn Broker) {
+    cluster(kafka, 1);
     let producer = Producer::new(&kafka.config()).unwrap();
     let handled = Arc::new(Mutex::new(Vec::new()));
-    let (token, handle) = spawn(counting_consumer(&kafka, handled.clone()));
+    let (token, handle) = spawn(counting_consumer(kafka, handled.clone()));
 
     // Decodes into `UserSignedUp` fine, but `seq` must be >= 1 per the schema.
     producer
@@ -256,7 +276,7 @@ async fn schema_invalid_payload_is_dead_lettered() {
         handled.lock().unwrap().contains(&3)
     })
     .await;
-    let dlq = read_topic(kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
+    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
     assert_eq!(dlq.len(), 1);
     assert_eq!(
         dlq[0].header("x-dlq-reason").as_deref(),
@@ -267,9 +287,8 @@ async fn schema_invalid_payload_is_dead_lettered() {
     stop(token, handle).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn panicking_handler_does_not_stop_the_loop() {
-    let kafka = cluster(1);
+async fn panicking_handler_does_not_stop_the_loop(kafka: &dyn Broker) {
+    cluster(kafka, 1);
     let producer = Producer::new(&kafka.config()).unwrap();
     let handled = Arc::new(Mutex::new(Vec::new()));
     let seen = handled.clone();
@@ -300,7 +319,7 @@ async fn panicking_handler_does_not_stop_the_loop() {
     })
     .await;
     assert_eq!(*handled.lock().unwrap(), vec![2, 3]);
-    let dlq = read_topic(kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
+    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
     assert_eq!(dlq.len(), 1);
     assert_eq!(
         dlq[0].header("x-dlq-reason").as_deref(),
@@ -315,10 +334,9 @@ async fn panicking_handler_does_not_stop_the_loop() {
     stop(token, handle).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clean_shutdown_commits_so_a_restart_sees_no_duplicates() {
+async fn clean_shutdown_commits_so_a_restart_sees_no_duplicates(kafka: &dyn Broker) {
     const TOTAL: u64 = 60;
-    let kafka = cluster(2);
+    cluster(kafka, 2);
     let config = restartable(kafka.config());
     let producer = Producer::new(&kafka.config()).unwrap();
     for seq in 1..=TOTAL {
@@ -378,9 +396,8 @@ async fn clean_shutdown_commits_so_a_restart_sees_no_duplicates() {
     assert_eq!(first.len() + second.len(), TOTAL as usize);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn partitions_run_concurrently_and_keep_order_within_each() {
-    let kafka = cluster(2);
+async fn partitions_run_concurrently_and_keep_order_within_each(kafka: &dyn Broker) {
+    cluster(kafka, 2);
     let producer = Producer::new(&kafka.config()).unwrap();
     // Partition 0's handlers wait until one on partition 1 ran: with a single
     // sequential loop this would time out.
@@ -438,9 +455,8 @@ async fn partitions_run_concurrently_and_keep_order_within_each() {
     assert_eq!(per_partition[&1], (101..=120).collect::<Vec<_>>());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn backlog_beyond_max_in_flight_is_paused_and_resumed_in_order() {
-    let kafka = cluster(2);
+async fn backlog_beyond_max_in_flight_is_paused_and_resumed_in_order(kafka: &dyn Broker) {
+    cluster(kafka, 2);
     let producer = Producer::new(&kafka.config()).unwrap();
     let mut expected: HashMap<String, Vec<u64>> = HashMap::new();
     for seq in 1..=60u64 {
@@ -477,9 +493,8 @@ async fn backlog_beyond_max_in_flight_is_paused_and_resumed_in_order() {
     assert_eq!(per_key, expected);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parameterized_channel_subscribes_by_regex_and_fills_parameters() {
-    let kafka = cluster(1);
+async fn parameterized_channel_subscribes_by_regex_and_fills_parameters(kafka: &dyn Broker) {
+    cluster(kafka, 1);
     for t in ["user.alice.events", "user.bob.events", "user.carol.other"] {
         kafka.create_topic(t, 1).unwrap();
     }
@@ -537,9 +552,8 @@ async fn parameterized_channel_subscribes_by_regex_and_fills_parameters() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn subscription_stream_yields_typed_messages_and_ack_stores_offsets() {
-    let kafka = cluster(1);
+async fn subscription_stream_yields_typed_messages_and_ack_stores_offsets(kafka: &dyn Broker) {
+    cluster(kafka, 1);
     let config = restartable(kafka.config());
     let producer = Producer::new(&kafka.config()).unwrap();
     for seq in 1..=3 {
@@ -590,9 +604,8 @@ async fn subscription_stream_yields_typed_messages_and_ack_stores_offsets() {
     stop(token, handle).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unsettled_stream_record_is_not_committed_on_shutdown() {
-    let kafka = cluster(1);
+async fn unsettled_stream_record_is_not_committed_on_shutdown(kafka: &dyn Broker) {
+    cluster(kafka, 1);
     let config = restartable(kafka.config());
     let producer = Producer::new(&kafka.config()).unwrap();
     producer
