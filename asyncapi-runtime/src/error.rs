@@ -100,6 +100,19 @@ impl SendError {
         }
     }
 
+    /// The record is too large for the producer or the broker (`message.max.bytes`):
+    /// sending it again cannot succeed.
+    pub fn is_too_large(&self) -> bool {
+        use rdkafka::types::RDKafkaErrorCode;
+        match self {
+            SendError::Enqueue { source, .. } | SendError::Delivery { source, .. } => matches!(
+                source.rdkafka_error_code(),
+                Some(RDKafkaErrorCode::MessageSizeTooLarge)
+            ),
+            _ => false,
+        }
+    }
+
     /// Takes the record that was not delivered, when one had been built.
     pub fn into_record(self) -> Option<FailedRecord> {
         match self {

@@ -16,8 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use asyncapi_runtime::{
-    Consumer, ListenerOptions, MessageContext, Outgoing, Producer, RetryPolicy,
-    SendError,
+    Consumer, ListenerOptions, MessageContext, Outgoing, Producer, RetryPolicy, SendError,
 };
 use asyncapi_test_support::fault::{
     self, event, handled_counts, read_log, ConsumerProcess, FaultEvent, FaultEvents, Rng, DLQ,
@@ -118,7 +117,10 @@ impl Proc {
 
     fn assert_running(&mut self) {
         if let Some(status) = self.child.try_wait().expect("try_wait") {
-            panic!("consumer process exited early ({status}):\n{}", self.stderr());
+            panic!(
+                "consumer process exited early ({status}):\n{}",
+                self.stderr()
+            );
         }
     }
 }
@@ -131,7 +133,12 @@ impl Drop for Proc {
 }
 
 /// Polls `cond` every 20 ms while the processes run; fails with their stderr after `secs`.
-async fn wait_procs(procs: &mut [&mut Proc], secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+async fn wait_procs(
+    procs: &mut [&mut Proc],
+    secs: u64,
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !cond() {
         for p in procs.iter_mut() {
@@ -139,7 +146,10 @@ async fn wait_procs(procs: &mut [&mut Proc], secs: u64, what: &str, mut cond: im
         }
         if Instant::now() >= deadline {
             let logs: Vec<String> = procs.iter().map(|p| p.stderr()).collect();
-            panic!("timed out after {secs} s waiting for: {what}\n{}", logs.join("\n---\n"));
+            panic!(
+                "timed out after {secs} s waiting for: {what}\n{}",
+                logs.join("\n---\n")
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -161,7 +171,10 @@ fn tally(n: u64, logs: &[&[fault::LogLine]]) -> (Vec<u64>, usize, BTreeMap<u64, 
         }
     }
     let lost: Vec<u64> = (0..n).filter(|id| !counts.contains_key(id)).collect();
-    let duplicates = counts.values().map(|c| (*c as usize).saturating_sub(1)).sum();
+    let duplicates = counts
+        .values()
+        .map(|c| (*c as usize).saturating_sub(1))
+        .sum();
     (lost, duplicates, counts)
 }
 
@@ -182,17 +195,27 @@ async fn crash_sigkill_then_restart_loses_nothing(kafka: &dyn Broker) {
     topics(kafka);
     let (mut rng, seed) = Rng::from_env();
     let kill_at = rng.range(CRASH_N / 10, CRASH_N * 9 / 10) as usize;
-    println!("[crash {}] seed {seed}: SIGKILL once {kill_at} of {CRASH_N} handled", kafka.kind());
+    println!(
+        "[crash {}] seed {seed}: SIGKILL once {kill_at} of {CRASH_N} handled",
+        kafka.kind()
+    );
     let started = Instant::now();
     produce(kafka, 0..CRASH_N).await;
-    println!("[crash {}] produced {CRASH_N} in {:?}", kafka.kind(), started.elapsed());
+    println!(
+        "[crash {}] produced {CRASH_N} in {:?}",
+        kafka.kind(),
+        started.elapsed()
+    );
 
     let dir = tempdir();
     let mut first = Proc::start(kafka, dir.path(), "first", "crash", 1);
     let first_log = first.log.clone();
-    wait_procs(&mut [&mut first], 90, "first process reaches the kill point", || {
-        read_log(&first_log).iter().filter(|l| l.end).count() >= kill_at
-    })
+    wait_procs(
+        &mut [&mut first],
+        90,
+        "first process reaches the kill point",
+        || read_log(&first_log).iter().filter(|l| l.end).count() >= kill_at,
+    )
     .await;
     fault::signal(&first.child, "KILL");
     let _ = first.child.wait();
@@ -202,15 +225,24 @@ async fn crash_sigkill_then_restart_loses_nothing(kafka: &dyn Broker) {
     let mut second = Proc::start(kafka, dir.path(), "second", "crash", 1);
     let first_ids: BTreeSet<u64> = first_lines.iter().filter(|l| l.end).map(|l| l.id).collect();
     let second_log = second.log.clone();
-    wait_procs(&mut [&mut second], 120, "every id handled by one of the processes", || {
-        let mut all = first_ids.clone();
-        all.extend(read_log(&second_log).iter().filter(|l| l.end).map(|l| l.id));
-        all.len() as u64 >= CRASH_N
-    })
+    wait_procs(
+        &mut [&mut second],
+        120,
+        "every id handled by one of the processes",
+        || {
+            let mut all = first_ids.clone();
+            all.extend(read_log(&second_log).iter().filter(|l| l.end).map(|l| l.id));
+            all.len() as u64 >= CRASH_N
+        },
+    )
     .await;
     // Late redeliveries would show up now.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(second.signal_and_wait("TERM", 30).await, "clean exit\n{}", second.stderr());
+    assert!(
+        second.signal_and_wait("TERM", 30).await,
+        "clean exit\n{}",
+        second.stderr()
+    );
     let second_lines = second.lines();
     let (lost, duplicates, counts) = tally(CRASH_N, &[&first_lines, &second_lines]);
     let unknown: Vec<&u64> = counts.keys().filter(|id| **id >= CRASH_N).collect();
@@ -224,9 +256,13 @@ async fn crash_sigkill_then_restart_loses_nothing(kafka: &dyn Broker) {
         started.elapsed()
     );
     assert!(unknown.is_empty(), "ids never sent: {unknown:?}");
-    assert!(lost.is_empty(), "lost {} ids, first: {:?}", lost.len(), &lost[..lost.len().min(20)]);
+    assert!(
+        lost.is_empty(),
+        "lost {} ids, first: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(20)]
+    );
 }
-
 
 // ---------------------------------------------------------------------------------
 // Rebalance
@@ -247,13 +283,18 @@ async fn rebalance_after_sigkill_survivor_takes_over(kafka: &dyn Broker) {
     let mut b = Proc::start(kafka, dir.path(), "b", "rebalance", 2);
     {
         let (a_log, b_log) = (a.log.clone(), b.log.clone());
-        wait_procs(&mut [&mut a, &mut b], 90, "both members handle, kill point reached", || {
-            let (ha, hb) = (
-                read_log(&a_log).iter().filter(|l| l.end).count(),
-                read_log(&b_log).iter().filter(|l| l.end).count(),
-            );
-            ha > 0 && hb > 0 && ha + hb >= kill_at
-        })
+        wait_procs(
+            &mut [&mut a, &mut b],
+            90,
+            "both members handle, kill point reached",
+            || {
+                let (ha, hb) = (
+                    read_log(&a_log).iter().filter(|l| l.end).count(),
+                    read_log(&b_log).iter().filter(|l| l.end).count(),
+                );
+                ha > 0 && hb > 0 && ha + hb >= kill_at
+            },
+        )
         .await;
     }
     fault::signal(&a.child, "KILL");
@@ -265,14 +306,23 @@ async fn rebalance_after_sigkill_survivor_takes_over(kafka: &dyn Broker) {
     let b_partitions_before: BTreeSet<i32> = b.lines().iter().map(|l| l.partition).collect();
     let a_ids: BTreeSet<u64> = a_lines.iter().filter(|l| l.end).map(|l| l.id).collect();
     let b_log = b.log.clone();
-    wait_procs(&mut [&mut b], 120, "survivor handles every remaining id", || {
-        let mut all = a_ids.clone();
-        all.extend(read_log(&b_log).iter().filter(|l| l.end).map(|l| l.id));
-        all.len() as u64 >= REBALANCE_N
-    })
+    wait_procs(
+        &mut [&mut b],
+        120,
+        "survivor handles every remaining id",
+        || {
+            let mut all = a_ids.clone();
+            all.extend(read_log(&b_log).iter().filter(|l| l.end).map(|l| l.id));
+            all.len() as u64 >= REBALANCE_N
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(b.signal_and_wait("TERM", 30).await, "clean exit\n{}", b.stderr());
+    assert!(
+        b.signal_and_wait("TERM", 30).await,
+        "clean exit\n{}",
+        b.stderr()
+    );
     let b_lines = b.lines();
     let b_after: BTreeSet<i32> = b_lines[b_lines_before..]
         .iter()
@@ -296,7 +346,12 @@ async fn rebalance_after_sigkill_survivor_takes_over(kafka: &dyn Broker) {
         a_partitions.is_subset(&b_after),
         "the survivor did not take over the killed member's partitions"
     );
-    assert!(lost.is_empty(), "lost {} ids, first: {:?}", lost.len(), &lost[..lost.len().min(20)]);
+    assert!(
+        lost.is_empty(),
+        "lost {} ids, first: {:?}",
+        lost.len(),
+        &lost[..lost.len().min(20)]
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -363,9 +418,9 @@ async fn poison_records_are_dead_lettered_and_the_loop_goes_on(kafka: &dyn Broke
 }
 
 /// The same with the consumer's default producer limit: the dead-letter producer
-/// cannot forward an oversized record (see docs/testing.md, runtime bugs).
+/// cannot forward an oversized record whole, so it dead-letters it without its payload
+/// and says where the original is (`x-dlq-payload-omitted`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "runtime bug: an oversized poison record blocks its partition forever (dead-letter producer refuses it with MsgSizeTooLarge and retries endlessly)"]
 async fn poison_oversized_with_default_limits_embedded() {
     run_on(asyncapi_test_support::BrokerKind::Embedded, |b| {
         Box::pin(poison(b, false))
@@ -378,7 +433,12 @@ async fn poison(kafka: &dyn Broker, raise_limit: bool) {
     // The runtime's producer refuses an oversized record with a typed error.
     let producer = Producer::new(&kafka.config()).expect("producer");
     let refused = producer
-        .send_record(TOPIC, Some(b"x"), &[], &Poison::OversizedMalformed.payload(0))
+        .send_record(
+            TOPIC,
+            Some(b"x"),
+            &[],
+            &Poison::OversizedMalformed.payload(0),
+        )
         .await;
     match &refused {
         Err(SendError::Enqueue { source, .. }) => println!(
@@ -390,7 +450,8 @@ async fn poison(kafka: &dyn Broker, raise_limit: bool) {
 
     // Bad records are written by a producer with a larger limit, as a foreign
     // producer might; good ones by the runtime's producer.
-    let raw = Producer::new(&kafka.config().set("message.max.bytes", BIG_LIMIT)).expect("raw producer");
+    let raw =
+        Producer::new(&kafka.config().set("message.max.bytes", BIG_LIMIT)).expect("raw producer");
     type Pending = std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<asyncapi_runtime::Delivery, SendError>> + Send>,
     >;
@@ -483,9 +544,27 @@ async fn poison(kafka: &dyn Broker, raise_limit: bool) {
             .parse()
             .expect("dead letter keyed by id");
         let reason = r.header("x-dlq-reason").unwrap_or_default();
-        assert!(dead.insert(id, reason).is_none(), "id {id} dead-lettered twice");
-        let kind = bad.get(&id).unwrap_or_else(|| panic!("good id {id} dead-lettered"));
-        assert_eq!(r.payload, kind.payload(id), "payload of {id} kept");
+        assert!(
+            dead.insert(id, reason).is_none(),
+            "id {id} dead-lettered twice"
+        );
+        let kind = bad
+            .get(&id)
+            .unwrap_or_else(|| panic!("good id {id} dead-lettered"));
+        let oversized = matches!(
+            kind,
+            Poison::OversizedMalformed | Poison::OversizedWrongShape
+        );
+        if oversized && !raise_limit {
+            assert!(r.payload.is_empty(), "payload of {id} omitted");
+            let why = r.header("x-dlq-payload-omitted").unwrap_or_default();
+            assert!(
+                why.contains(&format!("{TOPIC}/")),
+                "omitted-payload header of {id}: {why:?}"
+            );
+        } else {
+            assert_eq!(r.payload, kind.payload(id), "payload of {id} kept");
+        }
         assert_eq!(r.header("x-dlq-topic").as_deref(), Some(TOPIC));
     }
     for (id, kind) in &bad {
@@ -515,7 +594,9 @@ const MAX_ATTEMPTS: u32 = 3;
 enum Behaviour {
     Ok,
     /// Fails on attempts before `succeeds_on`, then succeeds.
-    Transient { succeeds_on: u32 },
+    Transient {
+        succeeds_on: u32,
+    },
     Permanent,
     Panics,
 }
@@ -578,8 +659,12 @@ async fn handler_faults_retry_dead_letter_and_survive_panics(kafka: &dyn Broker)
                         .push(ctx.attempt);
                     let result = match behaviour(m.id) {
                         Behaviour::Ok => Ok(()),
-                        Behaviour::Transient { succeeds_on } if ctx.attempt >= succeeds_on => Ok(()),
-                        Behaviour::Transient { .. } => Err(format!("transient failure of {}", m.id)),
+                        Behaviour::Transient { succeeds_on } if ctx.attempt >= succeeds_on => {
+                            Ok(())
+                        }
+                        Behaviour::Transient { .. } => {
+                            Err(format!("transient failure of {}", m.id))
+                        }
                         Behaviour::Permanent => Err(format!("permanent failure of {}", m.id)),
                         Behaviour::Panics => panic!("handler panics on {}", m.id),
                     };
@@ -617,12 +702,20 @@ async fn handler_faults_retry_dead_letter_and_survive_panics(kafka: &dyn Broker)
             }
             Behaviour::Transient { succeeds_on } => {
                 assert_eq!(successes, 1, "transient id {id} handled once successfully");
-                assert_eq!(attempts, (1..=succeeds_on).collect::<Vec<_>>(), "transient id {id}");
+                assert_eq!(
+                    attempts,
+                    (1..=succeeds_on).collect::<Vec<_>>(),
+                    "transient id {id}"
+                );
                 *figures.entry("transient").or_default() += 1;
             }
             Behaviour::Permanent | Behaviour::Panics => {
                 assert_eq!(successes, 0);
-                assert_eq!(attempts, (1..=MAX_ATTEMPTS).collect::<Vec<_>>(), "failing id {id}");
+                assert_eq!(
+                    attempts,
+                    (1..=MAX_ATTEMPTS).collect::<Vec<_>>(),
+                    "failing id {id}"
+                );
             }
         }
     }
@@ -635,7 +728,10 @@ async fn handler_faults_retry_dead_letter_and_survive_panics(kafka: &dyn Broker)
             r.header("x-dlq-reason").unwrap_or_default(),
             r.header("x-dlq-attempts").unwrap_or_default(),
         );
-        assert!(dead.insert(id, entry).is_none(), "id {id} dead-lettered twice");
+        assert!(
+            dead.insert(id, entry).is_none(),
+            "id {id} dead-lettered twice"
+        );
     }
     for id in 0..HANDLER_N {
         let want = match behaviour(id) {
@@ -683,9 +779,12 @@ async fn sigterm_finishes_in_flight_commits_and_restart_handles_nothing_twice(ka
     let dir = tempdir();
     let mut first = Proc::start(kafka, dir.path(), "first", "shutdown", 20);
     let first_log = first.log.clone();
-    wait_procs(&mut [&mut first], 90, "first process reaches the SIGTERM point", || {
-        read_log(&first_log).iter().filter(|l| l.end).count() >= term_at
-    })
+    wait_procs(
+        &mut [&mut first],
+        90,
+        "first process reaches the SIGTERM point",
+        || read_log(&first_log).iter().filter(|l| l.end).count() >= term_at,
+    )
     .await;
     let term_sent = Instant::now();
     assert!(
@@ -695,21 +794,38 @@ async fn sigterm_finishes_in_flight_commits_and_restart_handles_nothing_twice(ka
     );
     let stop_took = term_sent.elapsed();
     let first_lines = first.lines();
-    let began: BTreeSet<(u64, i64)> = first_lines.iter().filter(|l| !l.end).map(|l| (l.id, l.offset)).collect();
-    let ended: BTreeSet<(u64, i64)> = first_lines.iter().filter(|l| l.end).map(|l| (l.id, l.offset)).collect();
+    let began: BTreeSet<(u64, i64)> = first_lines
+        .iter()
+        .filter(|l| !l.end)
+        .map(|l| (l.id, l.offset))
+        .collect();
+    let ended: BTreeSet<(u64, i64)> = first_lines
+        .iter()
+        .filter(|l| l.end)
+        .map(|l| (l.id, l.offset))
+        .collect();
     let unfinished: Vec<_> = began.difference(&ended).collect();
     let first_ids: BTreeSet<u64> = ended.iter().map(|(id, _)| *id).collect();
 
     let mut second = Proc::start(kafka, dir.path(), "second", "shutdown", 0);
     let second_log = second.log.clone();
-    wait_procs(&mut [&mut second], 120, "the restart handles the rest", || {
-        let mut all = first_ids.clone();
-        all.extend(read_log(&second_log).iter().filter(|l| l.end).map(|l| l.id));
-        all.len() as u64 >= SHUTDOWN_N
-    })
+    wait_procs(
+        &mut [&mut second],
+        120,
+        "the restart handles the rest",
+        || {
+            let mut all = first_ids.clone();
+            all.extend(read_log(&second_log).iter().filter(|l| l.end).map(|l| l.id));
+            all.len() as u64 >= SHUTDOWN_N
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(second.signal_and_wait("TERM", 30).await, "clean exit\n{}", second.stderr());
+    assert!(
+        second.signal_and_wait("TERM", 30).await,
+        "clean exit\n{}",
+        second.stderr()
+    );
     let second_lines = second.lines();
     let again: Vec<u64> = second_lines
         .iter()
@@ -729,12 +845,18 @@ async fn sigterm_finishes_in_flight_commits_and_restart_handles_nothing_twice(ka
         again.len(),
         lost.len()
     );
-    assert!(unfinished.is_empty(), "handlers cut short by SIGTERM: {unfinished:?}");
+    assert!(
+        unfinished.is_empty(),
+        "handlers cut short by SIGTERM: {unfinished:?}"
+    );
     assert!(
         (first_ids.len() as u64) < SHUTDOWN_N,
         "SIGTERM came after the backlog was done: the test proves nothing"
     );
-    assert!(again.is_empty(), "handled again after a clean restart: {again:?}");
+    assert!(
+        again.is_empty(),
+        "handled again after a clean restart: {again:?}"
+    );
     assert!(lost.is_empty(), "lost {} ids", lost.len());
 }
 
@@ -767,7 +889,11 @@ mod tansu_outage {
             _ => String::new(),
         };
         let variant = format!("{e:?}");
-        let variant = variant.split([' ', '{', '(']).next().unwrap_or("").to_owned();
+        let variant = variant
+            .split([' ', '{', '('])
+            .next()
+            .unwrap_or("")
+            .to_owned();
         format!("{variant}({code})")
     }
 
@@ -778,7 +904,9 @@ mod tansu_outage {
             .unwrap()
             .unwrap_or_else(|e| panic!("starting tansu: {e}"));
         let persistent = tansu.storage_is_persistent();
-        tansu.create_topic(TOPIC, 1).unwrap_or_else(|e| panic!("{e}"));
+        tansu
+            .create_topic(TOPIC, 1)
+            .unwrap_or_else(|e| panic!("{e}"));
         let bootstrap = tansu.bootstrap_servers();
         let mut config = KafkaConfig::new(bootstrap.clone())
             .set("message.timeout.ms", "4000")
@@ -822,12 +950,10 @@ mod tansu_outage {
         let stopped_at = Instant::now();
         tansu.stop().expect("stop tansu");
         tokio::time::sleep(OUTAGE).await;
-        let tansu = tokio::task::spawn_blocking(move || {
-            tansu.restart().map(|()| tansu)
-        })
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("restarting tansu: {e}"));
+        let tansu = tokio::task::spawn_blocking(move || tansu.restart().map(|()| tansu))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("restarting tansu: {e}"));
         if !persistent {
             // Memory storage: the restarted broker is empty.
             let _ = tansu.create_topic(TOPIC, 1);
@@ -876,13 +1002,26 @@ mod tansu_outage {
             lost_after.len(),
             consumed.len()
         );
-        assert!(lost_after.is_empty(), "acknowledged and lost: {lost_after:?}");
+        assert!(
+            lost_after.is_empty(),
+            "acknowledged and lost: {lost_after:?}"
+        );
         if persistent {
-            assert_eq!(before_present, before.len(), "acknowledged before the stop and lost");
+            assert_eq!(
+                before_present,
+                before.len(),
+                "acknowledged before the stop and lost"
+            );
         }
-        assert!(!errors.is_empty(), "the outage outlasts message.timeout.ms: some sends must fail");
+        assert!(
+            !errors.is_empty(),
+            "the outage outlasts message.timeout.ms: some sends must fail"
+        );
         if !idempotence {
-            assert!(!after.is_empty(), "the plain producer recovers after the restart");
+            assert!(
+                !after.is_empty(),
+                "the plain producer recovers after the restart"
+            );
         }
     }
 

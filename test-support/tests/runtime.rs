@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asyncapi_runtime::{
-    Consumer, ConsumerError, HandlerError, KafkaConfig, Listener, ListenerOptions,
-    MessageContext, NoParameters, Outgoing, Producer, RetryPolicy,
+    Consumer, ConsumerError, HandlerError, KafkaConfig, Listener, ListenerOptions, MessageContext,
+    NoParameters, Outgoing, Producer, RetryPolicy,
 };
 use asyncapi_test_support::Broker;
 use futures::StreamExt;

@@ -50,6 +50,8 @@ pub const DLQ_TOPIC_HEADER: &str = "x-dlq-topic";
 pub const DLQ_PARTITION_HEADER: &str = "x-dlq-partition";
 pub const DLQ_OFFSET_HEADER: &str = "x-dlq-offset";
 pub const DLQ_ATTEMPTS_HEADER: &str = "x-dlq-attempts";
+/// Set when the record was too large to dead-letter whole: why, and where the original is.
+pub const DLQ_PAYLOAD_OMITTED_HEADER: &str = "x-dlq-payload-omitted";
 
 const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 const SUBSCRIPTION_BUFFER: usize = 16;
@@ -689,7 +691,7 @@ async fn dead_letter(
             attempts.to_string().into_bytes(),
         ),
     ]);
-    let payload = record.payload.as_deref().unwrap_or_default();
+    let mut payload = record.payload.as_deref().unwrap_or_default();
     let mut backoff = DLQ_BACKOFF_MIN;
     loop {
         match env
@@ -700,6 +702,23 @@ async fn dead_letter(
             Ok(delivery) => {
                 tracing::info!(dlq = %topic, dlq_partition = delivery.partition, dlq_offset = delivery.offset, "record dead-lettered");
                 return true;
+            }
+            Err(e) if e.is_too_large() && !payload.is_empty() => {
+                // Retrying cannot help: dead-letter the record without its payload,
+                // saying where the original still is, rather than block the partition.
+                tracing::error!(dlq = %topic, size = payload.len(), "record too large for the dead-letter topic; sending it without its payload");
+                headers.push((
+                    DLQ_PAYLOAD_OMITTED_HEADER.to_owned(),
+                    format!(
+                        "{} bytes exceed message.max.bytes; the original is at {}/{}/{}",
+                        payload.len(),
+                        record.topic,
+                        record.partition,
+                        record.offset
+                    )
+                    .into_bytes(),
+                ));
+                payload = &[];
             }
             Err(e) => {
                 tracing::error!(dlq = %topic, error = %e, "cannot produce to the dead-letter topic; retrying");
