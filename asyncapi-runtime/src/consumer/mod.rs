@@ -54,6 +54,9 @@ pub const DLQ_ATTEMPTS_HEADER: &str = "x-dlq-attempts";
 pub const DLQ_PAYLOAD_OMITTED_HEADER: &str = "x-dlq-payload-omitted";
 
 const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+/// How long the poll loop may wait for a free in-flight slot before pausing a partition
+/// (well under `max.poll.interval.ms`).
+const FLOW_CONTROL_WAIT: Duration = Duration::from_millis(100);
 const SUBSCRIPTION_BUFFER: usize = 16;
 const DLQ_BACKOFF_MIN: Duration = Duration::from_millis(100);
 const DLQ_BACKOFF_MAX: Duration = Duration::from_secs(10);
@@ -354,6 +357,10 @@ impl<S> Consumer<S> {
                     Ok(msg) => {
                         let record = detach(&msg);
                         drop(msg);
+                        if state.make_room(FLOW_CONTROL_WAIT).await {
+                            // Waiting took the workers' wake-ups: serve paused partitions too.
+                            state.refill_paused();
+                        }
                         state.dispatch(record);
                     }
                     Err(e) => {
@@ -455,6 +462,26 @@ struct LoopState {
 }
 
 impl LoopState {
+    /// Waits (at most `wait`) for a free in-flight slot. Handlers that keep up free one
+    /// within microseconds, so pausing, which makes librdkafka drop its prefetched
+    /// records and fetch them again, is kept for partitions that really fall behind.
+    /// Returns whether it waited.
+    async fn make_room(&self, wait: Duration) -> bool {
+        if self.env.in_flight.load(Ordering::Acquire) < self.max_in_flight {
+            return false;
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.env.in_flight.load(Ordering::Acquire) >= self.max_in_flight {
+            if tokio::time::timeout_at(deadline, self.env.notify.notified())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        true
+    }
+
     fn dispatch(&mut self, record: Record) {
         let key = (record.topic.clone(), record.partition);
         let mut slots = lock(&self.slots);
