@@ -27,6 +27,9 @@ async fn main() -> anyhow::Result<()> {
     for v in Variant::ALL {
         broker.create_topic(v.topic(), v.partitions())?;
     }
+    {
+        broker.create_topic("bench.latency", 1)?;
+    }
     println!("embedded mock cluster at {bs}; {rounds} rounds per figure, medians");
     println!();
     println!("## produce (msg/s)");

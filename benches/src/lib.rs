@@ -139,6 +139,8 @@ pub async fn produce_typed(bootstrap: &str, variant: Variant, n: u64) -> anyhow:
     let config = KafkaConfig::new(bootstrap).set("linger.ms", LINGER_MS);
     let client = api::Client::new(config)?;
     let note_len = variant.note_len();
+    // Connection and idempotent-producer id are set up before timing starts.
+    client.producer().send::<api::channels::Latency>(Outgoing::new(&typed_event(-1, 0))).await?;
     let start = Instant::now();
     let mut pending = VecDeque::with_capacity(IN_FLIGHT);
     for seq in 0..n as i64 {
@@ -176,6 +178,14 @@ pub async fn produce_raw(bootstrap: &str, variant: Variant, n: u64) -> anyhow::R
     let producer = raw_producer(bootstrap)?;
     let topic = variant.topic();
     let note_len = variant.note_len();
+    let warm = serde_json::to_vec(&raw_event(-1, 0))?;
+    producer
+        .send(
+            FutureRecord::<(), [u8]>::to("bench.latency").payload(warm.as_slice()),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)?;
     let start = Instant::now();
     let mut pending = VecDeque::with_capacity(IN_FLIGHT);
     for seq in 0..n as i64 {
@@ -292,6 +302,10 @@ pub async fn consume_typed(
         .consumer()
         .group_id(fresh_group("typed"))
         .validate_payloads(validate);
+    let consumer = match std::env::var("BENCH_MAX_IN_FLIGHT").ok().and_then(|v| v.parse().ok()) {
+        Some(m) => consumer.max_in_flight(m),
+        None => consumer,
+    };
     let options = ListenerOptions::default();
     let consumer = match variant {
         Variant::Small1 => consumer.route::<api::channels::Small1, _>(handler, options),
