@@ -290,7 +290,14 @@ pub async fn consume_typed(
     n: u64,
     validate: bool,
 ) -> anyhow::Result<f64> {
-    let app = api::Application::new(KafkaConfig::new(bootstrap))?;
+    let mut config = KafkaConfig::new(bootstrap);
+    // Diagnostic knob: extra librdkafka properties, `k=v,k=v`.
+    for kv in std::env::var("BENCH_CONSUMER_PROPS").unwrap_or_default().split(',') {
+        if let Some((k, v)) = kv.split_once('=') {
+            config = config.set(k, v);
+        }
+    }
+    let app = api::Application::new(config)?;
     let progress = Arc::new(Progress::default());
     let p = progress.clone();
     let handler = move |m: api::Event, _ctx: MessageContext| {
@@ -334,6 +341,13 @@ pub async fn consume_raw(bootstrap: &str, variant: Variant, n: u64) -> anyhow::R
     consumer.subscribe(&[variant.topic()])?;
     let progress = Progress::default();
     let deadline = Instant::now() + Duration::from_secs(120);
+    // Diagnostic: mimic the runtime's flow control (pause, then resume, every N records)
+    // and time the calls.
+    let pause_every: u64 = std::env::var("BENCH_RAW_PAUSE_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let (mut seen, mut pause_time, mut pauses) = (0u64, Duration::ZERO, 0u32);
     while progress.last.get().is_none() {
         if Instant::now() > deadline {
             return Err(anyhow!("raw consumer timed out"));
@@ -343,7 +357,23 @@ pub async fn consume_raw(bootstrap: &str, variant: Variant, n: u64) -> anyhow::R
             serde_json::from_slice(msg.payload().ok_or_else(|| anyhow!("empty payload"))?)?;
         std::hint::black_box(&event);
         consumer.store_offset(msg.topic(), msg.partition(), msg.offset())?;
+        seen += 1;
+        if pause_every > 0 && seen % pause_every == 0 {
+            let mut tpl = rdkafka::TopicPartitionList::new();
+            tpl.add_partition(msg.topic(), msg.partition());
+            drop(msg);
+            let t = Instant::now();
+            consumer.pause(&tpl)?;
+            consumer.resume(&tpl)?;
+            pause_time += t.elapsed();
+            pauses += 1;
+        }
         progress.hit(n);
+    }
+    if pauses > 0 {
+        eprintln!(
+            "raw diagnostic: {pauses} pause+resume calls took {pause_time:?} in all"
+        );
     }
     progress.rate(n)
 }
