@@ -2,6 +2,8 @@
 //! from `specs/bench.yaml`, and typed/raw produce and consume loops with identical
 //! settings.
 
+pub mod synthetic;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
