@@ -4,13 +4,26 @@ use serde_json::{json, Map, Value};
 
 /// A document with `channels` channels (one operation and one message each) and
 /// `schemas` component schemas: objects with nested inline objects, enums, arrays,
-/// `oneOf`s and `$ref`s to other schemas (always to a higher index, so no cycles).
+/// `oneOf`s and `$ref`s to other schemas (always to a higher index in the same block of
+/// ten, so no cycles and `$ref` chains of at most ten: see [`fan_out_document`] for why).
 pub fn document(channels: usize, schemas: usize) -> Value {
+    build(channels, schemas, 10)
+}
+
+/// A document whose schemas form one `$ref` DAG: schema `i` refers to `i+1` (`child`)
+/// and `i+2` (`items`...), so the number of paths from the root grows like Fibonacci.
+/// Used to show the cost of inlining every `$ref` into the payload schema.
+pub fn fan_out_document(schemas: usize) -> Value {
+    build(1, schemas, usize::MAX)
+}
+
+fn build(channels: usize, schemas: usize, block: usize) -> Value {
     let r = |i: usize| json!({ "$ref": format!("#/components/schemas/Schema{i}") });
     let mut schema_map = Map::new();
     for i in 0..schemas {
-        let next = |k: usize| (i + k < schemas).then(|| i + k);
-        let schema = if i % 10 == 9 {
+        let next = |k: usize| (i + k < schemas && (i + k) / block == i / block).then(|| i + k);
+        let seventh = if block == usize::MAX { 2 } else { 7 };
+        let schema = if i % 10 == 5 {
             // A union of two later schemas, or of a string and an integer at the end.
             match (next(1), next(2)) {
                 (Some(a), Some(b)) => json!({ "oneOf": [r(a), r(b)] }),
@@ -49,7 +62,7 @@ pub fn document(channels: usize, schemas: usize) -> Value {
             if let Some(a) = next(1) {
                 props.insert("child".into(), r(a));
             }
-            if let Some(b) = next(7) {
+            if let Some(b) = next(seventh) {
                 props.insert("items".into(), json!({ "type": "array", "items": r(b) }));
             }
             json!({
@@ -99,6 +112,11 @@ pub fn document(channels: usize, schemas: usize) -> Value {
         "operations": operations,
         "components": { "messages": messages, "schemas": schema_map }
     })
+}
+
+/// [`fan_out_document`] as YAML text.
+pub fn fan_out_yaml(schemas: usize) -> String {
+    serde_yaml::to_string(&fan_out_document(schemas)).unwrap_or_default()
 }
 
 /// [`document`] as YAML text.

@@ -112,6 +112,16 @@ fn run() -> anyhow::Result<()> {
         let (t, chars) = time_expand(path, 5)?;
         println!("| {label} | {:.1} ms | {chars} |", t.as_secs_f64() * 1e3);
     }
+    println!();
+    println!("## expand_file on a `$ref` DAG (schema i refers to i+1 and i+2), median of 3");
+    println!("| schemas | time | generated tokens (chars) |");
+    println!("|---:|---:|---:|");
+    for k in [8, 12, 16, 20] {
+        let path = tmp.path().join(format!("fan-out-{k}.yaml"));
+        std::fs::write(&path, asyncapi_benches::synthetic::fan_out_yaml(k))?;
+        let (t, chars) = time_expand(&path, 3)?;
+        println!("| {k} | {:.1} ms | {chars} |", t.as_secs_f64() * 1e3);
+    }
     if std::env::args().any(|a| a == "--no-check") {
         return Ok(());
     }
