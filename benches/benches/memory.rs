@@ -8,7 +8,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use asyncapi_benches::{api, backlog, bench_requested, fresh_group, peak_rss_kib, typed_event, Progress};
+use asyncapi_benches::{
+    api, backlog, bench_requested, fresh_group, peak_rss_kib, typed_event, Progress,
+};
 use asyncapi_runtime::{
     CancellationToken, Channel, EmbeddedKafka, KafkaConfig, ListenerOptions, MessageContext,
     Outgoing,
@@ -36,11 +38,7 @@ async fn child(bootstrap: &str, n: u64) -> anyhow::Result<()> {
     token.cancel();
     task.await??;
     waited?;
-    println!(
-        "CHILD {before} {} {:.0}",
-        peak_rss_kib(),
-        progress.rate(n)?
-    );
+    println!("CHILD {before} {} {:.0}", peak_rss_kib(), progress.rate(n)?);
     Ok(())
 }
 

@@ -142,7 +142,10 @@ pub async fn produce_typed(bootstrap: &str, variant: Variant, n: u64) -> anyhow:
     let client = api::Client::new(config)?;
     let note_len = variant.note_len();
     // Connection and idempotent-producer id are set up before timing starts.
-    client.producer().send::<api::channels::Latency>(Outgoing::new(&typed_event(-1, 0))).await?;
+    client
+        .producer()
+        .send::<api::channels::Latency>(Outgoing::new(&typed_event(-1, 0)))
+        .await?;
     let start = Instant::now();
     let mut pending = VecDeque::with_capacity(IN_FLIGHT);
     for seq in 0..n as i64 {
@@ -294,7 +297,10 @@ pub async fn consume_typed(
 ) -> anyhow::Result<f64> {
     let mut config = KafkaConfig::new(bootstrap);
     // Diagnostic knob: extra librdkafka properties, `k=v,k=v`.
-    for kv in std::env::var("BENCH_CONSUMER_PROPS").unwrap_or_default().split(',') {
+    for kv in std::env::var("BENCH_CONSUMER_PROPS")
+        .unwrap_or_default()
+        .split(',')
+    {
         if let Some((k, v)) = kv.split_once('=') {
             config = config.set(k, v);
         }
@@ -311,7 +317,10 @@ pub async fn consume_typed(
         .consumer()
         .group_id(fresh_group("typed"))
         .validate_payloads(validate);
-    let consumer = match std::env::var("BENCH_MAX_IN_FLIGHT").ok().and_then(|v| v.parse().ok()) {
+    let consumer = match std::env::var("BENCH_MAX_IN_FLIGHT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         Some(m) => consumer.max_in_flight(m),
         None => consumer,
     };
@@ -373,9 +382,7 @@ pub async fn consume_raw(bootstrap: &str, variant: Variant, n: u64) -> anyhow::R
         progress.hit(n);
     }
     if pauses > 0 {
-        eprintln!(
-            "raw diagnostic: {pauses} pause+resume calls took {pause_time:?} in all"
-        );
+        eprintln!("raw diagnostic: {pauses} pause+resume calls took {pause_time:?} in all");
     }
     progress.rate(n)
 }

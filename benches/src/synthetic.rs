@@ -32,7 +32,10 @@ fn build(channels: usize, schemas: usize, block: usize) -> Value {
         } else {
             let mut props = Map::new();
             props.insert("id".into(), json!({ "type": "string", "format": "uuid" }));
-            props.insert("count".into(), json!({ "type": "integer", "format": "int64" }));
+            props.insert(
+                "count".into(),
+                json!({ "type": "integer", "format": "int64" }),
+            );
             props.insert("ratio".into(), json!({ "type": "number" }));
             props.insert(
                 "status".into(),

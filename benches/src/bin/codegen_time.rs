@@ -101,7 +101,11 @@ fn run() -> anyhow::Result<()> {
     std::fs::write(&big, asyncapi_benches::synthetic::yaml(200, 1000))?;
     let seed = repo.join("tests/fixtures/specs/account-service.yaml");
 
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     println!("## expand_file ({profile} build, median of 5)");
     println!("| document | time | generated tokens (chars) |");
     println!("|---|---:|---:|");
@@ -126,8 +130,7 @@ fn run() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let expansion =
-        expand_file(&big, &Settings::default()).map_err(|d| anyhow::anyhow!("{d}"))?;
+    let expansion = expand_file(&big, &Settings::default()).map_err(|d| anyhow::anyhow!("{d}"))?;
     let macro_dir = tmp.path().join("with-macro");
     let expanded_dir = tmp.path().join("expanded");
     write_crate(
@@ -137,12 +140,7 @@ fn run() -> anyhow::Result<()> {
         &repo,
     )?;
     std::fs::copy(&big, macro_dir.join("synthetic.yaml"))?;
-    write_crate(
-        &expanded_dir,
-        "bench_expanded",
-        &expansion.pretty(),
-        &repo,
-    )?;
+    write_crate(&expanded_dir, "bench_expanded", &expansion.pretty(), &repo)?;
     // Warm-up (builds or reuses the dependencies), then alternate.
     check(&macro_dir)?;
     check(&expanded_dir)?;
@@ -156,9 +154,15 @@ fn run() -> anyhow::Result<()> {
     println!("## cargo check of one crate on the synthetic document (median of {rounds}, after a warm-up)");
     println!("| crate | cargo check |");
     println!("|---|---:|");
-    println!("| `asyncapi!(\"synthetic.yaml\")` | {:.2} s |", m.as_secs_f64());
+    println!(
+        "| `asyncapi!(\"synthetic.yaml\")` | {:.2} s |",
+        m.as_secs_f64()
+    );
     println!("| expanded code pasted in | {:.2} s |", e.as_secs_f64());
     println!();
-    println!("macro/expanded ratio: {:.2}", m.as_secs_f64() / e.as_secs_f64());
+    println!(
+        "macro/expanded ratio: {:.2}",
+        m.as_secs_f64() / e.as_secs_f64()
+    );
     Ok(())
 }
