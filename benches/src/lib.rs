@@ -192,6 +192,10 @@ pub async fn produce_raw(bootstrap: &str, variant: Variant, n: u64) -> anyhow::R
         .await
         .map_err(|(e, _)| e)?;
     let start = Instant::now();
+    // Diagnostic: keep each payload alive until its delivery, as `DeliveryFuture` does
+    // with the whole record.
+    let keep = std::env::var_os("BENCH_RAW_KEEP").is_some();
+    let mut kept = VecDeque::new();
     let mut pending = VecDeque::with_capacity(IN_FLIGHT);
     for seq in 0..n as i64 {
         let payload = serde_json::to_vec(&raw_event(seq, note_len))?;
@@ -212,9 +216,13 @@ pub async fn produce_raw(bootstrap: &str, variant: Variant, n: u64) -> anyhow::R
             }
         };
         pending.push_back(fut);
+        if keep {
+            kept.push_back(payload);
+        }
         if pending.len() >= IN_FLIGHT {
             if let Some(f) = pending.pop_front() {
                 f.await?.map_err(|(e, _)| e)?;
+                kept.pop_front();
             }
         }
     }
