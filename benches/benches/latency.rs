@@ -1,0 +1,113 @@
+//! End-to-end latency, produce (generated client) to handler (runtime `Consumer`), at
+//! a fixed rate on the embedded (mock) cluster.
+//!
+//! `cargo bench -p asyncapi-benches --bench latency` (`BENCH_RATE`, `BENCH_SECONDS`)
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use asyncapi_benches::{api, bench_requested, now_micros, quantile, typed_event, Samples};
+use asyncapi_runtime::{
+    CancellationToken, Channel, EmbeddedKafka, ListenerOptions, MessageContext, Outgoing,
+};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    if !bench_requested() {
+        return Ok(());
+    }
+    let rate = env_u64("BENCH_RATE", 1000);
+    let seconds = env_u64("BENCH_SECONDS", 10);
+    let broker = EmbeddedKafka::start(1)?;
+    broker.create_topic(api::channels::Latency::TOPIC, 1)?;
+    let config = broker.config();
+
+    let samples: Samples = Arc::new(Mutex::new(Vec::new()));
+    let warmed = Arc::new(AtomicBool::new(false));
+    let (s, w) = (samples.clone(), warmed.clone());
+    let handler = move |m: api::Event, _ctx: MessageContext| {
+        let latency = now_micros() - m.sent_at_micros;
+        if m.seq >= 0 {
+            s.lock().unwrap_or_else(|p| p.into_inner()).push(latency);
+        } else {
+            w.store(true, Ordering::Release);
+        }
+        async {}
+    };
+    let mut consumer_config = config.clone();
+    // `BENCH_CONSUMER_PROPS=k=v,k=v`: extra librdkafka properties for the consumer only.
+    for kv in std::env::var("BENCH_CONSUMER_PROPS")
+        .unwrap_or_default()
+        .split(',')
+    {
+        if let Some((k, v)) = kv.split_once('=') {
+            consumer_config = consumer_config.set(k, v);
+        }
+    }
+    let app = api::Application::new(consumer_config)?;
+    let token = CancellationToken::new();
+    let consumer = app
+        .consumer()
+        .group_id("latency")
+        .route::<api::channels::Latency, _>(handler, ListenerOptions::default());
+    let task = tokio::spawn(consumer.run(token.clone()));
+
+    let client = api::Client::new(config)?;
+    // Warm-up: send until the consumer has joined and handled one (seq < 0: not counted).
+    let mut warm = 0;
+    while !warmed.load(Ordering::Acquire) {
+        warm += 1;
+        if warm > 300 {
+            anyhow::bail!("consumer never started");
+        }
+        client.send_latency(&typed_event(-warm, 20)).await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let n = rate * seconds;
+    let mut interval = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut deliveries = Vec::with_capacity(n as usize);
+    for seq in 0..n as i64 {
+        interval.tick().await;
+        let event = typed_event(seq, 20);
+        deliveries.push(client.enqueue_latency(Outgoing::new(&event)).await?);
+    }
+    for d in deliveries {
+        d.await?;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while samples.lock().unwrap_or_else(|p| p.into_inner()).len() < n as usize {
+        if tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    token.cancel();
+    task.await??;
+    let mut v = samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    v.sort_unstable();
+    println!(
+        "latency produce -> handler, {rate} msg/s for {seconds} s, {} of {n} records received (embedded mock cluster, default linger.ms=5, validation on)",
+        v.len()
+    );
+    println!("| p50 | p99 | p99.9 | max |");
+    println!("|---:|---:|---:|---:|");
+    let ms = |us: i64| us as f64 / 1000.0;
+    println!(
+        "| {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
+        ms(quantile(&v, 0.5)),
+        ms(quantile(&v, 0.99)),
+        ms(quantile(&v, 0.999)),
+        ms(v.last().copied().unwrap_or(0))
+    );
+    Ok(())
+}

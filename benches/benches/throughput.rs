@@ -1,0 +1,81 @@
+//! Throughput of the generated typed client and the runtime's `Consumer` loop against
+//! hand-written rdkafka loops, on the embedded (mock) cluster.
+//!
+//! `cargo bench -p asyncapi-benches --bench throughput`
+
+use asyncapi_benches::{
+    backlog, bench_requested, consume_raw, consume_typed, median, payload_size, produce_raw,
+    produce_typed, Variant,
+};
+use asyncapi_runtime::EmbeddedKafka;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    if !bench_requested() {
+        return Ok(());
+    }
+    let rounds = env_u64("BENCH_ROUNDS", 3) as usize;
+    let broker = EmbeddedKafka::start(1)?;
+    let bs = broker.bootstrap_servers().to_owned();
+    for v in Variant::ALL {
+        broker.create_topic(v.topic(), v.partitions())?;
+    }
+    {
+        broker.create_topic("bench.latency", 1)?;
+    }
+    println!("embedded mock cluster at {bs}; {rounds} rounds per figure, medians");
+    println!();
+    println!("## produce (msg/s)");
+    println!("| payload | raw FutureProducer | typed enqueue_<channel> | typed/raw |");
+    println!("|---|---:|---:|---:|");
+    for v in Variant::ALL {
+        let n = match v {
+            Variant::Small1 | Variant::Small4 => env_u64("BENCH_SMALL", 100_000),
+            _ => env_u64("BENCH_LARGE", 20_000),
+        };
+        let (mut raw, mut typed) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            raw.push(produce_raw(&bs, v, n).await?);
+            typed.push(produce_typed(&bs, v, n).await?);
+        }
+        let (r, t) = (median(raw), median(typed));
+        println!(
+            "| {} ({} B), {n} msgs | {r:.0} | {t:.0} | {:.3} |",
+            v.label(),
+            payload_size(v),
+            t / r
+        );
+    }
+    if std::env::var_os("BENCH_SKIP_CONSUME").is_some() {
+        return Ok(());
+    }
+    println!();
+    println!("## consume (msg/s, first to last record of the retained backlog)");
+    println!("| payload | raw StreamConsumer | typed, validation on | typed, validation off | on/raw | off/raw |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for v in Variant::ALL {
+        let n = backlog(&bs, v.topic(), v.partitions())?;
+        let (mut raw, mut on, mut off) = (Vec::new(), Vec::new(), Vec::new());
+        let rounds = if n < 10_000 { rounds.max(5) } else { rounds };
+        for _ in 0..rounds {
+            raw.push(consume_raw(&bs, v, n).await?);
+            on.push(consume_typed(&bs, v, n, true).await?);
+            off.push(consume_typed(&bs, v, n, false).await?);
+        }
+        let (r, a, b) = (median(raw), median(on), median(off));
+        println!(
+            "| {}, backlog {n} msgs | {r:.0} | {a:.0} | {b:.0} | {:.3} | {:.3} |",
+            v.label(),
+            a / r,
+            b / r
+        );
+    }
+    Ok(())
+}
