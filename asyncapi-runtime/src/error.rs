@@ -84,7 +84,9 @@ pub enum SendError {
         source: KafkaError,
         record: Box<FailedRecord>,
     },
-    /// The producer was shut down before the delivery report arrived.
+    /// The producer was torn down before the delivery report arrived (dropping the last
+    /// `Producer` clone flushes first, so this needs a flush that timed out); librdkafka
+    /// no longer holds the record, so only its topic is known.
     #[error("producer closed before the delivery of a record to `{}` was confirmed", record.topic)]
     Canceled { record: Box<FailedRecord> },
 }

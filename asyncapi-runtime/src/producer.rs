@@ -120,8 +120,9 @@ type OwnedRecord = FailedRecord;
 #[must_use = "a delivery future does nothing unless awaited; drop it to fire and forget"]
 pub struct DeliveryFuture {
     inner: rdkafka::producer::DeliveryFuture,
-    // Kept so a failure hands the whole record back to the caller.
-    record: Option<OwnedRecord>,
+    // Only the topic is kept: on a delivery failure librdkafka hands the whole record
+    // back, so holding a copy of every payload in flight is not needed.
+    topic: String,
 }
 
 impl Future for DeliveryFuture {
@@ -133,26 +134,51 @@ impl Future for DeliveryFuture {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(result) => result,
         };
-        let record = this.record.take().unwrap_or_else(|| FailedRecord {
-            topic: String::new(),
-            key: None,
-            payload: Vec::new(),
-            headers: Vec::new(),
-        });
+        let topic = std::mem::take(&mut this.topic);
         Poll::Ready(match result {
             Ok(Ok(delivery)) => Ok(Delivery {
-                topic: record.topic,
+                topic,
                 partition: delivery.partition,
                 offset: delivery.offset,
             }),
-            Ok(Err((source, _))) => Err(SendError::Delivery {
+            Ok(Err((source, message))) => Err(SendError::Delivery {
                 source,
-                record: Box::new(record),
+                record: Box::new(failed_record(topic, &message)),
             }),
+            // Only when the producer was torn down with the record unsent (its drop
+            // flushes first): librdkafka no longer has the record to give back.
             Err(_canceled) => Err(SendError::Canceled {
-                record: Box::new(record),
+                record: Box::new(FailedRecord {
+                    topic,
+                    key: None,
+                    payload: Vec::new(),
+                    headers: Vec::new(),
+                }),
             }),
         })
+    }
+}
+
+/// The record librdkafka handed back with a delivery error.
+fn failed_record(topic: String, message: &rdkafka::message::OwnedMessage) -> FailedRecord {
+    use rdkafka::message::{Headers as _, Message as _};
+    FailedRecord {
+        topic,
+        key: message.key().map(<[u8]>::to_vec),
+        payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        headers: message
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| {
+                        (
+                            h.key.to_owned(),
+                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -239,7 +265,7 @@ impl Producer {
                 Ok(inner) => {
                     return Ok(DeliveryFuture {
                         inner,
-                        record: Some(record),
+                        topic: record.topic,
                     })
                 }
                 Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
