@@ -470,8 +470,11 @@ impl LoopState {
         if self.env.in_flight.load(Ordering::Acquire) < self.max_in_flight {
             return false;
         }
+        // Wait down to three quarters of the bound: the loop then hands over a batch
+        // per wake-up instead of running in lockstep with the workers.
+        let low_water = self.max_in_flight - self.max_in_flight / 4;
         let deadline = tokio::time::Instant::now() + wait;
-        while self.env.in_flight.load(Ordering::Acquire) >= self.max_in_flight {
+        while self.env.in_flight.load(Ordering::Acquire) > low_water {
             if tokio::time::timeout_at(deadline, self.env.notify.notified())
                 .await
                 .is_err()
