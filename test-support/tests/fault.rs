@@ -767,8 +767,8 @@ async fn handler_faults_retry_dead_letter_and_survive_panics(kafka: &dyn Broker)
                 "dead letter of {id}"
             ),
         }
-        if want.is_some() {
-            *figures.entry(want.unwrap()).or_default() += 1;
+        if let Some(kind) = want {
+            *figures.entry(kind).or_default() += 1;
         }
     }
     println!(
