@@ -5,7 +5,10 @@ fn main() {
         eprintln!("usage: expand <document>");
         std::process::exit(2);
     };
-    match asyncapi_codegen::expand_file(std::path::Path::new(&path), &Default::default()) {
+    let started = std::time::Instant::now();
+    let expansion = asyncapi_codegen::expand_file(std::path::Path::new(&path), &Default::default());
+    eprintln!("expanded in {:?}", started.elapsed());
+    match expansion {
         Ok(e) => {
             for w in &e.warnings {
                 eprintln!("warning: {w}");

@@ -1001,87 +1001,130 @@ fn tag_property(payloads: &[Value]) -> Option<(String, Vec<String>)> {
     None
 }
 
-/// The payload schema with every `$ref` inlined (recursion left as `{}`), as JSON text for
-/// runtime validation.
+/// The payload schema as one self-contained JSON Schema (JSON text) for run-time
+/// validation: every schema a `$ref` names is copied once into `$defs` and referenced
+/// from there, so recursion stays recursion and shared schemas are not duplicated
+/// (inlining every path through the references grows exponentially).
 fn bundle_schema(r: &mut Resolver, id: &crate::resolve::NodeId) -> Option<String> {
-    fn inline(
-        r: &mut Resolver,
-        id: &crate::resolve::NodeId,
-        depth: usize,
-        stack: &mut Vec<crate::resolve::NodeId>,
-    ) -> Value {
-        let Ok((target, v)) = r.node(id) else {
-            return Value::Bool(true);
-        };
-        if depth > 64 || stack.contains(&target) {
-            return Value::Bool(true);
+    let mut bundler = Bundler {
+        r,
+        defs: serde_json::Map::new(),
+        names: HashMap::new(),
+    };
+    let root = bundler.schema(id, 0);
+    let defs = std::mem::take(&mut bundler.defs);
+    let bundled = match (root, defs.is_empty()) {
+        (root, true) => root,
+        (Value::Object(mut map), false) => {
+            map.insert("$defs".to_owned(), Value::Object(defs));
+            Value::Object(map)
         }
-        stack.push(target.clone());
-        let out = match v {
-            Value::Object(map) => {
-                let mut out = serde_json::Map::new();
-                for (k, val) in map {
-                    let child = target.child(&k);
-                    let is_schema_map = matches!(
-                        k.as_str(),
-                        "properties" | "patternProperties" | "definitions" | "$defs"
-                    );
-                    let new = match val {
-                        Value::Object(inner) if is_schema_map => Value::Object(
-                            inner
-                                .keys()
-                                .map(|ik| {
-                                    (ik.clone(), inline(r, &child.child(ik), depth + 1, stack))
-                                })
-                                .collect(),
-                        ),
-                        Value::Object(_)
-                            if !matches!(
-                                k.as_str(),
-                                "examples"
-                                    | "example"
-                                    | "default"
-                                    | "const"
-                                    | "enum"
-                                    | "discriminator"
-                                    | "externalDocs"
-                                    | "bindings"
-                            ) =>
-                        {
-                            inline(r, &child, depth + 1, stack)
-                        }
-                        Value::Array(items)
-                            if matches!(
-                                k.as_str(),
-                                "allOf" | "oneOf" | "anyOf" | "items" | "prefixItems"
-                            ) =>
-                        {
-                            Value::Array(
-                                (0..items.len())
-                                    .map(|i| inline(r, &child.index(i), depth + 1, stack))
-                                    .collect(),
-                            )
-                        }
-                        other => other,
-                    };
-                    // AsyncAPI 2.x `nullable` is not JSON Schema: express it as a type list.
-                    out.insert(k, new);
-                }
-                if out.get("nullable").and_then(Value::as_bool) == Some(true) {
-                    if let Some(Value::String(t)) = out.get("type").cloned() {
-                        out.insert("type".to_owned(), serde_json::json!([t, "null"]));
-                    }
-                }
-                Value::Object(out)
-            }
-            other => other,
-        };
-        stack.pop();
-        out
-    }
-    let v = inline(r, id, 0, &mut Vec::new());
-    serde_json::to_string(&v).ok()
+        (other, false) => serde_json::json!({ "allOf": [other], "$defs": defs }),
+    };
+    serde_json::to_string(&bundled).ok()
 }
 
-#[allow(dead_code)]
-fn unused(_: HashMap<(), ()>) {}
+struct Bundler<'r> {
+    r: &'r mut Resolver,
+    defs: serde_json::Map<String, Value>,
+    /// Referenced schema node → its name under `$defs`.
+    names: HashMap<crate::resolve::NodeId, String>,
+}
+
+impl Bundler<'_> {
+    /// A schema position: a reference becomes a `$defs` reference, anything else is copied.
+    fn schema(&mut self, id: &crate::resolve::NodeId, depth: usize) -> Value {
+        let is_ref = self
+            .r
+            .get(id)
+            .is_some_and(|v| crate::resolve::ref_of(v).is_some());
+        if !is_ref {
+            return self.body(id, depth);
+        }
+        let Ok(target) = self.r.follow(id) else {
+            return Value::Bool(true);
+        };
+        let name = match self.names.get(&target) {
+            Some(name) => name.clone(),
+            None => {
+                let base: String = target
+                    .last_segment()
+                    .unwrap_or_else(|| "schema".to_owned())
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let name = (1..)
+                    .map(|i| {
+                        if i == 1 {
+                            base.clone()
+                        } else {
+                            format!("{base}_{i}")
+                        }
+                    })
+                    .find(|n| !self.defs.contains_key(n))
+                    .unwrap_or(base);
+                self.names.insert(target.clone(), name.clone());
+                // Reserve the name before the body: a reference back to it is recursion.
+                self.defs.insert(name.clone(), Value::Bool(true));
+                let body = self.body(&target, depth + 1);
+                self.defs.insert(name.clone(), body);
+                name
+            }
+        };
+        serde_json::json!({ "$ref": format!("#/$defs/{name}") })
+    }
+
+    /// A schema's own keywords, with nested schema positions bundled.
+    fn body(&mut self, id: &crate::resolve::NodeId, depth: usize) -> Value {
+        // Documents are finite and references are named once, so only absurd inline
+        // nesting reaches this bound.
+        if depth > 256 {
+            return Value::Bool(true);
+        }
+        let Some(Value::Object(map)) = self.r.get(id).cloned() else {
+            return self.r.get(id).cloned().unwrap_or(Value::Bool(true));
+        };
+        let mut out = serde_json::Map::new();
+        for (k, val) in map {
+            let child = id.child(&k);
+            let new = match (k.as_str(), val) {
+                (
+                    "properties" | "patternProperties" | "definitions" | "$defs",
+                    Value::Object(inner),
+                ) => Value::Object(
+                    inner
+                        .keys()
+                        .map(|ik| (ik.clone(), self.schema(&child.child(ik), depth + 1)))
+                        .collect(),
+                ),
+                ("allOf" | "oneOf" | "anyOf" | "prefixItems", Value::Array(items)) => Value::Array(
+                    (0..items.len())
+                        .map(|i| self.schema(&child.index(i), depth + 1))
+                        .collect(),
+                ),
+                // Annotations and values, not schemas: copied as they are.
+                (
+                    "examples" | "example" | "default" | "const" | "enum" | "discriminator"
+                    | "externalDocs" | "bindings",
+                    other,
+                ) => other,
+                (_, Value::Object(_)) => self.schema(&child, depth + 1),
+                (_, other) => other,
+            };
+            out.insert(k, new);
+        }
+        // AsyncAPI 2.x `nullable` is not JSON Schema: express it as a type list.
+        if out.get("nullable").and_then(Value::as_bool) == Some(true) {
+            if let Some(Value::String(t)) = out.get("type").cloned() {
+                out.insert("type".to_owned(), serde_json::json!([t, "null"]));
+            }
+        }
+        Value::Object(out)
+    }
+}

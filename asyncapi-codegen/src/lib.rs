@@ -110,6 +110,17 @@ pub fn expand_str(path: &Path, text: &str, settings: &Settings) -> Result<Expans
     })
 }
 
+/// Whether any `bindings` object of the document has a `kafka` entry.
+fn has_kafka_bindings(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| (k == "bindings" && v.get("kafka").is_some()) || has_kafka_bindings(v)),
+        serde_json::Value::Array(items) => items.iter().any(has_kafka_bindings),
+        _ => false,
+    }
+}
+
 fn expand_resolved(
     resolver: &mut resolve::Resolver,
     root: &resolve::NodeId,
@@ -118,12 +129,11 @@ fn expand_resolved(
     let (document, mut warnings) = normalize::normalize(resolver, root).map_err(Diagnostics)?;
     let mut errors = Vec::new();
     // Kafka when a server says so, or bindings do; other documents still get their types.
-    let root_value = resolver.get(root).cloned().unwrap_or_default();
     let is_kafka = document
         .servers
         .iter()
         .any(|s| s.protocol.starts_with("kafka"))
-        || serde_json::to_string(&root_value).is_ok_and(|t| t.contains("\"kafka\":"));
+        || resolver.get(root).is_some_and(has_kafka_bindings);
     for c in &document.channels {
         if let Err(why) = &c.topic {
             let d = resolver.error(

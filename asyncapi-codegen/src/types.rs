@@ -506,13 +506,15 @@ impl TypeSpace {
                 pschema,
                 &format!("{type_name}{}", type_ident_text(prop)),
             );
+            // Only the title and description are needed: borrow, don't copy the subtree.
             let resolved = r
-                .node(pid)
-                .map(|(_, v)| v)
-                .unwrap_or_else(|_| pschema.clone());
+                .follow(pid)
+                .ok()
+                .and_then(|t| r.get(&t))
+                .unwrap_or(pschema);
             let doc = doc_attrs(&[
-                text(&resolved, "title").filter(|_| ref_of(pschema).is_none()),
-                text(&resolved, "description"),
+                text(resolved, "title").filter(|_| ref_of(pschema).is_none()),
+                text(resolved, "description"),
                 fty.note.as_deref(),
             ]);
             let fident = Ident::new(&field, Span::call_site());

@@ -294,3 +294,24 @@ fn servers_connect_with_their_security_schemes() {
         Some("scramSha256")
     );
 }
+
+#[test]
+fn payload_schemas_are_self_contained_and_validate() {
+    use asyncapi_runtime::__private::serde_json::json;
+    use asyncapi_runtime::Channel;
+    let schema = <v3_streetlights_kafka::channels::LightingMeasured as Channel>::PAYLOAD_SCHEMA
+        .expect("schema");
+    let schema: asyncapi_runtime::__private::serde_json::Value =
+        asyncapi_runtime::__private::serde_json::from_str(schema).unwrap();
+    let validator =
+        jsonschema::validator_for(&schema).expect("the bundled schema compiles on its own");
+    assert!(validator.is_valid(&json!({"lumens": 3, "sentAt": "2026-01-01T00:00:00Z"})));
+    assert!(
+        !validator.is_valid(&json!({"lumens": -1})),
+        "minimum: 0 is enforced"
+    );
+    assert!(
+        !validator.is_valid(&json!({"sentAt": 5})),
+        "the referenced sentAt schema is enforced"
+    );
+}
