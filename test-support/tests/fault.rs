@@ -982,7 +982,7 @@ mod tansu_outage {
             .expect("every send returned within 90 s (acknowledged or a typed error)")
             .unwrap();
 
-        let outcomes = outcomes.lock().unwrap();
+        let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
         assert_eq!(outcomes.len() as u64, SENDS, "every send returned");
         let mut before = BTreeSet::new();
         let mut after = BTreeSet::new();
