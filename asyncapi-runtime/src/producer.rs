@@ -161,25 +161,29 @@ impl Future for DeliveryFuture {
 
 /// The record librdkafka handed back with a delivery error.
 fn failed_record(topic: String, message: &rdkafka::message::OwnedMessage) -> FailedRecord {
-    use rdkafka::message::{Headers as _, Message as _};
+    use rdkafka::message::Message as _;
     FailedRecord {
         topic,
         key: message.key().map(<[u8]>::to_vec),
         payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-        headers: message
-            .headers()
-            .map(|hs| {
-                hs.iter()
-                    .map(|h| {
-                        (
-                            h.key.to_owned(),
-                            h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        headers: raw_headers(message.headers()),
     }
+}
+
+/// A record's headers as owned `(name, value)` pairs (a null value becomes empty).
+pub(crate) fn raw_headers<H: rdkafka::message::Headers>(headers: Option<&H>) -> Vec<RawHeader> {
+    headers
+        .map(|hs| {
+            hs.iter()
+                .map(|h| {
+                    (
+                        h.key.to_owned(),
+                        h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 struct Inner {

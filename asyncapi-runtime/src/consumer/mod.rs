@@ -22,7 +22,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer,
 };
-use rdkafka::message::{Headers as _, Message as _};
+use rdkafka::message::Message as _;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::TopicPartitionList;
 use tokio::sync::{mpsc, Notify};
@@ -37,7 +37,7 @@ pub use route::RetryPolicy;
 pub use subscription::{Acker, Received, Subscription};
 
 use crate::config::KafkaConfig;
-use crate::contract::{Channel, RawHeader, Receives};
+use crate::contract::{Channel, Receives};
 use crate::error::{ConsumerError, KafkaError};
 use crate::producer::Producer;
 use handler::ListenerHandler;
@@ -576,19 +576,7 @@ fn set_paused(consumer: &StreamConsumer<LoopContext>, topic: &str, partition: i3
 }
 
 fn detach(msg: &rdkafka::message::BorrowedMessage<'_>) -> Record {
-    let headers: Vec<RawHeader> = msg
-        .headers()
-        .map(|hs| {
-            hs.iter()
-                .map(|h| {
-                    (
-                        h.key.to_owned(),
-                        h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let headers = crate::producer::raw_headers(msg.headers());
     Record {
         topic: msg.topic().to_owned(),
         partition: msg.partition(),
