@@ -208,6 +208,23 @@ impl TypeSpace {
         unique(type_ident_text(wanted), &mut self.used_names)
     }
 
+    /// Names a new struct or enum for the schema at `at` and records it before its body
+    /// is generated, so references back to it (recursion) find it.
+    fn register_nominal(&mut self, at: &NodeId, name: &str, nullable: bool) -> (String, Ident, Ty) {
+        let type_name = self.claim_name(name);
+        let ident = format_ident!("{}", type_name);
+        let ty = Ty {
+            tokens: quote! { #ident },
+            nullable,
+            nominal: Some(type_name.clone()),
+            is_string: false,
+            note: None,
+            recursive: false,
+        };
+        self.by_node.insert(at.clone(), ty.clone());
+        (type_name, ident, ty)
+    }
+
     /// Emits an item outside the schema walk (message newtypes, trait impls).
     pub fn push_item(&mut self, item: TokenStream) {
         self.items.push(item);
@@ -478,21 +495,7 @@ impl TypeSpace {
                 ),
             };
         }
-        let type_name = self.claim_name(
-            text(schema, "title")
-                .filter(|_| name.is_empty())
-                .unwrap_or(name),
-        );
-        let ident = format_ident!("{}", type_name);
-        let ty = Ty {
-            tokens: quote! { #ident },
-            nullable: false,
-            nominal: Some(type_name.clone()),
-            is_string: false,
-            note: None,
-            recursive: false,
-        };
-        self.by_node.insert(at.clone(), ty.clone());
+        let (type_name, ident, ty) = self.register_nominal(at, name, false);
         self.in_progress.push(type_name.clone());
 
         let mut taken = HashSet::new();
@@ -682,11 +685,7 @@ impl TypeSpace {
                 ..Ty::plain(quote! { ::std::string::String })
             };
         }
-        let type_name = self.claim_name(
-            text(schema, "title")
-                .filter(|_| name.is_empty())
-                .unwrap_or(name),
-        );
+        let type_name = self.claim_name(name);
         let ident = format_ident!("{}", type_name);
         let mut taken = HashSet::new();
         let variants = strings.iter().map(|v| {
@@ -752,21 +751,7 @@ impl TypeSpace {
             t.nullable |= null_members > 0;
             return t;
         }
-        let type_name = self.claim_name(
-            text(schema, "title")
-                .filter(|_| name.is_empty())
-                .unwrap_or(name),
-        );
-        let ident = format_ident!("{}", type_name);
-        let ty = Ty {
-            tokens: quote! { #ident },
-            nullable: null_members > 0,
-            nominal: Some(type_name.clone()),
-            is_string: false,
-            note: None,
-            recursive: false,
-        };
-        self.by_node.insert(at.clone(), ty.clone());
+        let (type_name, ident, ty) = self.register_nominal(at, name, null_members > 0);
         self.in_progress.push(type_name.clone());
 
         let discriminator = discriminator_of(schema);
