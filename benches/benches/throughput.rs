@@ -7,7 +7,7 @@ use asyncapi_benches::{
     backlog, bench_requested, consume_raw, consume_typed, median, payload_size, produce_raw,
     produce_typed, Variant,
 };
-use asyncapi_runtime::EmbeddedKafka;
+use asyncapi_test_support::{Broker, BrokerKind, TestBroker};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -22,15 +22,18 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let rounds = env_u64("BENCH_ROUNDS", 3) as usize;
-    let broker = EmbeddedKafka::start(1)?;
-    let bs = broker.bootstrap_servers().to_owned();
+    // BENCH_BROKER=tansu runs the same workload against a tansu process.
+    let kind = match std::env::var("BENCH_BROKER").as_deref() {
+        Ok("tansu") => BrokerKind::Tansu,
+        _ => BrokerKind::Embedded,
+    };
+    let broker = TestBroker::start(kind)?;
+    let bs = broker.bootstrap_servers();
     for v in Variant::ALL {
         broker.create_topic(v.topic(), v.partitions())?;
     }
-    {
-        broker.create_topic("bench.latency", 1)?;
-    }
-    println!("embedded mock cluster at {bs}; {rounds} rounds per figure, medians");
+    broker.create_topic("bench.latency", 1)?;
+    println!("{kind} broker at {bs}; {rounds} rounds per figure, medians");
     println!();
     println!("## produce (msg/s)");
     println!("| payload | raw FutureProducer | typed enqueue_<channel> | typed/raw |");
