@@ -193,24 +193,30 @@ impl Generator<'_> {
                             } else {
                                 quote! { #tt }
                             };
-                            (inner, codec_for(m, t), "The payload schema is not an object of its own, so the message wraps it.")
+                            let why = match &t.nominal {
+                                Some(n) => format!(" The payload type `{n}` is already another message's type, so this message wraps it."),
+                                None => " The payload schema is not an object of its own, so the message wraps it.".to_owned(),
+                            };
+                            (inner, codec_for(m, t), why)
                         }
                         None => match &m.payload_format {
-                            PayloadFormat::Opaque(f) => {
-                                let _ = f;
-                                (quote! { ::std::vec::Vec<u8> }, Codec::Bytes, "The payload's `schemaFormat` is not JSON Schema: it is carried as raw bytes.")
-                            }
+                            PayloadFormat::Opaque(f) => (
+                                quote! { ::std::vec::Vec<u8> },
+                                Codec::Bytes,
+                                format!(" The payload's `schemaFormat` (`{f}`) is not JSON Schema: it is carried as raw bytes."),
+                            ),
                             PayloadFormat::JsonSchema => (
                                 quote! { #p::serde_json::Value },
                                 Codec::Json,
-                                "The message declares no payload schema: any JSON value.",
+                                " The message declares no payload schema: any JSON value.".to_owned(),
                             ),
                         },
                     };
                     let krate = serde_crate_path(&rt);
+                    let separator = (!doc.is_empty()).then(|| quote! { #[doc = ""] });
                     self.types.push_item(quote! {
                         #doc
-                        #[doc = ""]
+                        #separator
                         #[doc = #why]
                         #[derive(Debug, Clone, PartialEq, #p::serde::Serialize, #p::serde::Deserialize)]
                         #[serde(crate = #krate, transparent)]

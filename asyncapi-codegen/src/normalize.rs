@@ -66,6 +66,7 @@ pub fn normalize(
     } else {
         n.v3_channels_and_operations()
     };
+    n.component_messages();
     let document = Document {
         asyncapi_version: version,
         id: str_at(&doc, "id"),
@@ -527,6 +528,18 @@ impl Normalizer<'_> {
             }
         }
         merged
+    }
+
+    /// Messages of `components.messages` that no channel uses still get their types: a
+    /// document often defines messages for others to reference.
+    fn component_messages(&mut self) {
+        let list = self.root.child("components").child("messages");
+        let Some(Value::Object(map)) = self.r.get(&list).cloned() else {
+            return;
+        };
+        for key in map.keys() {
+            self.message(&list.child(key), &key.to_upper_camel_case());
+        }
     }
 
     /// Reads a message (following refs), once per distinct message node.

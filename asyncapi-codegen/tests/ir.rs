@@ -143,3 +143,24 @@ fn version_and_shape_errors_say_what_to_do() {
     let t = errors("asyncapi: 2.6.0\ninfo: { title: T, version: '1' }\nchannels:\n  x:\n    subscribe: { message: { contentType: application/xml, payload: { type: string } } }\n");
     assert!(t.contains("application/xml"), "{t}");
 }
+
+#[test]
+fn component_messages_no_channel_uses_still_get_types() {
+    let e = expand(
+        r#"
+asyncapi: 3.0.0
+info: { title: T, version: '1' }
+components:
+  messages:
+    orderShipped:
+      payload: { type: object, properties: { orderId: { type: string } } }
+"#,
+    );
+    assert_eq!(e.document.messages.len(), 1);
+    let code = e.pretty();
+    assert!(code.contains("pub struct OrderShipped"), "{code}");
+    assert!(
+        code.contains("impl ::asyncapi_runtime::Message for OrderShipped"),
+        "{code}"
+    );
+}
