@@ -538,7 +538,13 @@ impl Normalizer<'_> {
             return;
         };
         for key in map.keys() {
-            self.message(&list.child(key), &key.to_upper_camel_case());
+            let entry = list.child(key);
+            // A broken entry that a channel uses was reported there already; say a cycle
+            // or a dangling reference once, not once per way into it.
+            if !self.errors.is_empty() && self.r.follow(&entry).is_err() {
+                continue;
+            }
+            self.message(&entry, &key.to_upper_camel_case());
         }
     }
 
