@@ -7,17 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use asyncapi_benches::{api, bench_requested, now_micros, quantile, typed_event, Samples};
+use asyncapi_benches::{api, bench_requested, env_u64, now_micros, quantile, typed_event, Samples};
 use asyncapi_runtime::{
     CancellationToken, Channel, EmbeddedKafka, ListenerOptions, MessageContext, Outgoing,
 };
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -4,17 +4,10 @@
 //! `cargo bench -p asyncapi-benches --bench throughput`
 
 use asyncapi_benches::{
-    backlog, bench_requested, consume_raw, consume_typed, median, payload_size, produce_raw,
-    produce_typed, Variant,
+    backlog, bench_requested, consume_raw, consume_typed, env_u64, median, payload_size,
+    produce_raw, produce_typed, Variant,
 };
 use asyncapi_test_support::{Broker, BrokerKind, TestBroker};
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -29,6 +29,14 @@ pub const LINGER_MS: &str = "5";
 /// Records awaited-for at most at once, by every producer loop.
 pub const IN_FLIGHT: usize = 10_000;
 
+/// A numeric knob from the environment, or its default.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// True when the binary was started by `cargo bench` (which passes `--bench`);
 /// `cargo test --all-targets` runs bench targets without it, and they must return at once.
 pub fn bench_requested() -> bool {
