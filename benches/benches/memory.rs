@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asyncapi_benches::{
-    api, backlog, bench_requested, fresh_group, peak_rss_kib, typed_event, Progress,
+    api, backlog, bench_requested, counting_handler, fresh_group, peak_rss_kib, typed_event,
+    Progress,
 };
 use asyncapi_runtime::{
-    CancellationToken, Channel, EmbeddedKafka, KafkaConfig, ListenerOptions, MessageContext,
-    Outgoing,
+    CancellationToken, Channel, EmbeddedKafka, KafkaConfig, ListenerOptions, Outgoing,
 };
 
 const PARTITIONS: i32 = 48;
@@ -22,12 +22,7 @@ async fn child(bootstrap: &str, n: u64) -> anyhow::Result<()> {
     let before = peak_rss_kib();
     let app = api::Application::new(KafkaConfig::new(bootstrap))?;
     let progress = Arc::new(Progress::default());
-    let p = progress.clone();
-    let handler = move |m: api::Event, _ctx: MessageContext| {
-        std::hint::black_box(&m);
-        p.hit(n);
-        async {}
-    };
+    let handler = counting_handler(progress.clone(), n);
     let consumer = app
         .consumer()
         .group_id(fresh_group("memory"))

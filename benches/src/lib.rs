@@ -29,6 +29,18 @@ pub const LINGER_MS: &str = "5";
 /// Records awaited-for at most at once, by every producer loop.
 pub const IN_FLIGHT: usize = 10_000;
 
+/// A no-op handler that only counts what it was given (`n` records expected).
+pub fn counting_handler(
+    progress: Arc<Progress>,
+    n: u64,
+) -> impl Fn(api::Event, MessageContext) -> std::future::Ready<()> + Send + Sync + 'static {
+    move |m, _ctx| {
+        std::hint::black_box(&m);
+        progress.hit(n);
+        std::future::ready(())
+    }
+}
+
 /// A numeric knob from the environment, or its default.
 pub fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -323,12 +335,7 @@ pub async fn consume_typed(
     }
     let app = api::Application::new(config)?;
     let progress = Arc::new(Progress::default());
-    let p = progress.clone();
-    let handler = move |m: api::Event, _ctx: MessageContext| {
-        std::hint::black_box(&m);
-        p.hit(n);
-        async {}
-    };
+    let handler = counting_handler(progress.clone(), n);
     let consumer = app
         .consumer()
         .group_id(fresh_group("typed"))
