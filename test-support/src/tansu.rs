@@ -154,18 +154,10 @@ impl Tansu {
             detail,
         };
         let url = format!("tcp://{}", self.bootstrap_servers());
-        let log = self.log_file()?;
-        let log2 = log
-            .try_clone()
-            .map_err(|e| Error::io("cloning the log file handle", e))?;
-        let mut child = Command::new(&self.bin)
-            .current_dir(self.dir.path())
+        let mut child = self
+            .command()?
             .args(["topic", "create", name, "--broker", &url, "--partitions"])
             .arg(partitions.to_string())
-            .env("RUST_LOG", &self.options.log_filter)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
             .spawn()
             .map_err(|e| {
                 err(format!(
@@ -235,14 +227,27 @@ impl Tansu {
             .map_err(|e| Error::io(format!("opening {}", self.log_path.display()), e))
     }
 
-    fn spawn(&mut self) -> Result<()> {
-        let url = format!("tcp://{}", self.bootstrap_servers());
+    /// A `tansu` command run in the broker's directory (where its `.env` would be),
+    /// with output appended to the broker log.
+    fn command(&self) -> Result<Command> {
         let log = self.log_file()?;
         let log2 = log
             .try_clone()
             .map_err(|e| Error::io("cloning the log file handle", e))?;
-        let mut child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        command
             .current_dir(self.dir.path())
+            .env("RUST_LOG", &self.options.log_filter)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2));
+        Ok(command)
+    }
+
+    fn spawn(&mut self) -> Result<()> {
+        let url = format!("tcp://{}", self.bootstrap_servers());
+        let mut child = self
+            .command()?
             .args([
                 "broker",
                 "--listener-url",
@@ -251,10 +256,6 @@ impl Tansu {
                 &url,
             ])
             .args(["--storage-engine", &self.options.storage_engine])
-            .env("RUST_LOG", &self.options.log_filter)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
             .spawn()
             .map_err(|e| Error::io(format!("spawning {}", self.bin.display()), e))?;
         tracing::info!(port = self.port, pid = child.id(), "tansu spawned");
