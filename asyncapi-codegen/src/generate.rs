@@ -7,6 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::Value;
 
+use crate::exact::type_enforces_schema;
 use crate::ir::{Action, Channel, Document, Message, PayloadFormat};
 use crate::normalize::placeholders;
 use crate::resolve::Resolver;
@@ -28,14 +29,18 @@ enum Codec {
     Bytes,
 }
 
-fn codec_for(m: &Message, ty: &Ty) -> Codec {
-    let base = m
-        .content_type
+/// The content type without parameters, lowercased.
+fn base_content_type(m: &Message) -> String {
+    m.content_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+fn codec_for(m: &Message, ty: &Ty) -> Codec {
+    let base = base_content_type(m);
     if m.payload_format != PayloadFormat::JsonSchema {
         return Codec::Bytes;
     }
@@ -227,6 +232,10 @@ impl Generator<'_> {
             };
             claimed.insert(ty_name.clone());
             let ident = format_ident!("{}", ty_name);
+            // Only JSON payloads are validated, so only they decode from a parsed value.
+            let decode_value = matches!(codec, Codec::Json).then(|| quote! {
+                fn decode_value(value: #p::serde_json::Value, _content_type: ::std::option::Option<&str>) -> ::std::result::Result<Self, #rt::DecodeError> { #rt::codec::decode_json_value(value, #name) }
+            });
             let (encode, decode) = match codec {
                 Codec::Json => (
                     quote! { #rt::codec::encode_json(self) },
@@ -249,6 +258,7 @@ impl Generator<'_> {
                     const CONTENT_TYPE: &'static str = #content_type;
                     fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { #encode }
                     fn decode(bytes: &[u8], _content_type: ::std::option::Option<&str>) -> ::std::result::Result<Self, #rt::DecodeError> { #decode }
+                    #decode_value
                 }
             });
             let headers = m.headers.as_ref().map(|(id, v)| {
@@ -383,16 +393,28 @@ impl Generator<'_> {
             .find_map(|o| o.client_id.clone());
         let group = opt_str(&group);
         let client = opt_str(&client);
-        let schema = match c.messages.as_slice() {
-            [one] => self.doc.messages[*one]
-                .payload
-                .as_ref()
-                .filter(|_| self.doc.messages[*one].payload_format == PayloadFormat::JsonSchema)
-                .and_then(|(id, _)| bundle_schema(r, id))
-                .map(|s| quote! { ::std::option::Option::Some(#s) }),
+        let single = match c.messages.as_slice() {
+            [one] => Some(&self.doc.messages[*one]),
             _ => None,
-        }
-        .unwrap_or_else(|| quote! { ::std::option::Option::None });
+        };
+        let payload = single
+            .filter(|m| m.payload_format == PayloadFormat::JsonSchema)
+            .and_then(|m| m.payload.as_ref());
+        let bundled = payload.and_then(|(id, _)| bundle_schema(r, id));
+        // Text and byte payloads are not decoded as JSON: their type says nothing.
+        let decoded_as_json = single.is_some_and(|m| {
+            !matches!(
+                base_content_type(m).as_str(),
+                "text/plain" | "application/octet-stream"
+            )
+        });
+        let type_enforces_schema = bundled.is_some()
+            && decoded_as_json
+            && payload.is_some_and(|(id, _)| type_enforces_schema(r, id));
+        let schema = match bundled {
+            Some(s) => quote! { ::std::option::Option::Some(#s) },
+            None => quote! { ::std::option::Option::None },
+        };
         let topic_doc = match &c.topic {
             Ok(t) => format!(" Kafka topic `{t}`, {}.", c.topic_note),
             Err(why) => format!(" No Kafka topic: {why}. This channel has no client."),
@@ -426,6 +448,7 @@ impl Generator<'_> {
                 const GROUP_ID: ::std::option::Option<&'static str> = #group;
                 const CLIENT_ID: ::std::option::Option<&'static str> = #client;
                 const PAYLOAD_SCHEMA: ::std::option::Option<&'static str> = #schema;
+                const PAYLOAD_TYPE_ENFORCES_SCHEMA: bool = #type_enforces_schema;
                 type Message = #message_ty;
                 type Parameters = #params_ty;
                 type Key = #key_ty;

@@ -6,6 +6,7 @@
 //! [`generate`] (message types, channels, clients) → tokens.
 
 pub mod diagnostics;
+pub mod exact;
 pub mod generate;
 pub mod ir;
 pub mod load;

@@ -239,6 +239,11 @@ impl TypeSpace {
         quote! { #rt::__private }
     }
 
+    /// The path of a runtime `codec` function as a string, for serde's `*_with` attributes.
+    fn codec_fn(&self, name: &str) -> String {
+        format!("{}::codec::{name}", self.rt.to_string().replace(' ', ""))
+    }
+
     fn value_ty(&self) -> TokenStream {
         let p = self.private();
         quote! { #p::serde_json::Value }
@@ -530,10 +535,18 @@ impl TypeSpace {
             } else if is_required {
                 all_optional = false;
                 quote! { #doc #rename pub #fident: ::std::option::Option<#t>, }
-            } else {
+            } else if fty.nullable {
                 quote! {
                     #doc #rename
                     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+                    pub #fident: ::std::option::Option<#t>,
+                }
+            } else {
+                // Absent is `None`; `null` is rejected, as the schema rejects it.
+                let present = self.codec_fn("present");
+                quote! {
+                    #doc #rename
+                    #[serde(default, deserialize_with = #present, skip_serializing_if = "::std::option::Option::is_none")]
                     pub #fident: ::std::option::Option<#t>,
                 }
             };
@@ -643,7 +656,7 @@ impl TypeSpace {
         values: &[Value],
         name: &str,
     ) -> Ty {
-        let strings: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+        let mut strings: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
         if strings.len() != values.len() || strings.is_empty() {
             let non_null: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
             if !non_null.is_empty() && non_null.iter().all(|v| v.is_i64()) {
@@ -688,6 +701,8 @@ impl TypeSpace {
         let type_name = self.claim_name(name);
         let ident = format_ident!("{}", type_name);
         let mut taken = HashSet::new();
+        let mut seen = HashSet::new();
+        strings.retain(|v| seen.insert(*v));
         let variants = strings.iter().map(|v| {
             let vname = unique(
                 if v.is_empty() {
@@ -697,16 +712,37 @@ impl TypeSpace {
                 },
                 &mut taken,
             );
-            let vident = format_ident!("{}", vname);
-            quote! { #[serde(rename = #v)] #vident, }
+            (format_ident!("{}", vname), *v)
         });
+        let (vidents, values): (Vec<Ident>, Vec<&str>) = variants.unzip();
         let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
         let derives = self.derive_attrs(quote! { Eq, Hash, Copy, });
+        let rt = &self.rt;
+        // Decoding goes through `FromStr`: serde's derived enums would also take
+        // `{"value": null}` where the schema allows only the string.
         self.items.push(quote! {
             #doc
             #derives
+            #[serde(try_from = "::std::string::String")]
             pub enum #ident {
-                #(#variants)*
+                #( #[serde(rename = #values)] #vidents, )*
+            }
+
+            impl ::std::str::FromStr for #ident {
+                type Err = #rt::UnknownValue;
+                fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                    match value {
+                        #( #values => ::std::result::Result::Ok(Self::#vidents), )*
+                        _ => ::std::result::Result::Err(#rt::UnknownValue::new(value, &[#(#values),*])),
+                    }
+                }
+            }
+
+            impl ::std::convert::TryFrom<::std::string::String> for #ident {
+                type Error = #rt::UnknownValue;
+                fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, Self::Error> {
+                    value.parse()
+                }
             }
         });
         let ty = Ty {

@@ -1,6 +1,6 @@
 //! Encoding helpers called by generated `Message`, `HeaderSet` and `RecordKey` impls.
 
-use serde::de::DeserializeOwned;
+use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use serde::Serialize;
 
 use crate::contract::RawHeader;
@@ -17,6 +17,25 @@ pub fn decode_json<T: DeserializeOwned>(
     message: &'static str,
 ) -> Result<T, DecodeError> {
     serde_json::from_slice(bytes).map_err(|source| DecodeError::Json { message, source })
+}
+
+/// Decodes a JSON payload already parsed (and validated) as a `serde_json::Value`.
+pub fn decode_json_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    message: &'static str,
+) -> Result<T, DecodeError> {
+    serde_json::from_value(value).map_err(|source| DecodeError::Json { message, source })
+}
+
+/// `deserialize_with` of optional, non-nullable properties: absent is `None` (with
+/// `#[serde(default)]`), but `null` is rejected as the schema rejects it (a plain
+/// `Option` would take it as `None`).
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Maps a typed headers value to Kafka headers: one header per present property,

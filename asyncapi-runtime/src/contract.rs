@@ -27,6 +27,18 @@ pub trait Message: Sized + Send + Sync + 'static {
     fn encode(&self) -> Result<Vec<u8>, EncodeError>;
     /// Decodes the record value; `content_type` is the record's `content-type` header, if any.
     fn decode(bytes: &[u8], content_type: Option<&str>) -> Result<Self, DecodeError>;
+    /// Decodes a record value the consumer already parsed as JSON to validate it, so it
+    /// is not parsed twice. The default writes the value back to bytes and decodes those.
+    fn decode_value(
+        value: serde_json::Value,
+        content_type: Option<&str>,
+    ) -> Result<Self, DecodeError> {
+        let bytes = serde_json::to_vec(&value).map_err(|source| DecodeError::Json {
+            message: Self::NAME,
+            source,
+        })?;
+        Self::decode(&bytes, content_type)
+    }
 }
 
 /// Typed message headers, mapped to Kafka record headers (one header per property:
@@ -80,6 +92,10 @@ pub trait Channel: Send + Sync + 'static {
     const CLIENT_ID: Option<&'static str> = None;
     /// JSON Schema of the payload (resolved, as JSON text) used to validate received records.
     const PAYLOAD_SCHEMA: Option<&'static str> = None;
+    /// Decoding into `Message` rejects every payload `PAYLOAD_SCHEMA` rejects, except
+    /// that serde takes an array in place of an object: the consumer then validates only
+    /// records that contain a `[`, and those whose decoding fails (for the error report).
+    const PAYLOAD_TYPE_ENFORCES_SCHEMA: bool = false;
 
     /// What a record on this channel decodes to (an enum when the channel has several messages).
     type Message: Message;

@@ -171,3 +171,20 @@ pub enum EmbeddedError {
     #[error("invalid topic name `{0}`")]
     TopicName(String),
 }
+
+/// A string that is none of an enum's values (`FromStr` of generated string enums).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value `{value}`, expected one of: {}", .expected.join(", "))]
+pub struct UnknownValue {
+    pub value: String,
+    pub expected: &'static [&'static str],
+}
+
+impl UnknownValue {
+    pub fn new(value: &str, expected: &'static [&'static str]) -> Self {
+        UnknownValue {
+            value: value.to_owned(),
+            expected,
+        }
+    }
+}

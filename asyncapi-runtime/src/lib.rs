@@ -43,7 +43,7 @@ pub use contract::*;
 pub use embedded::EmbeddedKafka;
 pub use error::{
     ConfigError, ConsumerError, DecodeError, EmbeddedError, EncodeError, FailedRecord, KafkaError,
-    SendError, TopicError,
+    SendError, TopicError, UnknownValue,
 };
 pub use producer::{Delivery, DeliveryFuture, Outgoing, Producer};
 pub use tokio_util::sync::CancellationToken;

@@ -4,10 +4,18 @@
 //! `cargo bench -p asyncapi-benches --bench throughput`
 
 use asyncapi_benches::{
-    backlog, bench_requested, consume_raw, consume_typed, env_u64, median, payload_size,
-    produce_raw, produce_typed, Variant,
+    backlog, bench_broker, bench_requested, consume_raw, consume_typed, env_u64, median,
+    payload_size, produce_raw, produce_typed, Variant,
 };
-use asyncapi_test_support::{Broker, BrokerKind, TestBroker};
+use asyncapi_test_support::{Broker, TestBroker};
+
+/// Records per produce run (`BENCH_SMALL`, `BENCH_LARGE`).
+fn produce_count(v: Variant) -> u64 {
+    match v {
+        Variant::Small1 | Variant::Small4 => env_u64("BENCH_SMALL", 100_000),
+        _ => env_u64("BENCH_LARGE", 20_000),
+    }
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -15,11 +23,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let rounds = env_u64("BENCH_ROUNDS", 3) as usize;
-    // BENCH_BROKER=tansu runs the same workload against a tansu process.
-    let kind = match std::env::var("BENCH_BROKER").as_deref() {
-        Ok("tansu") => BrokerKind::Tansu,
-        _ => BrokerKind::Embedded,
-    };
+    let kind = bench_broker();
     let broker = TestBroker::start(kind)?;
     let bs = broker.bootstrap_servers();
     for v in Variant::ALL {
@@ -28,14 +32,20 @@ async fn main() -> anyhow::Result<()> {
     broker.create_topic("bench.latency", 1)?;
     println!("{kind} broker at {bs}; {rounds} rounds per figure, medians");
     println!();
-    println!("## produce (msg/s)");
-    println!("| payload | raw FutureProducer | typed enqueue_<channel> | typed/raw |");
-    println!("|---|---:|---:|---:|");
-    for v in Variant::ALL {
-        let n = match v {
-            Variant::Small1 | Variant::Small4 => env_u64("BENCH_SMALL", 100_000),
-            _ => env_u64("BENCH_LARGE", 20_000),
-        };
+    // BENCH_ONLY=consume fills the topics with one raw producer run instead of comparing.
+    let only_consume = std::env::var("BENCH_ONLY").as_deref() == Ok("consume");
+    if only_consume {
+        for v in Variant::selected() {
+            produce_raw(&bs, v, produce_count(v)).await?;
+        }
+    }
+    if !only_consume {
+        println!("## produce (msg/s)");
+        println!("| payload | raw FutureProducer | typed enqueue_<channel> | typed/raw |");
+        println!("|---|---:|---:|---:|");
+    }
+    for v in Variant::selected().into_iter().filter(|_| !only_consume) {
+        let n = produce_count(v);
         let (mut raw, mut typed) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             raw.push(produce_raw(&bs, v, n).await?);
@@ -56,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
     println!("## consume (msg/s, first to last record of the retained backlog)");
     println!("| payload | raw StreamConsumer | typed, validation on | typed, validation off | on/raw | off/raw |");
     println!("|---|---:|---:|---:|---:|---:|");
-    for v in Variant::ALL {
+    for v in Variant::selected() {
         let n = backlog(&bs, v.topic(), v.partitions())?;
         let (mut raw, mut on, mut off) = (Vec::new(), Vec::new(), Vec::new());
         let rounds = if n < 10_000 { rounds.max(5) } else { rounds };

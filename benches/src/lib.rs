@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
 use asyncapi_runtime::{CancellationToken, KafkaConfig, ListenerOptions, MessageContext, Outgoing};
+use asyncapi_test_support::BrokerKind;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, StreamConsumer};
 use rdkafka::message::{Header, Message as _, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -59,6 +60,15 @@ pub fn bench_requested() -> bool {
     yes
 }
 
+/// The broker a bench runs on: `BENCH_BROKER=tansu` for a tansu process, else the
+/// embedded mock cluster.
+pub fn bench_broker() -> BrokerKind {
+    match std::env::var("BENCH_BROKER").as_deref() {
+        Ok("tansu") => BrokerKind::Tansu,
+        _ => BrokerKind::Embedded,
+    }
+}
+
 /// Which channel of the bench document (and so which topic).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
@@ -75,6 +85,22 @@ impl Variant {
         Variant::Large1,
         Variant::Large4,
     ];
+    /// The variants named in `BENCH_VARIANTS` (`small1,large4`, ...), or all of them.
+    pub fn selected() -> Vec<Variant> {
+        let wanted = std::env::var("BENCH_VARIANTS").unwrap_or_default();
+        Variant::ALL
+            .into_iter()
+            .filter(|v| wanted.is_empty() || wanted.split(',').any(|w| w.trim() == v.name()))
+            .collect()
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Small1 => "small1",
+            Variant::Small4 => "small4",
+            Variant::Large1 => "large1",
+            Variant::Large4 => "large4",
+        }
+    }
     pub fn topic(self) -> &'static str {
         use asyncapi_runtime::Channel;
         match self {
