@@ -1,5 +1,5 @@
 //! End-to-end latency, produce (generated client) to handler (runtime `Consumer`), at
-//! a fixed rate on the embedded (mock) cluster.
+//! a fixed rate on the embedded (mock) cluster, or on tansu with `BENCH_BROKER=tansu`.
 //!
 //! `cargo bench -p asyncapi-benches --bench latency` (`BENCH_RATE`, `BENCH_SECONDS`)
 
@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use asyncapi_benches::{api, bench_requested, env_u64, now_micros, quantile, typed_event, Samples};
-use asyncapi_runtime::{
-    CancellationToken, Channel, EmbeddedKafka, ListenerOptions, MessageContext, Outgoing,
+use asyncapi_benches::{
+    api, bench_broker, bench_requested, env_u64, now_micros, quantile, typed_event, Samples,
 };
+use asyncapi_runtime::{CancellationToken, Channel, ListenerOptions, MessageContext, Outgoing};
+use asyncapi_test_support::{Broker, TestBroker};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -19,7 +20,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let rate = env_u64("BENCH_RATE", 1000);
     let seconds = env_u64("BENCH_SECONDS", 10);
-    let broker = EmbeddedKafka::start(1)?;
+    let kind = bench_broker();
+    let broker = TestBroker::start(kind)?;
     broker.create_topic(api::channels::Latency::TOPIC, 1)?;
     let config = broker.config();
 
@@ -35,17 +37,7 @@ async fn main() -> anyhow::Result<()> {
         }
         async {}
     };
-    let mut consumer_config = config.clone();
-    // `BENCH_CONSUMER_PROPS=k=v,k=v`: extra librdkafka properties for the consumer only.
-    for kv in std::env::var("BENCH_CONSUMER_PROPS")
-        .unwrap_or_default()
-        .split(',')
-    {
-        if let Some((k, v)) = kv.split_once('=') {
-            consumer_config = consumer_config.set(k, v);
-        }
-    }
-    let app = api::Application::new(consumer_config)?;
+    let app = api::Application::new(consumer_config(config.clone()))?;
     let token = CancellationToken::new();
     let consumer = app
         .consumer()
@@ -89,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
     let mut v = samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
     v.sort_unstable();
     println!(
-        "latency produce -> handler, {rate} msg/s for {seconds} s, {} of {n} records received (embedded mock cluster, default linger.ms=5, validation on)",
+        "latency produce -> handler, {rate} msg/s for {seconds} s, {} of {n} records received ({kind} broker, default linger.ms=5, validation on)",
         v.len()
     );
     println!("| p50 | p99 | p99.9 | max |");

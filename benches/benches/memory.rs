@@ -9,18 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asyncapi_benches::{
-    api, backlog, bench_requested, counting_handler, fresh_group, peak_rss_kib, typed_event,
-    Progress,
+    api, backlog, bench_broker, bench_requested, consumer_config, counting_handler, fresh_group,
+    peak_rss_kib, typed_event, Progress,
 };
-use asyncapi_runtime::{
-    CancellationToken, Channel, EmbeddedKafka, KafkaConfig, ListenerOptions, Outgoing,
-};
+use asyncapi_runtime::{CancellationToken, Channel, KafkaConfig, ListenerOptions, Outgoing};
+use asyncapi_test_support::{Broker, TestBroker};
 
 const PARTITIONS: i32 = 48;
 
 async fn child(bootstrap: &str, n: u64) -> anyhow::Result<()> {
     let before = peak_rss_kib();
-    let app = api::Application::new(KafkaConfig::new(bootstrap))?;
+    let app = api::Application::new(consumer_config(KafkaConfig::new(bootstrap)))?;
     let progress = Arc::new(Progress::default());
     let handler = counting_handler(progress.clone(), n);
     let consumer = app
@@ -81,22 +80,29 @@ async fn main() -> anyhow::Result<()> {
     if !bench_requested() {
         return Ok(());
     }
-    let broker = EmbeddedKafka::start(1)?;
-    let bs = broker.bootstrap_servers().to_owned();
+    let kind = bench_broker();
+    let broker = TestBroker::start(kind)?;
+    let bs = broker.bootstrap_servers();
     let topic = api::channels::Memory::TOPIC;
     broker.create_topic(topic, PARTITIONS)?;
     let client = api::Client::new(broker.config())?;
-    println!("consumer peak RSS (VmHWM of a child process), embedded mock cluster, {PARTITIONS} partitions, ~80 B payloads, default max_in_flight, validation on");
+    // `BENCH_MEMORY_POINTS=100000,1000000,2000000` adds points (backlogs only grow).
+    let points: Vec<i64> = std::env::var("BENCH_MEMORY_POINTS")
+        .unwrap_or_else(|_| "100000,1000000".to_owned())
+        .split(',')
+        .map(|p| p.trim().parse())
+        .collect::<Result<_, _>>()?;
+    println!("consumer peak RSS (VmHWM of a child process), {kind} broker, {PARTITIONS} partitions, ~80 B payloads, default max_in_flight, validation on");
     println!("| backlog | RSS after start-up | peak RSS | drain rate |");
     println!("|---:|---:|---:|---:|");
     let mut produced = 0;
     let mut peaks = Vec::new();
-    for target in [100_000i64, 1_000_000] {
+    for target in points {
         produce(&client, produced, target).await?;
         produced = target;
         let n = backlog(&bs, topic, PARTITIONS)?;
         if n != target as u64 {
-            println!("(the mock retained {n} of {target} records)");
+            println!("(the broker retained {n} of {target} records)");
         }
         let (before, peak, rate) = run_child(&bs, n)?;
         println!(
@@ -107,6 +113,11 @@ async fn main() -> anyhow::Result<()> {
         peaks.push(peak as f64);
     }
     println!();
-    println!("peak RSS ratio 1M / 100k: {:.2}", peaks[1] / peaks[0]);
+    if let (Some(first), Some(last)) = (peaks.first(), peaks.last()) {
+        println!(
+            "peak RSS ratio, largest / smallest backlog: {:.2}",
+            last / first
+        );
+    }
     Ok(())
 }

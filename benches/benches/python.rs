@@ -1,6 +1,7 @@
 //! The same produce/consume workload as `throughput`, written by hand in Python with
 //! confluent_kafka (`benches/python/loop.py`), against the same embedded broker: this
-//! process hosts the mock cluster and runs the script as a child process.
+//! process hosts the mock cluster (or starts tansu with `BENCH_BROKER=tansu`) and runs
+//! the script as a child process.
 //!
 //! `pip install confluent-kafka && cargo bench -p asyncapi-benches --bench python`
 //! (`BENCH_PYTHON` names the interpreter, default `python3`)
@@ -8,10 +9,10 @@
 use std::process::Command;
 
 use asyncapi_benches::{
-    backlog, bench_requested, consume_raw, consume_typed, fresh_group, median, produce_raw,
-    produce_typed, Variant,
+    backlog, bench_broker, bench_requested, consume_raw, consume_typed, fresh_group, median,
+    produce_raw, produce_typed, Variant,
 };
-use asyncapi_runtime::EmbeddedKafka;
+use asyncapi_test_support::{Broker, TestBroker};
 
 fn python(args: &[&str]) -> anyhow::Result<f64> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/loop.py");
@@ -39,17 +40,18 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3usize);
-    let broker = EmbeddedKafka::start(1)?;
-    let bs = broker.bootstrap_servers().to_owned();
+    let kind = bench_broker();
+    let broker = TestBroker::start(kind)?;
+    let bs = broker.bootstrap_servers();
     for v in Variant::ALL {
         broker.create_topic(v.topic(), v.partitions())?;
     }
     broker.create_topic("bench.latency", 1)?;
-    println!("embedded mock cluster at {bs}; {rounds} rounds, medians; msg/s");
+    println!("{kind} broker at {bs}; {rounds} rounds, medians; msg/s");
     println!();
     println!("| workload | Python confluent_kafka | Rust typed | Rust raw | typed/Python |");
     println!("|---|---:|---:|---:|---:|");
-    for v in Variant::ALL {
+    for v in Variant::selected() {
         let n: u64 = match v {
             Variant::Small1 | Variant::Small4 => 50_000,
             _ => 10_000,
@@ -73,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
             t / p
         );
     }
-    for v in Variant::ALL {
+    for v in Variant::selected() {
         let n = backlog(&bs, v.topic(), v.partitions())?;
         let (mut py, mut ty, mut raw) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {

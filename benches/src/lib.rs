@@ -60,6 +60,20 @@ pub fn bench_requested() -> bool {
     yes
 }
 
+/// `config` plus the librdkafka properties of `BENCH_CONSUMER_PROPS` (`k=v,k=v`), a
+/// diagnostic knob for the runtime's consumers.
+pub fn consumer_config(mut config: KafkaConfig) -> KafkaConfig {
+    for kv in std::env::var("BENCH_CONSUMER_PROPS")
+        .unwrap_or_default()
+        .split(',')
+    {
+        if let Some((k, v)) = kv.split_once('=') {
+            config = config.set(k, v);
+        }
+    }
+    config
+}
+
 /// The broker a bench runs on: `BENCH_BROKER=tansu` for a tansu process, else the
 /// embedded mock cluster.
 pub fn bench_broker() -> BrokerKind {
@@ -349,17 +363,7 @@ pub async fn consume_typed(
     n: u64,
     validate: bool,
 ) -> anyhow::Result<f64> {
-    let mut config = KafkaConfig::new(bootstrap);
-    // Diagnostic knob: extra librdkafka properties, `k=v,k=v`.
-    for kv in std::env::var("BENCH_CONSUMER_PROPS")
-        .unwrap_or_default()
-        .split(',')
-    {
-        if let Some((k, v)) = kv.split_once('=') {
-            config = config.set(k, v);
-        }
-    }
-    let app = api::Application::new(config)?;
+    let app = api::Application::new(consumer_config(KafkaConfig::new(bootstrap)))?;
     let progress = Arc::new(Progress::default());
     let handler = counting_handler(progress.clone(), n);
     let consumer = app
@@ -381,6 +385,25 @@ pub async fn consume_typed(
         Variant::Large4 => consumer.route::<api::channels::Large4, _>(handler, options),
     };
     let token = CancellationToken::new();
+    // Diagnostic: the consumer on a current-thread runtime of its own (no cross-thread
+    // wake-ups between the loop and the partition workers).
+    if std::env::var_os("BENCH_TYPED_CURRENT_THREAD").is_some() {
+        let t = token.clone();
+        let thread = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| Ok(rt.block_on(consumer.run(t))?))
+        });
+        let waited = progress.wait(Duration::from_secs(120)).await;
+        token.cancel();
+        tokio::task::spawn_blocking(move || thread.join())
+            .await?
+            .map_err(|_| anyhow!("consumer thread panicked"))??;
+        waited?;
+        return progress.rate(n);
+    }
     let task = tokio::spawn(consumer.run(token.clone()));
     let waited = progress.wait(Duration::from_secs(120)).await;
     token.cancel();

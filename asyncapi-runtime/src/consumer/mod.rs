@@ -13,10 +13,11 @@ mod subscription;
 
 use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::{FutureExt as _, StreamExt as _};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{
@@ -57,6 +58,8 @@ const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
 /// How long the poll loop may wait for a free in-flight slot before pausing a partition
 /// (well under `max.poll.interval.ms`).
 const FLOW_CONTROL_WAIT: Duration = Duration::from_millis(100);
+/// Records the loop takes from librdkafka's queue per wake-up, at most.
+const MAX_BATCH: usize = 512;
 const SUBSCRIPTION_BUFFER: usize = 16;
 const DLQ_BACKOFF_MIN: Duration = Duration::from_millis(100);
 const DLQ_BACKOFF_MAX: Duration = Duration::from_secs(10);
@@ -282,7 +285,7 @@ impl<S> Consumer<S> {
         let group = self.resolve_group()?;
         let client_id = self.routes.iter().find_map(|r| r.client_id());
 
-        let slots: Slots = Arc::new(Mutex::new(HashMap::new()));
+        let slots: Slots = Arc::new(Mutex::new(SlotTable::default()));
         let context = LoopContext {
             slots: slots.clone(),
         };
@@ -338,6 +341,7 @@ impl<S> Consumer<S> {
                 state: self.state.clone(),
             },
             in_flight: AtomicUsize::new(0),
+            loop_waiting: AtomicBool::new(false),
             notify: Notify::new(),
         });
         let mut state = LoopState {
@@ -348,31 +352,50 @@ impl<S> Consumer<S> {
             stop_workers: stop_workers.clone(),
         };
 
+        // One stream for the loop's life: `recv()` would register a waker per record.
+        let mut messages = consumer.stream();
+        let mut topic_names = TopicNames::default();
         loop {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                _ = env.notify.notified() => state.refill_paused(),
-                received = consumer.recv() => match received {
-                    Ok(msg) => {
-                        let record = detach(&msg);
-                        drop(msg);
+                _ = env.notify.notified(), if state.has_paused() => state.refill_paused(),
+                received = messages.next() => {
+                    let mut batch = Vec::new();
+                    let mut failure = None;
+                    match received {
+                        Some(Ok(msg)) => batch.push(detach(&msg, &mut topic_names)),
+                        Some(Err(e)) => failure = Some(e),
+                        None => break,
+                    }
+                    // Take what librdkafka has already queued, up to the free window:
+                    // workers are then handed runs of records, not one record per wake-up.
+                    while failure.is_none() && batch.len() < state.room().min(MAX_BATCH) {
+                        match messages.next().now_or_never() {
+                            Some(Some(Ok(msg))) => batch.push(detach(&msg, &mut topic_names)),
+                            Some(Some(Err(e))) => failure = Some(e),
+                            _ => break,
+                        }
+                    }
+                    if !batch.is_empty() {
                         if state.make_room(FLOW_CONTROL_WAIT).await {
                             // Waiting took the workers' wake-ups: serve paused partitions too.
                             state.refill_paused();
                         }
-                        state.dispatch(record);
+                        state.dispatch(batch);
                     }
-                    Err(e) => {
+                    if let Some(e) = failure {
                         tracing::warn!(error = %e, "consumer error");
                         if matches!(e, KafkaError::MessageConsumptionFatal(_)) {
+                            drop(messages);
                             state.stop().await;
                             return Err(ConsumerError::Kafka(e));
                         }
                     }
-                },
+                }
             }
         }
+        drop(messages);
 
         tracing::info!(group = %group, "stopping consumer: finishing in-flight records");
         // Subscriptions stop waiting on their streams (after a grace period for acks).
@@ -422,12 +445,34 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + 
     })
 }
 
-type TopicPartition = (String, i32);
-type Slots = Arc<Mutex<HashMap<TopicPartition, Slot>>>;
+type TopicPartition = (Arc<str>, i32);
+type Slots = Arc<Mutex<SlotTable>>;
+
+/// The assigned partitions the loop has handed records to.
+#[derive(Default)]
+struct SlotTable {
+    slots: HashMap<TopicPartition, Slot>,
+    /// How many of them are paused.
+    paused: usize,
+}
+
+impl SlotTable {
+    /// Forgets a partition (revoked) and stops its worker; returns whether it was paused.
+    fn remove(&mut self, tp: &TopicPartition) -> bool {
+        let Some(slot) = self.slots.remove(tp) else {
+            return false;
+        };
+        slot.cancel.cancel();
+        if slot.paused {
+            self.paused -= 1;
+        }
+        slot.paused
+    }
+}
 
 /// The loop's view of one assigned partition.
 struct Slot {
-    tx: mpsc::UnboundedSender<Record>,
+    tx: mpsc::UnboundedSender<Vec<Record>>,
     // Stops this partition's worker (revoke), without touching other partitions.
     cancel: CancellationToken,
     // Records received while paused, in order; sent to the worker before any later one.
@@ -435,9 +480,24 @@ struct Slot {
     paused: bool,
 }
 
-fn lock(slots: &Slots) -> std::sync::MutexGuard<'_, HashMap<TopicPartition, Slot>> {
+fn lock(slots: &Slots) -> std::sync::MutexGuard<'_, SlotTable> {
     // A poisoned lock only means a panic elsewhere mid-update of plain data; go on.
     slots.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Topic names shared by the records of a topic, instead of one copy per record.
+#[derive(Default)]
+struct TopicNames(Vec<Arc<str>>);
+
+impl TopicNames {
+    fn get(&mut self, topic: &str) -> Arc<str> {
+        if let Some(name) = self.0.iter().find(|n| &***n == topic) {
+            return name.clone();
+        }
+        let name: Arc<str> = Arc::from(topic);
+        self.0.push(name.clone());
+        name
+    }
 }
 
 /// Shared by the loop and the partition workers.
@@ -449,8 +509,20 @@ struct WorkerEnv {
     process: ProcessEnv,
     /// Records handed to workers and not yet settled.
     in_flight: AtomicUsize,
-    /// Workers signal each settled record so the loop can resume paused partitions.
+    /// Set while the loop waits for workers (a full window, or paused partitions):
+    /// only then do workers signal each settled record.
+    loop_waiting: AtomicBool,
     notify: Notify,
+}
+
+impl WorkerEnv {
+    /// `n` records left the window (settled or abandoned).
+    fn release(&self, n: usize) {
+        self.in_flight.fetch_sub(n, Ordering::SeqCst);
+        if self.loop_waiting.load(Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
+    }
 }
 
 struct LoopState {
@@ -462,19 +534,38 @@ struct LoopState {
 }
 
 impl LoopState {
+    /// Free places in the in-flight window (at least one: a received record is always taken).
+    fn room(&self) -> usize {
+        self.max_in_flight
+            .saturating_sub(self.env.in_flight.load(Ordering::Acquire))
+            .max(1)
+    }
+
+    fn has_paused(&self) -> bool {
+        lock(&self.slots).paused > 0
+    }
+
+    /// Workers signal settled records while partitions are paused (to resume them).
+    fn update_waiting(&self, table: &SlotTable) {
+        self.env
+            .loop_waiting
+            .store(table.paused > 0, Ordering::SeqCst);
+    }
+
     /// Waits (at most `wait`) for a free in-flight slot. Handlers that keep up free one
     /// within microseconds, so pausing, which makes librdkafka drop its prefetched
     /// records and fetch them again, is kept for partitions that really fall behind.
     /// Returns whether it waited.
     async fn make_room(&self, wait: Duration) -> bool {
-        if self.env.in_flight.load(Ordering::Acquire) < self.max_in_flight {
+        if self.env.in_flight.load(Ordering::SeqCst) < self.max_in_flight {
             return false;
         }
+        self.env.loop_waiting.store(true, Ordering::SeqCst);
         // Wait down to three quarters of the bound: the loop then hands over a batch
         // per wake-up instead of running in lockstep with the workers.
         let low_water = self.max_in_flight - self.max_in_flight / 4;
         let deadline = tokio::time::Instant::now() + wait;
-        while self.env.in_flight.load(Ordering::Acquire) > low_water {
+        while self.env.in_flight.load(Ordering::SeqCst) > low_water {
             if tokio::time::timeout_at(deadline, self.env.notify.notified())
                 .await
                 .is_err()
@@ -482,16 +573,43 @@ impl LoopState {
                 break;
             }
         }
+        self.update_waiting(&lock(&self.slots));
         true
     }
 
-    fn dispatch(&mut self, record: Record) {
-        let key = (record.topic.clone(), record.partition);
-        let mut slots = lock(&self.slots);
-        let slot = slots.entry(key).or_insert_with(|| {
+    /// Hands records to their partitions' workers, one run of a partition at a time.
+    fn dispatch(&mut self, records: Vec<Record>) {
+        let slots = self.slots.clone();
+        let mut table = lock(&slots);
+        let mut run: Vec<Record> = Vec::new();
+        for record in records {
+            let same_partition = run
+                .last()
+                .is_none_or(|r| r.partition == record.partition && r.topic == record.topic);
+            if !same_partition {
+                self.dispatch_run(&mut table, std::mem::take(&mut run));
+            }
+            run.push(record);
+        }
+        if !run.is_empty() {
+            self.dispatch_run(&mut table, run);
+        }
+        self.update_waiting(&table);
+    }
+
+    /// `run`: records of one partition, in order.
+    fn dispatch_run(&mut self, table: &mut SlotTable, run: Vec<Record>) {
+        let key = (run[0].topic.clone(), run[0].partition);
+        let env = &self.env;
+        let slot = table.slots.entry(key).or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             let cancel = self.stop_workers.child_token();
-            let handle = tokio::spawn(partition_worker(self.env.clone(), rx, cancel.clone()));
+            let route = env
+                .routes
+                .iter()
+                .find(|r| r.matches(&run[0].topic))
+                .cloned();
+            let handle = tokio::spawn(partition_worker(env.clone(), route, rx, cancel.clone()));
             self.workers.retain(|h| !h.is_finished());
             self.workers.push(handle);
             Slot {
@@ -501,15 +619,16 @@ impl LoopState {
                 paused: false,
             }
         });
-        let full = self.env.in_flight.load(Ordering::Acquire) >= self.max_in_flight;
+        let full = env.in_flight.load(Ordering::Acquire) >= self.max_in_flight;
         if slot.paused || full {
             if !slot.paused {
-                set_paused(&self.env.consumer, &record.topic, record.partition, true);
+                set_paused(&env.consumer, &run[0].topic, run[0].partition, true);
                 slot.paused = true;
+                table.paused += 1;
             }
-            slot.pending.push_back(record);
+            slot.pending.extend(run);
         } else {
-            send_to_worker(&self.env, slot, record);
+            send_to_worker(env, slot, run);
         }
     }
 
@@ -517,19 +636,24 @@ impl LoopState {
     /// whose backlog is gone once in-flight records fell to half the bound.
     fn refill_paused(&mut self) {
         let low_water = self.max_in_flight / 2;
-        let mut slots = lock(&self.slots);
-        for ((topic, partition), slot) in slots.iter_mut().filter(|(_, s)| s.paused) {
-            while self.env.in_flight.load(Ordering::Acquire) < self.max_in_flight {
-                match slot.pending.pop_front() {
-                    Some(record) => send_to_worker(&self.env, slot, record),
-                    None => break,
-                }
+        let mut table = lock(&self.slots);
+        let table = &mut *table;
+        for ((topic, partition), slot) in table.slots.iter_mut().filter(|(_, s)| s.paused) {
+            let free = self
+                .max_in_flight
+                .saturating_sub(self.env.in_flight.load(Ordering::Acquire));
+            let n = free.min(slot.pending.len());
+            if n > 0 {
+                let run: Vec<Record> = slot.pending.drain(..n).collect();
+                send_to_worker(&self.env, slot, run);
             }
             if slot.pending.is_empty() && self.env.in_flight.load(Ordering::Acquire) <= low_water {
                 set_paused(&self.env.consumer, topic, *partition, false);
                 slot.paused = false;
+                table.paused -= 1;
             }
         }
+        self.update_waiting(table);
     }
 
     /// Stops fetching work: held records are dropped (their offsets were never
@@ -537,11 +661,9 @@ impl LoopState {
     async fn stop(&mut self) {
         self.stop_workers.cancel();
         {
-            let mut slots = lock(&self.slots);
-            for slot in slots.values_mut() {
-                slot.pending.clear();
-            }
-            slots.clear();
+            let mut table = lock(&self.slots);
+            table.slots.clear();
+            table.paused = 0;
         }
         for handle in self.workers.drain(..) {
             if let Err(e) = handle.await {
@@ -551,11 +673,12 @@ impl LoopState {
     }
 }
 
-fn send_to_worker(env: &WorkerEnv, slot: &mut Slot, record: Record) {
-    env.in_flight.fetch_add(1, Ordering::AcqRel);
-    if slot.tx.send(record).is_err() {
-        // Worker already stopped (revoked or stopping): the record will be redelivered.
-        env.in_flight.fetch_sub(1, Ordering::AcqRel);
+fn send_to_worker(env: &WorkerEnv, slot: &mut Slot, run: Vec<Record>) {
+    let n = run.len();
+    env.in_flight.fetch_add(n, Ordering::SeqCst);
+    if slot.tx.send(run).is_err() {
+        // Worker already stopped (revoked or stopping): the records will be redelivered.
+        env.release(n);
     }
 }
 
@@ -575,10 +698,10 @@ fn set_paused(consumer: &StreamConsumer<LoopContext>, topic: &str, partition: i3
     }
 }
 
-fn detach(msg: &rdkafka::message::BorrowedMessage<'_>) -> Record {
+fn detach(msg: &rdkafka::message::BorrowedMessage<'_>, topics: &mut TopicNames) -> Record {
     let headers = crate::producer::raw_headers(msg.headers());
     Record {
-        topic: msg.topic().to_owned(),
+        topic: topics.get(msg.topic()),
         partition: msg.partition(),
         offset: msg.offset(),
         timestamp: msg
@@ -591,42 +714,49 @@ fn detach(msg: &rdkafka::message::BorrowedMessage<'_>) -> Record {
     }
 }
 
+/// Handles one partition's records in order. `route` is the partition's topic's route.
 async fn partition_worker(
     env: Arc<WorkerEnv>,
-    mut rx: mpsc::UnboundedReceiver<Record>,
+    route: Option<Arc<dyn ErasedRoute>>,
+    mut rx: mpsc::UnboundedReceiver<Vec<Record>>,
     cancel: CancellationToken,
 ) {
-    loop {
-        let record = tokio::select! {
+    'runs: loop {
+        let run = tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
-            record = rx.recv() => match record {
+            run = rx.recv() => match run {
                 Some(r) => r,
                 None => break,
             },
         };
-        let route = env
-            .routes
-            .iter()
-            .find(|r| r.matches(&record.topic))
-            .cloned();
-        let span = tracing::info_span!(
-            "message",
-            channel = route.as_ref().map_or("?", |r| r.channel_id()),
-            topic = %record.topic,
-            partition = record.partition,
-            offset = record.offset,
-        );
-        settle(&env, route.as_deref(), &record, &cancel)
-            .instrument(span)
-            .await;
-        env.in_flight.fetch_sub(1, Ordering::AcqRel);
-        env.notify.notify_one();
+        let mut records = run.into_iter();
+        for record in records.by_ref() {
+            let span = tracing::info_span!(
+                "message",
+                channel = route.as_ref().map_or("?", |r| r.channel_id()),
+                topic = %record.topic,
+                partition = record.partition,
+                offset = record.offset,
+            );
+            settle(&env, route.as_deref(), &record, &cancel)
+                .instrument(span)
+                .await;
+            env.release(1);
+            if cancel.is_cancelled() {
+                break;
+            }
+        }
+        // Records of the run not started are abandoned (redelivered).
+        if records.len() > 0 {
+            env.release(records.len());
+            break 'runs;
+        }
     }
     // Records still queued are abandoned (redelivered): release their in-flight count.
     rx.close();
-    while rx.try_recv().is_ok() {
-        env.in_flight.fetch_sub(1, Ordering::AcqRel);
+    while let Ok(run) = rx.try_recv() {
+        env.release(run.len());
     }
     env.notify.notify_one();
 }
@@ -790,7 +920,7 @@ impl ConsumerContext for LoopContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(tpl) => {
-                let revoked: Vec<TopicPartition> = tpl
+                let revoked: Vec<(String, i32)> = tpl
                     .elements()
                     .iter()
                     .map(|e| (e.topic().to_owned(), e.partition()))
@@ -799,13 +929,11 @@ impl ConsumerContext for LoopContext {
                 // Records of revoked partitions go to their new owner from the committed offset.
                 let mut paused = TopicPartitionList::new();
                 {
-                    let mut slots = lock(&self.slots);
-                    for tp in &revoked {
-                        if let Some(slot) = slots.remove(tp) {
-                            slot.cancel.cancel();
-                            if slot.paused {
-                                paused.add_partition(&tp.0, tp.1);
-                            }
+                    let mut table = lock(&self.slots);
+                    for (topic, partition) in &revoked {
+                        let key = (Arc::from(topic.as_str()), *partition);
+                        if table.remove(&key) {
+                            paused.add_partition(topic, *partition);
                         }
                     }
                 }
@@ -821,7 +949,7 @@ impl ConsumerContext for LoopContext {
                 }
             }
             Rebalance::Assign(tpl) => {
-                let assigned: Vec<TopicPartition> = tpl
+                let assigned: Vec<(String, i32)> = tpl
                     .elements()
                     .iter()
                     .map(|e| (e.topic().to_owned(), e.partition()))

@@ -22,7 +22,8 @@ use crate::topic::TopicTemplate;
 /// A record as fetched, detached from librdkafka's buffers.
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
-    pub topic: String,
+    /// Shared by the records of a topic.
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub timestamp: Option<DateTime<Utc>>,
@@ -318,7 +319,7 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
                     }
                 };
                 let context = MessageContext {
-                    topic: record.topic.clone(),
+                    topic: record.topic.to_string(),
                     partition: record.partition,
                     offset: record.offset,
                     timestamp: record.timestamp,
