@@ -730,9 +730,9 @@ impl TypeSpace {
 
             impl ::std::str::FromStr for #ident {
                 type Err = #rt::UnknownValue;
-                fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+                fn from_str(value: &str) -> ::std::result::Result<#ident, #rt::UnknownValue> {
                     match value {
-                        #( #values => ::std::result::Result::Ok(Self::#vidents), )*
+                        #( #values => ::std::result::Result::Ok(#ident::#vidents), )*
                         _ => ::std::result::Result::Err(#rt::UnknownValue::new(value, &[#(#values),*])),
                     }
                 }
@@ -740,7 +740,7 @@ impl TypeSpace {
 
             impl ::std::convert::TryFrom<::std::string::String> for #ident {
                 type Error = #rt::UnknownValue;
-                fn try_from(value: ::std::string::String) -> ::std::result::Result<Self, Self::Error> {
+                fn try_from(value: ::std::string::String) -> ::std::result::Result<#ident, #rt::UnknownValue> {
                     value.parse()
                 }
             }

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asyncapi_benches::{
-    api, bench_broker, bench_requested, env_u64, now_micros, quantile, typed_event, Samples,
+    api, bench_broker, bench_requested, consumer_config, env_u64, now_micros, quantile,
+    typed_event, Samples,
 };
 use asyncapi_runtime::{CancellationToken, Channel, ListenerOptions, MessageContext, Outgoing};
 use asyncapi_test_support::{Broker, TestBroker};

@@ -104,7 +104,7 @@ async fn message_round_trips_with_key_headers_and_position(kafka: &dyn Broker) {
         .await
         .unwrap();
     assert_eq!(got, sent);
-    assert_eq!(ctx.topic, SIGNUPS);
+    assert_eq!(&*ctx.topic, SIGNUPS);
     assert_eq!(ctx.partition, delivery.partition);
     assert_eq!(ctx.offset, delivery.offset);
     assert_eq!(ctx.attempt, 1);

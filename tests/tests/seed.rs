@@ -1,6 +1,6 @@
 //! The seed document end to end through generated code: both messages round-trip with
-//! equal values through the embedded broker, and a handler error is retried, then
-//! dead-lettered with its reason.
+//! equal values through the embedded broker, a handler error is retried, then
+//! dead-lettered with its reason, and payloads breaking the schema are dead-lettered.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -87,7 +87,7 @@ async fn both_seed_messages_round_trip_with_equal_values() {
         .expect("account within 20 s")
         .unwrap();
     assert_eq!(got.message, created);
-    assert_eq!(got.context.topic, "account.created");
+    assert_eq!(&*got.context.topic, "account.created");
     got.ack();
 
     stop.cancel();
@@ -150,8 +150,71 @@ async fn handler_error_is_retried_then_dead_lettered_with_reason() {
     service_loop.await.unwrap().unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payloads_the_schema_rejects_are_dead_lettered_even_where_decoding_is_the_validation() {
+    // `user/signup`'s type carries its whole schema, so valid records skip the JSON
+    // Schema pass; these two would decode with plain serde types but break the schema.
+    const { assert!(<channels::UserSignup as Channel>::PAYLOAD_TYPE_ENFORCES_SCHEMA) };
+    let kafka = broker();
+    let service = account::Application::new(kafka.config()).unwrap();
+    let stop = CancellationToken::new();
+    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<(UserSignup, i64)>();
+    let service_loop = tokio::spawn(
+        service
+            .consumer()
+            .with_state(seen_tx)
+            .listen::<record_signup>()
+            .run(stop.clone()),
+    );
+    let producer = asyncapi_runtime::Producer::new(&kafka.config()).unwrap();
+    let topic = <channels::UserSignup as Channel>::TOPIC;
+    for payload in [
+        &br#"["array@example.com", "In field order"]"#[..],
+        br#"{"email": null, "name": "Null email"}"#,
+        br#"{"email": "ok@example.com"}"#,
+    ] {
+        producer
+            .send_record(topic, None, &[], payload)
+            .await
+            .unwrap();
+    }
+    let (handled, offset) = tokio::time::timeout(Duration::from_secs(20), seen_rx.recv())
+        .await
+        .expect("the valid signup within 20 s")
+        .unwrap();
+    assert_eq!(handled.email.as_deref(), Some("ok@example.com"));
+    assert_eq!(
+        offset, 2,
+        "the two invalid records were not handed to the handler"
+    );
+    let dead = tokio::task::spawn_blocking(dlq_reader(&kafka, 2))
+        .await
+        .unwrap();
+    for (record, offset) in dead.iter().zip(["0", "1"]) {
+        let header = |name: &str| {
+            record
+                .1
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        assert_eq!(header("x-dlq-reason").as_deref(), Some("schema-error"));
+        assert_eq!(header("x-dlq-offset").as_deref(), Some(offset));
+    }
+    stop.cancel();
+    service_loop.await.unwrap().unwrap();
+}
+
 /// A blocking reader of the first record on `user.signup.dlq` (payload, headers).
 fn rdkafka_dlq_reader(kafka: &EmbeddedKafka) -> impl FnOnce() -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
+    let read = dlq_reader(kafka, 1);
+    move || read().remove(0)
+}
+
+type RawRecord = (Vec<u8>, Vec<(String, Vec<u8>)>);
+
+/// A blocking reader of the first `n` records on `user.signup.dlq` (payload, headers).
+fn dlq_reader(kafka: &EmbeddedKafka, n: usize) -> impl FnOnce() -> Vec<RawRecord> {
     let servers = kafka.bootstrap_servers().to_owned();
     move || {
         use rdkafka::consumer::{BaseConsumer, Consumer as _};
@@ -164,6 +227,7 @@ fn rdkafka_dlq_reader(kafka: &EmbeddedKafka) -> impl FnOnce() -> (Vec<u8>, Vec<(
             .unwrap();
         consumer.subscribe(&["user.signup.dlq"]).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut records = Vec::new();
         while std::time::Instant::now() < deadline {
             if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
                 let headers = m
@@ -174,9 +238,15 @@ fn rdkafka_dlq_reader(kafka: &EmbeddedKafka) -> impl FnOnce() -> (Vec<u8>, Vec<(
                             .collect()
                     })
                     .unwrap_or_default();
-                return (m.payload().unwrap_or_default().to_vec(), headers);
+                records.push((m.payload().unwrap_or_default().to_vec(), headers));
+                if records.len() == n {
+                    return records;
+                }
             }
         }
-        panic!("nothing reached user.signup.dlq within 30 s");
+        panic!(
+            "{} of {n} records reached user.signup.dlq within 30 s",
+            records.len()
+        );
     }
 }

@@ -189,3 +189,88 @@ fn text_plain_payload_is_raw_text() {
     assert_eq!(note.encode().unwrap(), b"hello");
     assert_eq!(Note::decode(b"hello", Some("text/plain")).unwrap(), note);
 }
+
+mod exact {
+    asyncapi_runtime::asyncapi!("fixtures/types/exact.yaml");
+}
+
+#[test]
+fn exactness_is_flagged_only_where_the_type_carries_the_whole_schema() {
+    const { assert!(exact::channels::Orders::PAYLOAD_TYPE_ENFORCES_SCHEMA) };
+    const { assert!(!exact::channels::Notes::PAYLOAD_TYPE_ENFORCES_SCHEMA) };
+    const { assert!(seed::channels::UserSignup::PAYLOAD_TYPE_ENFORCES_SCHEMA) };
+}
+
+#[test]
+fn decoding_an_exact_type_agrees_with_schema_validation() {
+    let schema: serde_json::Value =
+        serde_json::from_str(exact::channels::Orders::PAYLOAD_SCHEMA.unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let valid = json!({"id": "o-1", "quantity": 2, "status": "open", "customer": {"name": "Ada"}});
+    let with = |patch: serde_json::Value| {
+        let mut v = valid.clone();
+        for (k, x) in patch.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    let without = |key: &str| {
+        let mut v = valid.clone();
+        v.as_object_mut().unwrap().remove(key);
+        v
+    };
+    let cases = [
+        valid.clone(),
+        with(json!({"price": 1.5, "gift": true, "memo": null, "extra": {"x": 1}})),
+        with(json!({"status": "Error", "customer": {"name": "Bo", "tier": "gold"}})),
+        without("id"),
+        without("customer"),
+        with(json!({"price": null})),
+        with(json!({"gift": null})),
+        with(json!({"id": null})),
+        with(json!({"id": 7})),
+        with(json!({"quantity": "2"})),
+        with(json!({"quantity": 2.5})),
+        with(json!({"status": "closed"})),
+        with(json!({"status": {"open": null}})),
+        with(json!({"customer": {"tier": "gold"}})),
+        with(json!({"customer": {"name": "Bo", "tier": null}})),
+        with(json!({"customer": {"name": "Bo", "tier": {"gold": null}}})),
+        with(json!({"customer": "Ada"})),
+        json!("o-1"),
+        json!(null),
+    ];
+    for case in cases {
+        let bytes = serde_json::to_vec(&case).unwrap();
+        assert!(!bytes.contains(&b'['), "the fallback covers arrays: {case}");
+        assert_eq!(
+            exact::Order::decode(&bytes, None).is_ok(),
+            validator.is_valid(&case),
+            "decode and schema disagree on {case}"
+        );
+    }
+    // serde takes an array in field order for an object, which the schema rejects: the
+    // runtime validates every record containing a `[` for this reason.
+    let as_array = json!(["o-1", 2, null, null, "open", {"name": "Ada"}, null]);
+    assert!(!validator.is_valid(&as_array));
+    assert!(serde_json::to_vec(&as_array).unwrap().contains(&b'['));
+}
+
+#[test]
+fn string_enums_parse_from_their_values_only() {
+    use std::str::FromStr;
+    assert_eq!(
+        exact::OrderStatus::from_str("Error").unwrap(),
+        exact::OrderStatus::Error
+    );
+    let err = exact::OrderStatus::from_str("closed").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown value `closed`, expected one of: open, shipped, Error"
+    );
+    assert!(serde_json::from_value::<exact::OrderStatus>(json!({"open": null})).is_err());
+    assert_eq!(
+        serde_json::to_value(exact::OrderStatus::Shipped).unwrap(),
+        json!("shipped")
+    );
+}

@@ -38,15 +38,17 @@ impl fmt::Debug for State {
 
 /// Everything about a received record except its decoded payload.
 ///
-/// `Default` builds an empty context for calling handlers directly in unit tests.
+/// Cheap to clone: the topic, key and headers are shared with the runtime's copy of the
+/// record (kept for retries and dead-lettering). `Default` builds an empty context for
+/// calling handlers directly in unit tests.
 #[derive(Debug, Clone, Default)]
 pub struct MessageContext<P = NoParameters> {
-    pub topic: String,
+    pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub timestamp: Option<DateTime<Utc>>,
-    pub key: Option<Vec<u8>>,
-    pub headers: Vec<RawHeader>,
+    pub key: Option<Arc<[u8]>>,
+    pub headers: Arc<[RawHeader]>,
     /// The channel parameters, parsed from the topic name.
     pub parameters: P,
     /// 1 on the first delivery to the handler, then 2, 3, ... on retries.

@@ -708,9 +708,9 @@ fn detach(msg: &rdkafka::message::BorrowedMessage<'_>, topics: &mut TopicNames) 
             .timestamp()
             .to_millis()
             .and_then(chrono::DateTime::from_timestamp_millis),
-        key: msg.key().map(<[u8]>::to_vec),
+        key: msg.key().map(Arc::from),
         payload: msg.payload().map(<[u8]>::to_vec),
-        headers,
+        headers: headers.into(),
     }
 }
 
@@ -815,7 +815,7 @@ async fn dead_letter(
     cancel: &CancellationToken,
 ) -> bool {
     let topic = dead_letter_topic(env, route, &record.topic);
-    let mut headers = record.headers.clone();
+    let mut headers = record.headers.to_vec();
     headers.extend([
         (
             DLQ_REASON_HEADER.to_owned(),

@@ -27,9 +27,9 @@ pub(crate) struct Record {
     pub partition: i32,
     pub offset: i64,
     pub timestamp: Option<DateTime<Utc>>,
-    pub key: Option<Vec<u8>>,
+    pub key: Option<Arc<[u8]>>,
     pub payload: Option<Vec<u8>>,
-    pub headers: Vec<RawHeader>,
+    pub headers: Arc<[RawHeader]>,
 }
 
 /// Why a record goes to the dead-letter topic (`x-dlq-reason`).
@@ -319,7 +319,7 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
                     }
                 };
                 let context = MessageContext {
-                    topic: record.topic.to_string(),
+                    topic: record.topic.clone(),
                     partition: record.partition,
                     offset: record.offset,
                     timestamp: record.timestamp,
