@@ -1,5 +1,6 @@
 //! Typed producer over rdkafka's `FutureProducer`.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ const QUEUE_FULL_BACKOFF_MAX: Duration = Duration::from_millis(100);
 /// Where a record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    pub topic: String,
+    pub topic: Cow<'static, str>,
     pub partition: i32,
     pub offset: i64,
 }
@@ -83,11 +84,15 @@ impl<'a, C: Channel> Outgoing<'a, C> {
     }
 
     /// Encodes everything: errors here mean nothing was enqueued.
-    fn into_record(self) -> Result<(OwnedRecord, Option<i32>), SendError> {
-        let template = TopicTemplate::parse(C::TOPIC)?;
-        let topic = match self.parameters {
-            Some(p) => template.render(&p.values())?,
-            None => template.render(&[])?,
+    fn prepare(self) -> Result<Prepared, SendError> {
+        let topic = if C::PARAMETER_NAMES.is_empty() && !C::TOPIC.contains('{') {
+            Cow::Borrowed(C::TOPIC)
+        } else {
+            let template = TopicTemplate::parse(C::TOPIC)?;
+            Cow::Owned(match self.parameters {
+                Some(p) => template.render(&p.values())?,
+                None => template.render(&[])?,
+            })
         };
         let payload = self.message.encode()?;
         let key = self.key.map(RecordKey::encode_key).transpose()?;
@@ -96,25 +101,46 @@ impl<'a, C: Channel> Outgoing<'a, C> {
             None => Vec::new(),
         };
         headers.extend(self.extra_headers);
-        if !headers.iter().any(|(n, _)| n == CONTENT_TYPE_HEADER) {
-            headers.push((
-                CONTENT_TYPE_HEADER.to_owned(),
-                self.message.content_type().as_bytes().to_vec(),
-            ));
-        }
-        Ok((
-            OwnedRecord {
-                topic,
-                key,
-                payload,
-                headers,
-            },
-            self.partition,
-        ))
+        let content_type = (!headers.iter().any(|(n, _)| n == CONTENT_TYPE_HEADER))
+            .then(|| self.message.content_type());
+        Ok(Prepared {
+            topic,
+            key,
+            payload,
+            headers,
+            content_type,
+            partition: self.partition,
+        })
     }
 }
 
-type OwnedRecord = FailedRecord;
+/// An encoded record, kept in the shape that costs least per send: the topic borrowed
+/// from the channel unless it has parameters, the content type as a static string.
+struct Prepared {
+    topic: Cow<'static, str>,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    headers: Vec<RawHeader>,
+    /// Sent as the `content-type` header after `headers`.
+    content_type: Option<&'static str>,
+    partition: Option<i32>,
+}
+
+impl Prepared {
+    /// The record as handed back to the caller when it could not be sent.
+    fn into_failed(self) -> FailedRecord {
+        let mut headers = self.headers;
+        if let Some(ct) = self.content_type {
+            headers.push((CONTENT_TYPE_HEADER.to_owned(), ct.as_bytes().to_vec()));
+        }
+        FailedRecord {
+            topic: self.topic.into_owned(),
+            key: self.key,
+            payload: self.payload,
+            headers,
+        }
+    }
+}
 
 /// Resolves once the broker acknowledged (or finally refused) an enqueued record.
 #[must_use = "a delivery future does nothing unless awaited; drop it to fire and forget"]
@@ -122,7 +148,7 @@ pub struct DeliveryFuture {
     inner: rdkafka::producer::DeliveryFuture,
     // Only the topic is kept: on a delivery failure librdkafka hands the whole record
     // back, so holding a copy of every payload in flight is not needed.
-    topic: String,
+    topic: Cow<'static, str>,
 }
 
 impl Future for DeliveryFuture {
@@ -143,13 +169,13 @@ impl Future for DeliveryFuture {
             }),
             Ok(Err((source, message))) => Err(SendError::Delivery {
                 source,
-                record: Box::new(failed_record(topic, &message)),
+                record: Box::new(failed_record(topic.into_owned(), &message)),
             }),
             // Only when the producer was torn down with the record unsent (its drop
             // flushes first): librdkafka no longer has the record to give back.
             Err(_canceled) => Err(SendError::Canceled {
                 record: Box::new(FailedRecord {
-                    topic,
+                    topic: topic.into_owned(),
                     key: None,
                     payload: Vec::new(),
                     headers: Vec::new(),
@@ -232,8 +258,7 @@ impl Producer {
         &self,
         out: Outgoing<'_, C>,
     ) -> Result<DeliveryFuture, SendError> {
-        let (record, partition) = out.into_record()?;
-        self.enqueue_owned(record, partition).await
+        self.enqueue_prepared(out.prepare()?).await
     }
 
     /// Enqueues and waits for the broker's acknowledgement.
@@ -249,23 +274,21 @@ impl Producer {
         headers: &[RawHeader],
         payload: &[u8],
     ) -> Result<Delivery, SendError> {
-        let record = OwnedRecord {
-            topic: topic.to_owned(),
+        let record = Prepared {
+            topic: Cow::Owned(topic.to_owned()),
             key: key.map(<[u8]>::to_vec),
             payload: payload.to_vec(),
             headers: headers.to_vec(),
+            content_type: None,
+            partition: None,
         };
-        self.enqueue_owned(record, None).await?.await
+        self.enqueue_prepared(record).await?.await
     }
 
-    async fn enqueue_owned(
-        &self,
-        record: OwnedRecord,
-        partition: Option<i32>,
-    ) -> Result<DeliveryFuture, SendError> {
+    async fn enqueue_prepared(&self, record: Prepared) -> Result<DeliveryFuture, SendError> {
         let mut backoff = QUEUE_FULL_BACKOFF_MIN;
         loop {
-            match self.try_enqueue(&record, partition) {
+            match self.try_enqueue(&record) {
                 Ok(inner) => {
                     return Ok(DeliveryFuture {
                         inner,
@@ -280,7 +303,7 @@ impl Producer {
                 Err(source) => {
                     return Err(SendError::Enqueue {
                         source,
-                        record: Box::new(record),
+                        record: Box::new(record.into_failed()),
                     })
                 }
             }
@@ -289,14 +312,19 @@ impl Producer {
 
     fn try_enqueue(
         &self,
-        record: &OwnedRecord,
-        partition: Option<i32>,
+        record: &Prepared,
     ) -> Result<rdkafka::producer::DeliveryFuture, KafkaError> {
-        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len() + 1);
         for (name, value) in &record.headers {
             headers = headers.insert(Header {
                 key: name,
                 value: Some(value),
+            });
+        }
+        if let Some(ct) = record.content_type {
+            headers = headers.insert(Header {
+                key: CONTENT_TYPE_HEADER,
+                value: Some(ct),
             });
         }
         let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic)
@@ -305,7 +333,7 @@ impl Producer {
         if let Some(key) = &record.key {
             fr = fr.key(key.as_slice());
         }
-        if let Some(p) = partition {
+        if let Some(p) = record.partition {
             fr = fr.partition(p);
         }
         self.inner.producer.send_result(fr).map_err(|(e, _)| e)

@@ -48,9 +48,15 @@ async fn main() -> anyhow::Result<()> {
     for v in Variant::selected().into_iter().filter(|_| !only_consume) {
         let n = produce_count(v);
         let (mut raw, mut typed) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            raw.push(produce_raw(&bs, v, n).await?);
-            typed.push(produce_typed(&bs, v, n).await?);
+        for round in 0..rounds {
+            // Alternate who goes first: the broker's state (log size, retention) drifts.
+            if round % 2 == 0 {
+                raw.push(produce_raw(&bs, v, n).await?);
+                typed.push(produce_typed(&bs, v, n).await?);
+            } else {
+                typed.push(produce_typed(&bs, v, n).await?);
+                raw.push(produce_raw(&bs, v, n).await?);
+            }
         }
         let (r, t) = (median(raw), median(typed));
         println!(
@@ -71,10 +77,15 @@ async fn main() -> anyhow::Result<()> {
         let n = backlog(&bs, v.topic(), v.partitions())?;
         let (mut raw, mut on, mut off) = (Vec::new(), Vec::new(), Vec::new());
         let rounds = if n < 10_000 { rounds.max(5) } else { rounds };
-        for _ in 0..rounds {
-            raw.push(consume_raw(&bs, v, n).await?);
-            on.push(consume_typed(&bs, v, n, true).await?);
-            off.push(consume_typed(&bs, v, n, false).await?);
+        for round in 0..rounds {
+            // Rotate who goes first, as for produce.
+            for turn in 0..3 {
+                match (round + turn) % 3 {
+                    0 => raw.push(consume_raw(&bs, v, n).await?),
+                    1 => on.push(consume_typed(&bs, v, n, true).await?),
+                    _ => off.push(consume_typed(&bs, v, n, false).await?),
+                }
+            }
         }
         let (r, a, b) = (median(raw), median(on), median(off));
         println!(
