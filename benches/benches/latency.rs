@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use asyncapi_benches::{
     api, bench_broker, bench_requested, consumer_config, env_u64, now_micros, quantile,
-    typed_event, Samples,
+    typed_event, RawEvent, Samples,
 };
 use asyncapi_runtime::{CancellationToken, Channel, ListenerOptions, MessageContext, Outgoing};
 use asyncapi_test_support::{Broker, TestBroker};
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::message::Message as _;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -38,13 +40,26 @@ async fn main() -> anyhow::Result<()> {
         }
         async {}
     };
-    let app = api::Application::new(consumer_config(config.clone()))?;
     let token = CancellationToken::new();
-    let consumer = app
-        .consumer()
-        .group_id("latency")
-        .route::<api::channels::Latency, _>(handler, ListenerOptions::default());
-    let task = tokio::spawn(consumer.run(token.clone()));
+    // `BENCH_LATENCY_CONSUMER=raw`: a hand-written StreamConsumer loop instead, to tell
+    // the broker's share of the latency from the runtime's.
+    let raw = std::env::var("BENCH_LATENCY_CONSUMER").as_deref() == Ok("raw");
+    let task = if raw {
+        tokio::spawn(raw_loop(
+            broker.bootstrap_servers(),
+            token.clone(),
+            samples.clone(),
+            warmed.clone(),
+        ))
+    } else {
+        let app = api::Application::new(consumer_config(config.clone()))?;
+        let consumer = app
+            .consumer()
+            .group_id("latency")
+            .route::<api::channels::Latency, _>(handler, ListenerOptions::default());
+        let run = consumer.run(token.clone());
+        tokio::spawn(async move { Ok(run.await?) })
+    };
 
     let client = api::Client::new(config)?;
     // Warm-up: send until the consumer has joined and handled one (seq < 0: not counted).
@@ -82,7 +97,8 @@ async fn main() -> anyhow::Result<()> {
     let mut v = samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
     v.sort_unstable();
     println!(
-        "latency produce -> handler, {rate} msg/s for {seconds} s, {} of {n} records received ({kind} broker, default linger.ms=5, validation on)",
+        "latency produce -> {}, {rate} msg/s for {seconds} s, {} of {n} records received ({kind} broker, default linger.ms=5, validation on)",
+        if raw { "raw StreamConsumer loop" } else { "runtime handler" },
         v.len()
     );
     println!("| p50 | p99 | p99.9 | max |");
@@ -96,4 +112,46 @@ async fn main() -> anyhow::Result<()> {
         ms(v.last().copied().unwrap_or(0))
     );
     Ok(())
+}
+
+/// The hand-written consumer: `StreamConsumer`, serde decode, offset stored after decode.
+async fn raw_loop(
+    bootstrap: String,
+    token: CancellationToken,
+    samples: Samples,
+    warmed: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let mut config = rdkafka::ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "latency-raw")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.offset.store", "false");
+    for kv in std::env::var("BENCH_CONSUMER_PROPS")
+        .unwrap_or_default()
+        .split(',')
+    {
+        if let Some((k, v)) = kv.split_once('=') {
+            config.set(k, v);
+        }
+    }
+    let consumer: StreamConsumer = config.create()?;
+    consumer.subscribe(&[api::channels::Latency::TOPIC])?;
+    loop {
+        let msg = tokio::select! {
+            _ = token.cancelled() => return Ok(()),
+            msg = consumer.recv() => msg?,
+        };
+        let event: RawEvent = serde_json::from_slice(msg.payload().unwrap_or_default())?;
+        if event.seq >= 0 {
+            let latency = now_micros() - event.sent_at_micros;
+            samples
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(latency);
+        } else {
+            warmed.store(true, Ordering::Release);
+        }
+        consumer.store_offset(msg.topic(), msg.partition(), msg.offset())?;
+    }
 }
