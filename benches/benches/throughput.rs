@@ -77,13 +77,17 @@ async fn main() -> anyhow::Result<()> {
         let n = backlog(&bs, v.topic(), v.partitions())?;
         let (mut raw, mut on, mut off) = (Vec::new(), Vec::new(), Vec::new());
         let rounds = if n < 10_000 { rounds.max(5) } else { rounds };
+        // Diagnostic: `BENCH_CONSUME_SIDES=raw` (or `on`, `off`, `raw,on`) runs only those.
+        let sides = std::env::var("BENCH_CONSUME_SIDES").unwrap_or_default();
+        let runs = |side: &str| sides.is_empty() || sides.split(',').any(|s| s == side);
         for round in 0..rounds {
             // Rotate who goes first, as for produce.
             for turn in 0..3 {
                 match (round + turn) % 3 {
-                    0 => raw.push(consume_raw(&bs, v, n).await?),
-                    1 => on.push(consume_typed(&bs, v, n, true).await?),
-                    _ => off.push(consume_typed(&bs, v, n, false).await?),
+                    0 if runs("raw") => raw.push(consume_raw(&bs, v, n).await?),
+                    1 if runs("on") => on.push(consume_typed(&bs, v, n, true).await?),
+                    2 if runs("off") => off.push(consume_typed(&bs, v, n, false).await?),
+                    _ => {}
                 }
             }
         }
