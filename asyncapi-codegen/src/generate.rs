@@ -8,8 +8,9 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use crate::ir::{Action, Channel, Document, Message, PayloadFormat};
+use crate::load::escape_segment;
 use crate::normalize::placeholders;
-use crate::resolve::Resolver;
+use crate::resolve::{ref_of, NodeId, Resolver, NULL};
 use crate::types::{doc_attrs, field_ident_text, serde_crate_path, type_ident_text, Ty, TypeSpace};
 
 /// What the generated code knows about one message.
@@ -57,10 +58,7 @@ pub struct Generator<'a> {
 }
 
 impl Generator<'_> {
-    pub fn generate(
-        mut self,
-        r: &mut Resolver,
-    ) -> (TokenStream, Vec<crate::diagnostics::Diagnostic>) {
+    pub fn generate(mut self, r: &Resolver) -> (TokenStream, Vec<crate::diagnostics::Diagnostic>) {
         let messages = self.messages(r);
         let info = self.info();
         let servers = self.servers();
@@ -146,7 +144,7 @@ impl Generator<'_> {
     }
 
     /// Generates the type of every message and its `Message` impl.
-    fn messages(&mut self, r: &mut Resolver) -> Vec<MessageCode> {
+    fn messages(&mut self, r: &Resolver) -> Vec<MessageCode> {
         let rt = self.rt.clone();
         let p = quote! { #rt::__private };
         let mut claimed: HashSet<String> = HashSet::new();
@@ -311,7 +309,7 @@ impl Generator<'_> {
     }
 
     /// The marker type of channel `i`, its parameters, and its message enum.
-    fn channel(&mut self, r: &mut Resolver, i: usize, messages: &[MessageCode]) -> TokenStream {
+    fn channel(&mut self, r: &Resolver, i: usize, messages: &[MessageCode]) -> TokenStream {
         let rt = self.rt.clone();
         let p = quote! { #rt::__private };
         let c: &Channel = &self.doc.channels[i];
@@ -464,7 +462,7 @@ impl Generator<'_> {
 
     fn channel_enum(
         &mut self,
-        r: &mut Resolver,
+        r: &Resolver,
         c: &Channel,
         eident: &proc_macro2::Ident,
         many: &[usize],
@@ -500,15 +498,14 @@ impl Generator<'_> {
         });
         // Decoding: by a property every message pins to its own constant, else by the
         // record's content type when the messages' types differ, else the first that decodes.
-        let payloads: Vec<Value> = many
+        let payloads: Vec<&Value> = many
             .iter()
             .map(|&m| {
                 self.doc.messages[m]
                     .payload
                     .as_ref()
                     .and_then(|(id, _)| r.node(id).ok())
-                    .map(|(_, v)| v)
-                    .unwrap_or(Value::Null)
+                    .map_or(&NULL, |(_, v)| v)
             })
             .collect();
         let tag = tag_property(&payloads);
@@ -966,7 +963,7 @@ fn opt_str(s: &Option<String>) -> TokenStream {
     }
 }
 
-fn string_properties(r: &mut Resolver, id: &crate::resolve::NodeId, v: &Value) -> Vec<String> {
+fn string_properties(r: &Resolver, id: &NodeId, v: &Value) -> Vec<String> {
     let mut out = Vec::new();
     let Some(props) = v.get("properties").and_then(Value::as_object) else {
         return out;
@@ -982,7 +979,7 @@ fn string_properties(r: &mut Resolver, id: &crate::resolve::NodeId, v: &Value) -
 }
 
 /// A property every payload pins to its own distinct string constant.
-fn tag_property(payloads: &[Value]) -> Option<(String, Vec<String>)> {
+fn tag_property(payloads: &[&Value]) -> Option<(String, Vec<String>)> {
     let first = payloads.first()?.get("properties")?.as_object()?;
     for prop in first.keys() {
         let tags: Option<Vec<String>> = payloads
@@ -1011,13 +1008,17 @@ fn tag_property(payloads: &[Value]) -> Option<(String, Vec<String>)> {
 /// validation: every schema a `$ref` names is copied once into `$defs` and referenced
 /// from there, so recursion stays recursion and shared schemas are not duplicated
 /// (inlining every path through the references grows exponentially).
-fn bundle_schema(r: &mut Resolver, id: &crate::resolve::NodeId) -> Option<String> {
+fn bundle_schema(r: &Resolver, id: &NodeId) -> Option<String> {
     let mut bundler = Bundler {
         r,
         defs: serde_json::Map::new(),
         names: HashMap::new(),
+        at: id.clone(),
     };
-    let root = bundler.schema(id, 0);
+    let root = match r.get(id) {
+        Some(value) => bundler.schema(value, 0),
+        None => Value::Bool(true),
+    };
     let defs = std::mem::take(&mut bundler.defs);
     let bundled = match (root, defs.is_empty()) {
         (root, true) => root,
@@ -1031,23 +1032,23 @@ fn bundle_schema(r: &mut Resolver, id: &crate::resolve::NodeId) -> Option<String
 }
 
 struct Bundler<'r> {
-    r: &'r mut Resolver,
+    r: &'r Resolver,
     defs: serde_json::Map<String, Value>,
     /// Referenced schema node → its name under `$defs`.
-    names: HashMap<crate::resolve::NodeId, String>,
+    names: HashMap<NodeId, String>,
+    /// The node being copied: its pointer grows and shrinks with the walk, so only a
+    /// `$ref` costs a `NodeId` of its own.
+    at: NodeId,
 }
 
 impl Bundler<'_> {
-    /// A schema position: a reference becomes a `$defs` reference, anything else is copied.
-    fn schema(&mut self, id: &crate::resolve::NodeId, depth: usize) -> Value {
-        let is_ref = self
-            .r
-            .get(id)
-            .is_some_and(|v| crate::resolve::ref_of(v).is_some());
-        if !is_ref {
-            return self.body(id, depth);
+    /// A schema position (the node at `self.at`, whose value is `value`): a reference
+    /// becomes a `$defs` reference, anything else is copied.
+    fn schema(&mut self, value: &Value, depth: usize) -> Value {
+        if ref_of(value).is_none() {
+            return self.body(value, depth);
         }
-        let Ok(target) = self.r.follow(id) else {
+        let Ok((target, target_value)) = self.r.resolve(&self.at, value) else {
             return Value::Bool(true);
         };
         let name = match self.names.get(&target) {
@@ -1078,7 +1079,9 @@ impl Bundler<'_> {
                 self.names.insert(target.clone(), name.clone());
                 // Reserve the name before the body: a reference back to it is recursion.
                 self.defs.insert(name.clone(), Value::Bool(true));
-                let body = self.body(&target, depth + 1);
+                let here = std::mem::replace(&mut self.at, target);
+                let body = self.body(target_value, depth + 1);
+                self.at = here;
                 self.defs.insert(name.clone(), body);
                 name
             }
@@ -1086,44 +1089,65 @@ impl Bundler<'_> {
         serde_json::json!({ "$ref": format!("#/$defs/{name}") })
     }
 
+    /// [`Bundler::schema`] for the child `segment` of the current node.
+    fn child(&mut self, segment: &str, value: &Value, depth: usize) -> Value {
+        let len = self.at.pointer.len();
+        self.at.pointer.push('/');
+        self.at.pointer.push_str(&escape_segment(segment));
+        let out = self.schema(value, depth);
+        self.at.pointer.truncate(len);
+        out
+    }
+
     /// A schema's own keywords, with nested schema positions bundled.
-    fn body(&mut self, id: &crate::resolve::NodeId, depth: usize) -> Value {
+    fn body(&mut self, value: &Value, depth: usize) -> Value {
         // Documents are finite and references are named once, so only absurd inline
         // nesting reaches this bound.
         if depth > 256 {
             return Value::Bool(true);
         }
-        let Some(Value::Object(map)) = self.r.get(id).cloned() else {
-            return self.r.get(id).cloned().unwrap_or(Value::Bool(true));
+        let Value::Object(map) = value else {
+            return value.clone();
         };
         let mut out = serde_json::Map::new();
         for (k, val) in map {
-            let child = id.child(&k);
             let new = match (k.as_str(), val) {
                 (
                     "properties" | "patternProperties" | "definitions" | "$defs",
                     Value::Object(inner),
-                ) => Value::Object(
-                    inner
-                        .keys()
-                        .map(|ik| (ik.clone(), self.schema(&child.child(ik), depth + 1)))
-                        .collect(),
-                ),
-                ("allOf" | "oneOf" | "anyOf" | "prefixItems", Value::Array(items)) => Value::Array(
-                    (0..items.len())
-                        .map(|i| self.schema(&child.index(i), depth + 1))
-                        .collect(),
-                ),
+                ) => {
+                    let len = self.at.pointer.len();
+                    self.at.pointer.push('/');
+                    self.at.pointer.push_str(&escape_segment(k));
+                    let bundled = inner
+                        .iter()
+                        .map(|(ik, iv)| (ik.clone(), self.child(ik, iv, depth + 1)))
+                        .collect();
+                    self.at.pointer.truncate(len);
+                    Value::Object(bundled)
+                }
+                ("allOf" | "oneOf" | "anyOf" | "prefixItems", Value::Array(items)) => {
+                    let len = self.at.pointer.len();
+                    self.at.pointer.push('/');
+                    self.at.pointer.push_str(k);
+                    let bundled = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| self.child(&i.to_string(), item, depth + 1))
+                        .collect();
+                    self.at.pointer.truncate(len);
+                    Value::Array(bundled)
+                }
                 // Annotations and values, not schemas: copied as they are.
                 (
                     "examples" | "example" | "default" | "const" | "enum" | "discriminator"
                     | "externalDocs" | "bindings",
                     other,
-                ) => other,
-                (_, Value::Object(_)) => self.schema(&child, depth + 1),
-                (_, other) => other,
+                ) => other.clone(),
+                (_, Value::Object(_)) => self.child(k, val, depth + 1),
+                (_, other) => other.clone(),
             };
-            out.insert(k, new);
+            out.insert(k.clone(), new);
         }
         // AsyncAPI 2.x `nullable` is not JSON Schema: express it as a type list.
         if out.get("nullable").and_then(Value::as_bool) == Some(true) {

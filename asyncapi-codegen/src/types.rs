@@ -14,7 +14,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use crate::diagnostics::Diagnostic;
-use crate::resolve::{ref_of, NodeId, Resolver};
+use crate::resolve::{ref_of, NodeId, Resolver, NULL};
 
 /// A Rust type expression, with what the generator knows about it.
 #[derive(Debug, Clone)]
@@ -255,9 +255,9 @@ impl TypeSpace {
 
     /// The Rust type for the schema at `at` (whose value is `schema`). `name` is used
     /// when the schema needs a type of its own and has no better name.
-    pub fn type_for(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+    pub fn type_for(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
         if ref_of(schema).is_some() {
-            let target = match r.follow(at) {
+            let (target, value) = match r.resolve(at, schema) {
                 Ok(t) => t,
                 Err(e) => {
                     self.warnings.push(e.clone());
@@ -276,9 +276,8 @@ impl TypeSpace {
                     "Any JSON value: the schema refers to itself with no object in between.",
                 );
             }
-            let value = r.get(&target).cloned().unwrap_or(Value::Null);
             let own_name = target.last_segment().unwrap_or_else(|| name.to_owned());
-            return self.define(r, &target, &value, &own_name, true);
+            return self.define(r, &target, value, &own_name, true);
         }
         if let Some(ty) = self.by_node.get(at) {
             return ty.clone();
@@ -306,14 +305,7 @@ impl TypeSpace {
 
     /// Generates the type for one schema node; `named` when a `$ref` target (an alias is
     /// emitted for a named primitive so the document's name appears in the code).
-    fn define(
-        &mut self,
-        r: &mut Resolver,
-        at: &NodeId,
-        schema: &Value,
-        name: &str,
-        named: bool,
-    ) -> Ty {
+    fn define(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str, named: bool) -> Ty {
         // Documents are finite, so only references recurse; this bound is a backstop.
         if self.building.len() > 256 {
             return self.fallback("Any JSON value: the schema nests too deeply.");
@@ -339,7 +331,7 @@ impl TypeSpace {
         ty
     }
 
-    fn build(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+    fn build(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
         let schema_obj = match schema {
             Value::Bool(_) | Value::Null => return Ty::plain(self.value_ty()),
             Value::Object(o) => o,
@@ -428,7 +420,7 @@ impl TypeSpace {
         Ty::plain(tokens)
     }
 
-    fn array(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+    fn array(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
         let item = match schema.get("items") {
             Some(items @ Value::Object(_)) => {
                 let t = self.type_for(r, &at.child("items"), items, &format!("{name}Item"));
@@ -441,14 +433,13 @@ impl TypeSpace {
         Ty::plain(quote! { ::std::vec::Vec<#inner> })
     }
 
-    fn object(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
-        let props: Vec<(String, NodeId, Value)> = schema
+    fn object(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+        let props: Vec<(String, NodeId, &Value)> = schema
             .get("properties")
             .and_then(Value::as_object)
             .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), at.child("properties").child(k), v.clone()))
-                    .collect()
+                let at = at.child("properties");
+                m.iter().map(|(k, v)| (k.clone(), at.child(k), v)).collect()
             })
             .unwrap_or_default();
         let required: BTreeSet<String> = schema
@@ -462,25 +453,25 @@ impl TypeSpace {
             .unwrap_or_default();
         let additional = schema
             .get("additionalProperties")
-            .map(|a| (at.child("additionalProperties"), a.clone()));
+            .map(|a| (at.child("additionalProperties"), a));
         self.object_from_parts(r, at, schema, name, props, required, additional)
     }
 
     #[allow(clippy::too_many_arguments)]
     fn object_from_parts(
         &mut self,
-        r: &mut Resolver,
+        r: &Resolver,
         at: &NodeId,
         schema: &Value,
         name: &str,
-        props: Vec<(String, NodeId, Value)>,
+        props: Vec<(String, NodeId, &Value)>,
         required: BTreeSet<String>,
-        additional: Option<(NodeId, Value)>,
+        additional: Option<(NodeId, &Value)>,
     ) -> Ty {
         let p = self.private();
-        let additional_ty = match &additional {
+        let additional_ty = match additional {
             Some((aid, a @ Value::Object(_))) => {
-                Some(self.type_for(r, aid, a, &format!("{name}Value")))
+                Some(self.type_for(r, &aid, a, &format!("{name}Value")))
             }
             _ => None,
         };
@@ -509,12 +500,7 @@ impl TypeSpace {
                 pschema,
                 &format!("{type_name}{}", type_ident_text(prop)),
             );
-            // Only the title and description are needed: borrow, don't copy the subtree.
-            let resolved = r
-                .follow(pid)
-                .ok()
-                .and_then(|t| r.get(&t))
-                .unwrap_or(pschema);
+            let resolved = r.resolve(pid, pschema).map_or(*pschema, |(_, v)| v);
             let doc = doc_attrs(&[
                 text(resolved, "title").filter(|_| ref_of(pschema).is_none()),
                 text(resolved, "description"),
@@ -566,25 +552,14 @@ impl TypeSpace {
         ty
     }
 
-    fn all_of(
-        &mut self,
-        r: &mut Resolver,
-        at: &NodeId,
-        schema: &Value,
-        n: usize,
-        name: &str,
-    ) -> Ty {
+    fn all_of(&mut self, r: &Resolver, at: &NodeId, schema: &Value, n: usize, name: &str) -> Ty {
         // Merge the members' properties into one struct (following refs, recursively).
-        let mut props: Vec<(String, NodeId, Value)> = Vec::new();
+        let mut props: Vec<(String, NodeId, &Value)> = Vec::new();
         let mut required = BTreeSet::new();
         let mut additional = None;
         let mut stack: Vec<NodeId> = (0..n).rev().map(|i| at.child("allOf").index(i)).collect();
-        // The schema's own properties apply too.
-        let mut own = schema.clone();
-        if let Some(o) = own.as_object_mut() {
-            o.remove("allOf");
-        }
-        let mut members: Vec<(NodeId, Value)> = vec![(at.clone(), own)];
+        // The schema's own properties apply too (its `allOf` is what is being merged).
+        let mut members: Vec<(NodeId, &Value)> = vec![(at.clone(), schema)];
         let mut seen = HashSet::new();
         while let Some(id) = stack.pop() {
             let Ok((target, v)) = r.node(&id) else {
@@ -604,24 +579,21 @@ impl TypeSpace {
             let kinds = types_of(m);
             if !kinds.is_empty() && !kinds.iter().any(|k| k == "object") {
                 // allOf over non-objects: a constrained primitive; use the first typed member.
-                let first = members
-                    .iter()
-                    .find(|(_, v)| !types_of(v).is_empty())
-                    .cloned();
+                let first = members.iter().find(|(_, v)| !types_of(v).is_empty());
                 if let Some((fid, fv)) = first {
-                    let mut fv = fv;
+                    let mut fv = (*fv).clone();
                     if let Some(o) = fv.as_object_mut() {
                         o.remove("allOf");
                     }
-                    return self.build(r, &fid, &fv, name);
+                    return self.build(r, fid, &fv, name);
                 }
             }
             if let Some(ps) = m.get("properties").and_then(Value::as_object) {
                 for (k, v) in ps {
                     if let Some(existing) = props.iter_mut().find(|(pk, _, _)| pk == k) {
-                        *existing = (k.clone(), mid.child("properties").child(k), v.clone());
+                        *existing = (k.clone(), mid.child("properties").child(k), v);
                     } else {
-                        props.push((k.clone(), mid.child("properties").child(k), v.clone()));
+                        props.push((k.clone(), mid.child("properties").child(k), v));
                     }
                 }
             }
@@ -629,7 +601,7 @@ impl TypeSpace {
                 required.extend(req.iter().filter_map(|v| v.as_str().map(str::to_owned)));
             }
             if let Some(a) = m.get("additionalProperties") {
-                additional = Some((mid.child("additionalProperties"), a.clone()));
+                additional = Some((mid.child("additionalProperties"), a));
             }
         }
         self.object_from_parts(r, at, schema, name, props, required, additional)
@@ -637,7 +609,7 @@ impl TypeSpace {
 
     fn enumeration(
         &mut self,
-        r: &mut Resolver,
+        r: &Resolver,
         at: &NodeId,
         schema: &Value,
         values: &[Value],
@@ -723,7 +695,7 @@ impl TypeSpace {
 
     fn one_of(
         &mut self,
-        r: &mut Resolver,
+        r: &Resolver,
         at: &NodeId,
         schema: &Value,
         key: &str,
@@ -733,21 +705,21 @@ impl TypeSpace {
         let p = self.private();
         // `nullable` written as `oneOf: [X, {type: null}]`.
         let member_ids: Vec<NodeId> = (0..n).map(|i| at.child(key).index(i)).collect();
-        let members: Vec<(NodeId, Value)> = member_ids
+        let members: Vec<(NodeId, &Value)> = member_ids
             .iter()
-            .map(|id| r.node(id).unwrap_or_else(|_| (id.clone(), Value::Null)))
+            .map(|id| r.node(id).unwrap_or_else(|_| (id.clone(), &NULL)))
             .collect();
         let null_members = members
             .iter()
             .filter(|(_, v)| types_of(v) == ["null"])
             .count();
         let real: Vec<usize> = (0..n)
-            .filter(|&i| types_of(&members[i].1) != ["null"])
+            .filter(|&i| types_of(members[i].1) != ["null"])
             .collect();
         if real.len() == 1 {
             let i = real[0];
-            let raw = r.get(&member_ids[i]).cloned().unwrap_or(Value::Null);
-            let mut t = self.type_for(r, &member_ids[i], &raw, name);
+            let raw = r.get(&member_ids[i]).unwrap_or(&NULL);
+            let mut t = self.type_for(r, &member_ids[i], raw, name);
             t.nullable |= null_members > 0;
             return t;
         }
@@ -759,24 +731,24 @@ impl TypeSpace {
         let mut variants = Vec::new(); // (ident, type tokens, tag value)
         for &i in &real {
             let mid = &member_ids[i];
-            let raw = r.get(mid).cloned().unwrap_or(Value::Null);
-            let (target, resolved) = members[i].clone();
-            let ref_name = ref_of(&raw).and_then(|_| target.last_segment());
-            let vt = self.type_for(r, mid, &raw, &format!("{type_name}Variant{}", i + 1));
+            let raw = r.get(mid).unwrap_or(&NULL);
+            let (target, resolved) = (&members[i].0, members[i].1);
+            let ref_name = ref_of(raw).and_then(|_| target.last_segment());
+            let vt = self.type_for(r, mid, raw, &format!("{type_name}Variant{}", i + 1));
             let vname = ref_name
                 .as_deref()
-                .or(text(&resolved, "title"))
+                .or(text(resolved, "title"))
                 .map(type_ident_text)
                 .or_else(|| vt.nominal.clone())
-                .unwrap_or_else(|| primitive_variant_name(&resolved, i));
+                .unwrap_or_else(|| primitive_variant_name(resolved, i));
             let vname = unique(vname, &mut taken);
             let tag = discriminator.as_ref().and_then(|(prop, mapping)| {
                 let from_mapping = mapping
                     .iter()
-                    .find(|(_, target_ref)| ref_of(&raw) == Some(target_ref.as_str()))
+                    .find(|(_, target_ref)| ref_of(raw) == Some(target_ref.as_str()))
                     .map(|(k, _)| k.clone());
                 from_mapping
-                    .or_else(|| const_of(&resolved, prop))
+                    .or_else(|| const_of(resolved, prop))
                     .or_else(|| ref_name.clone())
             });
             variants.push((format_ident!("{}", vname), vt, tag, resolved));
@@ -785,12 +757,12 @@ impl TypeSpace {
         // is a tag just the same.
         let tag_property = match &discriminator {
             Some((prop, _)) => Some(prop.clone()),
-            None => common_const_property(variants.iter().map(|(_, _, _, v)| v)),
+            None => common_const_property(variants.iter().map(|(_, _, _, v)| *v)),
         };
         if discriminator.is_none() {
             if let Some(prop) = &tag_property {
                 for v in variants.iter_mut() {
-                    v.2 = const_of(&v.3, prop);
+                    v.2 = const_of(v.3, prop);
                 }
             }
         }
