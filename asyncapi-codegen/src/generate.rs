@@ -8,7 +8,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use crate::ir::{Action, Channel, Document, Message, PayloadFormat};
-use crate::load::escape_segment;
+use crate::load::push_segment;
 use crate::normalize::placeholders;
 use crate::resolve::{ref_of, NodeId, Resolver, NULL};
 use crate::types::{doc_attrs, field_ident_text, serde_crate_path, type_ident_text, Ty, TypeSpace};
@@ -1008,51 +1008,112 @@ fn tag_property(payloads: &[&Value]) -> Option<(String, Vec<String>)> {
 /// validation: every schema a `$ref` names is copied once into `$defs` and referenced
 /// from there, so recursion stays recursion and shared schemas are not duplicated
 /// (inlining every path through the references grows exponentially).
+///
+/// The JSON is written as the document is walked (no intermediate `Value`): the same
+/// text `serde_json` would print for the bundled value.
 fn bundle_schema(r: &Resolver, id: &NodeId) -> Option<String> {
     let mut bundler = Bundler {
         r,
-        defs: serde_json::Map::new(),
+        defs: Vec::new(),
         names: HashMap::new(),
+        taken: HashSet::new(),
         at: id.clone(),
+        root_defs: None,
     };
-    let root = match r.get(id) {
-        Some(value) => bundler.schema(value, 0),
-        None => Value::Bool(true),
-    };
-    let defs = std::mem::take(&mut bundler.defs);
-    let bundled = match (root, defs.is_empty()) {
-        (root, true) => root,
-        (Value::Object(mut map), false) => {
-            map.insert("$defs".to_owned(), Value::Object(defs));
-            Value::Object(map)
+    let mut root = Vec::new();
+    let root_is_object = match r.get(id) {
+        Some(value) => bundler.schema(&mut root, value, 0),
+        None => {
+            root.extend_from_slice(b"true");
+            false
         }
-        (other, false) => serde_json::json!({ "allOf": [other], "$defs": defs }),
     };
-    serde_json::to_string(&bundled).ok()
+    let mut out = Vec::with_capacity(root.len() + 2);
+    if bundler.defs.is_empty() {
+        match bundler.root_defs.take() {
+            // The document's own root `$defs`, bundled, where it was.
+            Some((at, own)) => splice(&mut out, &root, at, &own),
+            None => out = root,
+        }
+        return String::from_utf8(out).ok();
+    }
+    let mut defs = b"{".to_vec();
+    for (i, (name, body)) in bundler.defs.iter().enumerate() {
+        if i > 0 {
+            defs.push(b',');
+        }
+        write_json(&mut defs, name.as_str());
+        defs.push(b':');
+        defs.extend_from_slice(body);
+    }
+    defs.push(b'}');
+    match (bundler.root_defs.take(), root_is_object) {
+        // A root `$defs` of the document's own is replaced where it stands.
+        (Some((at, _)), _) => splice(&mut out, &root, at, &defs),
+        (None, true) => {
+            out.extend_from_slice(&root[..root.len() - 1]);
+            if root.len() > 2 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"\"$defs\":");
+            out.extend_from_slice(&defs);
+            out.push(b'}');
+        }
+        (None, false) => {
+            out.extend_from_slice(b"{\"allOf\":[");
+            out.extend_from_slice(&root);
+            out.extend_from_slice(b"],\"$defs\":");
+            out.extend_from_slice(&defs);
+            out.push(b'}');
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `text` with `insert` at byte `at`.
+fn splice(out: &mut Vec<u8>, text: &[u8], at: usize, insert: &[u8]) {
+    out.extend_from_slice(&text[..at]);
+    out.extend_from_slice(insert);
+    out.extend_from_slice(&text[at..]);
+}
+
+/// Appends `value` as JSON (serializing a `str` or a `Value` cannot fail).
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(out, value);
 }
 
 struct Bundler<'r> {
     r: &'r Resolver,
-    defs: serde_json::Map<String, Value>,
-    /// Referenced schema node → its name under `$defs`.
-    names: HashMap<NodeId, String>,
+    /// Each referenced schema's name under `$defs` and its bundled body, in the order
+    /// the names were taken (a name is taken before its body is written: a reference
+    /// back to it is recursion).
+    defs: Vec<(String, Vec<u8>)>,
+    /// Referenced schema node → its index in `defs`.
+    names: HashMap<NodeId, usize>,
+    /// The names in `defs`.
+    taken: HashSet<String>,
     /// The node being copied: its pointer grows and shrinks with the walk, so only a
     /// `$ref` costs a `NodeId` of its own.
     at: NodeId,
+    /// A `$defs` of the root schema itself: where its value goes in the root's text,
+    /// and that value bundled (kept when no reference fills our own `$defs`).
+    root_defs: Option<(usize, Vec<u8>)>,
 }
 
 impl Bundler<'_> {
-    /// A schema position (the node at `self.at`, whose value is `value`): a reference
-    /// becomes a `$defs` reference, anything else is copied.
-    fn schema(&mut self, value: &Value, depth: usize) -> Value {
+    /// Writes a schema position (the node at `self.at`, whose value is `value`): a
+    /// reference becomes a `$defs` reference, anything else is copied. Says whether it
+    /// wrote an object.
+    fn schema(&mut self, out: &mut Vec<u8>, value: &Value, depth: usize) -> bool {
         if ref_of(value).is_none() {
-            return self.body(value, depth);
+            return self.body(out, value, depth);
         }
         let Ok((target, target_value)) = self.r.resolve(&self.at, value) else {
-            return Value::Bool(true);
+            out.extend_from_slice(b"true");
+            return false;
         };
-        let name = match self.names.get(&target) {
-            Some(name) => name.clone(),
+        let index = match self.names.get(&target) {
+            Some(&index) => index,
             None => {
                 let base: String = target
                     .last_segment()
@@ -1074,87 +1135,187 @@ impl Bundler<'_> {
                             format!("{base}_{i}")
                         }
                     })
-                    .find(|n| !self.defs.contains_key(n))
+                    .find(|n| !self.taken.contains(n))
                     .unwrap_or(base);
-                self.names.insert(target.clone(), name.clone());
-                // Reserve the name before the body: a reference back to it is recursion.
-                self.defs.insert(name.clone(), Value::Bool(true));
+                self.taken.insert(name.clone());
+                let index = self.defs.len();
+                self.names.insert(target.clone(), index);
+                self.defs.push((name, b"true".to_vec()));
                 let here = std::mem::replace(&mut self.at, target);
-                let body = self.body(target_value, depth + 1);
+                let mut body = Vec::new();
+                self.body(&mut body, target_value, depth + 1);
                 self.at = here;
-                self.defs.insert(name.clone(), body);
-                name
+                self.defs[index].1 = body;
+                index
             }
         };
-        serde_json::json!({ "$ref": format!("#/$defs/{name}") })
+        out.extend_from_slice(b"{\"$ref\":");
+        write_json(out, &format!("#/$defs/{}", self.defs[index].0));
+        out.push(b'}');
+        true
     }
 
     /// [`Bundler::schema`] for the child `segment` of the current node.
-    fn child(&mut self, segment: &str, value: &Value, depth: usize) -> Value {
+    fn child(&mut self, out: &mut Vec<u8>, segment: &str, value: &Value, depth: usize) {
         let len = self.at.pointer.len();
-        self.at.pointer.push('/');
-        self.at.pointer.push_str(&escape_segment(segment));
-        let out = self.schema(value, depth);
+        push_segment(&mut self.at.pointer, segment);
+        self.schema(out, value, depth);
         self.at.pointer.truncate(len);
-        out
     }
 
-    /// A schema's own keywords, with nested schema positions bundled.
-    fn body(&mut self, value: &Value, depth: usize) -> Value {
+    /// Writes a schema's own keywords, with nested schema positions bundled. Says
+    /// whether it wrote an object.
+    fn body(&mut self, out: &mut Vec<u8>, value: &Value, depth: usize) -> bool {
         // Documents are finite and references are named once, so only absurd inline
         // nesting reaches this bound.
         if depth > 256 {
-            return Value::Bool(true);
+            out.extend_from_slice(b"true");
+            return false;
         }
         let Value::Object(map) = value else {
-            return value.clone();
+            write_json(out, value);
+            return false;
         };
-        let mut out = serde_json::Map::new();
-        for (k, val) in map {
-            let new = match (k.as_str(), val) {
+        // AsyncAPI 2.x `nullable` is not JSON Schema: a string `type` becomes a list.
+        let nullable = map.get("nullable").and_then(Value::as_bool) == Some(true);
+        out.push(b'{');
+        for (i, (k, val)) in map.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json(out, k.as_str());
+            out.push(b':');
+            // The root's own `$defs` may be replaced by ours: bundle it aside.
+            let aside = depth == 0 && k == "$defs" && self.root_defs.is_none();
+            let mut own = Vec::new();
+            let target = if aside { &mut own } else { &mut *out };
+            match (k.as_str(), val) {
                 (
                     "properties" | "patternProperties" | "definitions" | "$defs",
                     Value::Object(inner),
                 ) => {
                     let len = self.at.pointer.len();
-                    self.at.pointer.push('/');
-                    self.at.pointer.push_str(&escape_segment(k));
-                    let bundled = inner
-                        .iter()
-                        .map(|(ik, iv)| (ik.clone(), self.child(ik, iv, depth + 1)))
-                        .collect();
+                    push_segment(&mut self.at.pointer, k);
+                    target.push(b'{');
+                    for (j, (ik, iv)) in inner.iter().enumerate() {
+                        if j > 0 {
+                            target.push(b',');
+                        }
+                        write_json(target, ik.as_str());
+                        target.push(b':');
+                        self.child(target, ik, iv, depth + 1);
+                    }
+                    target.push(b'}');
                     self.at.pointer.truncate(len);
-                    Value::Object(bundled)
                 }
                 ("allOf" | "oneOf" | "anyOf" | "prefixItems", Value::Array(items)) => {
                     let len = self.at.pointer.len();
-                    self.at.pointer.push('/');
-                    self.at.pointer.push_str(k);
-                    let bundled = items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, item)| self.child(&i.to_string(), item, depth + 1))
-                        .collect();
+                    push_segment(&mut self.at.pointer, k);
+                    target.push(b'[');
+                    for (j, item) in items.iter().enumerate() {
+                        if j > 0 {
+                            target.push(b',');
+                        }
+                        self.child(target, &j.to_string(), item, depth + 1);
+                    }
+                    target.push(b']');
                     self.at.pointer.truncate(len);
-                    Value::Array(bundled)
                 }
                 // Annotations and values, not schemas: copied as they are.
                 (
                     "examples" | "example" | "default" | "const" | "enum" | "discriminator"
                     | "externalDocs" | "bindings",
                     other,
-                ) => other.clone(),
-                (_, Value::Object(_)) => self.child(k, val, depth + 1),
-                (_, other) => other.clone(),
-            };
-            out.insert(k.clone(), new);
-        }
-        // AsyncAPI 2.x `nullable` is not JSON Schema: express it as a type list.
-        if out.get("nullable").and_then(Value::as_bool) == Some(true) {
-            if let Some(Value::String(t)) = out.get("type").cloned() {
-                out.insert("type".to_owned(), serde_json::json!([t, "null"]));
+                ) => write_json(target, other),
+                ("type", Value::String(t)) if nullable => write_json(target, &[t, "null"]),
+                (_, Value::Object(_)) => self.child(target, k, val, depth + 1),
+                (_, other) => write_json(target, other),
+            }
+            if aside {
+                self.root_defs = Some((out.len(), own));
             }
         }
-        Value::Object(out)
+        out.push(b'}');
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Bundles `#/<name>` of a document written as YAML.
+    fn bundled(yaml: &str, name: &str) -> Option<String> {
+        let loaded = crate::load::parse_text(Path::new("t.yaml"), yaml).unwrap();
+        let (r, root) = Resolver::from_loaded(loaded);
+        bundle_schema(&r, &root.child(name))
+    }
+
+    const DOC: &str = r##"
+plain: { type: string, nullable: true, enum: [a, b] }
+ref: { $ref: '#/s/A' }
+missing: { $ref: '#/s/Nope' }
+rooted:
+  type: object
+  $defs: { Local: { type: integer } }
+  properties:
+    a: { $ref: '#/s/A' }
+    l: { $ref: '#/rooted/$defs/Local' }
+s:
+  A:
+    type: object
+    nullable: true
+    properties:
+      self: { $ref: '#/s/A' }
+      b: { $ref: '#/s/B' }
+      list: { type: array, items: { $ref: '#/s/B' } }
+      either: { oneOf: [{ $ref: '#/s/B' }, { type: 'null' }] }
+      example: { type: string, default: { $ref: '#/not/a/schema' } }
+  B: { type: string, nullable: true, description: "quote \" and \\ and é" }
+  'we/ird': { allOf: [{ $ref: '#/s/A' }] }
+t:
+  A: { type: integer }
+collide:
+  properties:
+    x: { $ref: '#/t/A' }
+    y: { $ref: '#/s/B' }
+    z: { $ref: '#/s/we~1ird' }
+"##;
+
+    #[test]
+    fn bundles_references_once_into_defs() {
+        // Each referenced schema once, under its own name (sanitized, numbered on a
+        // clash), recursion as recursion; `nullable` becomes a type list.
+        assert_eq!(
+            bundled(DOC, "plain").as_deref(),
+            Some(r#"{"type":["string","null"],"nullable":true,"enum":["a","b"]}"#)
+        );
+        assert_eq!(
+            bundled(DOC, "ref").as_deref(),
+            Some(
+                r##"{"$ref":"#/$defs/A","$defs":{"A":{"type":["object","null"],"nullable":true,"properties":{"self":{"$ref":"#/$defs/A"},"b":{"$ref":"#/$defs/B"},"list":{"type":"array","items":{"$ref":"#/$defs/B"}},"either":{"oneOf":[{"$ref":"#/$defs/B"},{"type":"null"}]},"example":{"type":"string","default":{"$ref":"#/not/a/schema"}}}},"B":{"type":["string","null"],"nullable":true,"description":"quote \" and \\ and é"}}}"##
+            )
+        );
+        assert_eq!(bundled(DOC, "missing").as_deref(), Some(r#"true"#));
+        assert_eq!(
+            bundled(DOC, "rooted").as_deref(),
+            Some(
+                r##"{"type":"object","$defs":{"A":{"type":["object","null"],"nullable":true,"properties":{"self":{"$ref":"#/$defs/A"},"b":{"$ref":"#/$defs/B"},"list":{"type":"array","items":{"$ref":"#/$defs/B"}},"either":{"oneOf":[{"$ref":"#/$defs/B"},{"type":"null"}]},"example":{"type":"string","default":{"$ref":"#/not/a/schema"}}}},"B":{"type":["string","null"],"nullable":true,"description":"quote \" and \\ and é"},"Local":{"type":"integer"}},"properties":{"a":{"$ref":"#/$defs/A"},"l":{"$ref":"#/$defs/Local"}}}"##
+            )
+        );
+        assert_eq!(
+            bundled(DOC, "s").as_deref(),
+            Some(
+                r##"{"A":{"type":["object","null"],"nullable":true,"properties":{"self":{"$ref":"#/$defs/A"},"b":{"$ref":"#/$defs/B"},"list":{"type":"array","items":{"$ref":"#/$defs/B"}},"either":{"oneOf":[{"$ref":"#/$defs/B"},{"type":"null"}]},"example":{"type":"string","default":{"$ref":"#/not/a/schema"}}}},"B":{"type":["string","null"],"nullable":true,"description":"quote \" and \\ and é"},"we/ird":{"allOf":[{"$ref":"#/$defs/A"}]},"$defs":{"A":{"type":["object","null"],"nullable":true,"properties":{"self":{"$ref":"#/$defs/A"},"b":{"$ref":"#/$defs/B"},"list":{"type":"array","items":{"$ref":"#/$defs/B"}},"either":{"oneOf":[{"$ref":"#/$defs/B"},{"type":"null"}]},"example":{"type":"string","default":{"$ref":"#/not/a/schema"}}}},"B":{"type":["string","null"],"nullable":true,"description":"quote \" and \\ and é"}}}"##
+            )
+        );
+        assert_eq!(
+            bundled(DOC, "collide").as_deref(),
+            Some(
+                r##"{"properties":{"x":{"$ref":"#/$defs/A"},"y":{"$ref":"#/$defs/B"},"z":{"$ref":"#/$defs/we_ird"}},"$defs":{"A":{"type":"integer"},"B":{"type":["string","null"],"nullable":true,"description":"quote \" and \\ and é"},"we_ird":{"allOf":[{"$ref":"#/$defs/A_2"}]},"A_2":{"type":["object","null"],"nullable":true,"properties":{"self":{"$ref":"#/$defs/A_2"},"b":{"$ref":"#/$defs/B"},"list":{"type":"array","items":{"$ref":"#/$defs/B"}},"either":{"oneOf":[{"$ref":"#/$defs/B"},{"type":"null"}]},"example":{"type":"string","default":{"$ref":"#/not/a/schema"}}}}}}"##
+            )
+        );
+        assert_eq!(bundled(DOC, "nothing").as_deref(), Some(r#"true"#));
     }
 }

@@ -103,7 +103,36 @@ fn parse_owned(path: &Path, text: String) -> Result<LoadedFile, Diagnostic> {
 
 /// Escapes one JSON pointer segment (RFC 6901).
 pub fn escape_segment(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
+    let mut out = String::with_capacity(segment.len());
+    push_escaped(&mut out, segment);
+    out
+}
+
+/// Appends `/` and the escaped `segment` to a JSON pointer.
+pub fn push_segment(pointer: &mut String, segment: &str) {
+    pointer.push('/');
+    push_escaped(pointer, segment);
+}
+
+fn push_escaped(out: &mut String, segment: &str) {
+    // Most keys need no escape: copy them whole (a plain loop: `contains` with a
+    // pattern is slow in the debug build a proc macro runs as).
+    let bytes = segment.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && bytes[i] != b'~' && bytes[i] != b'/' {
+        i += 1;
+    }
+    if i == bytes.len() {
+        out.push_str(segment);
+        return;
+    }
+    for c in segment.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
 }
 
 enum Frame {
@@ -135,7 +164,9 @@ impl PositionRecorder {
             }
             Some(Frame::Map { pointer, key }) => {
                 let k = key.take()?;
-                Some(format!("{pointer}/{}", escape_segment(&k)))
+                let mut p = pointer.clone();
+                push_segment(&mut p, &k);
+                Some(p)
             }
         }
     }

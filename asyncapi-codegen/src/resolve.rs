@@ -8,7 +8,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
 use crate::diagnostics::{Diagnostic, Location};
-use crate::load::{escape_segment, load_file, LoadedFile};
+use crate::load::{load_file, push_segment, LoadedFile};
 
 /// A node: which loaded file, and the JSON pointer inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -19,17 +19,17 @@ pub struct NodeId {
 
 impl NodeId {
     pub fn child(&self, segment: &str) -> NodeId {
+        let mut pointer = String::with_capacity(self.pointer.len() + 1 + segment.len());
+        pointer.push_str(&self.pointer);
+        push_segment(&mut pointer, segment);
         NodeId {
             file: self.file,
-            pointer: format!("{}/{}", self.pointer, escape_segment(segment)),
+            pointer,
         }
     }
 
     pub fn index(&self, i: usize) -> NodeId {
-        NodeId {
-            file: self.file,
-            pointer: format!("{}/{i}", self.pointer),
-        }
+        self.child(&i.to_string())
     }
 
     /// The last segment of the pointer, unescaped (a component's name).
@@ -158,6 +158,9 @@ impl Resolver {
         id: &NodeId,
         value: &'a Value,
     ) -> Result<(NodeId, &'a Value), Diagnostic> {
+        if ref_of(value).is_none() {
+            return Ok((id.clone(), value));
+        }
         let mut current = id.clone();
         let mut value = value;
         // References chain rarely and briefly: a list finds cycles cheaply.

@@ -500,7 +500,10 @@ impl TypeSpace {
                 pschema,
                 &format!("{type_name}{}", type_ident_text(prop)),
             );
-            let resolved = r.resolve(pid, pschema).map_or(*pschema, |(_, v)| v);
+            let resolved = match ref_of(pschema) {
+                Some(_) => r.resolve(pid, pschema).map_or(*pschema, |(_, v)| v),
+                None => *pschema,
+            };
             let doc = doc_attrs(&[
                 text(resolved, "title").filter(|_| ref_of(pschema).is_none()),
                 text(resolved, "description"),
