@@ -6,6 +6,7 @@
 //! (`not`, `if`/`then`/`else`, mixed-type enums, untitled inline objects). What cannot
 //! be represented falls back to `serde_json::Value` with a doc comment saying why.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
@@ -60,7 +61,12 @@ impl Ty {
 
 /// Names and definitions of every type generated for one document.
 pub struct TypeSpace {
-    rt: TokenStream,
+    /// `<rt>::__private`, `serde_json::Value` through it, and the derive attributes of
+    /// generated types (plain, with `Default`, with `Eq, Hash, Copy`): built once, as
+    /// each type needs them.
+    private: TokenStream,
+    value_ty: TokenStream,
+    derives: [TokenStream; 3],
     items: Vec<TokenStream>,
     /// Schema node → the type generated for it.
     by_node: HashMap<NodeId, Ty>,
@@ -71,6 +77,14 @@ pub struct TypeSpace {
     /// struct to break it (`items` referring to its own array).
     building: Vec<NodeId>,
     pub warnings: Vec<Diagnostic>,
+}
+
+/// Which derives a generated type gets, besides `Debug, Clone, PartialEq` and serde's.
+#[derive(Clone, Copy)]
+enum Derives {
+    Plain = 0,
+    WithDefault = 1,
+    FieldlessEnum = 2,
 }
 
 /// Names the expansion itself uses at the top level.
@@ -119,8 +133,40 @@ pub fn serde_crate_path(runtime: &TokenStream) -> String {
     format!("{}::__private::serde", runtime.to_string().replace(' ', ""))
 }
 
+thread_local! {
+    /// Names converted so far, per case: a document repeats property and type names,
+    /// and case conversion is slow in the debug build a proc macro runs as.
+    static IDENT_TEXTS: RefCell<[HashMap<String, String>; 2]> = RefCell::default();
+}
+
+/// `convert(raw)`, remembered (`case` picks the table).
+fn memoized(case: usize, raw: &str, convert: fn(&str) -> String) -> String {
+    IDENT_TEXTS.with(|tables| {
+        if let Some(s) = tables.borrow()[case].get(raw) {
+            return s.clone();
+        }
+        let s = convert(raw);
+        let mut tables = tables.borrow_mut();
+        // A bound on what a long-lived compiler process keeps.
+        if tables[case].len() >= 100_000 {
+            tables[case].clear();
+        }
+        tables[case].insert(raw.to_owned(), s.clone());
+        s
+    })
+}
+
 /// A valid Rust identifier in UpperCamelCase for a name from the document.
 pub fn type_ident_text(raw: &str) -> String {
+    memoized(0, raw, convert_type_ident)
+}
+
+/// A valid Rust identifier in snake_case for a name from the document.
+pub fn field_ident_text(raw: &str) -> String {
+    memoized(1, raw, convert_field_ident)
+}
+
+fn convert_type_ident(raw: &str) -> String {
     let mut s = raw.to_upper_camel_case();
     s.retain(|c| c.is_ascii_alphanumeric() || c == '_');
     if s.is_empty() {
@@ -135,8 +181,7 @@ pub fn type_ident_text(raw: &str) -> String {
     s
 }
 
-/// A valid Rust identifier in snake_case for a name from the document.
-pub fn field_ident_text(raw: &str) -> String {
+fn convert_field_ident(raw: &str) -> String {
     let mut s: String = raw
         .to_snake_case()
         .chars()
@@ -192,8 +237,18 @@ fn text<'a>(schema: &'a Value, key: &str) -> Option<&'a str> {
 
 impl TypeSpace {
     pub fn new(runtime: TokenStream) -> Self {
+        let p = quote! { #runtime::__private };
+        let krate = serde_crate_path(&runtime);
+        let derives = [quote! {}, quote! { Default, }, quote! { Eq, Hash, Copy, }].map(|extra| {
+            quote! {
+                #[derive(Debug, Clone, PartialEq, #extra #p::serde::Serialize, #p::serde::Deserialize)]
+                #[serde(crate = #krate)]
+            }
+        });
         TypeSpace {
-            rt: runtime,
+            value_ty: quote! { #p::serde_json::Value },
+            private: p,
+            derives,
             items: Vec::new(),
             by_node: HashMap::new(),
             used_names: RESERVED.iter().map(|s| (*s).to_owned()).collect(),
@@ -235,22 +290,16 @@ impl TypeSpace {
     }
 
     fn private(&self) -> TokenStream {
-        let rt = &self.rt;
-        quote! { #rt::__private }
+        self.private.clone()
     }
 
     fn value_ty(&self) -> TokenStream {
-        let p = self.private();
-        quote! { #p::serde_json::Value }
+        self.value_ty.clone()
     }
 
-    fn derive_attrs(&self, extra: TokenStream) -> TokenStream {
-        let p = self.private();
-        let krate = serde_crate_path(&self.rt);
-        quote! {
-            #[derive(Debug, Clone, PartialEq, #extra #p::serde::Serialize, #p::serde::Deserialize)]
-            #[serde(crate = #krate)]
-        }
+    /// `#[derive(..)]` and `#[serde(crate = ..)]` of a generated type.
+    fn derive_attrs(&self, extra: Derives) -> TokenStream {
+        self.derives[extra as usize].clone()
     }
 
     /// The Rust type for the schema at `at` (whose value is `schema`). `name` is used
@@ -541,9 +590,9 @@ impl TypeSpace {
         self.in_progress.pop();
         let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
         let derives = self.derive_attrs(if all_optional {
-            quote! { Default, }
+            Derives::WithDefault
         } else {
-            quote! {}
+            Derives::Plain
         });
         self.items.push(quote! {
             #doc
@@ -676,7 +725,7 @@ impl TypeSpace {
             quote! { #[serde(rename = #v)] #vident, }
         });
         let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
-        let derives = self.derive_attrs(quote! { Eq, Hash, Copy, });
+        let derives = self.derive_attrs(Derives::FieldlessEnum);
         self.items.push(quote! {
             #doc
             #derives
@@ -777,7 +826,7 @@ impl TypeSpace {
         });
         let all_tagged = tag_property.is_some() && variants.iter().all(|v| v.2.is_some());
         if !all_tagged {
-            let derives = self.derive_attrs(quote! {});
+            let derives = self.derive_attrs(Derives::Plain);
             let how = if key == "anyOf" { "anyOf" } else { "oneOf" };
             let note = format!(" Decoded as the first variant (in document order) that matches: the `{how}` gives no discriminator.");
             self.items.push(quote! {
