@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::ir::{Action, Channel, Document, Message, PayloadFormat};
 use crate::load::push_segment;
 use crate::normalize::placeholders;
-use crate::resolve::{ref_of, NodeId, Resolver, NULL};
+use crate::resolve::{field_of, ref_of, NodeId, Resolver, NULL};
 use crate::types::{doc_attrs, field_ident_text, serde_crate_path, type_ident_text, Ty, TypeSpace};
 
 /// What the generated code knows about one message.
@@ -1177,7 +1177,7 @@ impl Bundler<'_> {
             return false;
         };
         // AsyncAPI 2.x `nullable` is not JSON Schema: a string `type` becomes a list.
-        let nullable = map.get("nullable").and_then(Value::as_bool) == Some(true);
+        let nullable = field_of(map, "nullable").and_then(Value::as_bool) == Some(true);
         out.push(b'{');
         for (i, (k, val)) in map.iter().enumerate() {
             if i > 0 {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use percent_encoding::percent_decode_str;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::diagnostics::{Diagnostic, Location};
 use crate::load::{load_file, push_segment, LoadedFile};
@@ -171,15 +171,15 @@ impl Resolver {
                     .error(id, format!("`$ref` cycle: `{reference}` leads back to itself with no object in between"))
                     .help("make one of the references in the cycle point at an actual object"));
             }
-            let target = self.target(&current, reference)?;
+            let (target, target_value) = self.target(&current, reference)?;
             seen.push(std::mem::replace(&mut current, target));
-            value = self.get(&current).unwrap_or(&NULL);
+            value = target_value;
         }
         Ok((current, value))
     }
 
     /// Where a single `$ref` written at `at` points.
-    fn target(&self, at: &NodeId, reference: &str) -> Result<NodeId, Diagnostic> {
+    fn target(&self, at: &NodeId, reference: &str) -> Result<(NodeId, &Value), Diagnostic> {
         let here = at.child("$ref");
         if is_remote(reference) {
             return Err(self
@@ -234,7 +234,7 @@ impl Resolver {
                 .help("use a JSON pointer fragment, e.g. `#/components/schemas/Name`"));
         }
         let target = NodeId { file, pointer };
-        if self.get(&target).is_none() {
+        let Some(value) = self.get(&target) else {
             // Name the file as the `$ref` does (an absolute path would differ per machine).
             let where_ = if file == at.file {
                 "this document".to_owned()
@@ -244,8 +244,8 @@ impl Resolver {
             return Err(self
                 .error(&here, format!("`$ref` `{reference}` does not resolve: {where_} has nothing at `#{}`", target.pointer))
                 .help("check the spelling of the pointer; `/` inside a key is written `~1` and `~` is written `~0`"));
-        }
-        Ok(target)
+        };
+        Ok((target, value))
     }
 }
 
@@ -268,7 +268,7 @@ fn ref_path(base: &Path, file_part: &str) -> PathBuf {
 fn collect_file_refs(value: &Value, base: &Path, out: &mut Vec<PathBuf>) {
     match value {
         Value::Object(map) => {
-            if let Some(Value::String(reference)) = map.get("$ref") {
+            if let Some(Value::String(reference)) = field_of(map, "$ref") {
                 let file_part = reference
                     .split_once('#')
                     .map_or(reference.as_str(), |(f, _)| f);
@@ -288,7 +288,25 @@ fn collect_file_refs(value: &Value, base: &Path, out: &mut Vec<PathBuf>) {
 
 /// The `$ref` string of a reference object.
 pub fn ref_of(value: &Value) -> Option<&str> {
-    value.as_object()?.get("$ref")?.as_str()
+    field(value, "$ref")?.as_str()
+}
+
+/// `value[key]` for an object (`None` otherwise), like `Value::get`. Schema objects
+/// have a handful of keys, and in the debug build a proc macro runs as, comparing them
+/// is several times cheaper than hashing the key.
+pub fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    match value {
+        Value::Object(map) => field_of(map, key),
+        _ => None,
+    }
+}
+
+/// [`field`] of a map.
+pub fn field_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() > 8 {
+        return map.get(key);
+    }
+    map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
 }
 
 fn is_remote(reference: &str) -> bool {

@@ -15,7 +15,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use crate::diagnostics::Diagnostic;
-use crate::resolve::{ref_of, NodeId, Resolver, NULL};
+use crate::resolve::{field, field_of, ref_of, NodeId, Resolver, NULL};
 
 /// A Rust type expression, with what the generator knows about it.
 #[derive(Debug, Clone)]
@@ -221,7 +221,7 @@ fn unique(name: String, taken: &mut HashSet<String>) -> String {
 }
 
 fn types_of(schema: &Value) -> Vec<String> {
-    match schema.get("type") {
+    match field(schema, "type") {
         Some(Value::String(t)) => vec![t.clone()],
         Some(Value::Array(a)) => a
             .iter()
@@ -232,7 +232,7 @@ fn types_of(schema: &Value) -> Vec<String> {
 }
 
 fn text<'a>(schema: &'a Value, key: &str) -> Option<&'a str> {
-    schema.get(key).and_then(Value::as_str)
+    field(schema, key).and_then(Value::as_str)
 }
 
 impl TypeSpace {
@@ -391,28 +391,25 @@ impl TypeSpace {
             }
         };
         let types = types_of(schema);
-        let nullable = schema
-            .get("nullable")
+        let nullable = field(schema, "nullable")
             .and_then(Value::as_bool)
             .unwrap_or(false)
             || types.iter().any(|t| t == "null");
         let non_null: Vec<&String> = types.iter().filter(|t| *t != "null").collect();
-        let mut ty = if let Some(all) = schema
-            .get("allOf")
+        let mut ty = if let Some(all) = field(schema, "allOf")
             .and_then(Value::as_array)
             .filter(|a| !a.is_empty())
         {
             self.all_of(r, at, schema, all.len(), name)
         } else if let Some((key, n)) = ["oneOf", "anyOf"].iter().find_map(|k| {
-            schema
-                .get(*k)
+            field(schema, k)
                 .and_then(Value::as_array)
                 .map(|a| (*k, a.len()))
         }) {
             self.one_of(r, at, schema, key, n, name)
-        } else if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        } else if let Some(values) = field(schema, "enum").and_then(Value::as_array) {
             self.enumeration(r, at, schema, values, name)
-        } else if let Some(c) = schema.get("const") {
+        } else if let Some(c) = field(schema, "const") {
             match c {
                 Value::String(_) => Ty {
                     is_string: true,
@@ -441,11 +438,11 @@ impl TypeSpace {
                 Some("null") => Ty::plain(quote! { () }),
                 Some("array") => self.array(r, at, schema, name),
                 Some("object") => self.object(r, at, schema, name),
-                None if schema_obj.contains_key("properties") || schema_obj.contains_key("additionalProperties") => self.object(r, at, schema, name),
-                None if schema_obj.contains_key("items") => self.array(r, at, schema, name),
+                None if field_of(schema_obj, "properties").is_some() || field_of(schema_obj, "additionalProperties").is_some() => self.object(r, at, schema, name),
+                None if field_of(schema_obj, "items").is_some() => self.array(r, at, schema, name),
                 // `not`, `if`/`then`/`else`, or no type at all: any JSON value.
-                _ if schema_obj.contains_key("not") => self.fallback("Any JSON value: `not` has no Rust equivalent (the constraint is checked by schema validation at run time)."),
-                _ if schema_obj.contains_key("if") => self.fallback("Any JSON value: `if`/`then`/`else` has no Rust equivalent (checked by schema validation at run time)."),
+                _ if field_of(schema_obj, "not").is_some() => self.fallback("Any JSON value: `not` has no Rust equivalent (the constraint is checked by schema validation at run time)."),
+                _ if field_of(schema_obj, "if").is_some() => self.fallback("Any JSON value: `if`/`then`/`else` has no Rust equivalent (checked by schema validation at run time)."),
                 _ => self.fallback("Any JSON value: the schema does not constrain the type."),
             }
         };
@@ -470,7 +467,7 @@ impl TypeSpace {
     }
 
     fn array(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
-        let item = match schema.get("items") {
+        let item = match field(schema, "items") {
             Some(items @ Value::Object(_)) => {
                 let t = self.type_for(r, &at.child("items"), items, &format!("{name}Item"));
                 // A Vec is already indirect: no Box needed for recursion.
@@ -483,16 +480,14 @@ impl TypeSpace {
     }
 
     fn object(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
-        let props: Vec<(String, NodeId, &Value)> = schema
-            .get("properties")
+        let props: Vec<(String, NodeId, &Value)> = field(schema, "properties")
             .and_then(Value::as_object)
             .map(|m| {
                 let at = at.child("properties");
                 m.iter().map(|(k, v)| (k.clone(), at.child(k), v)).collect()
             })
             .unwrap_or_default();
-        let required: BTreeSet<String> = schema
-            .get("required")
+        let required: BTreeSet<String> = field(schema, "required")
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
@@ -500,9 +495,8 @@ impl TypeSpace {
                     .collect()
             })
             .unwrap_or_default();
-        let additional = schema
-            .get("additionalProperties")
-            .map(|a| (at.child("additionalProperties"), a));
+        let additional =
+            field(schema, "additionalProperties").map(|a| (at.child("additionalProperties"), a));
         self.object_from_parts(r, at, schema, name, props, required, additional)
     }
 
@@ -620,7 +614,7 @@ impl TypeSpace {
             if !seen.insert(target.clone()) {
                 continue;
             }
-            if let Some(inner) = v.get("allOf").and_then(Value::as_array) {
+            if let Some(inner) = field(v, "allOf").and_then(Value::as_array) {
                 for i in (0..inner.len()).rev() {
                     stack.push(target.child("allOf").index(i));
                 }
@@ -640,7 +634,7 @@ impl TypeSpace {
                     return self.build(r, fid, &fv, name);
                 }
             }
-            if let Some(ps) = m.get("properties").and_then(Value::as_object) {
+            if let Some(ps) = field(m, "properties").and_then(Value::as_object) {
                 for (k, v) in ps {
                     if let Some(existing) = props.iter_mut().find(|(pk, _, _)| pk == k) {
                         *existing = (k.clone(), mid.child("properties").child(k), v);
@@ -649,10 +643,10 @@ impl TypeSpace {
                     }
                 }
             }
-            if let Some(req) = m.get("required").and_then(Value::as_array) {
+            if let Some(req) = field(m, "required").and_then(Value::as_array) {
                 required.extend(req.iter().filter_map(|v| v.as_str().map(str::to_owned)));
             }
-            if let Some(a) = m.get("additionalProperties") {
+            if let Some(a) = field(m, "additionalProperties") {
                 additional = Some((mid.child("additionalProperties"), a));
             }
         }
@@ -934,7 +928,7 @@ fn primitive_variant_name(schema: &Value, i: usize) -> String {
 
 /// `discriminator: prop` (AsyncAPI 2.x) or `{propertyName, mapping}` (OpenAPI style).
 fn discriminator_of(schema: &Value) -> Option<(String, Vec<(String, String)>)> {
-    match schema.get("discriminator")? {
+    match field(schema, "discriminator")? {
         Value::String(p) => Some((p.clone(), Vec::new())),
         Value::Object(o) => {
             let prop = o.get("propertyName")?.as_str()?.to_owned();
@@ -955,11 +949,14 @@ fn discriminator_of(schema: &Value) -> Option<(String, Vec<(String, String)>)> {
 
 /// The constant a schema pins property `prop` to (`const`, or a one-value `enum`).
 fn const_of(schema: &Value, prop: &str) -> Option<String> {
-    let p = schema.get("properties")?.get(prop)?;
-    if let Some(c) = p.get("const").and_then(Value::as_str) {
+    let p = field(schema, "properties")?.get(prop)?;
+    if let Some(c) = field(p, "const").and_then(Value::as_str) {
         return Some(c.to_owned());
     }
-    match p.get("enum").and_then(Value::as_array).map(Vec::as_slice) {
+    match field(p, "enum")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
         Some([Value::String(v)]) => Some(v.clone()),
         _ => None,
     }
@@ -969,8 +966,7 @@ fn common_const_property<'a>(
     mut members: impl Iterator<Item = &'a Value> + Clone,
 ) -> Option<String> {
     let first = members.clone().next()?;
-    let candidates: Vec<String> = first
-        .get("properties")?
+    let candidates: Vec<String> = field(first, "properties")?
         .as_object()?
         .keys()
         .cloned()
