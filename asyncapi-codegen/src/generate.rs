@@ -1042,7 +1042,7 @@ fn bundle_schema(r: &Resolver, id: &NodeId) -> Option<String> {
         if i > 0 {
             defs.push(b',');
         }
-        write_json(&mut defs, name.as_str());
+        write_json_str(&mut defs, name);
         defs.push(b':');
         defs.extend_from_slice(body);
     }
@@ -1080,6 +1080,31 @@ fn splice(out: &mut Vec<u8>, text: &[u8], at: usize, insert: &[u8]) {
 /// Appends `value` as JSON (serializing a `str` or a `Value` cannot fail).
 fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     let _ = serde_json::to_writer(out, value);
+}
+
+/// Appends a JSON string, as `serde_json` writes it. Most keys and values need no
+/// escape and are copied whole: a plain loop finds out (the serializer's per-byte
+/// work is slow in the debug build a proc macro runs as).
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && bytes[i] >= 0x20 && bytes[i] != b'"' && bytes[i] != b'\\' {
+        i += 1;
+    }
+    if i < bytes.len() {
+        return write_json(out, s);
+    }
+    out.push(b'"');
+    out.extend_from_slice(bytes);
+    out.push(b'"');
+}
+
+/// [`write_json`], with strings by [`write_json_str`].
+fn write_json_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::String(s) => write_json_str(out, s),
+        other => write_json(out, other),
+    }
 }
 
 struct Bundler<'r> {
@@ -1150,7 +1175,7 @@ impl Bundler<'_> {
             }
         };
         out.extend_from_slice(b"{\"$ref\":");
-        write_json(out, &format!("#/$defs/{}", self.defs[index].0));
+        write_json_str(out, &format!("#/$defs/{}", self.defs[index].0));
         out.push(b'}');
         true
     }
@@ -1173,7 +1198,7 @@ impl Bundler<'_> {
             return false;
         }
         let Value::Object(map) = value else {
-            write_json(out, value);
+            write_json_value(out, value);
             return false;
         };
         // AsyncAPI 2.x `nullable` is not JSON Schema: a string `type` becomes a list.
@@ -1183,7 +1208,7 @@ impl Bundler<'_> {
             if i > 0 {
                 out.push(b',');
             }
-            write_json(out, k.as_str());
+            write_json_str(out, k);
             out.push(b':');
             // The root's own `$defs` may be replaced by ours: bundle it aside.
             let aside = depth == 0 && k == "$defs" && self.root_defs.is_none();
@@ -1201,7 +1226,7 @@ impl Bundler<'_> {
                         if j > 0 {
                             target.push(b',');
                         }
-                        write_json(target, ik.as_str());
+                        write_json_str(target, ik);
                         target.push(b':');
                         self.child(target, ik, iv, depth + 1);
                     }
@@ -1226,10 +1251,10 @@ impl Bundler<'_> {
                     "examples" | "example" | "default" | "const" | "enum" | "discriminator"
                     | "externalDocs" | "bindings",
                     other,
-                ) => write_json(target, other),
+                ) => write_json_value(target, other),
                 ("type", Value::String(t)) if nullable => write_json(target, &[t, "null"]),
                 (_, Value::Object(_)) => self.child(target, k, val, depth + 1),
-                (_, other) => write_json(target, other),
+                (_, other) => write_json_value(target, other),
             }
             if aside {
                 self.root_defs = Some((out.len(), own));
@@ -1282,6 +1307,30 @@ collide:
     y: { $ref: '#/s/B' }
     z: { $ref: '#/s/we~1ird' }
 "##;
+
+    #[test]
+    fn json_strings_are_written_as_serde_json_writes_them() {
+        for s in [
+            "",
+            "plain",
+            "q\"uote",
+            "back\\slash",
+            "ctrl\u{1}",
+            "tab\t",
+            "nl\n",
+            "é",
+            "\u{7f}",
+            "😀",
+            "</script>",
+        ] {
+            let mut out = Vec::new();
+            write_json_str(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn bundles_references_once_into_defs() {
