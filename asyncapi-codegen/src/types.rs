@@ -67,6 +67,8 @@ pub struct TypeSpace {
     private: TokenStream,
     value_ty: TokenStream,
     derives: [TokenStream; 3],
+    /// The serde attribute of an optional field (its string is lexed when quoted).
+    skip_none: TokenStream,
     items: Vec<TokenStream>,
     /// Schema node → the type generated for it.
     by_node: HashMap<NodeId, Ty>,
@@ -249,6 +251,9 @@ impl TypeSpace {
             value_ty: quote! { #p::serde_json::Value },
             private: p,
             derives,
+            skip_none: quote! {
+                #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            },
             items: Vec::new(),
             by_node: HashMap::new(),
             used_names: RESERVED.iter().map(|s| (*s).to_owned()).collect(),
@@ -563,9 +568,10 @@ impl TypeSpace {
                 all_optional = false;
                 quote! { #doc #rename pub #fident: ::std::option::Option<#t>, }
             } else {
+                let skip = &self.skip_none;
                 quote! {
                     #doc #rename
-                    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+                    #skip
                     pub #fident: ::std::option::Option<#t>,
                 }
             };
