@@ -830,6 +830,15 @@ impl Generator<'_> {
     /// channel string (a `compile_error!` written here would point at `asyncapi!`).
     fn listener_lookup(&self) -> TokenStream {
         let rt = &self.rt;
+        // Pieces every arm repeats, built once: quote lexes each `$` it meets.
+        let input = quote! { [$($path:tt)*] $name:ident ($ty:ty) ($channel:literal) };
+        let rest = quote! { $($rest:tt)* };
+        let (path, name, ty, channel) = (
+            quote! { $($path)* },
+            quote! { $name },
+            quote! { $ty },
+            quote! { $channel },
+        );
         let mut arms = Vec::new();
         for (side, mirrored) in [("Application", false), ("Client", true)] {
             let side_ident = format_ident!("{}", side);
@@ -868,15 +877,15 @@ impl Generator<'_> {
                 }
                 for k in keys {
                     arms.push(quote! {
-                        (listener #side_ident #k [$($path:tt)*] $name:ident ($ty:ty) ($channel:literal) { $($head:tt)* } { $($body:tt)* }) => {
-                            impl $name {
+                        (listener #side_ident #k #input { $($head:tt)* } { $($body:tt)* }) => {
+                            impl #name {
                                 #[doc(hidden)]
-                                fn __asyncapi_message(message: <$($path)* channels::#ch as #rt::Channel>::Message) -> $ty {
-                                    <$ty as $($path)* channels::#check>::__from_message(message)
+                                fn __asyncapi_message(message: <#path channels::#ch as #rt::Channel>::Message) -> #ty {
+                                    <#ty as #path channels::#check>::__from_message(message)
                                 }
                             }
                             $($head)* {
-                                type Channel = $($path)* channels::#ch;
+                                type Channel = #path channels::#ch;
                                 $($body)*
                             }
                         };
@@ -892,8 +901,8 @@ impl Generator<'_> {
                 let msg = format!("`{side}` only sends on channel `{k}`, so it cannot listen to it; channels `{side}` receives from: {valid}");
                 let help = format!("to handle what `{side}` sends, write a listener for the other side: `side = {}`", if mirrored { "Application" } else { "Client" });
                 arms.push(quote! {
-                    (listener #side_ident #k [$($path:tt)*] $name:ident ($ty:ty) ($channel:literal) $($rest:tt)*) => {
-                        #[#rt::event_listener(__channel_error($channel, #msg, #help))]
+                    (listener #side_ident #k #input #rest) => {
+                        #[#rt::event_listener(__channel_error(#channel, #msg, #help))]
                         const _: () = ();
                     };
                 });
@@ -901,8 +910,8 @@ impl Generator<'_> {
             let unknown = format!("unknown channel `{{channel}}`: no channel of this document is named so; channels `{side}` receives from: {valid}");
             let help = "channel names are the keys of `channels` in the document (or, in AsyncAPI 3, their `address`)";
             arms.push(quote! {
-                (listener #side_ident $other:literal [$($path:tt)*] $name:ident ($ty:ty) ($channel:literal) $($rest:tt)*) => {
-                    #[#rt::event_listener(__channel_error($channel, #unknown, #help))]
+                (listener #side_ident $other:literal #input #rest) => {
+                    #[#rt::event_listener(__channel_error(#channel, #unknown, #help))]
                     const _: () = ();
                 };
             });
