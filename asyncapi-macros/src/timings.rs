@@ -1,8 +1,9 @@
-//! `ASYNCAPI_TIMINGS`: opt-in report of how long `asyncapi!` took inside rustc, where
-//! the proc-macro bridge makes token building dearer than in a standalone run.
+//! `ASYNCAPI_TIMINGS`: opt-in report of how long `asyncapi!` took inside rustc. A
+//! standalone run of `expand_file` differs: there tokens are proc-macro2's own, here
+//! they go through the compiler's proc-macro API, with rustc's allocator.
 //!
-//! `ASYNCAPI_TIMINGS=1` prints one line per expansion to stderr (cargo shows it with
-//! `cargo check -vv`, or when the build fails); any other value is a file the line is
+//! `ASYNCAPI_TIMINGS=1` prints one line per expansion to stderr (cargo passes it on,
+//! e.g. `ASYNCAPI_TIMINGS=1 cargo check`); any other value is a file the line is
 //! appended to. The variable is read at expansion time and not tracked by cargo: touch a
 //! source file to re-run the macro.
 
