@@ -36,7 +36,7 @@ const MAX_DEPTH: usize = 64;
 
 /// True when decoding into the type generated for the schema at `at` rejects every
 /// value the schema rejects, for values without JSON arrays (see the module docs).
-pub fn type_enforces_schema(r: &mut Resolver, at: &NodeId) -> bool {
+pub fn type_enforces_schema(r: &Resolver, at: &NodeId) -> bool {
     let mut path = Vec::new();
     enforced(r, at, &mut path)
 }
@@ -45,7 +45,7 @@ fn is_annotation(key: &str) -> bool {
     ANNOTATIONS.contains(&key) || key.starts_with("x-")
 }
 
-fn enforced(r: &mut Resolver, at: &NodeId, path: &mut Vec<NodeId>) -> bool {
+fn enforced(r: &Resolver, at: &NodeId, path: &mut Vec<NodeId>) -> bool {
     // Siblings of a `$ref` are applied by the validator but ignored by the type.
     if let Some(node) = r.get(at) {
         let annotated_ref = node
@@ -62,76 +62,64 @@ fn enforced(r: &mut Resolver, at: &NodeId, path: &mut Vec<NodeId>) -> bool {
     if path.contains(&target) || path.len() > MAX_DEPTH {
         return false;
     }
-    let Some(shape) = r.get(&target).and_then(Shape::of) else {
+    let Some(properties) = r.get(&target).and_then(enforced_keywords) else {
         return false;
     };
     path.push(target.clone());
-    let children_ok = shape
-        .properties
+    let children_ok = properties
         .iter()
         .all(|name| enforced(r, &target.child("properties").child(name), path));
     path.pop();
     children_ok
 }
 
-/// What the walk needs of one schema object, copied out so the resolver is free to
-/// follow the children's references.
-struct Shape {
-    properties: Vec<String>,
-}
-
-impl Shape {
-    /// `None` when the schema uses something its type does not enforce.
-    fn of(schema: &Value) -> Option<Shape> {
-        let leaf = Shape {
-            properties: Vec::new(),
-        };
-        let obj = match schema {
-            Value::Bool(true) => return Some(leaf),
-            Value::Object(o) => o,
-            _ => return None,
-        };
-        let ty = match obj.get("type") {
-            None => None,
-            Some(Value::String(t)) if t != "null" && t != "array" => Some(t.as_str()),
-            Some(_) => return None,
-        };
-        let keywords_enforced = obj.iter().all(|(key, value)| match key.as_str() {
-            "type" | "properties" | "required" | "enum" => true,
-            "nullable" => value == &Value::Bool(false),
-            "additionalProperties" => value == &Value::Bool(true),
-            // Integer and number formats only pick the Rust width.
-            "format" => matches!(ty, Some("integer" | "number")),
-            k => is_annotation(k),
-        });
-        if !keywords_enforced {
-            return None;
-        }
-        if let Some(values) = obj.get("enum") {
-            let strings = values
-                .as_array()
-                .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string));
-            let string_enum =
-                strings && matches!(ty, None | Some("string")) && !obj.contains_key("properties");
-            return string_enum.then_some(leaf);
-        }
-        let properties: Vec<String> = match obj.get("properties") {
-            None => Vec::new(),
-            Some(Value::Object(p)) if matches!(ty, None | Some("object")) => {
-                p.keys().cloned().collect()
-            }
-            Some(_) => return None,
-        };
-        let required_declared = match obj.get("required") {
-            None => true,
-            Some(Value::Array(names)) => names.iter().all(|n| {
-                n.as_str()
-                    .is_some_and(|n| properties.iter().any(|p| p == n))
-            }),
-            Some(_) => false,
-        };
-        required_declared.then_some(Shape { properties })
+/// The names of the schema's properties when its own keywords are all carried by its
+/// type (the properties' schemas are checked by the caller); `None` when one is not.
+fn enforced_keywords(schema: &Value) -> Option<Vec<&str>> {
+    let obj = match schema {
+        Value::Bool(true) => return Some(Vec::new()),
+        Value::Object(o) => o,
+        _ => return None,
+    };
+    let ty = match obj.get("type") {
+        None => None,
+        Some(Value::String(t)) if t != "null" && t != "array" => Some(t.as_str()),
+        Some(_) => return None,
+    };
+    let keywords_enforced = obj.iter().all(|(key, value)| match key.as_str() {
+        "type" | "properties" | "required" | "enum" => true,
+        "nullable" => value == &Value::Bool(false),
+        "additionalProperties" => value == &Value::Bool(true),
+        // Integer and number formats only pick the Rust width.
+        "format" => matches!(ty, Some("integer" | "number")),
+        k => is_annotation(k),
+    });
+    if !keywords_enforced {
+        return None;
     }
+    if let Some(values) = obj.get("enum") {
+        let strings = values
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string));
+        let string_enum =
+            strings && matches!(ty, None | Some("string")) && !obj.contains_key("properties");
+        return string_enum.then(Vec::new);
+    }
+    let properties: Vec<&str> = match obj.get("properties") {
+        None => Vec::new(),
+        Some(Value::Object(p)) if matches!(ty, None | Some("object")) => {
+            p.keys().map(String::as_str).collect()
+        }
+        Some(_) => return None,
+    };
+    let required_declared = match obj.get("required") {
+        None => true,
+        Some(Value::Array(names)) => names
+            .iter()
+            .all(|n| n.as_str().is_some_and(|n| properties.contains(&n))),
+        Some(_) => false,
+    };
+    required_declared.then_some(properties)
 }
 
 #[cfg(test)]
@@ -145,9 +133,9 @@ mod tests {
     fn exact(schemas: &str) -> bool {
         let text = format!("components:\n  schemas:\n{}", indent(schemas));
         let file = parse_text(Path::new("t.yaml"), &text).expect("test document parses");
-        let (mut r, root) = Resolver::from_loaded(file);
+        let (r, root) = Resolver::from_loaded(file);
         let at = root.child("components").child("schemas").child("S");
-        type_enforces_schema(&mut r, &at)
+        type_enforces_schema(&r, &at)
     }
 
     fn indent(text: &str) -> String {

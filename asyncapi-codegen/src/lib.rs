@@ -68,8 +68,8 @@ pub fn pretty(tokens: &TokenStream) -> String {
 /// an error naming the document.
 pub fn expand_file(path: &Path, settings: &Settings) -> Result<Expansion, Diagnostics> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let (mut resolver, root) = resolve::Resolver::open(path)?;
-        expand_resolved(&mut resolver, &root, settings)
+        let (resolver, root) = resolve::Resolver::open(path)?;
+        expand_resolved(&resolver, &root, settings)
     }));
     outcome.unwrap_or_else(|panic| {
         let what = panic
@@ -95,8 +95,8 @@ pub fn expand_file(path: &Path, settings: &Settings) -> Result<Expansion, Diagno
 pub fn expand_str(path: &Path, text: &str, settings: &Settings) -> Result<Expansion, Diagnostics> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let loaded = load::parse_text(path, text)?;
-        let (mut resolver, root) = resolve::Resolver::from_loaded(loaded);
-        expand_resolved(&mut resolver, &root, settings)
+        let (resolver, root) = resolve::Resolver::from_loaded(loaded);
+        expand_resolved(&resolver, &root, settings)
     }));
     outcome.unwrap_or_else(|_| {
         Err(Diagnostic::new(
@@ -123,7 +123,7 @@ fn has_kafka_bindings(value: &serde_json::Value) -> bool {
 }
 
 fn expand_resolved(
-    resolver: &mut resolve::Resolver,
+    resolver: &resolve::Resolver,
     root: &resolve::NodeId,
     settings: &Settings,
 ) -> Result<Expansion, Diagnostics> {

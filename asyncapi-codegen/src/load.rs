@@ -1,6 +1,7 @@
 //! Stage 1: read a YAML or JSON file into a JSON value, and remember where each node
 //! starts so errors can name a line and column.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -10,20 +11,30 @@ use yaml_rust2::scanner::Marker;
 
 use crate::diagnostics::{Diagnostic, Location};
 
-/// A parsed file: its value and a map from JSON pointer to (line, column).
+/// A parsed file: its value, and its text to find where each node starts.
 #[derive(Debug)]
 pub struct LoadedFile {
     pub path: PathBuf,
     pub value: Value,
-    positions: HashMap<String, (usize, usize)>,
+    text: String,
+    /// JSON pointer to (line, column), worked out on the first diagnostic: positions
+    /// take a second parse, which most expansions never need.
+    positions: OnceCell<HashMap<String, (usize, usize)>>,
 }
 
 impl LoadedFile {
     /// Line and column (1-based) of the node at `pointer`, or of its nearest ancestor.
     pub fn line_col(&self, pointer: &str) -> Option<(usize, usize)> {
+        let positions = self.positions.get_or_init(|| {
+            let mut recorder = PositionRecorder::default();
+            // Positions are a convenience: a document serde accepted but the marker
+            // parser does not (rare YAML corners) only loses line numbers.
+            let _ = Parser::new_from_str(&self.text).load(&mut recorder, false);
+            recorder.positions
+        });
         let mut p = pointer;
         loop {
-            if let Some(pos) = self.positions.get(p) {
+            if let Some(pos) = positions.get(p) {
                 return Some(*pos);
             }
             p = &p[..p.rfind('/')?];
@@ -52,16 +63,20 @@ pub fn load_file(path: &Path) -> Result<LoadedFile, Diagnostic> {
             "the path is relative to the directory of the crate's Cargo.toml (CARGO_MANIFEST_DIR); check the file name",
         )
     })?;
-    parse_text(path, &text)
+    parse_owned(path, text)
 }
 
 /// Parses document text (YAML or JSON) that came from `path`.
 pub fn parse_text(path: &Path, text: &str) -> Result<LoadedFile, Diagnostic> {
+    parse_owned(path, text.to_owned())
+}
+
+fn parse_owned(path: &Path, text: String) -> Result<LoadedFile, Diagnostic> {
     let is_json = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let value: Value = if is_json {
-        serde_json::from_str(text).map_err(|e| {
+        serde_json::from_str(&text).map_err(|e| {
             let at = Location {
                 file: path.to_owned(),
                 pointer: String::new(),
@@ -71,27 +86,53 @@ pub fn parse_text(path: &Path, text: &str) -> Result<LoadedFile, Diagnostic> {
                 .help("fix the JSON syntax at the line and column shown")
         })?
     } else {
-        serde_yaml::from_str(text).map_err(|e| {
+        serde_yaml::from_str(&text).map_err(|e| {
             let line_col = e.location().map(|l| (l.line(), l.column()));
             let at = Location { file: path.to_owned(), pointer: String::new(), line_col };
             Diagnostic::new(at, format!("not valid YAML: {e}"))
                 .help("fix the YAML syntax at the line and column shown (AsyncAPI documents are YAML or JSON)")
         })?
     };
-    let mut positions = PositionRecorder::default();
-    // Positions are a convenience: a document serde accepted but the marker parser does
-    // not (rare YAML corners) only loses line numbers.
-    let _ = Parser::new_from_str(text).load(&mut positions, false);
     Ok(LoadedFile {
         path: path.to_owned(),
         value,
-        positions: positions.positions,
+        text,
+        positions: OnceCell::new(),
     })
 }
 
 /// Escapes one JSON pointer segment (RFC 6901).
 pub fn escape_segment(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
+    let mut out = String::with_capacity(segment.len());
+    push_escaped(&mut out, segment);
+    out
+}
+
+/// Appends `/` and the escaped `segment` to a JSON pointer.
+pub fn push_segment(pointer: &mut String, segment: &str) {
+    pointer.push('/');
+    push_escaped(pointer, segment);
+}
+
+fn push_escaped(out: &mut String, segment: &str) {
+    // Most keys need no escape: copy them whole (a plain loop: `contains` with a
+    // pattern is slow in the debug build a proc macro runs as).
+    let bytes = segment.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && bytes[i] != b'~' && bytes[i] != b'/' {
+        i += 1;
+    }
+    if i == bytes.len() {
+        out.push_str(segment);
+        return;
+    }
+    for c in segment.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
 }
 
 enum Frame {
@@ -123,7 +164,9 @@ impl PositionRecorder {
             }
             Some(Frame::Map { pointer, key }) => {
                 let k = key.take()?;
-                Some(format!("{pointer}/{}", escape_segment(&k)))
+                let mut p = pointer.clone();
+                push_segment(&mut p, &k);
+                Some(p)
             }
         }
     }

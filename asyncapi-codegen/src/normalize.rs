@@ -1,5 +1,6 @@
 //! Stage 3: turn a resolved AsyncAPI 2.x or 3.x document into the IR.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use heck::ToUpperCamelCase;
@@ -7,12 +8,12 @@ use serde_json::{Map, Value};
 
 use crate::diagnostics::Diagnostic;
 use crate::ir::*;
-use crate::resolve::{NodeId, Resolver};
+use crate::resolve::{NodeId, Resolver, NULL};
 use crate::topic::kafka_topic;
 
 /// Collects IR and every error found on the way (the document is read to the end).
 pub struct Normalizer<'r> {
-    r: &'r mut Resolver,
+    r: &'r Resolver,
     root: NodeId,
     major: u32,
     pub errors: Vec<Diagnostic>,
@@ -24,10 +25,10 @@ pub struct Normalizer<'r> {
 
 /// Reads the document at `root` into the IR.
 pub fn normalize(
-    r: &mut Resolver,
+    r: &Resolver,
     root: &NodeId,
 ) -> Result<(Document, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let doc = r.get(root).cloned().unwrap_or(Value::Null);
+    let doc = r.get(root).unwrap_or(&NULL);
     let Some(version) = doc.get("asyncapi").and_then(|v| {
         v.as_str()
             .map(str::to_owned)
@@ -56,9 +57,9 @@ pub fn normalize(
         warnings: Vec::new(),
         messages: Vec::new(),
         message_index: HashMap::new(),
-        default_content_type: str_at(&doc, "defaultContentType"),
+        default_content_type: str_at(doc, "defaultContentType"),
     };
-    let info = doc.get("info").cloned().unwrap_or(Value::Null);
+    let info = doc.get("info").unwrap_or(&NULL);
     let security_schemes = n.security_schemes();
     let servers = n.servers(&security_schemes);
     let (channels, operations) = if major == 2 {
@@ -69,10 +70,10 @@ pub fn normalize(
     n.component_messages();
     let document = Document {
         asyncapi_version: version,
-        id: str_at(&doc, "id"),
-        title: str_at(&info, "title").unwrap_or_else(|| "AsyncAPI document".to_owned()),
-        version: str_at(&info, "version").unwrap_or_default(),
-        description: str_at(&info, "description"),
+        id: str_at(doc, "id"),
+        title: str_at(info, "title").unwrap_or_else(|| "AsyncAPI document".to_owned()),
+        version: str_at(info, "version").unwrap_or_default(),
+        description: str_at(info, "description"),
         default_content_type: n.default_content_type.clone(),
         servers,
         channels,
@@ -97,10 +98,9 @@ fn str_at(v: &Value, key: &str) -> Option<String> {
     }
 }
 
-fn entries(v: &Value) -> Vec<(String, Value)> {
-    v.as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
+/// The keys of a mapping (none for anything else).
+fn keys(v: &Value) -> impl Iterator<Item = String> + '_ {
+    v.as_object().into_iter().flat_map(|m| m.keys().cloned())
 }
 
 /// A content type the runtime can encode, and how.
@@ -121,9 +121,9 @@ pub fn content_type_supported(ct: &str) -> bool {
         || base == "application/protobuf"
 }
 
-impl Normalizer<'_> {
+impl<'r> Normalizer<'r> {
     /// Follows a reference and records any failure.
-    fn node(&mut self, id: &NodeId) -> Option<(NodeId, Value)> {
+    fn node(&mut self, id: &NodeId) -> Option<(NodeId, &'r Value)> {
         match self.r.node(id) {
             Ok(n) => Some(n),
             Err(e) => {
@@ -139,14 +139,14 @@ impl Normalizer<'_> {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for (name, _) in entries(&v) {
+        for name in keys(v) {
             let Some((_, s)) = self.node(&id.child(&name)) else {
                 continue;
             };
             out.push(SecurityScheme {
                 name,
-                kind: str_at(&s, "type").unwrap_or_default(),
-                description: str_at(&s, "description"),
+                kind: str_at(s, "type").unwrap_or_default(),
+                description: str_at(s, "description"),
             });
         }
         out
@@ -158,30 +158,30 @@ impl Normalizer<'_> {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for (name, _) in entries(&v) {
+        for name in keys(v) {
             let Some((sid, s)) = self.node(&list.child(&name)) else {
                 continue;
             };
             let url = if self.major == 2 {
-                str_at(&s, "url").unwrap_or_default()
+                str_at(s, "url").unwrap_or_default()
             } else {
                 format!(
                     "{}{}",
-                    str_at(&s, "host").unwrap_or_default(),
-                    str_at(&s, "pathname").unwrap_or_default()
+                    str_at(s, "host").unwrap_or_default(),
+                    str_at(s, "pathname").unwrap_or_default()
                 )
             };
             let mut variables = Vec::new();
             if let Some((vid, vars)) = self.node(&sid.child("variables")) {
-                for (vname, _) in entries(&vars) {
+                for vname in keys(vars) {
                     let Some((_, var)) = self.node(&vid.child(&vname)) else {
                         continue;
                     };
                     variables.push(ServerVariable {
                         name: vname,
-                        default: str_at(&var, "default"),
+                        default: str_at(var, "default"),
                         allowed: string_list(var.get("enum")),
-                        description: str_at(&var, "description"),
+                        description: str_at(var, "description"),
                     });
                 }
             }
@@ -194,13 +194,13 @@ impl Normalizer<'_> {
                     );
                 }
             }
-            let security = self.server_security(&sid, &s, schemes);
+            let security = self.server_security(&sid, s, schemes);
             out.push(Server {
                 name,
                 url,
-                protocol: str_at(&s, "protocol").unwrap_or_default(),
-                protocol_version: str_at(&s, "protocolVersion"),
-                description: str_at(&s, "description"),
+                protocol: str_at(s, "protocol").unwrap_or_default(),
+                protocol_version: str_at(s, "protocolVersion"),
+                description: str_at(s, "description"),
                 variables,
                 security,
             });
@@ -221,7 +221,7 @@ impl Normalizer<'_> {
         for (i, item) in list.iter().enumerate() {
             let at = sid.child("security").index(i);
             if self.major == 2 {
-                for (name, _) in entries(item) {
+                for name in keys(item) {
                     if !schemes.iter().any(|sc| sc.name == name) {
                         self.warnings.push(
                             self.r
@@ -252,7 +252,7 @@ impl Normalizer<'_> {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for (name, _) in entries(&v) {
+        for name in keys(v) {
             let Some((node, p)) = self.node(&pid.child(&name)) else {
                 continue;
             };
@@ -261,14 +261,14 @@ impl Normalizer<'_> {
                 Some(_) => self
                     .node(&node.child("schema"))
                     .map(|(_, s)| s)
-                    .unwrap_or(Value::Null),
-                None => p.clone(),
+                    .unwrap_or(&NULL),
+                None => p,
             };
             out.push(Parameter {
                 name,
-                description: str_at(&p, "description").or_else(|| str_at(&schema, "description")),
+                description: str_at(p, "description").or_else(|| str_at(schema, "description")),
                 allowed: string_list(schema.get("enum")),
-                default: str_at(&schema, "default"),
+                default: str_at(schema, "default"),
                 node,
             });
         }
@@ -324,11 +324,11 @@ impl Normalizer<'_> {
         let Some((list, v)) = self.node(&self.root.child("channels")) else {
             return (channels, operations);
         };
-        for (key, _) in entries(&v) {
+        for key in keys(v) {
             let Some((cid, c)) = self.node(&list.child(&key)) else {
                 continue;
             };
-            let mut channel = self.channel_base(key.clone(), cid.clone(), &c, Some(key.clone()));
+            let mut channel = self.channel_base(key.clone(), cid.clone(), c, Some(key.clone()));
             let index = channels.len();
             // 2.x: `publish` = others publish, the application receives.
             for (verb, action) in [("publish", Action::Receive), ("subscribe", Action::Send)] {
@@ -396,7 +396,7 @@ impl Normalizer<'_> {
         // Messages of a channel, keyed by the node of each entry (operations point at them).
         let mut channel_message_nodes: HashMap<NodeId, usize> = HashMap::new();
         if let Some((list, v)) = self.node(&self.root.child("channels")) {
-            for (key, _) in entries(&v) {
+            for key in keys(v) {
                 let Some((cid, c)) = self.node(&list.child(&key)) else {
                     continue;
                 };
@@ -404,7 +404,7 @@ impl Normalizer<'_> {
                     Some(Value::String(a)) => Some(a.clone()),
                     _ => None,
                 };
-                let mut channel = self.channel_base(key.clone(), cid.clone(), &c, address);
+                let mut channel = self.channel_base(key.clone(), cid.clone(), c, address);
                 if let Some(msgs) = c.get("messages").and_then(Value::as_object) {
                     for mkey in msgs.keys() {
                         let entry = cid.child("messages").child(mkey);
@@ -426,7 +426,7 @@ impl Normalizer<'_> {
         }
         let mut operations = Vec::new();
         if let Some((list, v)) = self.node(&self.root.child("operations")) {
-            for (key, _) in entries(&v) {
+            for key in keys(v) {
                 let Some((oid, op)) = self.node(&list.child(&key)) else {
                     continue;
                 };
@@ -506,9 +506,14 @@ impl Normalizer<'_> {
 
     /// Merges `traits` into an operation or message. In 2.x traits are a JSON Merge
     /// Patch over the object (the trait wins); in 3.x the object's own fields win.
-    fn apply_traits(&mut self, id: &NodeId, value: Value, own_fields_win: bool) -> Value {
-        let Some(list) = value.get("traits").and_then(Value::as_array).cloned() else {
-            return value;
+    fn apply_traits(
+        &mut self,
+        id: &NodeId,
+        value: &'r Value,
+        own_fields_win: bool,
+    ) -> Cow<'r, Value> {
+        let Some(list) = value.get("traits").and_then(Value::as_array) else {
+            return Cow::Borrowed(value);
         };
         let mut merged = value.clone();
         if let Some(m) = merged.as_object_mut() {
@@ -520,21 +525,21 @@ impl Normalizer<'_> {
             };
             // 2.x allows `[traitObject, bindings]` pairs in operation traits only as an array item.
             if own_fields_win {
-                let mut base = t;
+                let mut base = t.clone();
                 merge_patch(&mut base, &merged);
                 merged = base;
             } else {
-                merge_patch(&mut merged, &t);
+                merge_patch(&mut merged, t);
             }
         }
-        merged
+        Cow::Owned(merged)
     }
 
     /// Messages of `components.messages` that no channel uses still get their types: a
     /// document often defines messages for others to reference.
     fn component_messages(&mut self) {
         let list = self.root.child("components").child("messages");
-        let Some(Value::Object(map)) = self.r.get(&list).cloned() else {
+        let Some(Value::Object(map)) = self.r.get(&list) else {
             return;
         };
         for key in map.keys() {
@@ -554,7 +559,7 @@ impl Normalizer<'_> {
         if let Some(&i) = self.message_index.get(&mid) {
             return Some(i);
         }
-        let m = self.apply_traits(&mid, raw.clone(), self.major >= 3);
+        let m = self.apply_traits(&mid, raw, self.major >= 3);
         // Nodes of merged sub-objects: from the message when it has the field, else from
         // the trait it came from.
         // Where a merged field is written (not followed: a `$ref` there names the type):
@@ -642,7 +647,7 @@ impl Normalizer<'_> {
         };
         let correlation_id = field_node(self, "correlationId")
             .and_then(|(cid, _)| self.node(&cid))
-            .and_then(|(_, c)| str_at(&c, "location"));
+            .and_then(|(_, c)| str_at(c, "location"));
         let content_type = str_at(&m, "contentType")
             .or_else(|| self.default_content_type.clone())
             .unwrap_or_else(|| {

@@ -1,14 +1,14 @@
 //! Stage 2: follow `$ref`s, within a document and across relative files, never over the
 //! network.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use percent_encoding::percent_decode_str;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::diagnostics::{Diagnostic, Location};
-use crate::load::{escape_segment, load_file, LoadedFile};
+use crate::load::{load_file, push_segment, LoadedFile};
 
 /// A node: which loaded file, and the JSON pointer inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -19,17 +19,17 @@ pub struct NodeId {
 
 impl NodeId {
     pub fn child(&self, segment: &str) -> NodeId {
+        let mut pointer = String::with_capacity(self.pointer.len() + 1 + segment.len());
+        pointer.push_str(&self.pointer);
+        push_segment(&mut pointer, segment);
         NodeId {
             file: self.file,
-            pointer: format!("{}/{}", self.pointer, escape_segment(segment)),
+            pointer,
         }
     }
 
     pub fn index(&self, i: usize) -> NodeId {
-        NodeId {
-            file: self.file,
-            pointer: format!("{}/{i}", self.pointer),
-        }
+        self.child(&i.to_string())
     }
 
     /// The last segment of the pointer, unescaped (a component's name).
@@ -40,17 +40,27 @@ impl NodeId {
 }
 
 /// Every file the document pulled in, and the logic to move between them.
+///
+/// Every file a `$ref` names is loaded up front, so following references needs no
+/// `&mut`: callers hold `&Value`s into the documents instead of copying subtrees.
 #[derive(Debug, Default)]
 pub struct Resolver {
     files: Vec<LoadedFile>,
     by_path: HashMap<PathBuf, usize>,
+    /// Files some `$ref` names that could not be loaded, and why: an error only where
+    /// such a reference is followed.
+    failed: HashMap<PathBuf, Diagnostic>,
 }
 
+/// What a missing node reads as.
+pub(crate) static NULL: Value = Value::Null;
+
 impl Resolver {
-    /// Loads the root document.
+    /// Loads the root document and every file its `$ref`s name.
     pub fn open(root: &Path) -> Result<(Resolver, NodeId), Diagnostic> {
         let mut r = Resolver::default();
         let file = r.load(root)?;
+        r.load_referenced();
         Ok((
             r,
             NodeId {
@@ -65,6 +75,7 @@ impl Resolver {
         let mut r = Resolver::default();
         r.by_path.insert(root.path.clone(), 0);
         r.files.push(root);
+        r.load_referenced();
         (
             r,
             NodeId {
@@ -75,7 +86,7 @@ impl Resolver {
     }
 
     fn load(&mut self, path: &Path) -> Result<usize, Diagnostic> {
-        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let key = file_key(path);
         if let Some(&i) = self.by_path.get(&key) {
             return Ok(i);
         }
@@ -85,7 +96,28 @@ impl Resolver {
         Ok(self.files.len() - 1)
     }
 
-    /// Paths of every file read so far (the root first): cargo must rebuild when any changes.
+    /// Loads every file named by a `$ref` of a loaded file, transitively. Failures are
+    /// kept for [`Resolver::target`] to report where a reference is followed.
+    fn load_referenced(&mut self) {
+        let mut next = 0;
+        while next < self.files.len() {
+            let base = base_dir(&self.files[next].path);
+            let mut paths = Vec::new();
+            collect_file_refs(&self.files[next].value, &base, &mut paths);
+            for path in paths {
+                let key = file_key(&path);
+                if self.by_path.contains_key(&key) || self.failed.contains_key(&key) {
+                    continue;
+                }
+                if let Err(d) = self.load(&path) {
+                    self.failed.insert(key, d);
+                }
+            }
+            next += 1;
+        }
+    }
+
+    /// Paths of every file read (the root first): cargo must rebuild when any changes.
     pub fn files(&self) -> impl Iterator<Item = &Path> {
         self.files.iter().map(|f| f.path.as_path())
     }
@@ -110,31 +142,44 @@ impl Resolver {
     }
 
     /// Follows `$ref`s starting at `id` until a node that is not a reference.
-    pub fn follow(&mut self, id: &NodeId) -> Result<NodeId, Diagnostic> {
+    pub fn follow(&self, id: &NodeId) -> Result<NodeId, Diagnostic> {
+        Ok(self.node(id)?.0)
+    }
+
+    /// Follows references and returns the node and its value.
+    pub fn node(&self, id: &NodeId) -> Result<(NodeId, &Value), Diagnostic> {
+        self.resolve(id, self.get(id).unwrap_or(&NULL))
+    }
+
+    /// [`Resolver::node`] for a caller that already holds the value at `id`: no walk
+    /// from the document root when it is not a reference.
+    pub fn resolve<'a>(
+        &'a self,
+        id: &NodeId,
+        value: &'a Value,
+    ) -> Result<(NodeId, &'a Value), Diagnostic> {
+        if ref_of(value).is_none() {
+            return Ok((id.clone(), value));
+        }
         let mut current = id.clone();
-        let mut seen = HashSet::new();
-        loop {
-            let Some(reference) = self.get(&current).and_then(ref_of).map(str::to_owned) else {
-                return Ok(current);
-            };
-            if !seen.insert(current.clone()) {
+        let mut value = value;
+        // References chain rarely and briefly: a list finds cycles cheaply.
+        let mut seen: Vec<NodeId> = Vec::new();
+        while let Some(reference) = ref_of(value) {
+            if seen.contains(&current) {
                 return Err(self
                     .error(id, format!("`$ref` cycle: `{reference}` leads back to itself with no object in between"))
                     .help("make one of the references in the cycle point at an actual object"));
             }
-            current = self.target(&current, &reference)?;
+            let (target, target_value) = self.target(&current, reference)?;
+            seen.push(std::mem::replace(&mut current, target));
+            value = target_value;
         }
-    }
-
-    /// Follows references and returns the node and a copy of its value.
-    pub fn node(&mut self, id: &NodeId) -> Result<(NodeId, Value), Diagnostic> {
-        let target = self.follow(id)?;
-        let value = self.get(&target).cloned().unwrap_or(Value::Null);
-        Ok((target, value))
+        Ok((current, value))
     }
 
     /// Where a single `$ref` written at `at` points.
-    fn target(&mut self, at: &NodeId, reference: &str) -> Result<NodeId, Diagnostic> {
+    fn target(&self, at: &NodeId, reference: &str) -> Result<(NodeId, &Value), Diagnostic> {
         let here = at.child("$ref");
         if is_remote(reference) {
             return Err(self
@@ -145,24 +190,35 @@ impl Resolver {
         let file = if file_part.is_empty() {
             at.file
         } else {
-            let rel = percent_decode_str(file_part)
-                .decode_utf8_lossy()
-                .into_owned();
-            let base = self.files[at.file]
-                .path
-                .parent()
-                .map(Path::to_path_buf)
+            let base = self
+                .files
+                .get(at.file)
+                .map(|f| base_dir(&f.path))
                 .unwrap_or_default();
-            let path = base.join(&rel);
+            let path = ref_path(&base, file_part);
             if !path.exists() {
                 return Err(self
                     .error(&here, format!("`$ref` `{reference}` names the file `{}`, which does not exist", path.display()))
                     .help("relative references are resolved against the directory of the file that contains them"));
             }
-            self.load(&path).map_err(|mut d| {
-                d.message = format!("in the file referenced by `{reference}`: {}", d.message);
-                d
-            })?
+            let key = file_key(&path);
+            match self.by_path.get(&key) {
+                Some(&i) => i,
+                None => {
+                    let mut d = self.failed.get(&key).cloned().unwrap_or_else(|| {
+                        // Loaded up front unless it appeared since: say so plainly.
+                        self.error(
+                            &here,
+                            format!(
+                                "`{}` was not readable when the document was loaded",
+                                path.display()
+                            ),
+                        )
+                    });
+                    d.message = format!("in the file referenced by `{reference}`: {}", d.message);
+                    return Err(d);
+                }
+            }
         };
         let pointer = percent_decode_str(fragment)
             .decode_utf8_lossy()
@@ -178,7 +234,7 @@ impl Resolver {
                 .help("use a JSON pointer fragment, e.g. `#/components/schemas/Name`"));
         }
         let target = NodeId { file, pointer };
-        if self.get(&target).is_none() {
+        let Some(value) = self.get(&target) else {
             // Name the file as the `$ref` does (an absolute path would differ per machine).
             let where_ = if file == at.file {
                 "this document".to_owned()
@@ -188,14 +244,69 @@ impl Resolver {
             return Err(self
                 .error(&here, format!("`$ref` `{reference}` does not resolve: {where_} has nothing at `#{}`", target.pointer))
                 .help("check the spelling of the pointer; `/` inside a key is written `~1` and `~` is written `~0`"));
+        };
+        Ok((target, value))
+    }
+}
+
+/// One file reached by two relative paths is loaded once.
+fn file_key(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// The directory relative `$ref`s of the file at `path` are resolved against.
+fn base_dir(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The file a relative `$ref`'s file part names.
+fn ref_path(base: &Path, file_part: &str) -> PathBuf {
+    base.join(percent_decode_str(file_part).decode_utf8_lossy().as_ref())
+}
+
+/// Existing files named by the `$ref`s under `value` (not remote ones: never fetched).
+fn collect_file_refs(value: &Value, base: &Path, out: &mut Vec<PathBuf>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = field_of(map, "$ref") {
+                let file_part = reference
+                    .split_once('#')
+                    .map_or(reference.as_str(), |(f, _)| f);
+                if !file_part.is_empty() && !is_remote(reference) {
+                    let path = ref_path(base, file_part);
+                    if path.exists() && !out.contains(&path) {
+                        out.push(path);
+                    }
+                }
+            }
+            map.values().for_each(|v| collect_file_refs(v, base, out));
         }
-        Ok(target)
+        Value::Array(items) => items.iter().for_each(|v| collect_file_refs(v, base, out)),
+        _ => {}
     }
 }
 
 /// The `$ref` string of a reference object.
 pub fn ref_of(value: &Value) -> Option<&str> {
-    value.as_object()?.get("$ref")?.as_str()
+    field(value, "$ref")?.as_str()
+}
+
+/// `value[key]` for an object (`None` otherwise), like `Value::get`. Schema objects
+/// have a handful of keys, and in the debug build a proc macro runs as, comparing them
+/// is several times cheaper than hashing the key.
+pub fn field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    match value {
+        Value::Object(map) => field_of(map, key),
+        _ => None,
+    }
+}
+
+/// [`field`] of a map.
+pub fn field_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() > 8 {
+        return map.get(key);
+    }
+    map.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
 }
 
 fn is_remote(reference: &str) -> bool {
@@ -228,7 +339,7 @@ mod tests {
             "api.yaml",
             "channels:\n  a/b{x}:\n    description: hi\nx:\n  $ref: '#/channels/a~1b%7Bx%7D'\ny:\n  $ref: './common/schemas.yaml#/Bar'\n",
         );
-        let (mut r, top) = Resolver::open(&root).unwrap();
+        let (r, top) = Resolver::open(&root).unwrap();
         let (_, v) = r.node(&top.child("x")).unwrap();
         assert_eq!(v["description"], "hi");
         let (id, v) = r.node(&top.child("y")).unwrap();
@@ -245,7 +356,7 @@ mod tests {
             "api.yaml",
             "a:\n  $ref: 'https://example.com/x.yaml#/A'\nb:\n  $ref: '#/c'\nc:\n  $ref: '#/b'\nd:\n  $ref: '#/nope'\n",
         );
-        let (mut r, top) = Resolver::open(&root).unwrap();
+        let (r, top) = Resolver::open(&root).unwrap();
         let e = r.follow(&top.child("a")).unwrap_err();
         assert!(e.message.contains("https://example.com/x.yaml#/A"), "{e}");
         assert!(e.help.unwrap().contains("vendor"));
@@ -257,5 +368,27 @@ mod tests {
         let e = r.follow(&top.child("d")).unwrap_err();
         assert!(e.message.contains("#/nope"), "{e}");
         assert_eq!(e.location.line_col, Some((8, 9)));
+    }
+
+    #[test]
+    fn a_broken_referenced_file_is_an_error_only_where_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "broken.yaml", "a: [1, 2\nb: 3\n");
+        let root = write(
+            dir.path(),
+            "api.yaml",
+            "used:\n  $ref: './broken.yaml#/a'\nfine:\n  type: string\n",
+        );
+        let (r, top) = Resolver::open(&root).unwrap();
+        assert!(r.follow(&top.child("fine")).is_ok());
+        let e = r.follow(&top.child("used")).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("in the file referenced by `./broken.yaml#/a`: not valid YAML"),
+            "{e}"
+        );
+        assert!(e.location.file.ends_with("broken.yaml"), "{e}");
+        assert!(e.location.line_col.is_some(), "{e}");
+        assert_eq!(r.files().count(), 1);
     }
 }

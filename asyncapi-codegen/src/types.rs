@@ -6,6 +6,7 @@
 //! (`not`, `if`/`then`/`else`, mixed-type enums, untitled inline objects). What cannot
 //! be represented falls back to `serde_json::Value` with a doc comment saying why.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
@@ -14,7 +15,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use crate::diagnostics::Diagnostic;
-use crate::resolve::{ref_of, NodeId, Resolver};
+use crate::resolve::{field, field_of, ref_of, NodeId, Resolver, NULL};
 
 /// A Rust type expression, with what the generator knows about it.
 #[derive(Debug, Clone)]
@@ -60,7 +61,18 @@ impl Ty {
 
 /// Names and definitions of every type generated for one document.
 pub struct TypeSpace {
+    /// `<rt>::__private`, `serde_json::Value` through it, and the derive attributes of
+    /// generated types (plain, with `Default`, with `Eq, Hash, Copy`): built once, as
+    /// each type needs them.
+    private: TokenStream,
+    value_ty: TokenStream,
+    derives: [TokenStream; 3],
+    /// The runtime crate's path.
     rt: TokenStream,
+    /// The serde attributes of optional fields, nullable or not (their strings are
+    /// lexed when quoted).
+    skip_none: TokenStream,
+    skip_none_reject_null: TokenStream,
     items: Vec<TokenStream>,
     /// Schema node → the type generated for it.
     by_node: HashMap<NodeId, Ty>,
@@ -71,6 +83,14 @@ pub struct TypeSpace {
     /// struct to break it (`items` referring to its own array).
     building: Vec<NodeId>,
     pub warnings: Vec<Diagnostic>,
+}
+
+/// Which derives a generated type gets, besides `Debug, Clone, PartialEq` and serde's.
+#[derive(Clone, Copy)]
+enum Derives {
+    Plain = 0,
+    WithDefault = 1,
+    FieldlessEnum = 2,
 }
 
 /// Names the expansion itself uses at the top level.
@@ -119,8 +139,40 @@ pub fn serde_crate_path(runtime: &TokenStream) -> String {
     format!("{}::__private::serde", runtime.to_string().replace(' ', ""))
 }
 
+thread_local! {
+    /// Names converted so far, per case: a document repeats property and type names,
+    /// and case conversion is slow in the debug build a proc macro runs as.
+    static IDENT_TEXTS: RefCell<[HashMap<String, String>; 2]> = RefCell::default();
+}
+
+/// `convert(raw)`, remembered (`case` picks the table).
+fn memoized(case: usize, raw: &str, convert: fn(&str) -> String) -> String {
+    IDENT_TEXTS.with(|tables| {
+        if let Some(s) = tables.borrow()[case].get(raw) {
+            return s.clone();
+        }
+        let s = convert(raw);
+        let mut tables = tables.borrow_mut();
+        // A bound on what a long-lived compiler process keeps.
+        if tables[case].len() >= 100_000 {
+            tables[case].clear();
+        }
+        tables[case].insert(raw.to_owned(), s.clone());
+        s
+    })
+}
+
 /// A valid Rust identifier in UpperCamelCase for a name from the document.
 pub fn type_ident_text(raw: &str) -> String {
+    memoized(0, raw, convert_type_ident)
+}
+
+/// A valid Rust identifier in snake_case for a name from the document.
+pub fn field_ident_text(raw: &str) -> String {
+    memoized(1, raw, convert_field_ident)
+}
+
+fn convert_type_ident(raw: &str) -> String {
     let mut s = raw.to_upper_camel_case();
     s.retain(|c| c.is_ascii_alphanumeric() || c == '_');
     if s.is_empty() {
@@ -135,8 +187,7 @@ pub fn type_ident_text(raw: &str) -> String {
     s
 }
 
-/// A valid Rust identifier in snake_case for a name from the document.
-pub fn field_ident_text(raw: &str) -> String {
+fn convert_field_ident(raw: &str) -> String {
     let mut s: String = raw
         .to_snake_case()
         .chars()
@@ -176,7 +227,7 @@ fn unique(name: String, taken: &mut HashSet<String>) -> String {
 }
 
 fn types_of(schema: &Value) -> Vec<String> {
-    match schema.get("type") {
+    match field(schema, "type") {
         Some(Value::String(t)) => vec![t.clone()],
         Some(Value::Array(a)) => a
             .iter()
@@ -187,12 +238,32 @@ fn types_of(schema: &Value) -> Vec<String> {
 }
 
 fn text<'a>(schema: &'a Value, key: &str) -> Option<&'a str> {
-    schema.get(key).and_then(Value::as_str)
+    field(schema, key).and_then(Value::as_str)
 }
 
 impl TypeSpace {
     pub fn new(runtime: TokenStream) -> Self {
+        let p = quote! { #runtime::__private };
+        let krate = serde_crate_path(&runtime);
+        let derives = [quote! {}, quote! { Default, }, quote! { Eq, Hash, Copy, }].map(|extra| {
+            quote! {
+                #[derive(Debug, Clone, PartialEq, #extra #p::serde::Serialize, #p::serde::Deserialize)]
+                #[serde(crate = #krate)]
+            }
+        });
         TypeSpace {
+            value_ty: quote! { #p::serde_json::Value },
+            private: p,
+            derives,
+            skip_none: quote! {
+                #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            },
+            skip_none_reject_null: {
+                let present = format!("{}::codec::present", runtime.to_string().replace(' ', ""));
+                quote! {
+                    #[serde(default, deserialize_with = #present, skip_serializing_if = "::std::option::Option::is_none")]
+                }
+            },
             rt: runtime,
             items: Vec::new(),
             by_node: HashMap::new(),
@@ -235,34 +306,23 @@ impl TypeSpace {
     }
 
     fn private(&self) -> TokenStream {
-        let rt = &self.rt;
-        quote! { #rt::__private }
-    }
-
-    /// The path of a runtime `codec` function as a string, for serde's `*_with` attributes.
-    fn codec_fn(&self, name: &str) -> String {
-        format!("{}::codec::{name}", self.rt.to_string().replace(' ', ""))
+        self.private.clone()
     }
 
     fn value_ty(&self) -> TokenStream {
-        let p = self.private();
-        quote! { #p::serde_json::Value }
+        self.value_ty.clone()
     }
 
-    fn derive_attrs(&self, extra: TokenStream) -> TokenStream {
-        let p = self.private();
-        let krate = serde_crate_path(&self.rt);
-        quote! {
-            #[derive(Debug, Clone, PartialEq, #extra #p::serde::Serialize, #p::serde::Deserialize)]
-            #[serde(crate = #krate)]
-        }
+    /// `#[derive(..)]` and `#[serde(crate = ..)]` of a generated type.
+    fn derive_attrs(&self, extra: Derives) -> TokenStream {
+        self.derives[extra as usize].clone()
     }
 
     /// The Rust type for the schema at `at` (whose value is `schema`). `name` is used
     /// when the schema needs a type of its own and has no better name.
-    pub fn type_for(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+    pub fn type_for(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
         if ref_of(schema).is_some() {
-            let target = match r.follow(at) {
+            let (target, value) = match r.resolve(at, schema) {
                 Ok(t) => t,
                 Err(e) => {
                     self.warnings.push(e.clone());
@@ -281,9 +341,8 @@ impl TypeSpace {
                     "Any JSON value: the schema refers to itself with no object in between.",
                 );
             }
-            let value = r.get(&target).cloned().unwrap_or(Value::Null);
             let own_name = target.last_segment().unwrap_or_else(|| name.to_owned());
-            return self.define(r, &target, &value, &own_name, true);
+            return self.define(r, &target, value, &own_name, true);
         }
         if let Some(ty) = self.by_node.get(at) {
             return ty.clone();
@@ -311,14 +370,7 @@ impl TypeSpace {
 
     /// Generates the type for one schema node; `named` when a `$ref` target (an alias is
     /// emitted for a named primitive so the document's name appears in the code).
-    fn define(
-        &mut self,
-        r: &mut Resolver,
-        at: &NodeId,
-        schema: &Value,
-        name: &str,
-        named: bool,
-    ) -> Ty {
+    fn define(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str, named: bool) -> Ty {
         // Documents are finite, so only references recurse; this bound is a backstop.
         if self.building.len() > 256 {
             return self.fallback("Any JSON value: the schema nests too deeply.");
@@ -344,7 +396,7 @@ impl TypeSpace {
         ty
     }
 
-    fn build(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+    fn build(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
         let schema_obj = match schema {
             Value::Bool(_) | Value::Null => return Ty::plain(self.value_ty()),
             Value::Object(o) => o,
@@ -355,28 +407,25 @@ impl TypeSpace {
             }
         };
         let types = types_of(schema);
-        let nullable = schema
-            .get("nullable")
+        let nullable = field(schema, "nullable")
             .and_then(Value::as_bool)
             .unwrap_or(false)
             || types.iter().any(|t| t == "null");
         let non_null: Vec<&String> = types.iter().filter(|t| *t != "null").collect();
-        let mut ty = if let Some(all) = schema
-            .get("allOf")
+        let mut ty = if let Some(all) = field(schema, "allOf")
             .and_then(Value::as_array)
             .filter(|a| !a.is_empty())
         {
             self.all_of(r, at, schema, all.len(), name)
         } else if let Some((key, n)) = ["oneOf", "anyOf"].iter().find_map(|k| {
-            schema
-                .get(*k)
+            field(schema, k)
                 .and_then(Value::as_array)
                 .map(|a| (*k, a.len()))
         }) {
             self.one_of(r, at, schema, key, n, name)
-        } else if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        } else if let Some(values) = field(schema, "enum").and_then(Value::as_array) {
             self.enumeration(r, at, schema, values, name)
-        } else if let Some(c) = schema.get("const") {
+        } else if let Some(c) = field(schema, "const") {
             match c {
                 Value::String(_) => Ty {
                     is_string: true,
@@ -405,11 +454,11 @@ impl TypeSpace {
                 Some("null") => Ty::plain(quote! { () }),
                 Some("array") => self.array(r, at, schema, name),
                 Some("object") => self.object(r, at, schema, name),
-                None if schema_obj.contains_key("properties") || schema_obj.contains_key("additionalProperties") => self.object(r, at, schema, name),
-                None if schema_obj.contains_key("items") => self.array(r, at, schema, name),
+                None if field_of(schema_obj, "properties").is_some() || field_of(schema_obj, "additionalProperties").is_some() => self.object(r, at, schema, name),
+                None if field_of(schema_obj, "items").is_some() => self.array(r, at, schema, name),
                 // `not`, `if`/`then`/`else`, or no type at all: any JSON value.
-                _ if schema_obj.contains_key("not") => self.fallback("Any JSON value: `not` has no Rust equivalent (the constraint is checked by schema validation at run time)."),
-                _ if schema_obj.contains_key("if") => self.fallback("Any JSON value: `if`/`then`/`else` has no Rust equivalent (checked by schema validation at run time)."),
+                _ if field_of(schema_obj, "not").is_some() => self.fallback("Any JSON value: `not` has no Rust equivalent (the constraint is checked by schema validation at run time)."),
+                _ if field_of(schema_obj, "if").is_some() => self.fallback("Any JSON value: `if`/`then`/`else` has no Rust equivalent (checked by schema validation at run time)."),
                 _ => self.fallback("Any JSON value: the schema does not constrain the type."),
             }
         };
@@ -433,8 +482,8 @@ impl TypeSpace {
         Ty::plain(tokens)
     }
 
-    fn array(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
-        let item = match schema.get("items") {
+    fn array(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+        let item = match field(schema, "items") {
             Some(items @ Value::Object(_)) => {
                 let t = self.type_for(r, &at.child("items"), items, &format!("{name}Item"));
                 // A Vec is already indirect: no Box needed for recursion.
@@ -446,18 +495,15 @@ impl TypeSpace {
         Ty::plain(quote! { ::std::vec::Vec<#inner> })
     }
 
-    fn object(&mut self, r: &mut Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
-        let props: Vec<(String, NodeId, Value)> = schema
-            .get("properties")
+    fn object(&mut self, r: &Resolver, at: &NodeId, schema: &Value, name: &str) -> Ty {
+        let props: Vec<(String, NodeId, &Value)> = field(schema, "properties")
             .and_then(Value::as_object)
             .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), at.child("properties").child(k), v.clone()))
-                    .collect()
+                let at = at.child("properties");
+                m.iter().map(|(k, v)| (k.clone(), at.child(k), v)).collect()
             })
             .unwrap_or_default();
-        let required: BTreeSet<String> = schema
-            .get("required")
+        let required: BTreeSet<String> = field(schema, "required")
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
@@ -465,27 +511,26 @@ impl TypeSpace {
                     .collect()
             })
             .unwrap_or_default();
-        let additional = schema
-            .get("additionalProperties")
-            .map(|a| (at.child("additionalProperties"), a.clone()));
+        let additional =
+            field(schema, "additionalProperties").map(|a| (at.child("additionalProperties"), a));
         self.object_from_parts(r, at, schema, name, props, required, additional)
     }
 
     #[allow(clippy::too_many_arguments)]
     fn object_from_parts(
         &mut self,
-        r: &mut Resolver,
+        r: &Resolver,
         at: &NodeId,
         schema: &Value,
         name: &str,
-        props: Vec<(String, NodeId, Value)>,
+        props: Vec<(String, NodeId, &Value)>,
         required: BTreeSet<String>,
-        additional: Option<(NodeId, Value)>,
+        additional: Option<(NodeId, &Value)>,
     ) -> Ty {
         let p = self.private();
-        let additional_ty = match &additional {
+        let additional_ty = match additional {
             Some((aid, a @ Value::Object(_))) => {
-                Some(self.type_for(r, aid, a, &format!("{name}Value")))
+                Some(self.type_for(r, &aid, a, &format!("{name}Value")))
             }
             _ => None,
         };
@@ -514,12 +559,10 @@ impl TypeSpace {
                 pschema,
                 &format!("{type_name}{}", type_ident_text(prop)),
             );
-            // Only the title and description are needed: borrow, don't copy the subtree.
-            let resolved = r
-                .follow(pid)
-                .ok()
-                .and_then(|t| r.get(&t))
-                .unwrap_or(pschema);
+            let resolved = match ref_of(pschema) {
+                Some(_) => r.resolve(pid, pschema).map_or(*pschema, |(_, v)| v),
+                None => *pschema,
+            };
             let doc = doc_attrs(&[
                 text(resolved, "title").filter(|_| ref_of(pschema).is_none()),
                 text(resolved, "description"),
@@ -535,18 +578,16 @@ impl TypeSpace {
             } else if is_required {
                 all_optional = false;
                 quote! { #doc #rename pub #fident: ::std::option::Option<#t>, }
-            } else if fty.nullable {
-                quote! {
-                    #doc #rename
-                    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-                    pub #fident: ::std::option::Option<#t>,
-                }
             } else {
-                // Absent is `None`; `null` is rejected, as the schema rejects it.
-                let present = self.codec_fn("present");
+                // Absent is `None`; `null` is rejected unless the schema allows it.
+                let skip = if fty.nullable {
+                    &self.skip_none
+                } else {
+                    &self.skip_none_reject_null
+                };
                 quote! {
                     #doc #rename
-                    #[serde(default, deserialize_with = #present, skip_serializing_if = "::std::option::Option::is_none")]
+                    #skip
                     pub #fident: ::std::option::Option<#t>,
                 }
             };
@@ -565,9 +606,9 @@ impl TypeSpace {
         self.in_progress.pop();
         let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
         let derives = self.derive_attrs(if all_optional {
-            quote! { Default, }
+            Derives::WithDefault
         } else {
-            quote! {}
+            Derives::Plain
         });
         self.items.push(quote! {
             #doc
@@ -579,25 +620,14 @@ impl TypeSpace {
         ty
     }
 
-    fn all_of(
-        &mut self,
-        r: &mut Resolver,
-        at: &NodeId,
-        schema: &Value,
-        n: usize,
-        name: &str,
-    ) -> Ty {
+    fn all_of(&mut self, r: &Resolver, at: &NodeId, schema: &Value, n: usize, name: &str) -> Ty {
         // Merge the members' properties into one struct (following refs, recursively).
-        let mut props: Vec<(String, NodeId, Value)> = Vec::new();
+        let mut props: Vec<(String, NodeId, &Value)> = Vec::new();
         let mut required = BTreeSet::new();
         let mut additional = None;
         let mut stack: Vec<NodeId> = (0..n).rev().map(|i| at.child("allOf").index(i)).collect();
-        // The schema's own properties apply too.
-        let mut own = schema.clone();
-        if let Some(o) = own.as_object_mut() {
-            o.remove("allOf");
-        }
-        let mut members: Vec<(NodeId, Value)> = vec![(at.clone(), own)];
+        // The schema's own properties apply too (its `allOf` is what is being merged).
+        let mut members: Vec<(NodeId, &Value)> = vec![(at.clone(), schema)];
         let mut seen = HashSet::new();
         while let Some(id) = stack.pop() {
             let Ok((target, v)) = r.node(&id) else {
@@ -606,7 +636,7 @@ impl TypeSpace {
             if !seen.insert(target.clone()) {
                 continue;
             }
-            if let Some(inner) = v.get("allOf").and_then(Value::as_array) {
+            if let Some(inner) = field(v, "allOf").and_then(Value::as_array) {
                 for i in (0..inner.len()).rev() {
                     stack.push(target.child("allOf").index(i));
                 }
@@ -617,32 +647,29 @@ impl TypeSpace {
             let kinds = types_of(m);
             if !kinds.is_empty() && !kinds.iter().any(|k| k == "object") {
                 // allOf over non-objects: a constrained primitive; use the first typed member.
-                let first = members
-                    .iter()
-                    .find(|(_, v)| !types_of(v).is_empty())
-                    .cloned();
+                let first = members.iter().find(|(_, v)| !types_of(v).is_empty());
                 if let Some((fid, fv)) = first {
-                    let mut fv = fv;
+                    let mut fv = (*fv).clone();
                     if let Some(o) = fv.as_object_mut() {
                         o.remove("allOf");
                     }
-                    return self.build(r, &fid, &fv, name);
+                    return self.build(r, fid, &fv, name);
                 }
             }
-            if let Some(ps) = m.get("properties").and_then(Value::as_object) {
+            if let Some(ps) = field(m, "properties").and_then(Value::as_object) {
                 for (k, v) in ps {
                     if let Some(existing) = props.iter_mut().find(|(pk, _, _)| pk == k) {
-                        *existing = (k.clone(), mid.child("properties").child(k), v.clone());
+                        *existing = (k.clone(), mid.child("properties").child(k), v);
                     } else {
-                        props.push((k.clone(), mid.child("properties").child(k), v.clone()));
+                        props.push((k.clone(), mid.child("properties").child(k), v));
                     }
                 }
             }
-            if let Some(req) = m.get("required").and_then(Value::as_array) {
+            if let Some(req) = field(m, "required").and_then(Value::as_array) {
                 required.extend(req.iter().filter_map(|v| v.as_str().map(str::to_owned)));
             }
-            if let Some(a) = m.get("additionalProperties") {
-                additional = Some((mid.child("additionalProperties"), a.clone()));
+            if let Some(a) = field(m, "additionalProperties") {
+                additional = Some((mid.child("additionalProperties"), a));
             }
         }
         self.object_from_parts(r, at, schema, name, props, required, additional)
@@ -650,7 +677,7 @@ impl TypeSpace {
 
     fn enumeration(
         &mut self,
-        r: &mut Resolver,
+        r: &Resolver,
         at: &NodeId,
         schema: &Value,
         values: &[Value],
@@ -716,7 +743,7 @@ impl TypeSpace {
         });
         let (vidents, values): (Vec<Ident>, Vec<&str>) = variants.unzip();
         let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
-        let derives = self.derive_attrs(quote! { Eq, Hash, Copy, });
+        let derives = self.derive_attrs(Derives::FieldlessEnum);
         let rt = &self.rt;
         // Decoding goes through `FromStr`: serde's derived enums would also take
         // `{"value": null}` where the schema allows only the string.
@@ -759,7 +786,7 @@ impl TypeSpace {
 
     fn one_of(
         &mut self,
-        r: &mut Resolver,
+        r: &Resolver,
         at: &NodeId,
         schema: &Value,
         key: &str,
@@ -769,21 +796,21 @@ impl TypeSpace {
         let p = self.private();
         // `nullable` written as `oneOf: [X, {type: null}]`.
         let member_ids: Vec<NodeId> = (0..n).map(|i| at.child(key).index(i)).collect();
-        let members: Vec<(NodeId, Value)> = member_ids
+        let members: Vec<(NodeId, &Value)> = member_ids
             .iter()
-            .map(|id| r.node(id).unwrap_or_else(|_| (id.clone(), Value::Null)))
+            .map(|id| r.node(id).unwrap_or_else(|_| (id.clone(), &NULL)))
             .collect();
         let null_members = members
             .iter()
             .filter(|(_, v)| types_of(v) == ["null"])
             .count();
         let real: Vec<usize> = (0..n)
-            .filter(|&i| types_of(&members[i].1) != ["null"])
+            .filter(|&i| types_of(members[i].1) != ["null"])
             .collect();
         if real.len() == 1 {
             let i = real[0];
-            let raw = r.get(&member_ids[i]).cloned().unwrap_or(Value::Null);
-            let mut t = self.type_for(r, &member_ids[i], &raw, name);
+            let raw = r.get(&member_ids[i]).unwrap_or(&NULL);
+            let mut t = self.type_for(r, &member_ids[i], raw, name);
             t.nullable |= null_members > 0;
             return t;
         }
@@ -795,24 +822,24 @@ impl TypeSpace {
         let mut variants = Vec::new(); // (ident, type tokens, tag value)
         for &i in &real {
             let mid = &member_ids[i];
-            let raw = r.get(mid).cloned().unwrap_or(Value::Null);
-            let (target, resolved) = members[i].clone();
-            let ref_name = ref_of(&raw).and_then(|_| target.last_segment());
-            let vt = self.type_for(r, mid, &raw, &format!("{type_name}Variant{}", i + 1));
+            let raw = r.get(mid).unwrap_or(&NULL);
+            let (target, resolved) = (&members[i].0, members[i].1);
+            let ref_name = ref_of(raw).and_then(|_| target.last_segment());
+            let vt = self.type_for(r, mid, raw, &format!("{type_name}Variant{}", i + 1));
             let vname = ref_name
                 .as_deref()
-                .or(text(&resolved, "title"))
+                .or(text(resolved, "title"))
                 .map(type_ident_text)
                 .or_else(|| vt.nominal.clone())
-                .unwrap_or_else(|| primitive_variant_name(&resolved, i));
+                .unwrap_or_else(|| primitive_variant_name(resolved, i));
             let vname = unique(vname, &mut taken);
             let tag = discriminator.as_ref().and_then(|(prop, mapping)| {
                 let from_mapping = mapping
                     .iter()
-                    .find(|(_, target_ref)| ref_of(&raw) == Some(target_ref.as_str()))
+                    .find(|(_, target_ref)| ref_of(raw) == Some(target_ref.as_str()))
                     .map(|(k, _)| k.clone());
                 from_mapping
-                    .or_else(|| const_of(&resolved, prop))
+                    .or_else(|| const_of(resolved, prop))
                     .or_else(|| ref_name.clone())
             });
             variants.push((format_ident!("{}", vname), vt, tag, resolved));
@@ -821,12 +848,12 @@ impl TypeSpace {
         // is a tag just the same.
         let tag_property = match &discriminator {
             Some((prop, _)) => Some(prop.clone()),
-            None => common_const_property(variants.iter().map(|(_, _, _, v)| v)),
+            None => common_const_property(variants.iter().map(|(_, _, _, v)| *v)),
         };
         if discriminator.is_none() {
             if let Some(prop) = &tag_property {
                 for v in variants.iter_mut() {
-                    v.2 = const_of(&v.3, prop);
+                    v.2 = const_of(v.3, prop);
                 }
             }
         }
@@ -838,7 +865,7 @@ impl TypeSpace {
         });
         let all_tagged = tag_property.is_some() && variants.iter().all(|v| v.2.is_some());
         if !all_tagged {
-            let derives = self.derive_attrs(quote! {});
+            let derives = self.derive_attrs(Derives::Plain);
             let how = if key == "anyOf" { "anyOf" } else { "oneOf" };
             let note = format!(" Decoded as the first variant (in document order) that matches: the `{how}` gives no discriminator.");
             self.items.push(quote! {
@@ -946,7 +973,7 @@ fn primitive_variant_name(schema: &Value, i: usize) -> String {
 
 /// `discriminator: prop` (AsyncAPI 2.x) or `{propertyName, mapping}` (OpenAPI style).
 fn discriminator_of(schema: &Value) -> Option<(String, Vec<(String, String)>)> {
-    match schema.get("discriminator")? {
+    match field(schema, "discriminator")? {
         Value::String(p) => Some((p.clone(), Vec::new())),
         Value::Object(o) => {
             let prop = o.get("propertyName")?.as_str()?.to_owned();
@@ -967,11 +994,14 @@ fn discriminator_of(schema: &Value) -> Option<(String, Vec<(String, String)>)> {
 
 /// The constant a schema pins property `prop` to (`const`, or a one-value `enum`).
 fn const_of(schema: &Value, prop: &str) -> Option<String> {
-    let p = schema.get("properties")?.get(prop)?;
-    if let Some(c) = p.get("const").and_then(Value::as_str) {
+    let p = field(schema, "properties")?.get(prop)?;
+    if let Some(c) = field(p, "const").and_then(Value::as_str) {
         return Some(c.to_owned());
     }
-    match p.get("enum").and_then(Value::as_array).map(Vec::as_slice) {
+    match field(p, "enum")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
         Some([Value::String(v)]) => Some(v.clone()),
         _ => None,
     }
@@ -981,8 +1011,7 @@ fn common_const_property<'a>(
     mut members: impl Iterator<Item = &'a Value> + Clone,
 ) -> Option<String> {
     let first = members.clone().next()?;
-    let candidates: Vec<String> = first
-        .get("properties")?
+    let candidates: Vec<String> = field(first, "properties")?
         .as_object()?
         .keys()
         .cloned()

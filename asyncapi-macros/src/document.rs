@@ -8,6 +8,8 @@ use quote::{quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::{LitStr, Token};
 
+use crate::timings::Timings;
+
 struct Input {
     path: LitStr,
     settings: Settings,
@@ -48,13 +50,17 @@ impl Parse for Input {
     }
 }
 
-pub fn expand(input: TokenStream) -> TokenStream {
+pub fn expand(input: TokenStream, mut timings: Option<&mut Timings>) -> TokenStream {
     let input = match syn::parse2::<Input>(input) {
         Ok(i) => i,
         Err(e) => return e.to_compile_error(),
     };
     let span = input.path.span();
     let written = input.path.value();
+    if let Some(t) = timings.as_deref_mut() {
+        t.document(&written);
+        t.phase("parsing the input");
+    }
     if Path::new(&written).is_absolute() {
         return error(span, &format!("the document path `{written}` is absolute; write it relative to the crate's Cargo.toml so the crate builds on any machine"));
     }
@@ -71,7 +77,11 @@ pub fn expand(input: TokenStream) -> TokenStream {
         }
         d.to_string()
     };
-    match expand_file(&path, &input.settings) {
+    let expanded = expand_file(&path, &input.settings);
+    if let Some(t) = timings.as_deref_mut() {
+        t.phase("expand_file");
+    }
+    let out = match expanded {
         Ok(expansion) => {
             // `include_bytes!` makes cargo rebuild when the document or a referenced file changes.
             let tracked = expansion
@@ -98,7 +108,11 @@ pub fn expand(input: TokenStream) -> TokenStream {
             let errors = diagnostics.0.iter().map(|d| error(span, &shown(d)));
             quote! { #(#errors)* }
         }
+    };
+    if let Some(t) = timings {
+        t.phase("assembling the output");
     }
+    out
 }
 
 fn error(span: Span, message: &str) -> TokenStream {

@@ -4,6 +4,7 @@
 
 mod document;
 mod listener;
+mod timings;
 
 use proc_macro::TokenStream;
 
@@ -15,7 +16,13 @@ use proc_macro::TokenStream;
 /// ```
 #[proc_macro]
 pub fn asyncapi(input: TokenStream) -> TokenStream {
-    document::expand(input.into()).into()
+    let mut timings = timings::Timings::start();
+    let tokens: TokenStream = document::expand(input.into(), timings.as_mut()).into();
+    if let Some(mut t) = timings {
+        t.phase("handing tokens to rustc");
+        t.finish();
+    }
+    tokens
 }
 
 /// Marks an async fn as the handler of a channel of a document expanded by `asyncapi!`
