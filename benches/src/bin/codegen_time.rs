@@ -145,9 +145,15 @@ fn run() -> anyhow::Result<()> {
     check(&macro_dir)?;
     check(&expanded_dir)?;
     let (mut with_macro, mut expanded) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        with_macro.push(check(&macro_dir)?);
-        expanded.push(check(&expanded_dir)?);
+    for round in 0..rounds {
+        // Alternate who goes first (caches and load drift between the two checks).
+        if round % 2 == 0 {
+            with_macro.push(check(&macro_dir)?);
+            expanded.push(check(&expanded_dir)?);
+        } else {
+            expanded.push(check(&expanded_dir)?);
+            with_macro.push(check(&macro_dir)?);
+        }
     }
     let (m, e) = (median(with_macro), median(expanded));
     println!();
