@@ -54,14 +54,7 @@ async fn both_seed_messages_round_trip_with_equal_values() {
     let client = account::Client::new(kafka.config()).unwrap();
     let stop = CancellationToken::new();
 
-    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<(UserSignup, i64)>();
-    let service_loop = tokio::spawn(
-        service
-            .consumer()
-            .with_state(seen_tx)
-            .listen::<record_signup>()
-            .run(stop.clone()),
-    );
+    let (service_loop, mut seen_rx) = spawn_signup_recorder(&kafka, &stop);
     let mut client_consumer = client.consumer().group_id("seed-client");
     let mut accounts = client_consumer.subscribe::<channels::AccountCreated>();
     let client_loop = tokio::spawn(client_consumer.run(stop.clone()));
@@ -131,13 +124,7 @@ async fn handler_error_is_retried_then_dead_lettered_with_reason() {
         3,
         "three attempts before dead-lettering"
     );
-    let header = |name: &str| {
-        record
-            .1
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-    };
+    let header = |name: &str| header(&record, name);
     assert_eq!(header("x-dlq-reason").as_deref(), Some("handler-error"));
     assert!(header("x-dlq-error").unwrap().contains("bob@example.com"));
     assert_eq!(header("x-dlq-topic").as_deref(), Some("user.signup"));
@@ -156,16 +143,8 @@ async fn payloads_the_schema_rejects_are_dead_lettered_even_where_decoding_is_th
     // Schema pass; these two would decode with plain serde types but break the schema.
     const { assert!(<channels::UserSignup as Channel>::PAYLOAD_TYPE_ENFORCES_SCHEMA) };
     let kafka = broker();
-    let service = account::Application::new(kafka.config()).unwrap();
     let stop = CancellationToken::new();
-    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<(UserSignup, i64)>();
-    let service_loop = tokio::spawn(
-        service
-            .consumer()
-            .with_state(seen_tx)
-            .listen::<record_signup>()
-            .run(stop.clone()),
-    );
+    let (service_loop, mut seen_rx) = spawn_signup_recorder(&kafka, &stop);
     let producer = asyncapi_runtime::Producer::new(&kafka.config()).unwrap();
     let topic = <channels::UserSignup as Channel>::TOPIC;
     for payload in [
@@ -191,18 +170,43 @@ async fn payloads_the_schema_rejects_are_dead_lettered_even_where_decoding_is_th
         .await
         .unwrap();
     for (record, offset) in dead.iter().zip(["0", "1"]) {
-        let header = |name: &str| {
-            record
-                .1
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-        };
-        assert_eq!(header("x-dlq-reason").as_deref(), Some("schema-error"));
-        assert_eq!(header("x-dlq-offset").as_deref(), Some(offset));
+        assert_eq!(
+            header(record, "x-dlq-reason").as_deref(),
+            Some("schema-error")
+        );
+        assert_eq!(header(record, "x-dlq-offset").as_deref(), Some(offset));
     }
     stop.cancel();
     service_loop.await.unwrap().unwrap();
+}
+
+/// The service side's consumer with `record_signup`: what it handled, with offsets.
+fn spawn_signup_recorder(
+    kafka: &EmbeddedKafka,
+    stop: &CancellationToken,
+) -> (
+    tokio::task::JoinHandle<Result<(), asyncapi_runtime::ConsumerError>>,
+    mpsc::UnboundedReceiver<(UserSignup, i64)>,
+) {
+    let service = account::Application::new(kafka.config()).unwrap();
+    let (seen_tx, seen_rx) = mpsc::unbounded_channel::<(UserSignup, i64)>();
+    let service_loop = tokio::spawn(
+        service
+            .consumer()
+            .with_state(seen_tx)
+            .listen::<record_signup>()
+            .run(stop.clone()),
+    );
+    (service_loop, seen_rx)
+}
+
+/// The value of header `name` of a raw record, as text.
+fn header(record: &RawRecord, name: &str) -> Option<String> {
+    record
+        .1
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
 }
 
 /// A blocking reader of the first record on `user.signup.dlq` (payload, headers).
