@@ -180,14 +180,13 @@ async fn payloads_the_schema_rejects_are_dead_lettered_even_where_decoding_is_th
     service_loop.await.unwrap().unwrap();
 }
 
+type ServiceLoop = tokio::task::JoinHandle<Result<(), asyncapi_runtime::ConsumerError>>;
+
 /// The service side's consumer with `record_signup`: what it handled, with offsets.
 fn spawn_signup_recorder(
     kafka: &EmbeddedKafka,
     stop: &CancellationToken,
-) -> (
-    tokio::task::JoinHandle<Result<(), asyncapi_runtime::ConsumerError>>,
-    mpsc::UnboundedReceiver<(UserSignup, i64)>,
-) {
+) -> (ServiceLoop, mpsc::UnboundedReceiver<(UserSignup, i64)>) {
     let service = account::Application::new(kafka.config()).unwrap();
     let (seen_tx, seen_rx) = mpsc::unbounded_channel::<(UserSignup, i64)>();
     let service_loop = tokio::spawn(
