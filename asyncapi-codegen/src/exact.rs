@@ -8,7 +8,7 @@
 //!
 //! What the generated types rely on: required properties are plain fields (serde rejects
 //! a missing one), optional ones reject `null` (`codec::present`), string enums only
-//! deserialize from a string (`try_from = "String"`), and unknown properties are ignored
+//! deserialize from a string (`codec::deserialize_from_str`), and unknown properties are ignored
 //! as JSON Schema allows. One difference remains, which the runtime covers: serde also
 //! takes an array in place of an object (`[..]` in field order). Schemas with arrays are
 //! therefore never exact, and the runtime validates any record that contains a `[`.

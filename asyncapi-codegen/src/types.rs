@@ -245,9 +245,16 @@ impl TypeSpace {
     pub fn new(runtime: TokenStream) -> Self {
         let p = quote! { #runtime::__private };
         let krate = serde_crate_path(&runtime);
-        let derives = [quote! {}, quote! { Default, }, quote! { Eq, Hash, Copy, }].map(|extra| {
+        // String enums deserialize through `FromStr` (see `enumeration`), not the derive.
+        let deserialize = quote! { , #p::serde::Deserialize };
+        let derives = [
+            (quote! {}, &deserialize),
+            (quote! { Default, }, &deserialize),
+            (quote! { Eq, Hash, Copy, }, &quote! {}),
+        ]
+        .map(|(extra, deserialize)| {
             quote! {
-                #[derive(Debug, Clone, PartialEq, #extra #p::serde::Serialize, #p::serde::Deserialize)]
+                #[derive(Debug, Clone, PartialEq, #extra #p::serde::Serialize #deserialize)]
                 #[serde(crate = #krate)]
             }
         });
@@ -745,14 +752,20 @@ impl TypeSpace {
         let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
         let derives = self.derive_attrs(Derives::FieldlessEnum);
         let rt = &self.rt;
+        let p = &self.private;
         // Decoding goes through `FromStr`: serde's derived enums would also take
         // `{"value": null}` where the schema allows only the string.
         self.items.push(quote! {
             #doc
             #derives
-            #[serde(try_from = "::std::string::String")]
             pub enum #ident {
                 #( #[serde(rename = #values)] #vidents, )*
+            }
+
+            impl<'de> #p::serde::Deserialize<'de> for #ident {
+                fn deserialize<D: #p::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<#ident, D::Error> {
+                    #rt::codec::deserialize_from_str(deserializer)
+                }
             }
 
             impl ::std::str::FromStr for #ident {
@@ -765,12 +778,6 @@ impl TypeSpace {
                 }
             }
 
-            impl ::std::convert::TryFrom<::std::string::String> for #ident {
-                type Error = #rt::UnknownValue;
-                fn try_from(value: ::std::string::String) -> ::std::result::Result<#ident, #rt::UnknownValue> {
-                    value.parse()
-                }
-            }
         });
         let ty = Ty {
             tokens: quote! { #ident },

@@ -38,6 +38,32 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// `Deserialize` of generated string enums: a JSON string (borrowed or not) parsed with
+/// `FromStr`. Anything else is refused, as the schema refuses it (serde's derived enums
+/// also take `{"value": null}`).
+pub fn deserialize_from_str<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    struct FromStrVisitor<T>(std::marker::PhantomData<T>);
+    impl<T> serde::de::Visitor<'_> for FromStrVisitor<T>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<T, E> {
+            value.parse().map_err(E::custom)
+        }
+    }
+    deserializer.deserialize_str(FromStrVisitor(std::marker::PhantomData))
+}
+
 /// Maps a typed headers value to Kafka headers: one header per present property,
 /// strings as raw UTF-8, anything else as JSON text.
 pub fn encode_headers<T: Serialize>(value: &T) -> Result<Vec<RawHeader>, EncodeError> {
