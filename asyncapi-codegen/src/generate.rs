@@ -18,6 +18,7 @@ use crate::types::{doc_attrs, field_ident_text, serde_crate_path, type_ident_tex
 struct MessageCode {
     ty: TokenStream,
     ty_name: String,
+    codec: Codec,
     headers: Option<Ty>,
     key: Option<Ty>,
 }
@@ -30,18 +31,14 @@ enum Codec {
     Bytes,
 }
 
-/// The content type without parameters, lowercased.
-fn base_content_type(m: &Message) -> String {
-    m.content_type
+fn codec_for(m: &Message, ty: &Ty) -> Codec {
+    let base = m
+        .content_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase()
-}
-
-fn codec_for(m: &Message, ty: &Ty) -> Codec {
-    let base = base_content_type(m);
+        .to_ascii_lowercase();
     if m.payload_format != PayloadFormat::JsonSchema {
         return Codec::Bytes;
     }
@@ -311,6 +308,7 @@ impl Generator<'_> {
             out.push(MessageCode {
                 ty: quote! { #ident },
                 ty_name,
+                codec,
                 headers,
                 key,
             });
@@ -392,20 +390,16 @@ impl Generator<'_> {
         let group = opt_str(&group);
         let client = opt_str(&client);
         let single = match c.messages.as_slice() {
-            [one] => Some(&self.doc.messages[*one]),
+            [one] => Some(*one),
             _ => None,
         };
         let payload = single
+            .map(|m| &self.doc.messages[m])
             .filter(|m| m.payload_format == PayloadFormat::JsonSchema)
             .and_then(|m| m.payload.as_ref());
         let bundled = payload.and_then(|(id, _)| bundle_schema(r, id));
         // Text and byte payloads are not decoded as JSON: their type says nothing.
-        let decoded_as_json = single.is_some_and(|m| {
-            !matches!(
-                base_content_type(m).as_str(),
-                "text/plain" | "application/octet-stream"
-            )
-        });
+        let decoded_as_json = single.is_some_and(|m| messages[m].codec == Codec::Json);
         let type_enforces_schema = bundled.is_some()
             && decoded_as_json
             && payload.is_some_and(|(id, _)| type_enforces_schema(r, id));

@@ -136,7 +136,12 @@ pub fn doc_attrs(parts: &[Option<&str>]) -> TokenStream {
 /// The `#[serde(crate = "...")]` path: serde as re-exported by the runtime, so user
 /// crates need no serde dependency of their own.
 pub fn serde_crate_path(runtime: &TokenStream) -> String {
-    format!("{}::__private::serde", runtime.to_string().replace(' ', ""))
+    runtime_item_path(runtime, "__private::serde")
+}
+
+/// `item` under the runtime's path, as the string serde's attributes take.
+fn runtime_item_path(runtime: &TokenStream, item: &str) -> String {
+    format!("{}::{item}", runtime.to_string().replace(' ', ""))
 }
 
 thread_local! {
@@ -266,7 +271,7 @@ impl TypeSpace {
                 #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
             },
             skip_none_reject_null: {
-                let present = format!("{}::codec::present", runtime.to_string().replace(' ', ""));
+                let present = runtime_item_path(&runtime, "codec::present");
                 quote! {
                     #[serde(default, deserialize_with = #present, skip_serializing_if = "::std::option::Option::is_none")]
                 }

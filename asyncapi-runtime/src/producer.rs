@@ -85,7 +85,8 @@ impl<'a, C: Channel> Outgoing<'a, C> {
 
     /// Encodes everything: errors here mean nothing was enqueued.
     fn prepare(self) -> Result<Prepared, SendError> {
-        let topic = if C::PARAMETER_NAMES.is_empty() && !C::TOPIC.contains('{') {
+        // A topic without placeholders is its own rendering.
+        let topic = if !C::TOPIC.contains('{') {
             Cow::Borrowed(C::TOPIC)
         } else {
             let template = TopicTemplate::parse(C::TOPIC)?;

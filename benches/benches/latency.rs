@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asyncapi_benches::{
-    api, bench_broker, bench_requested, consumer_config, env_u64, now_micros, quantile,
-    typed_event, RawEvent, Samples,
+    api, bench_broker, bench_requested, consumer_config, consumer_props, env_u64, now_micros,
+    quantile, raw_consumer_config, typed_event, RawEvent, Samples,
 };
 use asyncapi_runtime::{CancellationToken, Channel, ListenerOptions, MessageContext, Outgoing};
 use asyncapi_test_support::{Broker, TestBroker};
@@ -121,19 +121,9 @@ async fn raw_loop(
     samples: Samples,
     warmed: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
-    let mut config = rdkafka::ClientConfig::new();
-    config
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "latency-raw")
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.offset.store", "false");
-    for kv in std::env::var("BENCH_CONSUMER_PROPS")
-        .unwrap_or_default()
-        .split(',')
-    {
-        if let Some((k, v)) = kv.split_once('=') {
-            config.set(k, v);
-        }
+    let mut config = raw_consumer_config(&bootstrap, "latency-raw");
+    for (k, v) in consumer_props() {
+        config.set(k, v);
     }
     let consumer: StreamConsumer = config.create()?;
     consumer.subscribe(&[api::channels::Latency::TOPIC])?;

@@ -63,14 +63,31 @@ pub fn bench_requested() -> bool {
 /// `config` plus the librdkafka properties of `BENCH_CONSUMER_PROPS` (`k=v,k=v`), a
 /// diagnostic knob for the runtime's consumers.
 pub fn consumer_config(mut config: KafkaConfig) -> KafkaConfig {
-    for kv in std::env::var("BENCH_CONSUMER_PROPS")
+    for (k, v) in consumer_props() {
+        config = config.set(k, v);
+    }
+    config
+}
+
+/// The `k=v` pairs of `BENCH_CONSUMER_PROPS`.
+pub fn consumer_props() -> Vec<(String, String)> {
+    std::env::var("BENCH_CONSUMER_PROPS")
         .unwrap_or_default()
         .split(',')
-    {
-        if let Some((k, v)) = kv.split_once('=') {
-            config = config.set(k, v);
-        }
-    }
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The hand-written consumer's settings: at-least-once, offsets stored by the loop.
+pub fn raw_consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false");
     config
 }
 
@@ -414,13 +431,7 @@ pub async fn consume_typed(
 
 /// The hand-written loop: `StreamConsumer`, serde decode, offset stored after decode.
 pub async fn consume_raw(bootstrap: &str, variant: Variant, n: u64) -> anyhow::Result<f64> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", fresh_group("raw"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "true")
-        .set("enable.auto.offset.store", "false")
-        .create()?;
+    let consumer: StreamConsumer = raw_consumer_config(bootstrap, &fresh_group("raw")).create()?;
     consumer.subscribe(&[variant.topic()])?;
     let progress = Progress::default();
     let deadline = Instant::now() + Duration::from_secs(120);

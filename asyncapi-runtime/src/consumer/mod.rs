@@ -359,7 +359,8 @@ impl<S> Consumer<S> {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
-                _ = env.notify.notified(), if state.has_paused() => state.refill_paused(),
+                // The flag is set while partitions are paused (see `update_waiting`).
+                _ = env.notify.notified(), if env.loop_waiting.load(Ordering::SeqCst) => state.refill_paused(),
                 received = messages.next() => {
                     let mut batch = Vec::new();
                     let mut failure = None;
@@ -539,10 +540,6 @@ impl LoopState {
         self.max_in_flight
             .saturating_sub(self.env.in_flight.load(Ordering::Acquire))
             .max(1)
-    }
-
-    fn has_paused(&self) -> bool {
-        lock(&self.slots).paused > 0
     }
 
     /// Workers signal settled records while partitions are paused (to resume them).
