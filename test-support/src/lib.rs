@@ -1,31 +1,29 @@
-//! Real Kafka-compatible brokers for integration tests.
+//! Brokers for integration tests.
 //!
-//! - [`tansu::Tansu`]: a `tansu` broker process (a Kafka-compatible broker in Rust) on a
-//!   free loopback port, in a fresh temp dir, killed on drop; can be stopped and
-//!   restarted on the same port for broker-outage tests.
+//! - [`kafka::Kafka`]: Apache Kafka itself (KRaft mode), one node or a three-node
+//!   cluster, started from the jars of `test-support/kafka/pom.xml` on free loopback
+//!   ports, in a temp dir, killed on drop; nodes can be killed, stopped and restarted.
+//!   `ASYNCAPI_TEST_KAFKA=host:port` points the same tests at an existing cluster.
 //! - [`EmbeddedKafka`]: the runtime's in-process cluster (librdkafka's mock cluster,
-//!   `asyncapi_runtime::EmbeddedKafka`).
+//!   `asyncapi_runtime::EmbeddedKafka`): nothing to install.
 //! - [`TestBroker`] / [`Broker`]: one test body, either broker ([`BrokerKind`]).
 
 pub mod fault;
-pub mod tansu;
+pub mod kafka;
+mod process;
 
 use std::fmt;
 
 pub use asyncapi_runtime::EmbeddedKafka;
-pub use tansu::Tansu;
-
-/// The install command for the tansu binary the harness expects.
-pub const TANSU_INSTALL: &str = "cargo install tansu --version 0.6.0 --locked --features dynostore";
+pub use kafka::{ClientListener, ExternalKafka, Kafka, KafkaOptions, TopicSpec};
 
 /// Errors of the harness.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "the tansu broker binary was not found ({searched}); install it with `{TANSU_INSTALL}` \
-         or point TANSU_BIN at it"
-    )]
-    TansuNotFound { searched: String },
+    #[error("{tool} is needed to run Apache Kafka for tests: {hint}")]
+    ToolMissing { tool: &'static str, hint: String },
+    #[error("fetching the Kafka jars with Maven failed ({status}):\n{output}")]
+    Maven { status: String, output: String },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -51,8 +49,10 @@ pub enum Error {
         partitions: i32,
         detail: String,
     },
-    #[error("broker is stopped")]
-    Stopped,
+    #[error("the cluster has nodes 1 to {count}; there is no node {id}")]
+    NoSuchNode { id: usize, count: usize },
+    #[error("creating the test certificates: {0}")]
+    Tls(String),
     #[error("kafka client error: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("embedded cluster: {0}")]
@@ -75,19 +75,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum BrokerKind {
     /// librdkafka's in-process mock cluster.
     Embedded,
-    /// A real `tansu` broker process.
-    Tansu,
+    /// Apache Kafka: a node the harness starts, or the cluster of `ASYNCAPI_TEST_KAFKA`.
+    Kafka,
 }
 
 impl BrokerKind {
-    pub const ALL: [BrokerKind; 2] = [BrokerKind::Embedded, BrokerKind::Tansu];
+    pub const ALL: [BrokerKind; 2] = [BrokerKind::Embedded, BrokerKind::Kafka];
 }
 
 impl fmt::Display for BrokerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             BrokerKind::Embedded => "embedded",
-            BrokerKind::Tansu => "tansu",
+            BrokerKind::Kafka => "kafka",
         })
     }
 }
@@ -108,25 +108,30 @@ pub trait Broker: Send + Sync {
 /// A started broker of either kind.
 pub enum TestBroker {
     Embedded(EmbeddedKafka),
-    Tansu(Tansu),
+    Kafka(Kafka),
+    External(ExternalKafka),
 }
 
 impl TestBroker {
-    /// Starts a broker of `kind` (blocking: at most ~20 s for tansu).
+    /// Starts a broker of `kind` (blocking: Kafka takes some seconds; the first start
+    /// on a machine also fetches its jars). For `Kafka`, `ASYNCAPI_TEST_KAFKA` selects
+    /// an existing cluster instead.
     pub fn start(kind: BrokerKind) -> Result<Self> {
         Ok(match kind {
             BrokerKind::Embedded => TestBroker::Embedded(EmbeddedKafka::start(1)?),
-            BrokerKind::Tansu => TestBroker::Tansu(Tansu::start()?),
+            BrokerKind::Kafka => match ExternalKafka::from_env() {
+                Some(bootstrap) => TestBroker::External(ExternalKafka::connect(bootstrap)?),
+                None => TestBroker::Kafka(Kafka::start()?),
+            },
         })
     }
-}
 
-impl TestBroker {
-    /// The tansu broker, for stop/restart (`None` on the embedded cluster).
-    pub fn tansu_mut(&mut self) -> Option<&mut Tansu> {
+    /// The Kafka cluster this harness started, for killing and restarting nodes
+    /// (`None` on the embedded cluster and on an external one).
+    pub fn kafka_mut(&mut self) -> Option<&mut Kafka> {
         match self {
-            TestBroker::Tansu(t) => Some(t),
-            TestBroker::Embedded(_) => None,
+            TestBroker::Kafka(k) => Some(k),
+            TestBroker::Embedded(_) | TestBroker::External(_) => None,
         }
     }
 }
@@ -135,28 +140,31 @@ impl Broker for TestBroker {
     fn kind(&self) -> BrokerKind {
         match self {
             TestBroker::Embedded(_) => BrokerKind::Embedded,
-            TestBroker::Tansu(_) => BrokerKind::Tansu,
+            TestBroker::Kafka(_) | TestBroker::External(_) => BrokerKind::Kafka,
         }
     }
 
     fn bootstrap_servers(&self) -> String {
         match self {
             TestBroker::Embedded(b) => Broker::bootstrap_servers(b),
-            TestBroker::Tansu(b) => Broker::bootstrap_servers(b),
+            TestBroker::Kafka(b) => b.bootstrap_servers(),
+            TestBroker::External(b) => b.bootstrap_servers().to_owned(),
         }
     }
 
     fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
         match self {
             TestBroker::Embedded(b) => Broker::create_topic(b, name, partitions),
-            TestBroker::Tansu(b) => Broker::create_topic(b, name, partitions),
+            TestBroker::Kafka(b) => b.create_topic(name, partitions),
+            TestBroker::External(b) => b.create_topic(name, partitions),
         }
     }
 
     fn config(&self) -> asyncapi_runtime::KafkaConfig {
         match self {
             TestBroker::Embedded(b) => Broker::config(b),
-            TestBroker::Tansu(b) => Broker::config(b),
+            TestBroker::Kafka(b) => b.config(),
+            TestBroker::External(b) => asyncapi_runtime::KafkaConfig::new(b.bootstrap_servers()),
         }
     }
 }
@@ -180,22 +188,18 @@ impl Broker for EmbeddedKafka {
     }
 }
 
-impl Broker for Tansu {
+impl Broker for Kafka {
     fn kind(&self) -> BrokerKind {
-        BrokerKind::Tansu
+        BrokerKind::Kafka
     }
     fn bootstrap_servers(&self) -> String {
-        Tansu::bootstrap_servers(self)
+        Kafka::bootstrap_servers(self)
     }
     fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
-        Tansu::create_topic(self, name, partitions)
+        Kafka::create_topic(self, name, partitions)
     }
-    /// One record per batch: tansu 0.6.0 answers a fetch that starts inside a record
-    /// batch with no data, so a consumer resuming (after a pause, a restart or a
-    /// rebalance) mid-batch would stall. Real Kafka returns the enclosing batch.
     fn config(&self) -> asyncapi_runtime::KafkaConfig {
-        asyncapi_runtime::KafkaConfig::new(Tansu::bootstrap_servers(self))
-            .set("batch.num.messages", "1")
+        Kafka::config(self)
     }
 }
 
@@ -213,7 +217,6 @@ pub(crate) fn fetch_metadata(
         .create()?;
     Ok(consumer.fetch_metadata(topic, timeout)?)
 }
-
 /// Waits until `topic` shows `partitions` partitions, each with a leader.
 pub(crate) fn wait_for_topic(
     bootstrap: &str,

@@ -1,6 +1,6 @@
 //! Fault suite: the runtime loses no message. Every body runs on both brokers
-//! (`embedded::<name>`, and `tansu::<name>` with `--features tansu`); the producer
-//! outage test needs a broker process to stop and runs on tansu only.
+//! (`embedded::<name>`, and `kafka::<name>` on Apache Kafka with `--features kafka`);
+//! the broker restart test needs a broker process to stop and runs on Kafka only.
 //!
 //! Consumer processes are `fault-consumer` (src/bin): the runtime's `Consumer` loop,
 //! appending `B`/`E` lines per message to an id log (see `asyncapi_test_support::fault`).
@@ -22,7 +22,7 @@ use asyncapi_test_support::fault::{
     self, event, handled_counts, read_log, ConsumerProcess, FaultEvent, FaultEvents, Rng, DLQ,
     TOPIC,
 };
-use asyncapi_test_support::{Broker, BrokerKind};
+use asyncapi_test_support::Broker;
 use support::*;
 
 const PARTITIONS: i32 = 4;
@@ -55,17 +55,10 @@ async fn produce(kafka: &dyn Broker, ids: std::ops::Range<u64>) {
 /// docs/testing.md) and a commit interval (50 ms) far shorter than the backlog of
 /// dispatched records (up to 1,024 at 1 ms each), so an offset stored before its record
 /// was handled would be committed before almost any kill point and show up as a loss.
-///
-/// tansu 0.6.0 needs a longer session timeout: with 2.5 s, of two members joining at
-/// once one is left without partitions (seen with plain rdkafka consumers too).
-fn process_props(kind: BrokerKind) -> Vec<(String, String)> {
-    let (session, heartbeat) = match kind {
-        BrokerKind::Embedded => ("2500", "500"),
-        BrokerKind::Tansu => ("6000", "1000"),
-    };
+fn process_props() -> Vec<(String, String)> {
     [
-        ("session.timeout.ms", session),
-        ("heartbeat.interval.ms", heartbeat),
+        ("session.timeout.ms", "2500"),
+        ("heartbeat.interval.ms", "500"),
         ("auto.commit.interval.ms", "50"),
     ]
     .iter()
@@ -88,7 +81,7 @@ impl Proc {
             group: group.to_owned(),
             log: log.clone(),
             delay_ms,
-            props: process_props(kafka.kind()),
+            props: process_props(),
         }
         .spawn()
         .expect("spawning fault-consumer");
@@ -189,21 +182,11 @@ fn tally(n: u64, logs: &[&[fault::LogLine]]) -> (Vec<u64>, usize, BTreeMap<u64, 
 
 broker_tests!(
     crash_sigkill_then_restart_loses_nothing,
+    rebalance_after_sigkill_survivor_takes_over,
     poison_records_are_dead_lettered_and_the_loop_goes_on,
     handler_faults_retry_dead_letter_and_survive_panics,
     sigterm_finishes_in_flight_commits_and_restart_handles_nothing_twice,
 );
-
-/// Embedded only: tansu 0.6.0 does not hand a dead member's partitions to the survivor.
-/// Reproduced with two plain rdkafka consumers: after one is SIGKILLed, the group
-/// rebalances but the survivor gets back only its own partitions (docs/testing.md).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rebalance_after_sigkill_survivor_takes_over_embedded() {
-    support::run_on(asyncapi_test_support::BrokerKind::Embedded, |b| {
-        Box::pin(rebalance_after_sigkill_survivor_takes_over(b))
-    })
-    .await
-}
 
 // ---------------------------------------------------------------------------------
 // Crash
@@ -877,179 +860,4 @@ async fn sigterm_finishes_in_flight_commits_and_restart_handles_nothing_twice(ka
         "handled again after a clean restart: {again:?}"
     );
     assert!(lost.is_empty(), "lost {} ids", lost.len());
-}
-
-// ---------------------------------------------------------------------------------
-// Broker outage (tansu only: the embedded cluster cannot be stopped and restarted)
-
-#[cfg(feature = "tansu")]
-mod tansu_outage {
-    use super::*;
-    use asyncapi_test_support::Tansu;
-
-    const SENDS: u64 = 1_200;
-    const SEND_EVERY: Duration = Duration::from_millis(10);
-    const STOP_AT: Duration = Duration::from_secs(3);
-    const OUTAGE: Duration = Duration::from_secs(6);
-
-    #[derive(Debug)]
-    enum Outcome {
-        Acked { at: Instant },
-        Failed { error: String },
-    }
-
-    fn kind_of(e: &SendError) -> String {
-        // The variant name plus the Kafka error code: a typed error, not a string.
-        let code = match e {
-            SendError::Delivery { source, .. } | SendError::Enqueue { source, .. } => {
-                format!("{:?}", source.rdkafka_error_code())
-            }
-            _ => String::new(),
-        };
-        let variant = format!("{e:?}");
-        let variant = variant
-            .split([' ', '{', '('])
-            .next()
-            .unwrap_or("")
-            .to_owned();
-        format!("{variant}({code})")
-    }
-
-    async fn outage(idempotence: bool) {
-        init_tracing();
-        let mut tansu = tokio::task::spawn_blocking(Tansu::start)
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("starting tansu: {e}"));
-        let persistent = tansu.storage_is_persistent();
-        tansu
-            .create_topic(TOPIC, 1)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let bootstrap = tansu.bootstrap_servers();
-        let mut config = asyncapi_test_support::Broker::config(&tansu)
-            .set("message.timeout.ms", "4000")
-            .set("reconnect.backoff.ms", "50")
-            .set("reconnect.backoff.max.ms", "500");
-        if !idempotence {
-            // The runtime's default is idempotence on; tansu's memory storage forgets
-            // the producer id on restart and an idempotent producer never recovers.
-            config = config.set("enable.idempotence", "false");
-        }
-        let producer = Producer::new(&config).expect("producer");
-        let outcomes: Arc<Mutex<BTreeMap<u64, Outcome>>> = Arc::default();
-        let started = Instant::now();
-        let sender = {
-            let outcomes = outcomes.clone();
-            tokio::spawn(async move {
-                let mut tasks = Vec::new();
-                for id in 0..SENDS {
-                    let producer = producer.clone();
-                    let outcomes = outcomes.clone();
-                    tasks.push(tokio::spawn(async move {
-                        let key = id.to_string();
-                        let ev = event(id);
-                        let r = producer
-                            .send::<FaultEvents>(Outgoing::new(&ev).key(&key))
-                            .await;
-                        let o = match r {
-                            Ok(_) => Outcome::Acked { at: Instant::now() },
-                            Err(e) => Outcome::Failed { error: kind_of(&e) },
-                        };
-                        outcomes.lock().unwrap().insert(id, o);
-                    }));
-                    tokio::time::sleep(SEND_EVERY).await;
-                }
-                for t in tasks {
-                    t.await.expect("send task");
-                }
-            })
-        };
-        tokio::time::sleep(STOP_AT.saturating_sub(started.elapsed())).await;
-        let stopped_at = Instant::now();
-        tansu.stop().expect("stop tansu");
-        tokio::time::sleep(OUTAGE).await;
-        let tansu = tokio::task::spawn_blocking(move || tansu.restart().map(|()| tansu))
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("restarting tansu: {e}"));
-        if !persistent {
-            // Memory storage: the restarted broker is empty.
-            let _ = tansu.create_topic(TOPIC, 1);
-        }
-        let restarted_at = Instant::now();
-        tokio::time::timeout(Duration::from_secs(90), sender)
-            .await
-            .expect("every send returned within 90 s (acknowledged or a typed error)")
-            .unwrap();
-
-        let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
-        assert_eq!(outcomes.len() as u64, SENDS, "every send returned");
-        let mut before = BTreeSet::new();
-        let mut after = BTreeSet::new();
-        let mut errors: BTreeMap<String, usize> = BTreeMap::new();
-        for (id, o) in outcomes.iter() {
-            match o {
-                Outcome::Acked { at, .. } if *at < stopped_at => {
-                    before.insert(*id);
-                }
-                Outcome::Acked { .. } => {
-                    after.insert(*id);
-                }
-                Outcome::Failed { error } => *errors.entry(error.clone()).or_default() += 1,
-            }
-        }
-        // Read the topic back (everything, until 3 s pass with nothing new).
-        let total_acked = before.len() + after.len();
-        let records = read_topic(&bootstrap, TOPIC, after.len(), 3_000).await;
-        let consumed: BTreeSet<u64> = records
-            .iter()
-            .filter_map(|r| serde_json::from_slice::<FaultEvent>(&r.payload).ok())
-            .map(|e| e.id)
-            .collect();
-        let lost_after: Vec<&u64> = after.iter().filter(|id| !consumed.contains(id)).collect();
-        let before_present = before.iter().filter(|id| consumed.contains(id)).count();
-        let restart_took = restarted_at.duration_since(stopped_at);
-        println!(
-            "[outage tansu idempotence={idempotence}] {SENDS} sends, broker down {restart_took:?}: \
-             acked before the stop {} ({} of them still present{}), acked after {} \
-             (lost {}), typed errors {errors:?}; total acked {total_acked}; consumed {}",
-            before.len(),
-            before_present,
-            if persistent { "" } else { ": memory storage keeps none by design" },
-            after.len(),
-            lost_after.len(),
-            consumed.len()
-        );
-        assert!(
-            lost_after.is_empty(),
-            "acknowledged and lost: {lost_after:?}"
-        );
-        if persistent {
-            assert_eq!(
-                before_present,
-                before.len(),
-                "acknowledged before the stop and lost"
-            );
-        }
-        assert!(
-            !errors.is_empty(),
-            "the outage outlasts message.timeout.ms: some sends must fail"
-        );
-        if !idempotence {
-            assert!(
-                !after.is_empty(),
-                "the plain producer recovers after the restart"
-            );
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn producer_outage_plain_acks_or_typed_errors_none_lost() {
-        outage(false).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn producer_outage_idempotent_acks_or_typed_errors_none_lost() {
-        outage(true).await
-    }
 }

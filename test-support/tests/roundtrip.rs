@@ -167,10 +167,10 @@ async fn roundtrip_embedded() {
         .expect("roundtrip on the embedded broker finished within 180 s");
 }
 
-#[cfg(feature = "tansu")]
+#[cfg(feature = "kafka")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn roundtrip_tansu() {
-    tokio::time::timeout(Duration::from_secs(180), roundtrip(BrokerKind::Tansu))
+async fn roundtrip_kafka() {
+    tokio::time::timeout(Duration::from_secs(180), roundtrip(BrokerKind::Kafka))
         .await
-        .expect("roundtrip on tansu finished within 180 s");
+        .expect("roundtrip on Kafka finished within 180 s");
 }

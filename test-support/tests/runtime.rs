@@ -1,7 +1,7 @@
 //! End-to-end tests of the producer and the consumer loop (moved here from
 //! `asyncapi-runtime/tests/kafka.rs`). Every test body runs on both brokers:
 //! `embedded::<name>` on the runtime's `EmbeddedKafka` (default suite) and
-//! `tansu::<name>` on a tansu process (`--features tansu`).
+//! `kafka::<name>` on Apache Kafka (`--features kafka`).
 
 #[macro_use]
 mod support;
@@ -42,7 +42,8 @@ fn restartable(config: KafkaConfig) -> KafkaConfig {
         .set("auto.commit.interval.ms", "600000")
 }
 
-/// Creates the signups topic and its dead-letter topic (tansu does not auto-create).
+/// Creates the signups topic and its dead-letter topic (the test brokers do not
+/// auto-create topics).
 fn cluster(kafka: &dyn Broker, partitions: i32) {
     kafka
         .create_topic(SIGNUPS, partitions)

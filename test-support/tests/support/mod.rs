@@ -8,7 +8,7 @@ use asyncapi_test_support::{BrokerKind, TestBroker};
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Starts a broker of `kind` off the async workers; panics with the harness error
-/// (for tansu: the install command when the binary is missing; never skipped).
+/// (for Kafka: what to install when Java or Maven is missing; never skipped).
 pub async fn start_broker(kind: BrokerKind) -> TestBroker {
     init_tracing();
     tokio::task::spawn_blocking(move || TestBroker::start(kind))
@@ -29,7 +29,8 @@ where
 }
 
 /// `broker_tests!(a, b)` turns `async fn a(kafka: &dyn Broker)` into the tests
-/// `embedded::a` (always) and `tansu::a` (with `--features tansu`).
+/// `embedded::a` (always) and `kafka::a` (with `--features kafka`: Apache Kafka, or the
+/// cluster of `ASYNCAPI_TEST_KAFKA`).
 #[macro_export]
 macro_rules! broker_tests {
     ($($name:ident),* $(,)?) => {
@@ -45,13 +46,13 @@ macro_rules! broker_tests {
                 }
             )*
         }
-        #[cfg(feature = "tansu")]
-        mod tansu {
+        #[cfg(feature = "kafka")]
+        mod kafka {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     $crate::support::run_on(
-                        asyncapi_test_support::BrokerKind::Tansu,
+                        asyncapi_test_support::BrokerKind::Kafka,
                         |b| Box::pin(super::$name(b)),
                     )
                     .await
