@@ -53,12 +53,34 @@ pub use rdkafka::error::KafkaError;
 use crate::contract::RawHeader;
 
 /// A record that could not be delivered, handed back so the caller loses nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the topic, the sizes of key and payload and the header names, never
+/// their bytes: failed sends get logged, and the bytes are the sender's data.
+#[derive(Clone, PartialEq, Eq)]
 pub struct FailedRecord {
     pub topic: String,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
     pub headers: Vec<RawHeader>,
+}
+
+impl std::fmt::Debug for FailedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bytes = |n: usize| format!("{n} bytes");
+        f.debug_struct("FailedRecord")
+            .field("topic", &self.topic)
+            .field("key", &self.key.as_ref().map(|k| bytes(k.len())))
+            .field("payload", &bytes(self.payload.len()))
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// Sending a record failed.
@@ -186,5 +208,40 @@ impl UnknownValue {
             value: value.to_owned(),
             expected,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed send is often logged with `{:?}`: the record's bytes are the sender's
+    /// data (and can be megabytes), so Debug shows sizes and header names only.
+    #[test]
+    fn failed_record_debug_shows_no_payload_key_or_header_value() {
+        let record = FailedRecord {
+            topic: "payments".into(),
+            key: Some(b"customer-4711".to_vec()),
+            payload: b"{\"card\":\"4111111111111111\"}".to_vec(),
+            headers: vec![("trace".into(), b"secret-header-value".to_vec())],
+        };
+        let error = SendError::Delivery {
+            source: KafkaError::Canceled,
+            record: Box::new(record.clone()),
+        };
+        for text in [
+            format!("{record:?}"),
+            format!("{error:?}"),
+            error.to_string(),
+        ] {
+            for secret in ["4111", "customer-4711", "secret-header-value", "52, 49"] {
+                assert!(!text.contains(secret), "`{secret}` in {text}");
+            }
+        }
+        let debug = format!("{record:?}");
+        assert!(
+            debug.contains("payments") && debug.contains("27 bytes") && debug.contains("trace"),
+            "{debug}"
+        );
     }
 }

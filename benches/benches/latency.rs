@@ -1,5 +1,5 @@
 //! End-to-end latency, produce (generated client) to handler (runtime `Consumer`), at
-//! a fixed rate on the embedded (mock) cluster, or on tansu with `BENCH_BROKER=tansu`.
+//! a fixed rate on the embedded (mock) cluster, or on Apache Kafka with `BENCH_BROKER=kafka`.
 //!
 //! `cargo bench -p asyncapi-benches --bench latency` (`BENCH_RATE`, `BENCH_SECONDS`)
 

@@ -1,6 +1,6 @@
 //! The same produce/consume workload as `throughput`, written by hand in Python with
 //! confluent_kafka (`benches/python/loop.py`), against the same embedded broker: this
-//! process hosts the mock cluster (or starts tansu with `BENCH_BROKER=tansu`) and runs
+//! process hosts the mock cluster (or starts Apache Kafka with `BENCH_BROKER=kafka`) and runs
 //! the script as a child process.
 //!
 //! `pip install confluent-kafka && cargo bench -p asyncapi-benches --bench python`

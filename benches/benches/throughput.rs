@@ -1,6 +1,6 @@
 //! Throughput of the generated typed client and the runtime's `Consumer` loop against
 //! hand-written rdkafka loops, on the embedded (mock) cluster or, with
-//! `BENCH_BROKER=tansu`, on a tansu process.
+//! `BENCH_BROKER=kafka`, on Apache Kafka.
 //!
 //! `cargo bench -p asyncapi-benches --bench throughput`
 

@@ -91,11 +91,11 @@ pub fn raw_consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
     config
 }
 
-/// The broker a bench runs on: `BENCH_BROKER=tansu` for a tansu process, else the
-/// embedded mock cluster.
+/// The broker a bench runs on: `BENCH_BROKER=kafka` for Apache Kafka (a node the
+/// harness starts, or `ASYNCAPI_TEST_KAFKA`), else the embedded mock cluster.
 pub fn bench_broker() -> BrokerKind {
     match std::env::var("BENCH_BROKER").as_deref() {
-        Ok("tansu") => BrokerKind::Tansu,
+        Ok("kafka") => BrokerKind::Kafka,
         _ => BrokerKind::Embedded,
     }
 }

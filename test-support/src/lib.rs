@@ -98,7 +98,12 @@ pub trait Broker: Send + Sync {
     /// `host:port` list for `bootstrap.servers`.
     fn bootstrap_servers(&self) -> String;
     /// Creates a topic and waits until its metadata shows every partition.
-    fn create_topic(&self, name: &str, partitions: i32) -> Result<()>;
+    fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
+        self.create_topic_spec(&TopicSpec::new(name, partitions))
+    }
+    /// Creates a topic with topic-level configuration (which the embedded cluster
+    /// ignores: it enforces no topic limits) and waits for its metadata.
+    fn create_topic_spec(&self, spec: &TopicSpec) -> Result<()>;
     /// A runtime configuration pointing at this broker.
     fn config(&self) -> asyncapi_runtime::KafkaConfig {
         asyncapi_runtime::KafkaConfig::new(self.bootstrap_servers())
@@ -152,11 +157,11 @@ impl Broker for TestBroker {
         }
     }
 
-    fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
+    fn create_topic_spec(&self, spec: &TopicSpec) -> Result<()> {
         match self {
-            TestBroker::Embedded(b) => Broker::create_topic(b, name, partitions),
-            TestBroker::Kafka(b) => b.create_topic(name, partitions),
-            TestBroker::External(b) => b.create_topic(name, partitions),
+            TestBroker::Embedded(b) => b.create_topic_spec(spec),
+            TestBroker::Kafka(b) => b.create_topic_spec(spec),
+            TestBroker::External(b) => b.create_topic_spec(spec),
         }
     }
 
@@ -177,12 +182,12 @@ impl Broker for EmbeddedKafka {
         EmbeddedKafka::bootstrap_servers(self).to_owned()
     }
     /// Creates the topic (replication factor 1), then waits until metadata shows it.
-    fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
-        EmbeddedKafka::create_topic(self, name, partitions)?;
+    fn create_topic_spec(&self, spec: &TopicSpec) -> Result<()> {
+        EmbeddedKafka::create_topic(self, &spec.name, spec.partitions)?;
         wait_for_topic(
             EmbeddedKafka::bootstrap_servers(self),
-            name,
-            partitions,
+            &spec.name,
+            spec.partitions,
             std::time::Duration::from_secs(10),
         )
     }
@@ -195,8 +200,8 @@ impl Broker for Kafka {
     fn bootstrap_servers(&self) -> String {
         Kafka::bootstrap_servers(self)
     }
-    fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
-        Kafka::create_topic(self, name, partitions)
+    fn create_topic_spec(&self, spec: &TopicSpec) -> Result<()> {
+        Kafka::create_topic_spec(self, spec)
     }
     fn config(&self) -> asyncapi_runtime::KafkaConfig {
         Kafka::config(self)

@@ -22,7 +22,7 @@ use asyncapi_test_support::fault::{
     self, event, handled_counts, read_log, ConsumerProcess, FaultEvent, FaultEvents, Rng, DLQ,
     TOPIC,
 };
-use asyncapi_test_support::Broker;
+use asyncapi_test_support::{Broker, TopicSpec};
 use support::*;
 
 const PARTITIONS: i32 = 4;
@@ -431,7 +431,12 @@ async fn poison_oversized_with_default_limits_embedded() {
 }
 
 async fn poison(kafka: &dyn Broker, raise_limit: bool) {
-    topics(kafka);
+    // The topics take records up to the foreign producer's limit (Kafka's default
+    // `max.message.bytes` is 1 MiB).
+    for name in [TOPIC, DLQ] {
+        let spec = TopicSpec::new(name, PARTITIONS).config("max.message.bytes", BIG_LIMIT);
+        kafka.create_topic_spec(&spec).expect("create topic");
+    }
     // The runtime's producer refuses an oversized record with a typed error.
     let producer = Producer::new(&kafka.config()).expect("producer");
     let refused = producer

@@ -65,10 +65,10 @@ impl ExternalKafka {
         &self.bootstrap
     }
 
-    /// Deletes `name` if an earlier test left it (with its committed offsets), then
-    /// creates it with the cluster's default replication factor.
-    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
-        super::admin::delete_topic(&self.bootstrap, name)?;
-        super::admin::create_topic(&self.bootstrap, &super::TopicSpec::new(name, partitions))
+    /// Deletes the topic if an earlier test left it (with its committed offsets), then
+    /// creates it (default replication factor unless `spec` names one).
+    pub fn create_topic_spec(&self, spec: &super::TopicSpec) -> Result<()> {
+        super::admin::delete_topic(&self.bootstrap, &spec.name)?;
+        super::admin::create_topic(&self.bootstrap, spec)
     }
 }
