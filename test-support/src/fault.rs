@@ -65,14 +65,25 @@ pub fn event(id: u64) -> FaultEvent {
     }
 }
 
-/// One line of a consumer process's id log: `<tag> <id> <partition> <offset>`, tag
-/// `B` (handler began) or `E` (handler ended: the message is handled).
+/// One line of a consumer process's id log: `<tag> <id> <partition> <offset> <at>`,
+/// tag `B` (handler began) or `E` (handler ended: the message is handled), `at` the
+/// wall clock in microseconds (one clock for every process of the machine, so lines of
+/// several processes can be put in one order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLine {
     pub end: bool,
     pub id: u64,
     pub partition: i32,
     pub offset: i64,
+    pub at_micros: u64,
+}
+
+/// Microseconds since the Unix epoch.
+pub fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
 }
 
 /// Appends one line per call with a single `write` on an `O_APPEND` file: once the
@@ -92,7 +103,10 @@ impl IdLog {
 
     pub fn record(&self, line: LogLine) -> std::io::Result<()> {
         let tag = if line.end { 'E' } else { 'B' };
-        let text = format!("{tag} {} {} {}\n", line.id, line.partition, line.offset);
+        let text = format!(
+            "{tag} {} {} {} {}\n",
+            line.id, line.partition, line.offset, line.at_micros
+        );
         (&self.file).write_all(text.as_bytes())?;
         (&self.file).flush()
     }
@@ -114,6 +128,7 @@ pub fn read_log(path: &Path) -> Vec<LogLine> {
                 id: it.next()?.parse().ok()?,
                 partition: it.next()?.parse().ok()?,
                 offset: it.next()?.parse().ok()?,
+                at_micros: it.next()?.parse().ok()?,
             })
         })
         .collect()

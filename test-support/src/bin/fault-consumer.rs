@@ -2,15 +2,15 @@
 //! `faultEvents`, stopped by SIGTERM/Ctrl-C (`run_until_signal`) or killed.
 //!
 //! Usage: `fault-consumer BOOTSTRAP GROUP LOG DELAY_MS [key=value ...]`.
-//! For each message the handler appends `B id partition offset` to LOG, sleeps
-//! DELAY_MS, then appends `E id partition offset` (one `write` each, so a line is in
+//! For each message the handler appends `B id partition offset at` to LOG, sleeps
+//! DELAY_MS, then appends `E id partition offset at` (one `write` each, so a line is in
 //! the kernel before the handler returns and survives SIGKILL).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use asyncapi_runtime::{Consumer, KafkaConfig, ListenerOptions, MessageContext, RetryPolicy};
-use asyncapi_test_support::fault::{FaultEvent, FaultEvents, IdLog, LogLine};
+use asyncapi_test_support::fault::{now_micros, FaultEvent, FaultEvents, IdLog, LogLine};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -47,6 +47,7 @@ async fn main() {
                     id: msg.id,
                     partition: ctx.partition,
                     offset: ctx.offset,
+                    at_micros: now_micros(),
                 };
                 log.record(line(false)).map_err(|e| e.to_string())?;
                 if !delay.is_zero() {

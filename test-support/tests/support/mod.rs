@@ -2,6 +2,8 @@
 //! helpers to drive a broker, and [`broker_tests!`] to run one body on both brokers.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use asyncapi_test_support::{BrokerKind, TestBroker};
 
 /// Per-test bound, broker start included.
