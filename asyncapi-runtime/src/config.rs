@@ -14,6 +14,10 @@ pub const ENV_BOOTSTRAP_SERVERS: &str = "KAFKA_BOOTSTRAP_SERVERS";
 pub const ENV_SASL_USERNAME: &str = "KAFKA_SASL_USERNAME";
 /// Environment variable with the SASL password (used when the builder has none).
 pub const ENV_SASL_PASSWORD: &str = "KAFKA_SASL_PASSWORD";
+/// Environment variable with the path of a PEM file of the CA certificates that signed
+/// the brokers' certificates (`ssl.ca.location`), used for TLS connections when the
+/// builder set none.
+pub const ENV_SSL_CA_LOCATION: &str = "KAFKA_SSL_CA_LOCATION";
 
 const REDACTED: &str = "<redacted>";
 
@@ -68,7 +72,7 @@ pub struct KafkaConfig {
     sasl_password: Option<String>,
     /// The scheme whose credentials must be resolved when the client is built.
     sasl_scheme: Option<&'static str>,
-    /// The server asked for TLS (`kafka-secure` protocol).
+    /// TLS: the server's protocol (`kafka-secure`) or an `X509` scheme asked for it.
     secure: bool,
 }
 
@@ -92,12 +96,27 @@ impl KafkaConfig {
         if bootstrap.is_empty() {
             return Err(ConfigError::MissingBootstrapServers);
         }
-        let mut config = KafkaConfig::new(bootstrap);
-        config.secure = matches!(server.protocol, "kafka-secure" | "secure" | "ssl" | "https");
-        if config.secure {
-            config = config.set("security.protocol", "SSL");
+        Ok(KafkaConfig::new(bootstrap).with_server_protocol(server))
+    }
+
+    /// Asks for TLS when the server's protocol does.
+    fn with_server_protocol(mut self, server: &Server) -> Self {
+        if matches!(server.protocol, "kafka-secure" | "secure" | "ssl" | "https") {
+            self.secure = true;
         }
-        Ok(config)
+        self.with_security_protocol()
+    }
+
+    /// Sets `security.protocol` from what the server and every scheme applied so far
+    /// asked for, so that the order schemes are applied in does not matter.
+    fn with_security_protocol(self) -> Self {
+        let protocol = match (self.sasl_scheme.is_some(), self.secure) {
+            (true, true) => "SASL_SSL",
+            (true, false) => "SASL_PLAINTEXT",
+            (false, true) => "SSL",
+            (false, false) => return self,
+        };
+        self.set("security.protocol", protocol)
     }
 
     /// `KAFKA_BOOTSTRAP_SERVERS` if set, else the resolved `server` (variable defaults
@@ -107,11 +126,10 @@ impl KafkaConfig {
             .ok()
             .filter(|v| !v.trim().is_empty());
         match (env, server) {
+            // Keep what the server implies (TLS) but point at the override; the
+            // server's URL need not resolve.
             (Some(servers), Some(server)) => {
-                // Keep what the server implies (TLS) but point at the override.
-                Ok(KafkaConfig::for_server(server, &[])
-                    .unwrap_or_default()
-                    .set("bootstrap.servers", servers.trim()))
+                Ok(KafkaConfig::new(servers.trim()).with_server_protocol(server))
             }
             (Some(servers), None) => Ok(KafkaConfig::new(servers.trim())),
             (None, Some(server)) => KafkaConfig::for_server(server, &[]),
@@ -174,22 +192,12 @@ impl KafkaConfig {
         };
         match mechanism {
             Some(mechanism) => {
-                let protocol = if self.secure {
-                    "SASL_SSL"
-                } else {
-                    "SASL_PLAINTEXT"
-                };
-                self = self
-                    .set("security.protocol", protocol)
-                    .set("sasl.mechanism", mechanism);
                 self.sasl_scheme = Some(scheme.name);
+                self = self.set("sasl.mechanism", mechanism);
             }
-            None => {
-                self.secure = true;
-                self = self.set("security.protocol", "SSL");
-            }
+            None => self.secure = true,
         }
-        Ok(self)
+        Ok(self.with_security_protocol())
     }
 
     /// Applies every security scheme the server requires, looked up by name in `schemes`.
@@ -214,12 +222,19 @@ impl KafkaConfig {
         c
     }
 
-    /// The effective properties, with SASL credentials resolved (builder, then env).
+    /// The effective properties, with SASL credentials (builder, then env) and the
+    /// TLS trust anchor (property, then env) resolved.
     pub(crate) fn resolved_props(&self) -> Result<BTreeMap<String, String>, ConfigError> {
         let mut props = self.props.clone();
         if !props.contains_key("bootstrap.servers") {
             return Err(ConfigError::MissingBootstrapServers);
         }
+        self.resolve_sasl(&mut props)?;
+        resolve_ca(&mut props);
+        Ok(props)
+    }
+
+    fn resolve_sasl(&self, props: &mut BTreeMap<String, String>) -> Result<(), ConfigError> {
         if let Some(scheme) = self.sasl_scheme {
             let username = self
                 .sasl_username
@@ -247,7 +262,7 @@ impl KafkaConfig {
             props.insert("sasl.username".into(), u.clone());
             props.insert("sasl.password".into(), p.clone());
         }
-        Ok(props)
+        Ok(())
     }
 
     /// Builds an rdkafka `ClientConfig`: `defaults` first, then this configuration's
@@ -268,6 +283,23 @@ impl KafkaConfig {
             cc.set(*k, *v);
         }
         Ok(cc)
+    }
+}
+
+/// Trusts the CA of `KAFKA_SSL_CA_LOCATION` on a TLS connection that names none: a
+/// private CA is then configured the same way for every constructor, like credentials.
+fn resolve_ca(props: &mut BTreeMap<String, String>) {
+    let tls = props
+        .get("security.protocol")
+        .is_some_and(|p| p.eq_ignore_ascii_case("SSL") || p.eq_ignore_ascii_case("SASL_SSL"));
+    if !tls || props.contains_key("ssl.ca.location") {
+        return;
+    }
+    if let Some(ca) = std::env::var(ENV_SSL_CA_LOCATION)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        props.insert("ssl.ca.location".into(), ca.trim().to_owned());
     }
 }
 
@@ -468,6 +500,73 @@ mod tests {
         ));
     }
 
+    const SCRAM: SecurityScheme = SecurityScheme {
+        name: "scram",
+        kind: "scramSha512",
+        description: None,
+    };
+    const CERT: SecurityScheme = SecurityScheme {
+        name: "cert",
+        kind: "X509",
+        description: None,
+    };
+
+    fn protocol_after(config: KafkaConfig, schemes: &[&SecurityScheme]) -> Option<String> {
+        let mut config = config;
+        for scheme in schemes {
+            config = config.security(scheme).unwrap();
+        }
+        config.get("security.protocol").map(str::to_owned)
+    }
+
+    #[test]
+    fn sasl_on_a_secure_server_is_sasl_ssl() {
+        let secure = || KafkaConfig::for_server(&server("h:{port}", "kafka-secure"), &[]).unwrap();
+        assert_eq!(protocol_after(secure(), &[]).as_deref(), Some("SSL"));
+        assert_eq!(
+            protocol_after(secure(), &[&SCRAM]).as_deref(),
+            Some("SASL_SSL")
+        );
+        let plain = || KafkaConfig::for_server(&server("h:{port}", "kafka"), &[]).unwrap();
+        assert_eq!(protocol_after(plain(), &[]), None);
+        assert_eq!(
+            protocol_after(plain(), &[&SCRAM]).as_deref(),
+            Some("SASL_PLAINTEXT")
+        );
+    }
+
+    #[test]
+    fn sasl_and_x509_in_either_order_are_sasl_ssl() {
+        for order in [[&SCRAM, &CERT], [&CERT, &SCRAM]] {
+            let c = KafkaConfig::new("h:1");
+            assert_eq!(
+                protocol_after(c, &order).as_deref(),
+                Some("SASL_SSL"),
+                "{:?}",
+                order.map(|s| s.kind)
+            );
+        }
+        let secure = KafkaConfig::for_server(&server("h:{port}", "kafka-secure"), &[]).unwrap();
+        assert_eq!(
+            protocol_after(secure, &[&SCRAM, &CERT]).as_deref(),
+            Some("SASL_SSL")
+        );
+    }
+
+    #[test]
+    fn security_for_server_applies_every_named_scheme() {
+        let s = Server {
+            security: &["scram", "cert"],
+            ..server("h:{port}", "kafka")
+        };
+        let c = KafkaConfig::for_server(&s, &[])
+            .unwrap()
+            .security_for_server(&s, &[CERT, SCRAM])
+            .unwrap();
+        assert_eq!(c.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(c.get("sasl.mechanism"), Some("SCRAM-SHA-512"));
+    }
+
     // The only test touching these variables, so no other test races with it.
     #[test]
     fn environment_overrides_bootstrap_and_supplies_credentials() {
@@ -485,9 +584,30 @@ mod tests {
             .security(&plain)
             .unwrap()
             .resolved_props();
+        // A server whose URL cannot be resolved still says it wants TLS.
+        let secure = server("{host}:{port}", "kafka-secure");
+        let secure_from_env = KafkaConfig::from_env_or_server(Some(&secure));
+        std::env::set_var(ENV_SSL_CA_LOCATION, "/env/ca.pem");
+        let tls_ca = KafkaConfig::new("h:1")
+            .security(&CERT)
+            .unwrap()
+            .resolved_props();
+        let sasl_ssl_ca = KafkaConfig::new("h:1")
+            .security(&SCRAM)
+            .unwrap()
+            .security(&CERT)
+            .unwrap()
+            .resolved_props();
+        let explicit_ca = KafkaConfig::new("h:1")
+            .security(&CERT)
+            .unwrap()
+            .set("ssl.ca.location", "/own/ca.pem")
+            .resolved_props();
+        let plaintext_ca = KafkaConfig::new("h:1").resolved_props();
         std::env::remove_var(ENV_BOOTSTRAP_SERVERS);
         std::env::remove_var(ENV_SASL_USERNAME);
         std::env::remove_var(ENV_SASL_PASSWORD);
+        std::env::remove_var(ENV_SSL_CA_LOCATION);
         let without_env = KafkaConfig::from_env_or_server(None);
         let missing_creds = KafkaConfig::new("h:1")
             .security(&plain)
@@ -509,6 +629,15 @@ mod tests {
             missing_creds,
             Err(ConfigError::MissingCredential { .. })
         ));
+        let secure_from_env = secure_from_env.unwrap();
+        assert_eq!(secure_from_env.bootstrap_servers(), Some("env-broker:1234"));
+        assert_eq!(secure_from_env.get("security.protocol"), Some("SSL"));
+        assert_eq!(tls_ca.unwrap()["ssl.ca.location"], "/env/ca.pem");
+        let sasl_ssl_ca = sasl_ssl_ca.unwrap();
+        assert_eq!(sasl_ssl_ca["security.protocol"], "SASL_SSL");
+        assert_eq!(sasl_ssl_ca["ssl.ca.location"], "/env/ca.pem");
+        assert_eq!(explicit_ca.unwrap()["ssl.ca.location"], "/own/ca.pem");
+        assert!(!plaintext_ca.unwrap().contains_key("ssl.ca.location"));
     }
 
     #[test]
