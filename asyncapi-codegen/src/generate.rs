@@ -754,9 +754,13 @@ impl Generator<'_> {
                 .iter()
                 .find(|s| s.protocol.starts_with("kafka"))
                 .map(|s| format_ident!("{}", const_ident(&s.name)));
-            let server_arg = match default_server {
-                Some(s) => quote! { ::std::option::Option::Some(&servers::#s) },
-                None => quote! { ::std::option::Option::None },
+            // A document server brings its security schemes along, as in `for_server`.
+            let from_env_config = match default_server {
+                Some(s) => quote! {
+                    #rt::KafkaConfig::from_env_or_server(::std::option::Option::Some(&servers::#s))?
+                        .security_for_server(&servers::#s, servers::SECURITY_SCHEMES)?
+                },
+                None => quote! { #rt::KafkaConfig::from_env_or_server(::std::option::Option::None)? },
             };
             let mut topics_lit: Vec<String> = Vec::new();
             for op in &self.doc.operations {
@@ -796,14 +800,17 @@ impl Generator<'_> {
                     /// Connects to a server of the document (see [`servers`]): fills its
                     /// `{variables}` from `variables` or their defaults, and applies the
                     /// security schemes it requires (credentials from the environment:
-                    /// `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD`).
+                    /// `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD`; a private CA from
+                    /// `KAFKA_SSL_CA_LOCATION`).
                     pub fn for_server(server: &#rt::Server, variables: &[(&str, &str)]) -> ::std::result::Result<Self, #rt::ConfigError> {
                         Self::new(#rt::KafkaConfig::for_server(server, variables)?.security_for_server(server, servers::SECURITY_SCHEMES)?)
                     }
 
-                    /// Connects to `KAFKA_BOOTSTRAP_SERVERS`, or else the document's first Kafka server.
+                    /// Connects to `KAFKA_BOOTSTRAP_SERVERS`, or else the document's first Kafka
+                    /// server, with that server's TLS and security schemes (credentials and CA
+                    /// from the environment, as for [`for_server`](Self::for_server)).
                     pub fn from_env() -> ::std::result::Result<Self, #rt::ConfigError> {
-                        Self::new(#rt::KafkaConfig::from_env_or_server(#server_arg)?)
+                        Self::new(#from_env_config)
                     }
 
                     /// Creates this side's topics (those it sends on and receives from) that

@@ -52,6 +52,22 @@ pub use rdkafka::error::KafkaError;
 
 use crate::contract::RawHeader;
 
+/// A broker refused the client for a reason retrying with the same settings cannot
+/// cure. librdkafka would reconnect forever; the runtime stops at the first one, so
+/// build a new client once the configuration is fixed. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionError {
+    /// SASL authentication failed: a wrong user name or password, or a mechanism the
+    /// broker's listener does not enable.
+    #[error("authentication failed at broker {broker}: {reason}")]
+    Authentication { broker: String, reason: String },
+    /// The TLS handshake failed: typically the broker's certificate is not signed by a
+    /// CA the client trusts (`KAFKA_SSL_CA_LOCATION`, `ssl.ca.location`) or does not
+    /// name the host connected to.
+    #[error("TLS handshake failed with broker {broker}: {reason}")]
+    Tls { broker: String, reason: String },
+}
+
 /// A record that could not be delivered, handed back so the caller loses nothing.
 ///
 /// `Debug` shows the topic, the sizes of key and payload and the header names, never
@@ -111,6 +127,14 @@ pub enum SendError {
     /// no longer holds the record, so only its topic is known.
     #[error("producer closed before the delivery of a record to `{}` was confirmed", record.topic)]
     Canceled { record: Box<FailedRecord> },
+    /// A broker refused the producer (authentication or TLS): the record was not
+    /// sent, and no record will be until a new producer is built.
+    #[error("cannot send to `{}`: {source}", record.topic)]
+    Connection {
+        #[source]
+        source: ConnectionError,
+        record: Box<FailedRecord>,
+    },
 }
 
 impl SendError {
@@ -119,6 +143,7 @@ impl SendError {
         match self {
             SendError::Enqueue { record, .. }
             | SendError::Delivery { record, .. }
+            | SendError::Connection { record, .. }
             | SendError::Canceled { record } => Some(record),
             SendError::Encode(_) | SendError::Topic(_) => None,
         }
@@ -142,6 +167,7 @@ impl SendError {
         match self {
             SendError::Enqueue { record, .. }
             | SendError::Delivery { record, .. }
+            | SendError::Connection { record, .. }
             | SendError::Canceled { record } => Some(*record),
             SendError::Encode(_) | SendError::Topic(_) => None,
         }
@@ -174,6 +200,9 @@ pub enum ConsumerError {
     },
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
+    /// A broker refused the consumer (authentication or TLS); it stopped.
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
     #[error("cannot listen for shutdown signals: {0}")]
     Signal(#[source] std::io::Error),
     #[error("a consumer task failed: {0}")]

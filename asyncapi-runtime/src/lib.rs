@@ -23,6 +23,7 @@
 //! succeeded or the record reached its dead-letter topic.
 
 pub mod admin;
+mod client;
 pub mod codec;
 pub mod config;
 pub mod consumer;
@@ -42,7 +43,7 @@ pub use consumer::{
 pub use contract::*;
 pub use embedded::EmbeddedKafka;
 pub use error::{
-    ConfigError, ConsumerError, DecodeError, EmbeddedError, EncodeError, FailedRecord, KafkaError,
+    ConfigError, ConnectionError, ConsumerError, DecodeError, EmbeddedError, EncodeError, FailedRecord, KafkaError,
     SendError, TopicError, UnknownValue,
 };
 pub use producer::{Delivery, DeliveryFuture, Outgoing, Producer};

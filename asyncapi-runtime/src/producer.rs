@@ -8,9 +8,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _, PurgeConfig};
 use rdkafka::types::RDKafkaErrorCode;
 
+use crate::client::{ProducerContext, ProducerShared};
 use crate::config::{ConfigError, KafkaConfig};
 use crate::contract::{Channel, ChannelParameters, HeaderSet, Message, RawHeader, RecordKey};
 use crate::error::{FailedRecord, KafkaError, SendError};
@@ -150,6 +151,8 @@ pub struct DeliveryFuture {
     // Only the topic is kept: on a delivery failure librdkafka hands the whole record
     // back, so holding a copy of every payload in flight is not needed.
     topic: Cow<'static, str>,
+    // Says why a record was purged from the queue (see `crate::client`).
+    shared: Arc<ProducerShared>,
 }
 
 impl Future for DeliveryFuture {
@@ -168,10 +171,17 @@ impl Future for DeliveryFuture {
                 partition: delivery.partition,
                 offset: delivery.offset,
             }),
-            Ok(Err((source, message))) => Err(SendError::Delivery {
-                source,
-                record: Box::new(failed_record(topic.into_owned(), &message)),
-            }),
+            Ok(Err((source, message))) => {
+                let record = Box::new(failed_record(topic.into_owned(), &message));
+                match this.shared.watch.failure() {
+                    // Only the failure purges the queue.
+                    Some(failure) if is_purged(&source) => Err(SendError::Connection {
+                        source: failure.clone(),
+                        record,
+                    }),
+                    _ => Err(SendError::Delivery { source, record }),
+                }
+            }
             // Only when the producer was torn down with the record unsent (its drop
             // flushes first): librdkafka no longer has the record to give back.
             Err(_canceled) => Err(SendError::Canceled {
@@ -184,6 +194,13 @@ impl Future for DeliveryFuture {
             }),
         })
     }
+}
+
+fn is_purged(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight)
+    )
 }
 
 /// The record librdkafka handed back with a delivery error.
@@ -214,12 +231,17 @@ pub(crate) fn raw_headers<H: rdkafka::message::Headers>(headers: Option<&H>) -> 
 }
 
 struct Inner {
-    producer: FutureProducer,
+    producer: FutureProducer<ProducerContext>,
+    shared: Arc<ProducerShared>,
     flush_on_drop: Duration,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        if self.shared.watch.failure().is_some() {
+            // Nothing queued can be delivered: do not wait for it.
+            self.producer.purge(PurgeConfig::default().queue());
+        }
         // rdkafka purges unsent records on drop; flush first so nothing enqueued is lost.
         if let Err(e) = self.producer.flush(self.flush_on_drop) {
             tracing::warn!(error = %e, "producer closed with records still undelivered");
@@ -243,10 +265,18 @@ impl std::fmt::Debug for Producer {
 impl Producer {
     pub fn new(config: &KafkaConfig) -> Result<Self, ConfigError> {
         let cc = config.client_config(&[("enable.idempotence", "true"), ("acks", "all")], &[])?;
-        let producer: FutureProducer = cc.create().map_err(ConfigError::Client)?;
+        let shared = Arc::new(ProducerShared::default());
+        let context = ProducerContext {
+            shared: shared.clone(),
+        };
+        let producer: FutureProducer<ProducerContext> = cc
+            .create_with_context(context)
+            .map_err(ConfigError::Client)?;
+        shared.attach(producer.client().native_ptr());
         Ok(Producer {
             inner: Arc::new(Inner {
                 producer,
+                shared,
                 flush_on_drop: DEFAULT_FLUSH_ON_DROP,
             }),
         })
@@ -289,12 +319,20 @@ impl Producer {
     async fn enqueue_prepared(&self, record: Prepared) -> Result<DeliveryFuture, SendError> {
         let mut backoff = QUEUE_FULL_BACKOFF_MIN;
         loop {
+            if let Some(failure) = self.inner.shared.watch.failure() {
+                return Err(SendError::Connection {
+                    source: failure.clone(),
+                    record: Box::new(record.into_failed()),
+                });
+            }
             match self.try_enqueue(&record) {
                 Ok(inner) => {
+                    self.purge_if_failed_meanwhile();
                     return Ok(DeliveryFuture {
                         inner,
                         topic: record.topic,
-                    })
+                        shared: self.inner.shared.clone(),
+                    });
                 }
                 Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {
                     tracing::debug!(topic = %record.topic, "producer queue full; waiting");
@@ -308,6 +346,17 @@ impl Producer {
                     })
                 }
             }
+        }
+    }
+
+    /// A failure recorded between the check above and the enqueue found the record
+    /// not yet queued, so its purge missed it: purge again rather than let the record
+    /// wait for `message.timeout.ms`.
+    fn purge_if_failed_meanwhile(&self) {
+        if self.inner.shared.watch.failure().is_some() {
+            self.inner
+                .producer
+                .purge(PurgeConfig::default().queue().non_blocking());
         }
     }
 

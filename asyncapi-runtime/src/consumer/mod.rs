@@ -37,6 +37,7 @@ pub use handler::{
 pub use route::RetryPolicy;
 pub use subscription::{Acker, Received, Subscription};
 
+use crate::client::{forward_log, ConnectionWatch};
 use crate::config::KafkaConfig;
 use crate::contract::{Channel, Receives};
 use crate::error::{ConsumerError, KafkaError};
@@ -288,6 +289,7 @@ impl<S> Consumer<S> {
         let slots: Slots = Arc::new(Mutex::new(SlotTable::default()));
         let context = LoopContext {
             slots: slots.clone(),
+            watch: ConnectionWatch::default(),
         };
         let mut defaults = vec![("auto.offset.reset", "earliest")];
         if let Some(id) = client_id {
@@ -386,11 +388,13 @@ impl<S> Consumer<S> {
                         state.dispatch(batch);
                     }
                     if let Some(e) = failure {
-                        tracing::warn!(error = %e, "consumer error");
-                        if matches!(e, KafkaError::MessageConsumptionFatal(_)) {
+                        if let Some(fatal) = fatal_error(&consumer, e) {
                             drop(messages);
                             state.stop().await;
-                            return Err(ConsumerError::Kafka(e));
+                            drop(state);
+                            drop(env);
+                            close_off_workers(consumer).await;
+                            return Err(fatal);
                         }
                     }
                 }
@@ -414,6 +418,28 @@ impl<S> Consumer<S> {
         .map_err(|e| ConsumerError::Task(e.to_string()))?;
         tracing::info!(group = %group, "consumer stopped");
         result.map_err(ConsumerError::Kafka)
+    }
+}
+
+/// The error that stops the loop, if `e` is one: an incurable connection failure
+/// the context recorded, or one librdkafka calls fatal. Others are logged.
+fn fatal_error(consumer: &StreamConsumer<LoopContext>, e: KafkaError) -> Option<ConsumerError> {
+    if let Some(failure) = consumer.context().watch.failure() {
+        return Some(ConsumerError::Connection(failure.clone()));
+    }
+    if matches!(e, KafkaError::MessageConsumptionFatal(_)) {
+        tracing::error!(error = %e, "fatal consumer error");
+        return Some(ConsumerError::Kafka(e));
+    }
+    tracing::warn!(error = %e, "consumer error");
+    None
+}
+
+/// Closes the consumer (leaving the group blocks) off the async workers, without
+/// committing: after a fatal error the broker would not take the commit.
+async fn close_off_workers(consumer: Arc<StreamConsumer<LoopContext>>) {
+    if let Err(e) = tokio::task::spawn_blocking(move || drop(consumer)).await {
+        tracing::error!(error = %e, "closing the consumer failed");
     }
 }
 
@@ -887,29 +913,21 @@ fn store_offset(env: &WorkerEnv, record: &Record) {
     }
 }
 
-/// Routes librdkafka's logs to `tracing`, commits on revoke, and stops the workers
-/// of revoked partitions.
+/// Routes librdkafka's logs to `tracing`, records incurable connection failures,
+/// commits on revoke, and stops the workers of revoked partitions.
 struct LoopContext {
     slots: Slots,
+    watch: ConnectionWatch,
 }
 
 impl ClientContext for LoopContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", fac, "{message}"),
-            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", fac, "{message}"),
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                tracing::info!(target: "librdkafka", fac, "{message}")
-            }
-            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", fac, "{message}"),
-        }
+        forward_log(level, fac, message);
     }
 
+    // Called on the loop's own poll, just before the same error reaches the stream.
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(target: "librdkafka", %error, reason, "client error");
+        self.watch.observe(error, reason);
     }
 }
 
