@@ -760,7 +760,9 @@ impl Generator<'_> {
                     #rt::KafkaConfig::from_env_or_server(::std::option::Option::Some(&servers::#s))?
                         .security_for_server(&servers::#s, servers::SECURITY_SCHEMES)?
                 },
-                None => quote! { #rt::KafkaConfig::from_env_or_server(::std::option::Option::None)? },
+                None => {
+                    quote! { #rt::KafkaConfig::from_env_or_server(::std::option::Option::None)? }
+                }
             };
             let mut topics_lit: Vec<String> = Vec::new();
             for op in &self.doc.operations {

@@ -43,8 +43,8 @@ pub use consumer::{
 pub use contract::*;
 pub use embedded::EmbeddedKafka;
 pub use error::{
-    ConfigError, ConnectionError, ConsumerError, DecodeError, EmbeddedError, EncodeError, FailedRecord, KafkaError,
-    SendError, TopicError, UnknownValue,
+    ConfigError, ConnectionError, ConsumerError, DecodeError, EmbeddedError, EncodeError,
+    FailedRecord, KafkaError, SendError, TopicError, UnknownValue,
 };
 pub use producer::{Delivery, DeliveryFuture, Outgoing, Producer};
 pub use tokio_util::sync::CancellationToken;
