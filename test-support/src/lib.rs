@@ -9,6 +9,7 @@
 //! - [`TestBroker`] / [`Broker`]: one test body, either broker ([`BrokerKind`]).
 
 pub mod fault;
+pub mod foreign;
 pub mod kafka;
 mod process;
 
@@ -51,6 +52,8 @@ pub enum Error {
     },
     #[error("the cluster has nodes 1 to {count}; there is no node {id}")]
     NoSuchNode { id: usize, count: usize },
+    #[error("the foreign producer could not produce: {0}")]
+    Foreign(String),
     #[error("creating the test certificates: {0}")]
     Tls(String),
     #[error("kafka client error: {0}")]

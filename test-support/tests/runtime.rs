@@ -15,6 +15,7 @@ use asyncapi_runtime::{
     Consumer, ConsumerError, HandlerError, KafkaConfig, Listener, ListenerOptions, MessageContext,
     NoParameters, Outgoing, Producer, RetryPolicy,
 };
+use asyncapi_test_support::foreign::{self, ForeignRecord};
 use asyncapi_test_support::Broker;
 use futures::StreamExt;
 use support::*;
@@ -58,6 +59,7 @@ broker_tests!(
     parameterized_topic_is_required_to_send,
     failing_handler_is_retried_then_dead_lettered,
     malformed_payload_is_dead_lettered_at_once_and_loop_goes_on,
+    non_utf8_header_name_is_dead_lettered_at_once_and_loop_goes_on,
     schema_invalid_payload_is_dead_lettered,
     panicking_handler_does_not_stop_the_loop,
     clean_shutdown_commits_so_a_restart_sees_no_duplicates,
@@ -253,6 +255,55 @@ async fn malformed_payload_is_dead_lettered_at_once_and_loop_goes_on(kafka: &dyn
         Some("decode-error")
     );
     assert_eq!(dlq[0].header("x-dlq-attempts").as_deref(), Some("0"));
+    assert_eq!(*handled.lock().unwrap(), vec![2]);
+    stop(token, handle).await;
+}
+
+/// Header names are bytes on the wire; a foreign producer can write ones that are not
+/// UTF-8. The record is dead-lettered at once (it cannot carry the contract's headers),
+/// saying which header, and the records after it are handled.
+async fn non_utf8_header_name_is_dead_lettered_at_once_and_loop_goes_on(kafka: &dyn Broker) {
+    cluster(kafka, 1);
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let (token, handle) = spawn(counting_consumer(kafka, handled.clone()));
+    let payload = serde_json::to_vec(&signup(1)).unwrap();
+    let bad = ForeignRecord {
+        key: Some(b"k".to_vec()),
+        value: Some(payload.clone()),
+        headers: vec![
+            (b"trace_id".to_vec(), b"t-1".to_vec()),
+            (b"\xff\xfe-not-utf8".to_vec(), b"v".to_vec()),
+        ],
+        ..ForeignRecord::default()
+    };
+    let bootstrap = kafka.bootstrap_servers();
+    tokio::task::spawn_blocking(move || foreign::produce(&bootstrap, SIGNUPS, &[bad]))
+        .await
+        .unwrap()
+        .expect("foreign producer");
+    Producer::new(&kafka.config())
+        .unwrap()
+        .send::<UserSignups>(Outgoing::new(&signup(2)))
+        .await
+        .unwrap();
+
+    wait_until(20, "the record after the bad one handled", || {
+        handled.lock().unwrap().contains(&2)
+    })
+    .await;
+    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].payload, payload);
+    assert_eq!(
+        dlq[0].header("x-dlq-reason").as_deref(),
+        Some("decode-error")
+    );
+    assert_eq!(dlq[0].header("x-dlq-attempts").as_deref(), Some("0"));
+    let error = dlq[0].header("x-dlq-error").unwrap_or_default();
+    assert!(
+        error.contains("header 2") && error.contains("UTF-8"),
+        "{error}"
+    );
     assert_eq!(*handled.lock().unwrap(), vec![2]);
     stop(token, handle).await;
 }

@@ -8,6 +8,7 @@
 //! they are also committed synchronously on revoke and on shutdown.
 
 mod handler;
+mod headers;
 mod route;
 mod subscription;
 
@@ -722,7 +723,7 @@ fn set_paused(consumer: &StreamConsumer<LoopContext>, topic: &str, partition: i3
 }
 
 fn detach(msg: &rdkafka::message::BorrowedMessage<'_>, topics: &mut TopicNames) -> Record {
-    let headers = crate::producer::raw_headers(msg.headers());
+    let (headers, unreadable) = headers::read_headers(msg);
     Record {
         topic: topics.get(msg.topic()),
         partition: msg.partition(),
@@ -734,6 +735,7 @@ fn detach(msg: &rdkafka::message::BorrowedMessage<'_>, topics: &mut TopicNames) 
         key: msg.key().map(Arc::from),
         payload: msg.payload().map(<[u8]>::to_vec),
         headers: headers.into(),
+        unreadable,
     }
 }
 

@@ -30,6 +30,9 @@ pub(crate) struct Record {
     pub key: Option<Arc<[u8]>>,
     pub payload: Option<Vec<u8>>,
     pub headers: Arc<[RawHeader]>,
+    /// Why the record's envelope cannot be read (a header name that is not UTF-8):
+    /// such a record is dead-lettered before anything else is tried.
+    pub unreadable: Option<String>,
 }
 
 /// Why a record goes to the dead-letter topic (`x-dlq-reason`).
@@ -290,6 +293,13 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
         cancel: &'a CancellationToken,
     ) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
+            if let Some(error) = &record.unreadable {
+                return Outcome::Dead {
+                    reason: DeadReason::DecodeError,
+                    error: error.clone(),
+                    attempts: 0,
+                };
+            }
             let parameters = match self.parameters(&record.topic) {
                 Ok(p) => p,
                 Err(error) => {
