@@ -16,7 +16,7 @@ pub fn decode_json<T: DeserializeOwned>(
     bytes: &[u8],
     message: &'static str,
 ) -> Result<T, DecodeError> {
-    serde_json::from_slice(bytes).map_err(|source| DecodeError::Json { message, source })
+    serde_json::from_slice(bytes).map_err(|e| DecodeError::json(message, &e))
 }
 
 /// Decodes a JSON payload already parsed (and validated) as a `serde_json::Value`.
@@ -24,7 +24,7 @@ pub fn decode_json_value<T: DeserializeOwned>(
     value: serde_json::Value,
     message: &'static str,
 ) -> Result<T, DecodeError> {
-    serde_json::from_value(value).map_err(|source| DecodeError::Json { message, source })
+    serde_json::from_value(value).map_err(|e| DecodeError::json(message, &e))
 }
 
 /// `deserialize_with` of optional, non-nullable properties: absent is `None` (with

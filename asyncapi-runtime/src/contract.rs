@@ -33,10 +33,7 @@ pub trait Message: Sized + Send + Sync + 'static {
         value: serde_json::Value,
         content_type: Option<&str>,
     ) -> Result<Self, DecodeError> {
-        let bytes = serde_json::to_vec(&value).map_err(|source| DecodeError::Json {
-            message: Self::NAME,
-            source,
-        })?;
+        let bytes = serde_json::to_vec(&value).map_err(|e| DecodeError::json(Self::NAME, &e))?;
         Self::decode(&bytes, content_type)
     }
 }

@@ -12,13 +12,17 @@ pub enum EncodeError {
 }
 
 /// A record could not be decoded into the channel's types.
+///
+/// Messages describe where and why, never the record's content: they end up in logs and
+/// dead-letter headers, and the content is someone else's data.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("payload is not valid JSON for `{message}`: {source}")]
+    #[error("payload is not valid JSON for `{message}`: {detail}")]
     Json {
         message: &'static str,
-        #[source]
-        source: serde_json::Error,
+        /// What the JSON parser said, with every value it quoted from the payload
+        /// removed (see [`DecodeError::json`]).
+        detail: String,
     },
     #[error("payload does not match the schema of channel `{channel}`: {details}")]
     Schema {
@@ -44,6 +48,78 @@ pub enum DecodeError {
     },
     #[error("invalid channel parameter `{name}`: {reason}")]
     Parameter { name: &'static str, reason: String },
+}
+
+impl DecodeError {
+    /// A JSON decoding error of message `message`, without the payload values that
+    /// serde quotes (`invalid type: string "4111…", expected u64` becomes `invalid
+    /// type: string, expected u64`).
+    pub fn json(message: &'static str, error: &serde_json::Error) -> Self {
+        DecodeError::Json {
+            message,
+            detail: redact_serde_message(&error.to_string()),
+        }
+    }
+}
+
+/// The longest error text kept from a parser: enough for a path and a reason.
+const MAX_DETAIL: usize = 300;
+
+/// serde's messages quote payload values (`string "…"`, `` integer `5` ``, unknown
+/// variants and fields) before `, expected …`; what follows comes from the type.
+/// Quoted text before it is dropped, except the field names of `missing field` and
+/// `duplicate field`, which name the type's fields.
+fn redact_serde_message(text: &str) -> String {
+    let (head, tail) = match text.split_once(", expected ") {
+        Some((head, tail)) => (head, Some(tail)),
+        None => (text, None),
+    };
+    let names_a_field = head.starts_with("missing field") || head.starts_with("duplicate field");
+    let mut out = if names_a_field {
+        head.to_owned()
+    } else {
+        drop_quoted(head)
+    };
+    if let Some(tail) = tail {
+        out.push_str(", expected ");
+        out.push_str(tail);
+    }
+    cap_len(&mut out, MAX_DETAIL);
+    out
+}
+
+/// Cuts `text` to at most `max` bytes (on a character boundary), marking the cut.
+pub(crate) fn cap_len(text: &mut String, max: usize) {
+    if text.len() > max {
+        let cut = (0..=max)
+            .rev()
+            .find(|i| text.is_char_boundary(*i))
+            .unwrap_or(0);
+        text.truncate(cut);
+        text.push('…');
+    }
+}
+
+/// `text` without its `` `…` `` and `"…"` segments (backslash escapes inside quotes
+/// honoured), spaces tidied.
+fn drop_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '`' || c == '"' {
+            let mut escaped = false;
+            for inner in chars.by_ref() {
+                match inner {
+                    '\\' if !escaped => escaped = true,
+                    q if q == c && !escaped => break,
+                    _ => escaped = false,
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 pub use crate::config::ConfigError;
@@ -243,6 +319,48 @@ impl UnknownValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Card {
+        number: u64,
+        kind: Kind,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    enum Kind {
+        Visa,
+    }
+
+    /// A decode error ends up in logs and `x-dlq-error`: it says where and why, never
+    /// what the payload held.
+    #[test]
+    fn json_decode_errors_quote_no_payload_value() {
+        let cases: [(&[u8], &str); 4] = [
+            (
+                br#"{"number": "4111-SECRET", "kind": "Visa"}"#,
+                "invalid type: string, expected u64",
+            ),
+            (
+                br#"{"number": 1, "kind": "SECRET-KIND"}"#,
+                "unknown variant, expected",
+            ),
+            (
+                br#"{"number": 1.5e3, "kind": "Visa"}"#,
+                "invalid type: floating point, expected u64",
+            ),
+            (br#"{"kind": "Visa"}"#, "missing field `number`"),
+        ];
+        for (payload, expected) in cases {
+            let error = serde_json::from_slice::<Card>(payload).unwrap_err();
+            let text = DecodeError::json("Card", &error).to_string();
+            for secret in ["SECRET", "4111", "1500", "1.5"] {
+                assert!(!text.contains(secret), "`{secret}` in {text}");
+            }
+            assert!(text.contains(expected), "{text}");
+            assert!(text.contains("line 1"), "the position is kept: {text}");
+        }
+    }
 
     /// A failed send is often logged with `{:?}`: the record's bytes are the sender's
     /// data (and can be megabytes), so Debug shows sizes and header names only.

@@ -61,6 +61,7 @@ broker_tests!(
     malformed_payload_is_dead_lettered_at_once_and_loop_goes_on,
     non_utf8_header_name_is_dead_lettered_at_once_and_loop_goes_on,
     schema_invalid_payload_is_dead_lettered,
+    dead_letter_errors_quote_no_payload_content,
     panicking_handler_does_not_stop_the_loop,
     clean_shutdown_commits_so_a_restart_sees_no_duplicates,
     partitions_run_concurrently_and_keep_order_within_each,
@@ -336,6 +337,42 @@ async fn schema_invalid_payload_is_dead_lettered(kafka: &dyn Broker) {
     );
     assert!(dlq[0].header("x-dlq-error").unwrap().contains("seq"));
     assert_eq!(*handled.lock().unwrap(), vec![3]);
+    stop(token, handle).await;
+}
+
+/// `x-dlq-error` (and the log line) says where and why a payload broke the contract,
+/// never what it held: the schema validator and serde both quote the payload, which
+/// is someone's data (and for a wrong root type, the whole payload).
+async fn dead_letter_errors_quote_no_payload_content(kafka: &dyn Broker) {
+    cluster(kafka, 1);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let (token, handle) = spawn(counting_consumer(kafka, handled.clone()));
+    let big_array = format!("[\"SECRET-ROOT\", \"{}\"]", "x".repeat(100_000));
+    let payloads: [&[u8]; 3] = [
+        br#"{"user_id": "u", "email": "SECRET-EMAIL", "seq": "SECRET-SEQ"}"#,
+        big_array.as_bytes(),
+        br#"{"user_id": "SECRET-TRUNCATED"#,
+    ];
+    for payload in payloads {
+        producer
+            .send_record(SIGNUPS, Some(b"k"), &[], payload)
+            .await
+            .unwrap();
+    }
+    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 3, 300).await;
+    assert_eq!(dlq.len(), 3);
+    let errors: Vec<String> = dlq
+        .iter()
+        .map(|r| r.header("x-dlq-error").unwrap_or_default())
+        .collect();
+    for error in &errors {
+        assert!(!error.contains("SECRET") && error.len() < 1_200, "{error}");
+    }
+    assert!(errors[0].contains("`/seq` fails `type`"), "{}", errors[0]);
+    assert!(errors[1].contains("`` fails `type`"), "{}", errors[1]);
+    assert!(errors[2].contains("EOF while parsing"), "{}", errors[2]);
+    assert!(handled.lock().unwrap().is_empty());
     stop(token, handle).await;
 }
 

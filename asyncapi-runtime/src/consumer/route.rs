@@ -190,13 +190,15 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
                 return Ok(message);
             }
         }
-        let instance: serde_json::Value = serde_json::from_slice(payload)
-            .map_err(|e| (DeadReason::DecodeError, format!("payload is not JSON: {e}")))?;
+        let instance: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
+            let error = DecodeError::json(C::Message::NAME, &e);
+            (DeadReason::DecodeError, error.to_string())
+        })?;
         if !validator.is_valid(&instance) {
             let problems: Vec<String> = validator
                 .iter_errors(&instance)
                 .take(5)
-                .map(|e| format!("{} at `{}`", e, e.instance_path()))
+                .map(|e| schema_problem(&e))
                 .collect();
             let err = DecodeError::Schema {
                 channel: C::ID,
@@ -243,6 +245,20 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
             )),
         }
     }
+}
+
+/// Where the instance breaks the schema and which keyword it fails, without the
+/// instance: jsonschema's own message quotes it (a whole 1 MB array for a wrong root
+/// type), and this text goes to logs and `x-dlq-error`.
+fn schema_problem(error: &jsonschema::ValidationError<'_>) -> String {
+    let schema_path = error.schema_path().to_string();
+    let keyword = schema_path.rsplit('/').next().unwrap_or_default();
+    let mut problem = format!(
+        "`{}` fails `{keyword}` (schema `{schema_path}`)",
+        error.instance_path()
+    );
+    crate::error::cap_len(&mut problem, 200);
+    problem
 }
 
 fn dead_reason(e: DecodeError) -> (DeadReason, String) {
