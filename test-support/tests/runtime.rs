@@ -34,11 +34,12 @@ fn fast_retry(max_attempts: u32) -> RetryPolicy {
 
 /// Consumer settings for tests that restart a member of a group: the mock cluster
 /// holds a group that lost its last member in rebalance for about the session
-/// timeout, so a rejoin would otherwise wait ~44 s.
+/// timeout, so a rejoin would otherwise wait ~44 s. 6 s is the shortest a Kafka broker
+/// accepts by default (`group.min.session.timeout.ms`).
 fn restartable(config: KafkaConfig) -> KafkaConfig {
     config
-        .set("session.timeout.ms", "2500")
-        .set("heartbeat.interval.ms", "500")
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "1000")
         // Only the shutdown/ack path may commit, not the periodic auto-commit.
         .set("auto.commit.interval.ms", "600000")
 }

@@ -90,10 +90,8 @@ pub(crate) fn server_properties(config: &NodeConfig<'_>) -> String {
         &replication,
     );
     set("share.coordinator.state.topic.min.isr", &min_isr);
-    // A group of test members starts at once instead of after 3 s, and tests may
-    // use session timeouts below the default 6 s floor to see a dead member sooner.
+    // A group of test members starts at once instead of after 3 s.
     set("group.initial.rebalance.delay.ms", &0);
-    set("group.min.session.timeout.ms", &1000);
     // A killed node is fenced (and its partitions' leadership moved) within 4 s,
     // instead of 9 s: failover tests stay short.
     set("broker.session.timeout.ms", &4000);

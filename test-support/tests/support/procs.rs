@@ -40,14 +40,15 @@ pub async fn produce(kafka: &dyn Broker, ids: std::ops::Range<u64>) {
     }
 }
 
-/// Settings of every consumer process: fast rejoin after a member vanished (see
-/// docs/testing.md) and a commit interval (50 ms) far shorter than the backlog of
-/// dispatched records (up to 1,024 at 1 ms each), so an offset stored before its record
-/// was handled would be committed before almost any kill point and show up as a loss.
+/// Settings of every consumer process: the shortest session timeout a Kafka broker
+/// accepts by default (`group.min.session.timeout.ms` is 6 s), so a dead member is seen
+/// soon, and a commit interval (50 ms) far shorter than the backlog of dispatched
+/// records (up to 1,024 at 1 ms each), so an offset stored before its record was
+/// handled would be committed before almost any kill point and show up as a loss.
 pub fn process_props() -> Vec<(String, String)> {
     [
-        ("session.timeout.ms", "2500"),
-        ("heartbeat.interval.ms", "500"),
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "1000"),
         ("auto.commit.interval.ms", "50"),
     ]
     .iter()
