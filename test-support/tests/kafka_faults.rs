@@ -261,7 +261,7 @@ async fn live_rebalance(name: &str, assignor: &str) {
         ids.len() as u64 >= CHURN_N
     };
     let mut waiting: Vec<&mut Proc> = live.iter_mut().collect();
-    wait_procs(&mut waiting, 180, "every id handled", handled_all).await;
+    wait_procs(&mut waiting, 300, "every id handled", handled_all).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     for p in live.iter_mut() {
         assert!(
