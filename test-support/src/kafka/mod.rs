@@ -219,8 +219,9 @@ impl Kafka {
     }
 
     /// The id of the node leading `topic`'s `partition`, from the cluster's metadata.
+    /// (A stopped node's listener refuses connections; librdkafka asks the others.)
     pub fn leader_of(&self, topic: &str, partition: i32) -> Result<Option<usize>> {
-        admin::leader_of(&self.running_internal_bootstrap(), topic, partition)
+        admin::leader_of(&self.internal_bootstrap_servers(), topic, partition)
     }
 
     /// SIGKILLs node `id` (no controlled shutdown: the abrupt failure).
@@ -271,11 +272,6 @@ impl Kafka {
         self.nodes
             .get_mut(id.wrapping_sub(1))
             .ok_or(Error::NoSuchNode { id, count })
-    }
-
-    fn running_internal_bootstrap(&self) -> String {
-        // A stopped node's listener refuses connections; librdkafka tries the others.
-        self.internal_bootstrap_servers()
     }
 
     fn format(&mut self) -> Result<()> {
