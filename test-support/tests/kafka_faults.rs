@@ -248,20 +248,7 @@ async fn live_rebalance(name: &str, assignor: &str) {
     let produced_in = started.elapsed();
 
     let logs: Vec<std::path::PathBuf> = live.iter().chain(&gone).map(|p| p.log.clone()).collect();
-    let handled_all = || {
-        let mut ids = BTreeSet::new();
-        for log in &logs {
-            ids.extend(
-                asyncapi_test_support::fault::read_log(log)
-                    .iter()
-                    .filter(|l| l.end)
-                    .map(|l| l.id),
-            );
-        }
-        ids.len() as u64 >= CHURN_N
-    };
-    let mut waiting: Vec<&mut Proc> = live.iter_mut().collect();
-    wait_procs(&mut waiting, 300, "every id handled", handled_all).await;
+    drain(&mut live, &logs, CHURN_N, Duration::from_secs(300)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     for p in live.iter_mut() {
         assert!(
@@ -298,6 +285,50 @@ async fn live_rebalance(name: &str, assignor: &str) {
         "later records of a partition were first handled before earlier ones (partition, earlier offset, later offset): {:?}",
         &out_of_order[..out_of_order.len().min(10)]
     );
+}
+
+/// Waits until the id logs hold every id below `n`, checking that the members stay up.
+/// On timeout it says how far the drain got and where it stopped: each partition's
+/// last handled offset and when, so a stalled partition shows apart from a slow group.
+async fn drain(members: &mut [Proc], logs: &[std::path::PathBuf], n: u64, within: Duration) {
+    let started = Instant::now();
+    loop {
+        let lines: Vec<LogLine> = logs
+            .iter()
+            .flat_map(|log| asyncapi_test_support::fault::read_log(log))
+            .filter(|l| l.end)
+            .collect();
+        let ids: BTreeSet<u64> = lines.iter().map(|l| l.id).collect();
+        if ids.len() as u64 >= n {
+            return;
+        }
+        for member in members.iter_mut() {
+            member.assert_running();
+        }
+        if started.elapsed() > within {
+            let mut last: BTreeMap<i32, (i64, u64)> = BTreeMap::new();
+            for l in &lines {
+                let entry = last.entry(l.partition).or_insert((l.offset, l.at_micros));
+                *entry = (*entry).max((l.offset, l.at_micros));
+            }
+            let now = asyncapi_test_support::fault::now_micros();
+            let stalls: Vec<String> = last
+                .iter()
+                .map(|(p, (offset, at))| {
+                    format!(
+                        "partition {p}: offset {offset}, {} s ago",
+                        now.saturating_sub(*at) / 1_000_000
+                    )
+                })
+                .collect();
+            panic!(
+                "after {within:?}, {} of {n} ids handled; last handled per partition: {}",
+                ids.len(),
+                stalls.join("; ")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Pairs `(earlier offset, later offset)` of one partition whose first completions are
