@@ -275,8 +275,7 @@ impl Kafka {
     }
 
     fn format(&mut self) -> Result<()> {
-        let cluster_id = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(uuid::Uuid::new_v4().as_bytes());
+        let cluster_id = new_cluster_id();
         let scram = self.scram_password.as_deref().map(|p| (SCRAM_USER, p));
         let children = self
             .nodes
@@ -341,6 +340,19 @@ impl Kafka {
     }
 }
 
+/// A random cluster id as Kafka writes them (16 bytes, URL-safe base64), never
+/// starting with `-`: the storage tool's argument parser would take such an id for an
+/// option and refuse to format (one start in 64 failed so).
+fn new_cluster_id() -> String {
+    loop {
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(uuid::Uuid::new_v4().as_bytes());
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
 /// `Ok` once each node in `running` answers metadata listing all of `running`.
 fn all_list(running: &[(usize, String)]) -> std::result::Result<(), String> {
     for (id, bootstrap) in running {
@@ -369,6 +381,18 @@ impl Drop for Kafka {
                 let kept = dir.keep();
                 eprintln!("kafka test cluster kept for inspection: {}", kept.display());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cluster_ids_never_look_like_an_option() {
+        for _ in 0..10_000 {
+            let id = super::new_cluster_id();
+            assert_eq!(id.len(), 22, "{id}");
+            assert!(!id.starts_with('-'), "{id}");
         }
     }
 }
