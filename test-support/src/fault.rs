@@ -216,12 +216,8 @@ impl ConsumerProcess {
     }
 }
 
-/// Sends `signal` (e.g. `"KILL"`, `"TERM"`) to a child process.
+/// Sends `signal` (e.g. `"KILL"`, `"TERM"`) to a child process; panics if it cannot.
 pub fn signal(child: &Child, signal: &str) {
-    let status = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
-        .status()
-        .expect("running kill");
-    assert!(status.success(), "kill -{signal} {} failed", child.id());
+    crate::process::send_signal(child, signal)
+        .unwrap_or_else(|e| panic!("sending SIG{signal}: {e}"));
 }

@@ -182,10 +182,7 @@ async fn live_rebalance(name: &str, assignor: &str) {
     println!(
         "[churn {name}] seed {seed}: {CHURN_N} records, {CHURN_KEYS} keys, assignor {assignor}"
     );
-    let dir = tempfile::Builder::new()
-        .prefix("churn-")
-        .tempdir()
-        .expect("dir");
+    let dir = tempdir();
     let props = [("partition.assignment.strategy", assignor)];
     let started = Instant::now();
 
@@ -368,10 +365,7 @@ async fn partition_leader_killed_mid_stream_loses_no_acknowledged_record() {
     let mut kafka = start_kafka(KafkaOptions::cluster()).await;
     kafka.create_topic(TOPIC, 3).expect("topic");
     kafka.create_topic(DLQ, 3).expect("dlq");
-    let dir = tempfile::Builder::new()
-        .prefix("failover-")
-        .tempdir()
-        .expect("dir");
+    let dir = tempdir();
     let mut consumer = Proc::start(&kafka, dir.path(), "consumer", "failover", 0);
     let producer = Producer::new(&kafka.config()).expect("producer");
     let started = Instant::now();

@@ -203,11 +203,6 @@ impl Kafka {
         self.tls.as_ref().map(|t| t.ca_pem.as_path())
     }
 
-    /// Node ids, 1-based.
-    pub fn node_ids(&self) -> std::ops::RangeInclusive<usize> {
-        1..=self.nodes.len()
-    }
-
     /// Creates a topic (replication factor `min(nodes, 3)`) and waits until every
     /// partition has a leader.
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
@@ -244,18 +239,6 @@ impl Kafka {
         let node = self.node_mut(id)?;
         node.stop()?;
         node.spawn(&jars, &jvm)?;
-        self.wait_ready()
-    }
-
-    /// Stops and restarts every node on the same data (a whole-cluster restart).
-    pub fn restart(&mut self) -> Result<()> {
-        for node in &mut self.nodes {
-            node.stop()?;
-        }
-        let jvm = self.options.jvm_options.clone();
-        for node in &mut self.nodes {
-            node.spawn(&self.jars, &jvm)?;
-        }
         self.wait_ready()
     }
 
