@@ -13,7 +13,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, FnArg, ItemFn, Lit, LitStr, Meta, Path, ReturnType, Token, Type};
 
-const OPTIONS: &str = "`channel = \"...\"` (required), `side = Application | Client`, `api = path::to::module`, `group = \"...\"`, `retries = N`, `dead_letter = \"topic\"`, `concurrency = N`";
+const OPTIONS: &str = "`channel = \"...\"` (required), `side = Application | Client`, `api = path::to::module`, `group = \"...\"`, `retries = N`, `dead_letter = \"topic\"`, `concurrency = N`, `timeout_ms = N`";
 
 #[derive(Default)]
 struct Options {
@@ -24,6 +24,7 @@ struct Options {
     retries: Option<u32>,
     dead_letter: Option<LitStr>,
     concurrency: Option<u32>,
+    timeout_ms: Option<u32>,
 }
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -124,6 +125,7 @@ fn parse_options(args: TokenStream) -> syn::Result<Options> {
             }
             "retries" => o.retries = Some(positive(value, "retries")?),
             "concurrency" => o.concurrency = Some(positive(value, "concurrency")?),
+            "timeout_ms" => o.timeout_ms = Some(positive(value, "timeout_ms")?),
             "side" => match value {
                 Expr::Path(p) if p.path.is_ident("Application") || p.path.is_ident("Client") => o.side = p.path.get_ident().cloned(),
                 _ => return Err(syn::Error::new(value.span(), "`side` is `Application` (the default: the service the document describes) or `Client`")),
@@ -250,6 +252,9 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
         .as_ref()
         .map(|g| quote! { ::std::string::String::from(#g) }));
     let concurrency = opt(o.concurrency.map(|n| quote! { #n as usize }));
+    let timeout = opt(o
+        .timeout_ms
+        .map(|n| quote! { ::std::time::Duration::from_millis(#n as u64) }));
     let doc = format!(" Registers [`{fn_name}`] as the listener of channel `{}`: `consumer.listen::<{fn_name}>()`.", channel.value());
     Ok(quote! {
         #func
@@ -269,6 +274,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
                     max_attempts: #retries,
                     dead_letter_topic: #dead_letter,
                     concurrency: #concurrency,
+                    timeout: #timeout,
                 }
             }
 

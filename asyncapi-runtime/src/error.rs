@@ -283,6 +283,25 @@ pub enum ConsumerError {
     Signal(#[source] std::io::Error),
     #[error("a consumer task failed: {0}")]
     Task(String),
+    /// The dead-letter send of a record kept failing and the consumer was told to
+    /// stop (`DeadLetterFailure::StopConsumer`); the record's offset is not committed.
+    #[error("cannot dead-letter the record at {topic}/{partition}/{offset} to `{dead_letter_topic}`: {error}")]
+    DeadLetter {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        dead_letter_topic: String,
+        error: String,
+    },
+    /// The runtime panicked settling a record and again dead-lettering it; the
+    /// record's offset is not committed.
+    #[error("partition worker of {topic}/{partition} panicked at offset {offset}: {message}")]
+    WorkerPanic {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        message: String,
+    },
 }
 
 /// The embedded mock cluster could not be started or used.

@@ -37,8 +37,9 @@ pub use admin::{ensure_topics, AdminError};
 pub use asyncapi_macros::{asyncapi, event_listener};
 pub use config::KafkaConfig;
 pub use consumer::{
-    Acker, Consumer, Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions,
-    MessageContext, Received, RetryPolicy, State, Subscription,
+    Acker, Consumer, DeadLetterFailure, Handler, HandlerError, Health, IntoHandlerResult, Listener,
+    ListenerOptions, MessageContext, PartitionState, PartitionStatus, Received, RetryPolicy, State,
+    Subscription,
 };
 pub use contract::*;
 pub use embedded::EmbeddedKafka;

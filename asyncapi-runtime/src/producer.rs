@@ -242,8 +242,15 @@ impl Drop for Inner {
             // Nothing queued can be delivered: do not wait for it.
             self.producer.purge(PurgeConfig::default().queue());
         }
-        // rdkafka purges unsent records on drop; flush first so nothing enqueued is lost.
-        if let Err(e) = self.producer.flush(self.flush_on_drop) {
+        // rdkafka purges unsent records on drop; flush first so nothing enqueued is
+        // lost. Flushing blocks: on a multi-threaded runtime, tell tokio, so the
+        // thread's other tasks move elsewhere meanwhile.
+        let flush = || self.producer.flush(self.flush_on_drop);
+        let flushed = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(flush),
+            _ => flush(),
+        };
+        if let Err(e) = flushed {
             tracing::warn!(error = %e, "producer closed with records still undelivered");
         }
     }

@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
         .split(',')
         .map(|p| p.trim().parse())
         .collect::<Result<_, _>>()?;
-    println!("consumer peak RSS (VmHWM of a child process), {kind} broker, {PARTITIONS} partitions, ~80 B payloads, default max_in_flight, validation on");
+    println!("consumer peak RSS (VmHWM of a child process), {kind} broker, {PARTITIONS} partitions, ~80 B payloads, validation on");
     println!("| backlog | RSS after start-up | peak RSS | drain rate |");
     println!("|---:|---:|---:|---:|");
     let mut produced = 0;

@@ -387,13 +387,6 @@ pub async fn consume_typed(
         .consumer()
         .group_id(fresh_group("typed"))
         .validate_payloads(validate);
-    let consumer = match std::env::var("BENCH_MAX_IN_FLIGHT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
-        Some(m) => consumer.max_in_flight(m),
-        None => consumer,
-    };
     let options = ListenerOptions::default();
     let consumer = match variant {
         Variant::Small1 => consumer.route::<api::channels::Small1, _>(handler, options),

@@ -66,7 +66,7 @@ broker_tests!(
     panicking_handler_does_not_stop_the_loop,
     clean_shutdown_commits_so_a_restart_sees_no_duplicates,
     partitions_run_concurrently_and_keep_order_within_each,
-    backlog_beyond_max_in_flight_is_paused_and_resumed_in_order,
+    keyed_backlog_is_handled_once_in_key_order,
     parameterized_channel_subscribes_by_regex_and_fills_parameters,
     subscription_stream_yields_typed_messages_and_ack_stores_offsets,
     unsettled_stream_record_is_not_committed_on_shutdown,
@@ -495,26 +495,24 @@ async fn partitions_run_concurrently_and_keep_order_within_each(kafka: &dyn Brok
     let gate_timed_out = Arc::new(AtomicBool::new(false));
     let order = Arc::new(Mutex::new(Vec::<(i32, u64)>::new()));
     let (g, t, o) = (gate.clone(), gate_timed_out.clone(), order.clone());
-    let consumer = Consumer::new(kafka.config())
-        .max_in_flight(4)
-        .route::<UserSignups, _>(
-            move |msg: UserSignedUp, ctx: MessageContext| {
-                let (gate, timed_out, order) = (g.clone(), t.clone(), o.clone());
-                async move {
-                    if ctx.partition == 0 {
-                        let waited =
-                            tokio::time::timeout(Duration::from_secs(10), gate.acquire()).await;
-                        if waited.is_err() {
-                            timed_out.store(true, Ordering::SeqCst);
-                        }
-                    } else {
-                        gate.add_permits(1_000);
+    let consumer = Consumer::new(kafka.config()).route::<UserSignups, _>(
+        move |msg: UserSignedUp, ctx: MessageContext| {
+            let (gate, timed_out, order) = (g.clone(), t.clone(), o.clone());
+            async move {
+                if ctx.partition == 0 {
+                    let waited =
+                        tokio::time::timeout(Duration::from_secs(10), gate.acquire()).await;
+                    if waited.is_err() {
+                        timed_out.store(true, Ordering::SeqCst);
                     }
-                    order.lock().unwrap().push((ctx.partition, msg.seq));
+                } else {
+                    gate.add_permits(1_000);
                 }
-            },
-            ListenerOptions::default(),
-        );
+                order.lock().unwrap().push((ctx.partition, msg.seq));
+            }
+        },
+        ListenerOptions::default(),
+    );
 
     // Partition 0 first, so its handler is already blocked when partition 1's arrive.
     for seq in 1..=20u64 {
@@ -545,7 +543,7 @@ async fn partitions_run_concurrently_and_keep_order_within_each(kafka: &dyn Brok
     assert_eq!(per_partition[&1], (101..=120).collect::<Vec<_>>());
 }
 
-async fn backlog_beyond_max_in_flight_is_paused_and_resumed_in_order(kafka: &dyn Broker) {
+async fn keyed_backlog_is_handled_once_in_key_order(kafka: &dyn Broker) {
     cluster(kafka, 2);
     let producer = Producer::new(&kafka.config()).unwrap();
     let mut expected: HashMap<String, Vec<u64>> = HashMap::new();
@@ -559,19 +557,17 @@ async fn backlog_beyond_max_in_flight_is_paused_and_resumed_in_order(kafka: &dyn
     }
     let order = Arc::new(Mutex::new(Vec::<(String, u64)>::new()));
     let o = order.clone();
-    let consumer = Consumer::new(kafka.config())
-        .max_in_flight(2)
-        .route::<UserSignups, _>(
-            move |msg: UserSignedUp, ctx: MessageContext| {
-                let order = o.clone();
-                async move {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                    let key = ctx.key_as::<String>().unwrap().unwrap();
-                    order.lock().unwrap().push((key, msg.seq));
-                }
-            },
-            ListenerOptions::default(),
-        );
+    let consumer = Consumer::new(kafka.config()).route::<UserSignups, _>(
+        move |msg: UserSignedUp, ctx: MessageContext| {
+            let order = o.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                let key = ctx.key_as::<String>().unwrap().unwrap();
+                order.lock().unwrap().push((key, msg.seq));
+            }
+        },
+        ListenerOptions::default(),
+    );
     let (token, handle) = spawn(consumer);
     wait_until(30, "all 60 handled", || order.lock().unwrap().len() >= 60).await;
     stop(token, handle).await;

@@ -84,8 +84,13 @@ impl<P> MessageContext<P> {
 }
 
 /// A handler's failure: its text goes to the logs and to the `x-dlq-error` header.
+///
+/// Retried per the consumer's [`RetryPolicy`](super::RetryPolicy) unless made
+/// [`permanent`](Self::permanent).
 pub struct HandlerError {
     inner: Box<dyn std::error::Error + Send + Sync>,
+    /// Retrying cannot help: the record goes to the dead-letter topic at once.
+    pub(crate) permanent: bool,
     /// Set by the runtime when a handler gave up because the consumer is stopping:
     /// the record is neither retried nor dead-lettered, and its offset is not stored.
     pub(crate) abandon: bool,
@@ -96,6 +101,7 @@ impl HandlerError {
     pub fn new(message: impl fmt::Display) -> Self {
         HandlerError {
             inner: message.to_string().into(),
+            permanent: false,
             abandon: false,
         }
     }
@@ -104,8 +110,24 @@ impl HandlerError {
     pub fn from_error(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         HandlerError {
             inner: Box::new(error),
+            permanent: false,
             abandon: false,
         }
+    }
+
+    /// An error no retry can cure (a record the handler rejects for what it says):
+    /// the record is dead-lettered at once instead of blocking its partition through
+    /// the retry backoff.
+    pub fn permanent(message: impl fmt::Display) -> Self {
+        HandlerError {
+            permanent: true,
+            ..HandlerError::new(message)
+        }
+    }
+
+    /// Whether the record skips the remaining retries.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
     }
 
     pub(crate) fn abandon(message: impl fmt::Display) -> Self {
@@ -124,8 +146,9 @@ impl fmt::Display for HandlerError {
 
 impl fmt::Debug for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("HandlerError")
-            .field(&self.inner.to_string())
+        f.debug_struct("HandlerError")
+            .field("message", &self.inner.to_string())
+            .field("permanent", &self.permanent)
             .finish()
     }
 }
@@ -152,6 +175,7 @@ impl From<Box<dyn std::error::Error + Send + Sync>> for HandlerError {
     fn from(inner: Box<dyn std::error::Error + Send + Sync>) -> Self {
         HandlerError {
             inner,
+            permanent: false,
             abandon: false,
         }
     }
@@ -213,6 +237,9 @@ pub struct ListenerOptions {
     pub dead_letter_topic: Option<String>,
     /// At most this many handler calls of this listener run at once (across partitions).
     pub concurrency: Option<usize>,
+    /// How long one handler call may take before it counts as a failed attempt
+    /// (overrides `Consumer::handler_timeout`).
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl ListenerOptions {
@@ -230,6 +257,10 @@ impl ListenerOptions {
     }
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = Some(concurrency);
+        self
+    }
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 }

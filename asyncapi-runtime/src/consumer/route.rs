@@ -19,16 +19,16 @@ use crate::error::{ConsumerError, DecodeError};
 use crate::producer::CONTENT_TYPE_HEADER;
 use crate::topic::TopicTemplate;
 
-/// A record as fetched, detached from librdkafka's buffers.
+/// A record as fetched: the payload is read in place from librdkafka's buffer.
 #[derive(Debug, Clone)]
-pub(crate) struct Record {
-    /// Shared by the records of a topic.
+pub(crate) struct Record<'a> {
+    /// Shared by the records of a partition.
     pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub timestamp: Option<DateTime<Utc>>,
     pub key: Option<Arc<[u8]>>,
-    pub payload: Option<Vec<u8>>,
+    pub payload: Option<&'a [u8]>,
     pub headers: Arc<[RawHeader]>,
     /// Why the record's envelope cannot be read (a header name that is not UTF-8):
     /// such a record is dead-lettered before anything else is tried.
@@ -42,6 +42,9 @@ pub(crate) enum DeadReason {
     DecodeError,
     SchemaError,
     HandlerPanic,
+    HandlerTimeout,
+    /// The runtime panicked around the handler (decoding, a `Drop`, a tracing layer).
+    RuntimePanic,
 }
 
 impl DeadReason {
@@ -51,6 +54,8 @@ impl DeadReason {
             DeadReason::DecodeError => "decode-error",
             DeadReason::SchemaError => "schema-error",
             DeadReason::HandlerPanic => "handler-panic",
+            DeadReason::HandlerTimeout => "handler-timeout",
+            DeadReason::RuntimePanic => "runtime-panic",
         }
     }
 }
@@ -99,11 +104,13 @@ impl RetryPolicy {
     }
 }
 
-/// What a route needs from the loop to process one record.
-pub(crate) struct ProcessEnv {
+/// The consumer-wide settings a route handles records with.
+pub(crate) struct HandlingSettings {
     pub retry: RetryPolicy,
     pub validate: bool,
     pub state: State,
+    /// Per handler call, unless the listener sets its own.
+    pub handler_timeout: Duration,
 }
 
 pub(crate) trait ErasedRoute: Send + Sync {
@@ -114,13 +121,13 @@ pub(crate) trait ErasedRoute: Send + Sync {
     fn options(&self) -> &ListenerOptions;
     fn group_id(&self) -> Option<&'static str>;
     fn client_id(&self) -> Option<&'static str>;
-    /// `cancel` fires when the consumer stops or the partition is revoked: retries
-    /// stop and the record is abandoned (redelivered later).
+    /// `intake_closed` fires when the consumer stops or the partition is revoked: a
+    /// record waiting to be retried is abandoned (redelivered later).
     fn process<'a>(
         &'a self,
-        record: &'a Record,
-        env: &'a ProcessEnv,
-        cancel: &'a CancellationToken,
+        record: &'a Record<'a>,
+        settings: &'a HandlingSettings,
+        intake_closed: &'a CancellationToken,
     ) -> BoxFuture<'a, Outcome>;
 }
 
@@ -166,8 +173,12 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
         })
     }
 
-    fn decode(&self, record: &Record, validate: bool) -> Result<C::Message, (DeadReason, String)> {
-        let payload = record.payload.as_deref().ok_or_else(|| {
+    fn decode(
+        &self,
+        record: &Record<'_>,
+        validate: bool,
+    ) -> Result<C::Message, (DeadReason, String)> {
+        let payload = record.payload.ok_or_else(|| {
             (
                 DeadReason::DecodeError,
                 DecodeError::EmptyPayload.to_string(),
@@ -224,21 +235,34 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
         &self,
         message: C::Message,
         context: MessageContext<C::Parameters>,
+        time_limit: Duration,
     ) -> Result<(), (DeadReason, HandlerError)> {
         let _permit = match &self.limit {
             Some(sem) => sem.clone().acquire_owned().await.ok(),
             None => None,
         };
-        // Both building the future and polling it may panic; a panic is one failed attempt.
+        // Building the future, polling it and dropping it may all panic; a panic is
+        // one failed attempt. The future is dropped inside the guard, on time-out too.
         let called =
             std::panic::catch_unwind(AssertUnwindSafe(|| self.handler.call(message, context)));
         let result = match called {
-            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await,
+            Ok(fut) => {
+                AssertUnwindSafe(async move { tokio::time::timeout(time_limit, fut).await })
+                    .catch_unwind()
+                    .await
+            }
             Err(panic) => Err(panic),
         };
         match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err((DeadReason::HandlerError, e)),
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err((DeadReason::HandlerError, e)),
+            Ok(Err(_elapsed)) => Err((
+                DeadReason::HandlerTimeout,
+                HandlerError::new(format!(
+                    "handler did not finish within {} ms",
+                    time_limit.as_millis()
+                )),
+            )),
             Err(panic) => Err((
                 DeadReason::HandlerPanic,
                 HandlerError::new(format!("handler panicked: {}", panic_text(&*panic))),
@@ -269,7 +293,7 @@ fn dead_reason(e: DecodeError) -> (DeadReason, String) {
     (reason, e.to_string())
 }
 
-fn panic_text(panic: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_text(panic: &(dyn Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = panic.downcast_ref::<String>() {
@@ -304,9 +328,9 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
 
     fn process<'a>(
         &'a self,
-        record: &'a Record,
-        env: &'a ProcessEnv,
-        cancel: &'a CancellationToken,
+        record: &'a Record<'a>,
+        settings: &'a HandlingSettings,
+        intake_closed: &'a CancellationToken,
     ) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             if let Some(error) = &record.unreadable {
@@ -329,12 +353,13 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
             let max_attempts = self
                 .options
                 .max_attempts
-                .unwrap_or(env.retry.max_attempts)
+                .unwrap_or(settings.retry.max_attempts)
                 .max(1);
+            let time_limit = self.options.timeout.unwrap_or(settings.handler_timeout);
             let mut attempt = 1;
             loop {
                 // Decoded again per attempt: the handler consumes the message.
-                let message = match self.decode(record, env.validate) {
+                let message = match self.decode(record, settings.validate) {
                     Ok(m) => m,
                     Err((reason, error)) => {
                         return Outcome::Dead {
@@ -353,9 +378,9 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
                     headers: record.headers.clone(),
                     parameters: parameters.clone(),
                     attempt,
-                    state: env.state.clone(),
+                    state: settings.state.clone(),
                 };
-                let (reason, error) = match self.call_once(message, context).await {
+                let (reason, error) = match self.call_once(message, context, time_limit).await {
                     Ok(()) => return Outcome::Done,
                     Err((_, e)) if e.abandon => {
                         tracing::debug!(error = %e, "handler abandoned the record");
@@ -363,14 +388,14 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
                     }
                     Err(failure) => failure,
                 };
-                if attempt >= max_attempts {
+                if attempt >= max_attempts || error.permanent {
                     return Outcome::Dead {
                         reason,
                         error: error.to_string(),
                         attempts: attempt,
                     };
                 }
-                let wait = env.retry.backoff(attempt);
+                let wait = settings.retry.backoff(attempt);
                 tracing::warn!(
                     attempt,
                     max_attempts,
@@ -380,7 +405,7 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
                     "handler failed; retrying"
                 );
                 tokio::select! {
-                    _ = cancel.cancelled() => return Outcome::Abandoned,
+                    _ = intake_closed.cancelled() => return Outcome::Abandoned,
                     _ = tokio::time::sleep(wait) => {}
                 }
                 attempt += 1;

@@ -1,0 +1,369 @@
+//! The consumer: a builder for a group member that hands each record to its
+//! channel's typed handler.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::dead_letter::{DeadLetterFailure, DeadLetters};
+use super::group;
+use super::handler::{Handler, Listener, ListenerHandler, ListenerOptions, State};
+use super::health::Health;
+use super::partition::Pipeline;
+use super::route::{ErasedRoute, HandlingSettings, RetryPolicy, TypedRoute};
+use super::subscription::{self, Subscription};
+use crate::config::KafkaConfig;
+use crate::contract::{Channel, Receives};
+use crate::error::ConsumerError;
+use crate::producer::Producer;
+
+const DEFAULT_DEAD_LETTER_ATTEMPTS: u32 = 5;
+const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// librdkafka's prefetch per partition (its default, 64 MiB, is meant for one queue
+/// shared by all partitions).
+const PREFETCH_KBYTES_PER_PARTITION: &str = "8192";
+const SUBSCRIPTION_BUFFER: usize = 16;
+
+/// A consumer-group member dispatching records to typed handlers.
+///
+/// `S` is a generated side marker (`Application`, `Client`): [`listen`](Self::listen)
+/// only accepts listeners on channels that side receives from.
+pub struct Consumer<S = ()> {
+    config: KafkaConfig,
+    group_id: Option<String>,
+    routes: Vec<Arc<dyn ErasedRoute>>,
+    build_error: Option<ConsumerError>,
+    retry: RetryPolicy,
+    dead_letter_topics: HashMap<String, String>,
+    dead_letter_attempts: u32,
+    on_dead_letter_failure: DeadLetterFailure,
+    handler_timeout: Duration,
+    drain_timeout: Duration,
+    validate: bool,
+    state: State,
+    health: Health,
+    // Cancelled when `run` stops; subscriptions hold it to stop waiting on their streams.
+    stopping: CancellationToken,
+    _side: PhantomData<fn() -> S>,
+}
+
+impl<S> std::fmt::Debug for Consumer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("config", &self.config)
+            .field("group_id", &self.group_id)
+            .field(
+                "channels",
+                &self
+                    .routes
+                    .iter()
+                    .map(|r| r.channel_id())
+                    .collect::<Vec<_>>(),
+            )
+            .field("retry", &self.retry)
+            .field("handler_timeout", &self.handler_timeout)
+            .field("drain_timeout", &self.drain_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer<()> {
+    /// A consumer with no side marker (use [`side`](Self::side) to set one).
+    pub fn new(config: KafkaConfig) -> Self {
+        Consumer {
+            config,
+            group_id: None,
+            routes: Vec::new(),
+            build_error: None,
+            retry: RetryPolicy::default(),
+            dead_letter_topics: HashMap::new(),
+            dead_letter_attempts: DEFAULT_DEAD_LETTER_ATTEMPTS,
+            on_dead_letter_failure: DeadLetterFailure::default(),
+            handler_timeout: DEFAULT_HANDLER_TIMEOUT,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            validate: true,
+            state: State::default(),
+            health: Health::default(),
+            stopping: CancellationToken::new(),
+            _side: PhantomData,
+        }
+    }
+}
+
+impl<S> Consumer<S> {
+    /// Sets the side marker (`Application` / `Client`) that [`listen`](Self::listen) checks.
+    pub fn side<T>(self) -> Consumer<T> {
+        Consumer {
+            config: self.config,
+            group_id: self.group_id,
+            routes: self.routes,
+            build_error: self.build_error,
+            retry: self.retry,
+            dead_letter_topics: self.dead_letter_topics,
+            dead_letter_attempts: self.dead_letter_attempts,
+            on_dead_letter_failure: self.on_dead_letter_failure,
+            handler_timeout: self.handler_timeout,
+            drain_timeout: self.drain_timeout,
+            validate: self.validate,
+            state: self.state,
+            health: self.health,
+            stopping: self.stopping,
+            _side: PhantomData,
+        }
+    }
+
+    /// The consumer group (default: a listener's `group_id`, else the first channel's
+    /// `groupId` binding).
+    pub fn group_id(mut self, group_id: impl Into<String>) -> Self {
+        self.group_id = Some(group_id.into());
+        self
+    }
+
+    /// Handles channel `C` with `handler`.
+    pub fn route<C: Channel, H: Handler<C>>(
+        mut self,
+        handler: H,
+        options: ListenerOptions,
+    ) -> Self {
+        self.add_route::<C, H>(handler, options);
+        self
+    }
+
+    /// Registers a `#[event_listener]` type.
+    pub fn listen<L: Listener>(mut self) -> Self
+    where
+        S: Receives<L::Channel>,
+    {
+        self.add_route::<L::Channel, _>(ListenerHandler::<L>::new(), L::options());
+        self
+    }
+
+    /// A stream of channel `C`'s records; settle each with `ack` / `nack`.
+    pub fn subscribe<C: Channel>(&mut self) -> Subscription<C> {
+        self.subscribe_with::<C>(ListenerOptions::default())
+    }
+
+    /// [`subscribe`](Self::subscribe) with per-subscription options.
+    pub fn subscribe_with<C: Channel>(&mut self, options: ListenerOptions) -> Subscription<C> {
+        let (forwarder, subscription) =
+            subscription::channel::<C>(SUBSCRIPTION_BUFFER, self.stopping.clone());
+        self.add_route::<C, _>(forwarder, options);
+        subscription
+    }
+
+    fn add_route<C: Channel, H: Handler<C>>(&mut self, handler: H, options: ListenerOptions) {
+        match TypedRoute::<C, H>::new(handler, options) {
+            Ok(route) => self.routes.push(Arc::new(route)),
+            Err(e) => {
+                self.build_error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Retry policy for failing handlers (default: 3 attempts, 200 ms doubling to 10 s).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Dead-letter topic for records of `topic` (a concrete topic or a channel's
+    /// `TOPIC` template); the default is `<topic>.dlq`.
+    pub fn dead_letter_topic_for(
+        mut self,
+        topic: impl Into<String>,
+        dlq: impl Into<String>,
+    ) -> Self {
+        self.dead_letter_topics.insert(topic.into(), dlq.into());
+        self
+    }
+
+    /// Dead-letter sends tried per record before `on_dead_letter_failure` applies
+    /// (default 5, 100 ms doubling to 5 s apart).
+    pub fn dead_letter_attempts(mut self, attempts: u32) -> Self {
+        self.dead_letter_attempts = attempts.max(1);
+        self
+    }
+
+    /// What happens when a record's dead-letter sends keep failing (default: that
+    /// partition waits and is reported stuck by [`health`](Self::health)).
+    pub fn on_dead_letter_failure(mut self, policy: DeadLetterFailure) -> Self {
+        self.on_dead_letter_failure = policy;
+        self
+    }
+
+    /// How long one handler call may take before it counts as a failed attempt
+    /// (default 60 s; a listener's `timeout` overrides it).
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = timeout;
+        self
+    }
+
+    /// How long records in hand may finish when their partitions are revoked or the
+    /// consumer stops (default 30 s). Past it they are abandoned unstored and
+    /// redelivered to the partition's next reader.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// A live view of the partitions this consumer owns and whether any is stuck,
+    /// for a health endpoint. Take it before [`run`](Self::run).
+    pub fn health(&self) -> Health {
+        self.health.clone()
+    }
+
+    /// Validates payloads against the channel's JSON Schema before decoding (default on).
+    pub fn validate_payloads(mut self, validate: bool) -> Self {
+        self.validate = validate;
+        self
+    }
+
+    /// Shares `state` with every handler: read it with `ctx.state::<T>()` (e.g. the
+    /// `Application` a handler answers with).
+    pub fn with_state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
+        self.state = State::new(state);
+        self
+    }
+
+    /// Runs until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> Result<(), ConsumerError> {
+        let token = CancellationToken::new();
+        let signal = shutdown_signal().map_err(ConsumerError::Signal)?;
+        let trigger = token.clone();
+        let watcher = tokio::spawn(async move {
+            signal.await;
+            tracing::info!("shutdown signal received");
+            trigger.cancel();
+        });
+        let result = self.run(token).await;
+        watcher.abort();
+        result
+    }
+
+    /// Consumes until `shutdown` is cancelled, then stops fetching, lets in-flight
+    /// handlers finish, commits and leaves the group.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
+        let stopping = self.stopping.clone();
+        let result = self.run_inner(shutdown).await;
+        stopping.cancel();
+        result
+    }
+
+    fn resolve_group(&self) -> Result<String, ConsumerError> {
+        if let Some(g) = &self.group_id {
+            return Ok(g.clone());
+        }
+        if let Some(g) = self.config.get("group.id") {
+            return Ok(g.to_owned());
+        }
+        let mut from_options: Option<&str> = None;
+        for route in &self.routes {
+            if let Some(g) = route.options().group_id.as_deref() {
+                match from_options {
+                    Some(first) if first != g => {
+                        return Err(ConsumerError::ConflictingGroupIds(
+                            first.to_owned(),
+                            g.to_owned(),
+                        ))
+                    }
+                    _ => from_options = Some(g),
+                }
+            }
+        }
+        from_options
+            .or_else(|| self.routes.iter().find_map(|r| r.group_id()))
+            .map(str::to_owned)
+            .ok_or(ConsumerError::MissingGroupId)
+    }
+
+    async fn run_inner(mut self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
+        if let Some(e) = self.build_error.take() {
+            return Err(e);
+        }
+        if self.routes.is_empty() {
+            return Err(ConsumerError::NoRoutes);
+        }
+        let group = self.resolve_group()?;
+        let client_id = self.routes.iter().find_map(|r| r.client_id());
+        let mut defaults = vec![
+            ("auto.offset.reset", "earliest"),
+            // Each partition has its own queue, and this bound applies per queue.
+            ("queued.max.messages.kbytes", PREFETCH_KBYTES_PER_PARTITION),
+        ];
+        if let Some(id) = client_id {
+            defaults.push(("client.id", id));
+        }
+        let client = self.config.client_config(
+            &defaults,
+            &[
+                ("group.id", group.as_str()),
+                ("enable.auto.offset.store", "false"),
+                ("enable.auto.commit", "true"),
+            ],
+        )?;
+        let producer = Producer::new(
+            &self
+                .config
+                .for_producer()
+                .set("client.id", format!("{group}-dlq")),
+        )?;
+        let mut topics: Vec<String> = Vec::new();
+        for route in &self.routes {
+            let sub = route.subscription();
+            tracing::info!(channel = route.channel_id(), subscription = %sub, group = %group, "subscribing");
+            if !topics.contains(&sub) {
+                topics.push(sub);
+            }
+        }
+        let (fatal_tx, fatal) = tokio::sync::mpsc::unbounded_channel();
+        let pipeline = Pipeline {
+            routes: std::mem::take(&mut self.routes),
+            settings: HandlingSettings {
+                retry: self.retry,
+                validate: self.validate,
+                state: self.state.clone(),
+                handler_timeout: self.handler_timeout,
+            },
+            dead_letters: DeadLetters {
+                producer,
+                topics: std::mem::take(&mut self.dead_letter_topics),
+                attempts: self.dead_letter_attempts,
+                on_failure: self.on_dead_letter_failure,
+            },
+            fatal: fatal_tx,
+        };
+        let membership = group::Membership {
+            client,
+            group,
+            topics,
+            pipeline: Arc::new(pipeline),
+            fatal,
+            health: self.health.clone(),
+            drain_timeout: self.drain_timeout,
+        };
+        group::run(membership, shutdown, self.stopping.clone()).await
+    }
+}
+
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}

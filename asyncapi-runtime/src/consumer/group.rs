@@ -1,0 +1,146 @@
+//! Membership of the consumer group: one thread polls the consumer's main queue, which
+//! serves rebalances and errors (records arrive on the partitions' own queues), and
+//! runs the blocking steps (drain, synchronous commit, leaving the group) off the
+//! async worker threads.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::Consumer as _;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::health::Health;
+use super::partition::{GroupConsumer, Pipeline};
+use super::rebalance::{commit_stored, GroupContext};
+use crate::error::{ConsumerError, KafkaError};
+
+/// How long one poll of the main queue waits: bounds how late a stop is noticed.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What one group membership needs.
+pub(crate) struct Membership {
+    pub client: ClientConfig,
+    pub group: String,
+    pub topics: Vec<String>,
+    pub pipeline: Arc<Pipeline>,
+    pub fatal: mpsc::UnboundedReceiver<ConsumerError>,
+    pub health: Health,
+    pub drain_timeout: Duration,
+}
+
+/// Joins the group and consumes until `shutdown` fires or a fatal error, then drains,
+/// commits and leaves.
+pub(crate) async fn run(
+    membership: Membership,
+    shutdown: CancellationToken,
+    stopping: CancellationToken,
+) -> Result<(), ConsumerError> {
+    let Membership {
+        client,
+        group,
+        topics,
+        pipeline,
+        mut fatal,
+        health,
+        drain_timeout,
+    } = membership;
+    let context = GroupContext::new(
+        pipeline,
+        tokio::runtime::Handle::current(),
+        health.clone(),
+        drain_timeout,
+    );
+    let consumer: Arc<GroupConsumer> = Arc::new(
+        client
+            .create_with_context(context)
+            .map_err(|e| ConsumerError::Config(crate::config::ConfigError::Client(e)))?,
+    );
+    consumer.context().set_consumer(&consumer);
+    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer.subscribe(&topic_refs)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done_tx, mut done) = oneshot::channel();
+    let poll_stop = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("kafka-consumer-{group}"))
+        .spawn(move || {
+            let result = poll_until_stopped(consumer, &poll_stop, drain_timeout);
+            let _ = done_tx.send(result);
+        })
+        .map_err(|e| ConsumerError::Task(format!("cannot start the poll thread: {e}")))?;
+    health.set_running(true);
+    tracing::info!(group = %group, "consumer started");
+
+    let mut failure = None;
+    let mut ended = None;
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        Some(error) = fatal.recv() => failure = Some(error),
+        result = &mut done => ended = Some(result),
+    }
+    tracing::info!(group = %group, "stopping consumer: finishing records in hand");
+    // Subscriptions stop waiting on their streams (after a grace period for acks).
+    stopping.cancel();
+    stop.store(true, Ordering::Release);
+    let ended = match ended {
+        Some(ended) => ended,
+        None => done.await,
+    };
+    let result =
+        ended.unwrap_or_else(|_| Err(ConsumerError::Task("the poll thread panicked".into())));
+    // The poll thread has ended: nothing blocks in joining it.
+    let _ = thread.join();
+    health.set_running(false);
+    tracing::info!(group = %group, "consumer stopped");
+    match failure.or_else(|| fatal.try_recv().ok()) {
+        Some(error) => Err(error),
+        None => result,
+    }
+}
+
+/// The poll thread's life: serve the main queue until told to stop or a fatal
+/// error, then stop the workers, commit and leave the group.
+fn poll_until_stopped(
+    consumer: Arc<GroupConsumer>,
+    stop: &AtomicBool,
+    drain_timeout: Duration,
+) -> Result<(), ConsumerError> {
+    while !stop.load(Ordering::Acquire) {
+        match consumer.poll(POLL_INTERVAL) {
+            None => {}
+            Some(Ok(msg)) => consumer.context().stray(&msg),
+            Some(Err(e)) => {
+                if let Some(fatal) = fatal_error(&consumer, e) {
+                    // The broker would not take a commit: stop without one.
+                    consumer
+                        .context()
+                        .stop_all(Instant::now() + Duration::from_secs(1));
+                    return Err(fatal);
+                }
+            }
+        }
+    }
+    consumer.context().stop_all(Instant::now() + drain_timeout);
+    let committed = commit_stored(consumer.as_ref());
+    // Dropping the last handle closes the consumer, which leaves the group.
+    drop(consumer);
+    committed.map_err(ConsumerError::Kafka)
+}
+
+/// The error that stops the consumer, if `e` is one: an incurable connection failure
+/// the context recorded, or one librdkafka calls fatal. Others are logged.
+fn fatal_error(consumer: &GroupConsumer, e: KafkaError) -> Option<ConsumerError> {
+    if let Some(failure) = consumer.context().watch.failure() {
+        return Some(ConsumerError::Connection(failure.clone()));
+    }
+    if matches!(e, KafkaError::MessageConsumptionFatal(_)) {
+        tracing::error!(error = %e, "fatal consumer error");
+        return Some(ConsumerError::Kafka(e));
+    }
+    tracing::warn!(error = %e, "consumer error");
+    None
+}
