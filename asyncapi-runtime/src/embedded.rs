@@ -90,6 +90,22 @@ impl EmbeddedKafka {
         crate::KafkaConfig::new(self.bootstrap.clone())
     }
 
+    /// Makes `topic` refuse clients as if an ACL denied them (its metadata answers
+    /// `TOPIC_AUTHORIZATION_FAILED`): sends to it fail at once. For testing a
+    /// service's behaviour when a topic it needs is unusable.
+    pub fn deny_access(&self, topic: &str) -> Result<(), EmbeddedError> {
+        let c_name = CString::new(topic).map_err(|_| EmbeddedError::TopicName(topic.to_owned()))?;
+        // SAFETY: live cluster, valid NUL-terminated name for the duration of the call.
+        unsafe {
+            rdsys::rd_kafka_mock_topic_set_error(
+                self.mock.0,
+                c_name.as_ptr(),
+                rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+            )
+        };
+        Ok(())
+    }
+
     /// Creates a topic with `partitions` partitions; a no-op if it exists already.
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), EmbeddedError> {
         let c_name = CString::new(name).map_err(|_| EmbeddedError::TopicName(name.to_owned()))?;

@@ -111,6 +111,12 @@ pub trait Broker: Send + Sync {
     fn config(&self) -> asyncapi_runtime::KafkaConfig {
         asyncapi_runtime::KafkaConfig::new(self.bootstrap_servers())
     }
+    /// A topic every send to fails at once: one with an invalid name (longer than
+    /// 249 characters and with spaces), which Kafka refuses; the embedded cluster
+    /// accepts any name, so there the topic is made to deny access.
+    fn unwritable_topic(&self) -> Result<String> {
+        Ok(format!("no such topic {}", "x".repeat(250)))
+    }
 }
 
 /// A started broker of either kind.
@@ -168,6 +174,15 @@ impl Broker for TestBroker {
         }
     }
 
+    fn unwritable_topic(&self) -> Result<String> {
+        match self {
+            TestBroker::Embedded(b) => b.unwritable_topic(),
+            TestBroker::Kafka(_) | TestBroker::External(_) => {
+                Ok(format!("no such topic {}", "x".repeat(250)))
+            }
+        }
+    }
+
     fn config(&self) -> asyncapi_runtime::KafkaConfig {
         match self {
             TestBroker::Embedded(b) => Broker::config(b),
@@ -183,6 +198,11 @@ impl Broker for EmbeddedKafka {
     }
     fn bootstrap_servers(&self) -> String {
         EmbeddedKafka::bootstrap_servers(self).to_owned()
+    }
+    fn unwritable_topic(&self) -> Result<String> {
+        let topic = "access.denied";
+        self.deny_access(topic)?;
+        Ok(topic.to_owned())
     }
     /// Creates the topic (replication factor 1), then waits until metadata shows it.
     fn create_topic_spec(&self, spec: &TopicSpec) -> Result<()> {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::Consumer as _;
+use rdkafka::types::RDKafkaErrorCode;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -125,7 +126,19 @@ fn poll_until_stopped(
         }
     }
     consumer.context().stop_all(Instant::now() + drain_timeout);
-    let committed = commit_stored(consumer.as_ref());
+    let committed = match commit_stored(consumer.as_ref()) {
+        Err(KafkaError::ConsumerCommit(
+            code @ (RDKafkaErrorCode::RebalanceInProgress
+            | RDKafkaErrorCode::IllegalGeneration
+            | RDKafkaErrorCode::UnknownMemberId),
+        )) => {
+            // The group is moving on without this member: the partitions' next owners
+            // start at the last commit and handle again what was settled since.
+            tracing::warn!(error = %code, "final commit refused by the group; records settled since the last commit will be handled again");
+            Ok(())
+        }
+        other => other,
+    };
     // Dropping the last handle closes the consumer, which leaves the group.
     drop(consumer);
     committed.map_err(ConsumerError::Kafka)

@@ -138,6 +138,7 @@ pub(crate) struct Worker {
     /// Disconnected when the worker's task ends, however it ends.
     exited: std_mpsc::Receiver<()>,
     offsets: Arc<OffsetStore>,
+    health: Arc<PartitionHealth>,
     strays: mpsc::UnboundedSender<StrayRecord>,
 }
 
@@ -174,7 +175,7 @@ impl Worker {
             strays: stray_rx,
             route,
             pipeline,
-            health,
+            health: health.clone(),
             offsets: offsets.clone(),
             intake: intake.clone(),
             abandon: abandon.clone(),
@@ -204,6 +205,7 @@ impl Worker {
             abandon,
             exited,
             offsets,
+            health,
             strays,
         }
     }
@@ -223,7 +225,8 @@ impl Worker {
     /// until `deadline`, after which it is abandoned (its offset unstored, redelivered
     /// to the next owner). Blocks until the worker ended or gave no sign of ending;
     /// called on the poll thread, never on an async worker thread.
-    pub fn stop(self, deadline: Instant) {
+    /// Returns the offset of the last record it settled, if any.
+    pub fn stop(self, deadline: Instant) -> Option<i64> {
         self.intake.cancel();
         let waited = deadline.saturating_duration_since(Instant::now());
         if self.exited.recv_timeout(waited) == Err(std_mpsc::RecvTimeoutError::Timeout) {
@@ -234,6 +237,7 @@ impl Worker {
             }
         }
         self.offsets.disown();
+        self.health.last_settled()
     }
 }
 

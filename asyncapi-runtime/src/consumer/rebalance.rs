@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _, ConsumerContext, Rebalance};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer as _, ConsumerContext, RebalanceProtocol,
+};
 use rdkafka::message::{BorrowedMessage, Message as _};
-use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::TopicPartitionList;
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
+use rdkafka::{Offset, TopicPartitionList};
 
 use super::health::Health;
 use super::partition::{GroupConsumer, Pipeline, StrayRecord, Worker};
@@ -27,6 +29,11 @@ pub(crate) struct GroupContext {
     /// get a reference. Set right after the consumer is created.
     consumer: OnceLock<Weak<GroupConsumer>>,
     workers: Mutex<HashMap<TopicPartition, Worker>>,
+    /// Where the workers of the partitions revoked last stopped: if the next
+    /// assignment gives a partition straight back (an eager rebalance), reading goes
+    /// on from there, even when the broker refused the commit on revoke (a group in
+    /// rebalance may refuse it).
+    resume_at: Mutex<HashMap<TopicPartition, i64>>,
     pipeline: Arc<Pipeline>,
     runtime: tokio::runtime::Handle,
     health: Health,
@@ -45,6 +52,7 @@ impl GroupContext {
             watch: ConnectionWatch::default(),
             consumer: OnceLock::new(),
             workers: Mutex::new(HashMap::new()),
+            resume_at: Mutex::new(HashMap::new()),
             pipeline,
             runtime,
             health,
@@ -59,6 +67,24 @@ impl GroupContext {
     fn workers(&self) -> MutexGuard<'_, HashMap<TopicPartition, Worker>> {
         // Only the poll thread takes this lock; poisoning would need a panic in it.
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn resume_at(&self) -> MutexGuard<'_, HashMap<TopicPartition, i64>> {
+        self.resume_at.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the start offset of partitions given straight back to where their last
+    /// worker here stopped.
+    fn resume_where_left(&self, tpl: &mut TopicPartitionList) {
+        let resume_at = std::mem::take(&mut *self.resume_at());
+        for ((topic, partition), offset) in resume_at {
+            if tpl.find_partition(&topic, partition).is_some() {
+                if let Err(e) = tpl.set_partition_offset(&topic, partition, Offset::Offset(offset))
+                {
+                    tracing::warn!(%topic, partition, error = %e, "cannot resume where the partition was left");
+                }
+            }
+        }
     }
 
     /// A record on the main queue: its partition's queue was split off too late.
@@ -135,7 +161,15 @@ impl GroupContext {
                 })
                 .collect()
         };
-        stop_workers(revoked, Instant::now() + self.drain_timeout, &self.health);
+        if consumer.assignment_lost() {
+            // The group gave the partitions to others already: records in hand are
+            // redelivered there, and no commit would be taken.
+            tracing::warn!("assignment lost (session timed out?); abandoning records in hand");
+            stop_workers(revoked, Instant::now(), &self.health);
+            return;
+        }
+        let stopped_at = stop_workers(revoked, Instant::now() + self.drain_timeout, &self.health);
+        self.resume_at().extend(stopped_at);
         // Their last settled offsets are stored: commit them before the partitions go.
         if let Err(e) = commit_stored(consumer) {
             tracing::warn!(error = %e, "commit on revoke failed");
@@ -144,15 +178,24 @@ impl GroupContext {
 }
 
 /// Stops `workers` together: intake closes on all at once, then each gets until
-/// `deadline` to finish its record in hand.
-fn stop_workers(workers: Vec<(TopicPartition, Worker)>, deadline: Instant, health: &Health) {
+/// `deadline` to finish its record in hand. Returns the offset each partition's
+/// next record is at, for those whose worker settled any.
+fn stop_workers(
+    workers: Vec<(TopicPartition, Worker)>,
+    deadline: Instant,
+    health: &Health,
+) -> Vec<(TopicPartition, i64)> {
     for (_, worker) in &workers {
         worker.close_intake();
     }
-    for ((topic, partition), worker) in workers {
-        worker.stop(deadline);
-        health.revoked(&topic, partition);
+    let mut next = Vec::new();
+    for (key, worker) in workers {
+        if let Some(last) = worker.stop(deadline) {
+            next.push((key.clone(), last + 1));
+        }
+        health.revoked(&key.0, key.1);
     }
+    next
 }
 
 /// Commits the stored offsets synchronously; having none stored is not an error.
@@ -177,17 +220,47 @@ impl ClientContext for GroupContext {
 }
 
 impl ConsumerContext for GroupContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => {
+    // Replaces rdkafka's default (pre-rebalance, assign, post-rebalance) to set where
+    // partitions given straight back resume, before they are assigned.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let applied = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 tracing::info!(assigned = ?names(tpl), "partitions assigned");
+                self.resume_where_left(tpl);
                 self.assign(tpl);
+                if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                }
             }
-            Rebalance::Revoke(tpl) => {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!(revoked = ?names(tpl), "partitions revoked; finishing records in hand");
                 self.revoke(consumer, tpl);
+                if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                }
             }
-            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
+            other => {
+                let code = RDKafkaErrorCode::from(other);
+                tracing::warn!(error = %code, "rebalance error; dropping the assignment");
+                self.revoke(consumer, tpl);
+                consumer.unassign()
+            }
+        };
+        if let Err(e) = applied {
+            tracing::error!(error = %e, "cannot apply the rebalance");
         }
     }
 

@@ -1,0 +1,471 @@
+//! The consumer's promises where they used to break: a failing dead-letter path, a
+//! revocation during a handler, a panic outside the handler, a handler that never
+//! returns, an error that cannot succeed on retry. Every body runs on both brokers
+//! (`embedded::<name>`, and `kafka::<name>` with `--features kafka`).
+
+#[macro_use]
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use asyncapi_runtime::codec;
+use asyncapi_runtime::{
+    Channel, Consumer, ConsumerError, DeadLetterFailure, DecodeError, EncodeError, HandlerError,
+    ListenerOptions, Message, MessageContext, Outgoing, PartitionState, Producer, RetryPolicy,
+};
+use asyncapi_test_support::Broker;
+use serde::{Deserialize, Serialize};
+use support::*;
+
+const SIGNUPS: &str = "user.signedup";
+const SIGNUPS_DLQ: &str = "user.signedup.dlq";
+
+broker_tests!(
+    failing_dead_letter_send_holds_only_its_partition_and_is_reported,
+    failing_dead_letter_send_can_stop_the_consumer,
+    revoked_partition_is_drained_before_anyone_reads_it_again,
+    panic_outside_the_handler_is_dead_lettered_and_the_partition_goes_on,
+    handler_over_its_time_limit_is_a_failed_attempt,
+    shutdown_abandons_a_handler_that_never_returns_at_the_drain_deadline,
+    permanent_handler_error_skips_the_retries,
+);
+
+fn fast_retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+    }
+}
+
+fn cluster(kafka: &dyn Broker, partitions: i32) {
+    kafka.create_topic(SIGNUPS, partitions).expect("topic");
+    kafka
+        .create_topic(SIGNUPS_DLQ, partitions)
+        .expect("dead-letter topic");
+}
+
+async fn send(producer: &Producer, seq: u64, partition: i32) -> i64 {
+    producer
+        .send::<UserSignups>(Outgoing::new(&signup(seq)).partition(partition))
+        .await
+        .expect("send")
+        .offset
+}
+
+/// Seqs the handler saw, by partition; a handler that fails permanently for `poison`,
+/// whose dead letters go to `dead_letter_topic`.
+fn recording_consumer(
+    kafka: &dyn Broker,
+    seen: Arc<Mutex<Vec<(i32, u64)>>>,
+    poison: u64,
+    dead_letter_topic: &str,
+) -> Consumer {
+    Consumer::new(kafka.config())
+        .retry(fast_retry(1))
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, ctx: MessageContext| {
+                let seen = seen.clone();
+                async move {
+                    if msg.seq == poison {
+                        return Err(HandlerError::permanent("poison record"));
+                    }
+                    seen.lock().unwrap().push((ctx.partition, msg.seq));
+                    Ok(())
+                }
+            },
+            ListenerOptions::default().dead_letter_topic(dead_letter_topic),
+        )
+}
+
+/// Finding 3: a dead-letter send that keeps failing used to be retried forever while
+/// the member looked healthy, and with the global in-flight window a stuck partition
+/// ended up holding every slot (all partitions stopped).
+async fn failing_dead_letter_send_holds_only_its_partition_and_is_reported(kafka: &dyn Broker) {
+    cluster(kafka, 2);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let poison_offset = send(&producer, 1, 0).await;
+    // More records behind the poison one than the old in-flight window held.
+    for seq in 2..=1_200 {
+        send(&producer, seq, 0).await;
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let unwritable = kafka.unwritable_topic().unwrap();
+    let consumer = recording_consumer(kafka, seen.clone(), 1, &unwritable).dead_letter_attempts(2);
+    let health = consumer.health();
+    let (token, handle) = spawn(consumer);
+
+    wait_until(60, "partition 0 reported stuck", || {
+        !health.stuck().is_empty()
+    })
+    .await;
+    let stuck = health.stuck();
+    assert_eq!(stuck.len(), 1, "{stuck:?}");
+    assert_eq!((stuck[0].topic.as_str(), stuck[0].partition), (SIGNUPS, 0));
+    match &stuck[0].state {
+        PartitionState::Stuck { offset, reason, .. } => {
+            assert_eq!(*offset, poison_offset);
+            assert!(reason.contains("cannot dead-letter"), "{reason}");
+        }
+        other => panic!("not stuck: {other:?}"),
+    }
+    assert!(!health.is_healthy());
+
+    // The other partition is not held up.
+    for seq in 2_001..=2_050 {
+        send(&producer, seq, 1).await;
+    }
+    wait_until(30, "partition 1's 50 records handled", || {
+        seen.lock().unwrap().iter().filter(|(p, _)| *p == 1).count() == 50
+    })
+    .await;
+    // Partition 0 waits at the poison record: nothing behind it was taken.
+    assert!(seen.lock().unwrap().iter().all(|(p, _)| *p == 1));
+    assert!(health.is_running());
+    stop(token, handle).await;
+}
+
+async fn failing_dead_letter_send_can_stop_the_consumer(kafka: &dyn Broker) {
+    cluster(kafka, 1);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let poison_offset = send(&producer, 1, 0).await;
+    let unwritable = kafka.unwritable_topic().unwrap();
+    let consumer = recording_consumer(kafka, Arc::default(), 1, &unwritable)
+        .dead_letter_attempts(2)
+        .on_dead_letter_failure(DeadLetterFailure::StopConsumer);
+    let (_token, handle) = spawn(consumer);
+    let result = with_timeout(60, "consumer stops on its own", handle)
+        .await
+        .expect("consumer task");
+    match result {
+        Err(ConsumerError::DeadLetter {
+            topic,
+            partition,
+            offset,
+            dead_letter_topic,
+            ..
+        }) => {
+            assert_eq!(
+                (topic.as_str(), partition, offset),
+                (SIGNUPS, 0, poison_offset)
+            );
+            assert_eq!(dead_letter_topic, unwritable);
+        }
+        other => panic!("expected a dead-letter error, got {other:?}"),
+    }
+}
+
+/// One handling of a record: which member, which offset, when it started and ended.
+#[derive(Debug, Clone)]
+struct Handling {
+    member: &'static str,
+    offset: i64,
+    started: Instant,
+    ended: Instant,
+}
+
+fn timed_consumer(
+    kafka: &dyn Broker,
+    member: &'static str,
+    log: Arc<Mutex<Vec<Handling>>>,
+    started: Arc<tokio::sync::Notify>,
+) -> Consumer {
+    let config = kafka
+        .config()
+        .set("partition.assignment.strategy", "range")
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "500");
+    Consumer::new(config)
+        .group_id("drain-group")
+        .route::<UserSignups, _>(
+            move |_msg: UserSignedUp, ctx: MessageContext| {
+                let (log, started) = (log.clone(), started.clone());
+                async move {
+                    let begin = Instant::now();
+                    if ctx.offset == 0 {
+                        started.notify_one();
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                    }
+                    log.lock().unwrap().push(Handling {
+                        member,
+                        offset: ctx.offset,
+                        started: begin,
+                        ended: Instant::now(),
+                    });
+                }
+            },
+            ListenerOptions::default(),
+        )
+}
+
+/// Finding 4: an eager rebalance that gave the same partition back started a second
+/// worker while the first was still in a handler: the same offset ran twice at once
+/// and later records overtook it. Here a second member joins the group (subscribed to
+/// another topic, so the partition comes back to the first member) while offset 0's
+/// handler runs.
+async fn revoked_partition_is_drained_before_anyone_reads_it_again(kafka: &dyn Broker) {
+    cluster(kafka, 1);
+    kafka.create_topic("user.other.events", 1).unwrap();
+    let producer = Producer::new(&kafka.config()).unwrap();
+    for seq in 1..=20 {
+        send(&producer, seq, 0).await;
+    }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let started = Arc::new(tokio::sync::Notify::new());
+    let (first, first_handle) = spawn(timed_consumer(kafka, "first", log.clone(), started.clone()));
+    with_timeout(30, "offset 0's handler starts", started.notified()).await;
+
+    let joiner = Consumer::new(
+        kafka
+            .config()
+            .set("partition.assignment.strategy", "range")
+            .set("session.timeout.ms", "6000"),
+    )
+    .group_id("drain-group")
+    .route::<UserEvents, _>(
+        |_msg: UserEvent, _ctx: MessageContext<UserEventsParameters>| async {},
+        ListenerOptions::default(),
+    );
+    let (second, second_handle) = spawn(joiner);
+
+    wait_until(60, "all 20 offsets handled", || {
+        let log = log.lock().unwrap();
+        (0..20).all(|o| log.iter().any(|h| h.offset == o))
+    })
+    .await;
+    // Give a second worker, if there were one, time to show itself.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop(first, first_handle).await;
+    stop(second, second_handle).await;
+
+    let log = log.lock().unwrap().clone();
+    let zero: Vec<&Handling> = log.iter().filter(|h| h.offset == 0).collect();
+    assert_eq!(
+        zero.len(),
+        1,
+        "offset 0 handled once, drained on revoke: {zero:?}"
+    );
+    for (i, a) in log.iter().enumerate() {
+        for b in &log[i + 1..] {
+            let overlap = a.started < b.ended && b.started < a.ended;
+            assert!(
+                !overlap,
+                "two handlings of the partition at once:\n{a:?}\n{b:?}"
+            );
+        }
+    }
+    let mut first_seen = Vec::new();
+    for h in &log {
+        if !first_seen.contains(&h.offset) {
+            first_seen.push(h.offset);
+        }
+    }
+    assert_eq!(
+        first_seen,
+        (0..20).collect::<Vec<i64>>(),
+        "order of first handling"
+    );
+    assert!(log.iter().all(|h| h.member == "first"));
+}
+
+// ---- a channel whose decoding panics on one payload ----
+
+const FRAGILE: &str = "fragile.events";
+const FRAGILE_DLQ: &str = "fragile.events.dlq";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Fragile {
+    text: String,
+}
+
+impl Message for Fragile {
+    const NAME: &'static str = "Fragile";
+    const CONTENT_TYPE: &'static str = "application/json";
+    fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        codec::encode_json(self)
+    }
+    fn decode(bytes: &[u8], _content_type: Option<&str>) -> Result<Self, DecodeError> {
+        let message: Fragile = codec::decode_json(bytes, Self::NAME)?;
+        assert!(message.text != "boom", "decoder bug hit");
+        Ok(message)
+    }
+}
+
+struct FragileEvents;
+
+impl Channel for FragileEvents {
+    const ID: &'static str = "fragileEvents";
+    const ADDRESS: &'static str = FRAGILE;
+    const TOPIC: &'static str = FRAGILE;
+    const GROUP_ID: Option<&'static str> = Some("fragile-service");
+    type Message = Fragile;
+    type Parameters = asyncapi_runtime::NoParameters;
+    type Key = Vec<u8>;
+    type Headers = asyncapi_runtime::RawHeaders;
+}
+
+/// Finding 5: a panic outside the handler body (here: in decoding) killed the
+/// partition's worker silently; no later record of the partition was handled.
+async fn panic_outside_the_handler_is_dead_lettered_and_the_partition_goes_on(kafka: &dyn Broker) {
+    kafka.create_topic(FRAGILE, 1).unwrap();
+    kafka.create_topic(FRAGILE_DLQ, 1).unwrap();
+    let producer = Producer::new(&kafka.config()).unwrap();
+    for text in ["one", "boom", "two", "three"] {
+        producer
+            .send::<FragileEvents>(Outgoing::new(&Fragile { text: text.into() }))
+            .await
+            .unwrap();
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let consumer = Consumer::new(kafka.config()).route::<FragileEvents, _>(
+        move |msg: Fragile, _ctx: MessageContext| {
+            let seen = s.clone();
+            async move { seen.lock().unwrap().push(msg.text) }
+        },
+        ListenerOptions::default(),
+    );
+    let (token, handle) = spawn(consumer);
+    let dlq = read_topic(&kafka.bootstrap_servers(), FRAGILE_DLQ, 1, 300).await;
+    assert_eq!(
+        dlq[0].header("x-dlq-reason").as_deref(),
+        Some("runtime-panic")
+    );
+    assert!(dlq[0]
+        .header("x-dlq-error")
+        .unwrap()
+        .contains("decoder bug hit"));
+    assert_eq!(dlq[0].header("x-dlq-offset").as_deref(), Some("1"));
+    wait_until(20, "the records after the panic handled", || {
+        seen.lock().unwrap().len() == 3
+    })
+    .await;
+    assert_eq!(*seen.lock().unwrap(), ["one", "two", "three"]);
+    stop(token, handle).await;
+}
+
+/// Finding 7: handlers had no time limit; one that never returns held its partition
+/// for good.
+async fn handler_over_its_time_limit_is_a_failed_attempt(kafka: &dyn Broker) {
+    cluster(kafka, 1);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    for seq in 1..=3 {
+        send(&producer, seq, 0).await;
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let consumer = Consumer::new(kafka.config())
+        .retry(fast_retry(2))
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, _ctx: MessageContext| {
+                let seen = s.clone();
+                async move {
+                    if msg.seq == 1 {
+                        std::future::pending::<()>().await;
+                    }
+                    seen.lock().unwrap().push(msg.seq);
+                }
+            },
+            ListenerOptions::default().timeout(Duration::from_millis(300)),
+        );
+    let (token, handle) = spawn(consumer);
+    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
+    assert_eq!(
+        dlq[0].header("x-dlq-reason").as_deref(),
+        Some("handler-timeout")
+    );
+    assert_eq!(dlq[0].header("x-dlq-attempts").as_deref(), Some("2"));
+    assert!(dlq[0].header("x-dlq-error").unwrap().contains("300 ms"));
+    wait_until(20, "records 2 and 3 handled", || {
+        seen.lock().unwrap().len() == 2
+    })
+    .await;
+    assert_eq!(*seen.lock().unwrap(), [2, 3]);
+    stop(token, handle).await;
+}
+
+/// Finding 7: shutdown waited for workers with no deadline.
+async fn shutdown_abandons_a_handler_that_never_returns_at_the_drain_deadline(kafka: &dyn Broker) {
+    cluster(kafka, 1);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    for seq in 1..=3 {
+        send(&producer, seq, 0).await;
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let consumer = |hang: bool| {
+        let seen = seen.clone();
+        Consumer::new(kafka.config())
+            .group_id("drain-deadline")
+            .drain_timeout(Duration::from_secs(1))
+            .route::<UserSignups, _>(
+                move |msg: UserSignedUp, _ctx: MessageContext| {
+                    let seen = seen.clone();
+                    async move {
+                        seen.lock().unwrap().push(msg.seq);
+                        if hang && msg.seq == 2 {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                },
+                ListenerOptions::default(),
+            )
+    };
+    let (token, handle) = spawn(consumer(true));
+    wait_until(30, "record 2 in its handler", || {
+        seen.lock().unwrap().contains(&2)
+    })
+    .await;
+    let asked = Instant::now();
+    stop(token, handle).await;
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(10), "shutdown took {took:?}");
+
+    // Record 2 was abandoned unstored: a restart handles it again, and record 1 not.
+    seen.lock().unwrap().clear();
+    let (token, handle) = spawn(consumer(false));
+    wait_until(60, "records 2 and 3 redelivered", || {
+        seen.lock().unwrap().len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop(token, handle).await;
+    assert_eq!(*seen.lock().unwrap(), [2, 3]);
+}
+
+async fn permanent_handler_error_skips_the_retries(kafka: &dyn Broker) {
+    cluster(kafka, 1);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    send(&producer, 1, 0).await;
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let a = attempts.clone();
+    let consumer = Consumer::new(kafka.config())
+        .retry(RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(30),
+        })
+        .route::<UserSignups, _>(
+            move |_msg: UserSignedUp, ctx: MessageContext| {
+                let attempts = a.clone();
+                async move {
+                    attempts.lock().unwrap().push(ctx.attempt);
+                    Err::<(), _>(HandlerError::permanent("account closed"))
+                }
+            },
+            ListenerOptions::default(),
+        );
+    let (token, handle) = spawn(consumer);
+    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
+    assert_eq!(dlq[0].header("x-dlq-attempts").as_deref(), Some("1"));
+    assert_eq!(
+        dlq[0].header("x-dlq-reason").as_deref(),
+        Some("handler-error")
+    );
+    assert!(dlq[0]
+        .header("x-dlq-error")
+        .unwrap()
+        .contains("account closed"));
+    assert_eq!(*attempts.lock().unwrap(), [1]);
+    stop(token, handle).await;
+}
