@@ -469,3 +469,356 @@ async fn permanent_handler_error_skips_the_retries(kafka: &dyn Broker) {
     assert_eq!(*attempts.lock().unwrap(), [1]);
     stop(token, handle).await;
 }
+
+// ---- model-based test: random outcomes, rebalances and restarts ----
+
+/// What the handler does with a record, drawn per record from the case's seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    Ok,
+    /// Fails its first attempt, then succeeds.
+    FailOnce,
+    /// Fails every attempt: dead-lettered.
+    AlwaysFail,
+    /// Panics on its first attempt, then succeeds.
+    PanicOnce,
+    /// Takes 5-40 ms.
+    Slow(u64),
+}
+
+/// Things that happen to the group while records flow.
+#[derive(Debug, Clone, Copy)]
+enum GroupEvent {
+    /// A second member joins for a while, then leaves (two rebalances).
+    Visitor,
+    /// The member stops (drains, commits, leaves) and a new one starts.
+    Restart,
+}
+
+/// SplitMix64: a seeded stream of numbers for the case generator.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % sides
+    }
+}
+
+#[derive(Debug)]
+struct Case {
+    seed: u64,
+    /// Per seq (1-based index - 1): partition and behaviour.
+    records: Vec<(i32, Behaviour)>,
+    /// After how many first handlings each event happens.
+    events: Vec<(usize, GroupEvent)>,
+}
+
+const MODEL_PARTITIONS: i32 = 3;
+
+fn case(seed: u64) -> Case {
+    let mut dice = Dice(seed);
+    let n = 60 + dice.roll(90) as usize;
+    let records = (0..n)
+        .map(|_| {
+            let behaviour = match dice.roll(100) {
+                0..=64 => Behaviour::Ok,
+                65..=74 => Behaviour::FailOnce,
+                75..=79 => Behaviour::AlwaysFail,
+                80..=84 => Behaviour::PanicOnce,
+                _ => Behaviour::Slow(5 + dice.roll(36)),
+            };
+            (dice.roll(MODEL_PARTITIONS as u64) as i32, behaviour)
+        })
+        .collect();
+    let mut events: Vec<(usize, GroupEvent)> = (0..1 + dice.roll(3))
+        .map(|_| {
+            let at = dice.roll(n as u64 - 10) as usize;
+            let event = if dice.roll(2) == 0 {
+                GroupEvent::Visitor
+            } else {
+                GroupEvent::Restart
+            };
+            (at, event)
+        })
+        .collect();
+    events.sort_by_key(|(at, _)| *at);
+    Case {
+        seed,
+        records,
+        events,
+    }
+}
+
+/// One handler attempt as the model sees it.
+#[derive(Debug, Clone)]
+struct Attempt {
+    #[allow(dead_code, reason = "shown in failure messages")]
+    member: u32,
+    partition: i32,
+    offset: i64,
+    seq: u64,
+    succeeded: bool,
+    started: Instant,
+    ended: Instant,
+}
+
+type Journal = Arc<Mutex<Vec<Attempt>>>;
+
+fn model_member(bootstrap: &str, case: &Arc<Case>, journal: &Journal, member: u32) -> Consumer {
+    let config = asyncapi_runtime::KafkaConfig::new(bootstrap)
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "500")
+        .set("auto.commit.interval.ms", "200");
+    let (case, journal) = (case.clone(), journal.clone());
+    Consumer::new(config)
+        .group_id(format!("model-{}", case.seed))
+        .retry(fast_retry(2))
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, ctx: MessageContext| {
+                let (case, journal) = (case.clone(), journal.clone());
+                async move {
+                    let started = Instant::now();
+                    let behaviour = case.records[msg.seq as usize - 1].1;
+                    let fail = match behaviour {
+                        Behaviour::Ok => false,
+                        Behaviour::FailOnce | Behaviour::PanicOnce => ctx.attempt == 1,
+                        Behaviour::AlwaysFail => true,
+                        Behaviour::Slow(ms) => {
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                            false
+                        }
+                    };
+                    journal.lock().unwrap().push(Attempt {
+                        member,
+                        partition: ctx.partition,
+                        offset: ctx.offset,
+                        seq: msg.seq,
+                        succeeded: !fail,
+                        started,
+                        ended: Instant::now(),
+                    });
+                    if fail && behaviour == Behaviour::PanicOnce {
+                        panic!("model panic");
+                    }
+                    if fail {
+                        return Err(HandlerError::new("model failure"));
+                    }
+                    Ok(())
+                }
+            },
+            ListenerOptions::default(),
+        )
+}
+
+/// Committed offsets of the case's group, read every 50 ms until `done`; any that
+/// moves backwards is returned.
+async fn watch_commits(
+    bootstrap: String,
+    group: String,
+    done: tokio_util::sync::CancellationToken,
+) -> Vec<String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer as _};
+    let watcher: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", &group)
+        .create()
+        .expect("commit watcher");
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..MODEL_PARTITIONS {
+        tpl.add_partition(SIGNUPS, p);
+    }
+    let watcher = Arc::new(watcher);
+    let mut last = [i64::MIN; MODEL_PARTITIONS as usize];
+    let mut backwards = Vec::new();
+    while !done.is_cancelled() {
+        let (w, t) = (watcher.clone(), tpl.clone());
+        let read =
+            tokio::task::spawn_blocking(move || w.committed_offsets(t, Duration::from_secs(2)))
+                .await
+                .expect("watcher task");
+        if let Ok(committed) = read {
+            for e in committed.elements() {
+                if let rdkafka::Offset::Offset(o) = e.offset() {
+                    let slot = &mut last[e.partition() as usize];
+                    if o < *slot {
+                        backwards.push(format!("partition {}: {} -> {}", e.partition(), slot, o));
+                    }
+                    *slot = (*slot).max(o);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    backwards
+}
+
+/// Handled at least once (or, for records that always fail, dead-lettered), first
+/// handled in offset order per partition, one handling of a partition at a time,
+/// committed offsets never backwards.
+async fn run_case(case: Case) {
+    let kafka = asyncapi_runtime::EmbeddedKafka::start(MODEL_PARTITIONS).expect("embedded broker");
+    let bootstrap = kafka.bootstrap_servers().to_owned();
+    Broker::create_topic(&kafka, SIGNUPS, MODEL_PARTITIONS).unwrap();
+    Broker::create_topic(&kafka, SIGNUPS_DLQ, MODEL_PARTITIONS).unwrap();
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let mut offsets = Vec::new();
+    for (i, (partition, _)) in case.records.iter().enumerate() {
+        offsets.push(send(&producer, i as u64 + 1, *partition).await);
+    }
+    let case = Arc::new(case);
+    let journal: Journal = Arc::default();
+    let done = tokio_util::sync::CancellationToken::new();
+    let watcher = tokio::spawn(watch_commits(
+        bootstrap.clone(),
+        format!("model-{}", case.seed),
+        done.clone(),
+    ));
+    let first_handled = |journal: &Journal| {
+        let mut seqs: Vec<u64> = journal.lock().unwrap().iter().map(|a| a.seq).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs.len()
+    };
+
+    let mut member = 1;
+    let mut current = spawn(model_member(&bootstrap, &case, &journal, member));
+    for (at, event) in case.events.clone() {
+        wait_until(
+            60,
+            &format!("{at} records handled (seed {})", case.seed),
+            || first_handled(&journal) >= at,
+        )
+        .await;
+        member += 1;
+        match event {
+            GroupEvent::Visitor => {
+                let visitor = spawn(model_member(&bootstrap, &case, &journal, member));
+                tokio::time::sleep(Duration::from_millis(1_500)).await;
+                stop(visitor.0, visitor.1).await;
+            }
+            GroupEvent::Restart => {
+                stop(current.0, current.1).await;
+                current = spawn(model_member(&bootstrap, &case, &journal, member));
+            }
+        }
+    }
+    let failing = case
+        .records
+        .iter()
+        .filter(|(_, b)| *b == Behaviour::AlwaysFail)
+        .count();
+    let succeeded = |journal: &Journal| {
+        let mut seqs: Vec<u64> = journal
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a.succeeded)
+            .map(|a| a.seq)
+            .collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs.len()
+    };
+    wait_until(
+        90,
+        &format!("every record handled (seed {})", case.seed),
+        || succeeded(&journal) == case.records.len() - failing,
+    )
+    .await;
+    let dead = read_topic(&bootstrap, SIGNUPS_DLQ, failing, 500).await;
+    stop(current.0, current.1).await;
+    done.cancel();
+    let backwards = watcher.await.expect("watcher");
+
+    let context = format!(
+        "seed {} ({} records, events {:?})",
+        case.seed,
+        case.records.len(),
+        case.events
+    );
+    assert!(
+        backwards.is_empty(),
+        "{context}: committed offsets moved backwards: {backwards:?}"
+    );
+    let mut dead_offsets: Vec<(i32, i64)> = dead
+        .iter()
+        .map(|r| {
+            (
+                r.header("x-dlq-partition").unwrap().parse().unwrap(),
+                r.header("x-dlq-offset").unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    dead_offsets.sort_unstable();
+    dead_offsets.dedup();
+    let mut expected_dead: Vec<(i32, i64)> = case
+        .records
+        .iter()
+        .zip(&offsets)
+        .filter(|((_, b), _)| *b == Behaviour::AlwaysFail)
+        .map(|((p, _), o)| (*p, *o))
+        .collect();
+    expected_dead.sort_unstable();
+    assert_eq!(dead_offsets, expected_dead, "{context}: dead letters");
+
+    let journal = journal.lock().unwrap().clone();
+    for partition in 0..MODEL_PARTITIONS {
+        let attempts: Vec<&Attempt> = journal
+            .iter()
+            .filter(|a| a.partition == partition)
+            .collect();
+        let mut first = Vec::new();
+        for a in &attempts {
+            if !first.contains(&a.offset) {
+                first.push(a.offset);
+            }
+        }
+        let mut sorted = first.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            first, sorted,
+            "{context}: partition {partition}: order of first handling"
+        );
+        for (i, a) in attempts.iter().enumerate() {
+            for b in &attempts[i + 1..] {
+                let overlap = a.started < b.ended && b.started < a.ended;
+                assert!(
+                    !overlap,
+                    "{context}: partition {partition} handled twice at once:\n{a:?}\n{b:?}"
+                );
+            }
+        }
+    }
+}
+
+/// `ASYNCAPI_MODEL_SEEDS=1,2,3` replays cases; by default four fixed seeds and one
+/// new one per run (printed, so a failure can be replayed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_random_outcomes_rebalances_and_restarts_keep_the_invariants() {
+    init_tracing();
+    let seeds: Vec<u64> = match std::env::var("ASYNCAPI_MODEL_SEEDS") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect(),
+        Err(_) => {
+            let fresh = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            vec![1, 2, 3, 4, fresh]
+        }
+    };
+    for seed in seeds {
+        let case = case(seed);
+        eprintln!(
+            "model case: seed {seed}, {} records, events {:?}",
+            case.records.len(),
+            case.events
+        );
+        with_timeout(240, &format!("model case seed {seed}"), run_case(case)).await;
+    }
+}
