@@ -773,6 +773,16 @@ impl Generator<'_> {
                     }
                 }
             }
+            // `<topic>.dlq`, the consumer's default, for each topic this side receives from.
+            let dead_letter_lit: Vec<String> = self
+                .doc
+                .channels
+                .iter()
+                .filter(|c| receives.contains(&c.id) && c.parameters.is_empty())
+                .filter_map(|c| c.topic.as_ref().ok())
+                .filter(|t| !t.contains('{'))
+                .map(|t| format!("{t}.dlq"))
+                .collect();
             let sends_lit = &sends;
             let receives_lit = &receives;
             out.extend(quote! {
@@ -792,6 +802,9 @@ impl Generator<'_> {
                     pub const RECEIVES: &'static [&'static str] = &[#(#receives_lit),*];
                     /// Kafka topics of this side's channels that have no parameters.
                     pub const TOPICS: &'static [&'static str] = &[#(#topics_lit),*];
+                    /// The default dead-letter topics (`<topic>.dlq`) of the topics in
+                    /// [`TOPICS`](Self::TOPICS) this side receives from.
+                    pub const DEAD_LETTER_TOPICS: &'static [&'static str] = &[#(#dead_letter_lit),*];
 
                     /// Connects with `config`.
                     pub fn new(config: #rt::KafkaConfig) -> ::std::result::Result<Self, #rt::ConfigError> {
@@ -815,12 +828,13 @@ impl Generator<'_> {
                         Self::new(#from_env_config)
                     }
 
-                    /// Creates this side's topics (those it sends on and receives from) that
-                    /// do not exist yet, with `partitions` partitions. For real brokers; the
-                    /// embedded broker creates topics with `EmbeddedKafka::create_topic`.
+                    /// Creates this side's topics (those it sends on and receives from) and
+                    /// the dead-letter topics of those it receives from, where they do not
+                    /// exist yet, with `partitions` partitions. For real brokers; the
+                    /// embedded broker takes the same lists with `EmbeddedKafka::create_topics`.
                     /// Channels with parameters are skipped: their topics depend on values.
                     pub async fn ensure_topics(&self, partitions: i32) -> ::std::result::Result<(), #rt::AdminError> {
-                        #rt::ensure_topics(&self.config, Self::TOPICS, partitions).await
+                        #rt::ensure_topics(&self.config, &[Self::TOPICS, Self::DEAD_LETTER_TOPICS].concat(), partitions).await
                     }
 
                     /// The producer this side sends with.

@@ -16,8 +16,10 @@ pub struct Health {
 #[derive(Debug, Default)]
 struct HealthTable {
     running: AtomicBool,
-    partitions: Mutex<BTreeMap<(Arc<str>, i32), Arc<PartitionHealth>>>,
+    partitions: Mutex<BTreeMap<TopicPartition, Arc<PartitionHealth>>>,
 }
+
+type TopicPartition = (Arc<str>, i32);
 
 /// What a partition's worker updates as it goes: an atomic per settled record, a
 /// lock only when the partition gets stuck or recovers.

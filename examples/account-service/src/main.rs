@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use asyncapi_runtime::CancellationToken;
-use asyncapi_runtime::{event_listener, Channel, EmbeddedKafka, KafkaConfig, MessageContext};
+use asyncapi_runtime::{event_listener, EmbeddedKafka, KafkaConfig, MessageContext};
 use futures::StreamExt;
 
 // The seed document is imperfect on purpose (an undeclared `{version}` server variable,
@@ -59,7 +59,11 @@ async fn main() -> anyhow::Result<()> {
             let config = KafkaConfig::new(servers);
             asyncapi_runtime::ensure_topics(
                 &config,
-                &[account::Application::TOPICS, &["user.signup.dlq"]].concat(),
+                &[
+                    account::Application::TOPICS,
+                    account::Application::DEAD_LETTER_TOPICS,
+                ]
+                .concat(),
                 1,
             )
             .await?;
@@ -67,11 +71,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Err(_) => {
             let broker = EmbeddedKafka::start(1)?;
-            broker.create_topics(&[
-                <account::channels::UserSignup as Channel>::TOPIC,
-                <account::channels::AccountCreated as Channel>::TOPIC,
-                "user.signup.dlq",
-            ])?;
+            broker.create_topics(account::Application::TOPICS)?;
+            broker.create_topics(account::Application::DEAD_LETTER_TOPICS)?;
             println!(
                 "broker: embedded mock cluster at {}",
                 broker.bootstrap_servers()
