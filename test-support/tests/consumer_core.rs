@@ -14,6 +14,7 @@ use asyncapi_runtime::{
     Channel, Consumer, ConsumerError, DeadLetterFailure, DecodeError, EncodeError, HandlerError,
     ListenerOptions, Message, MessageContext, Outgoing, PartitionState, Producer, RetryPolicy,
 };
+use asyncapi_test_support::foreign::{self, ForeignRecord};
 use asyncapi_test_support::Broker;
 use serde::{Deserialize, Serialize};
 use support::*;
@@ -29,6 +30,7 @@ broker_tests!(
     handler_over_its_time_limit_is_a_failed_attempt,
     shutdown_abandons_a_handler_that_never_returns_at_the_drain_deadline,
     permanent_handler_error_skips_the_retries,
+    records_from_strangers_are_dead_lettered_at_once_and_the_partition_goes_on,
 );
 
 fn fast_retry(max_attempts: u32) -> RetryPolicy {
@@ -467,6 +469,80 @@ async fn permanent_handler_error_skips_the_retries(kafka: &dyn Broker) {
         .unwrap()
         .contains("account closed"));
     assert_eq!(*attempts.lock().unwrap(), [1]);
+    stop(token, handle).await;
+}
+
+/// Bytes a foreign producer may write: a tombstone, an empty value, JSON nested far
+/// deeper than any parser's stack allows (bare and inside an object), bytes that are
+/// not UTF-8, a key that is not UTF-8. None may panic the runtime (a stack overflow
+/// would abort this test binary) or stall the partition; each undecodable one is
+/// dead-lettered at once with a short error that quotes none of it.
+async fn records_from_strangers_are_dead_lettered_at_once_and_the_partition_goes_on(
+    kafka: &dyn Broker,
+) {
+    cluster(kafka, 1);
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let h = handled.clone();
+    let consumer = Consumer::new(kafka.config())
+        .retry(fast_retry(3))
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, ctx: MessageContext| {
+                let handled = h.clone();
+                async move { handled.lock().unwrap().push((msg.seq, ctx.key.is_some())) }
+            },
+            ListenerOptions::default(),
+        );
+    let (token, handle) = spawn(consumer);
+    let deep_array = "[".repeat(200_000).into_bytes();
+    let mut deep_field = br#"{"user_id":"u","email":"e","seq":1,"extra":"#.to_vec();
+    deep_field.extend("{\"a\":".repeat(100_000).into_bytes());
+    let valid = |seq| Some(serde_json::to_vec(&signup(seq)).unwrap());
+    let record = |key: Option<&[u8]>, value: Option<Vec<u8>>| ForeignRecord {
+        key: key.map(<[u8]>::to_vec),
+        value,
+        ..ForeignRecord::default()
+    };
+    let strangers = vec![
+        record(Some(b"tombstone"), None),
+        record(Some(b"empty"), Some(Vec::new())),
+        record(None, Some(deep_array)),
+        record(None, Some(deep_field)),
+        record(None, Some(b"\xff\xfe\x00 not text".to_vec())),
+        record(Some(b"\xff\xfe key"), valid(1)),
+        record(None, valid(2)),
+    ];
+    let bootstrap = kafka.bootstrap_servers();
+    tokio::task::spawn_blocking(move || foreign::produce(&bootstrap, SIGNUPS, &strangers))
+        .await
+        .unwrap()
+        .expect("foreign producer");
+
+    wait_until(30, "the two decodable records handled", || {
+        handled.lock().unwrap().len() == 2
+    })
+    .await;
+    assert_eq!(*handled.lock().unwrap(), [(1, true), (2, false)]);
+    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 5, 300).await;
+    assert_eq!(dlq.len(), 5);
+    let offsets: Vec<String> = dlq
+        .iter()
+        .map(|r| r.header("x-dlq-offset").unwrap())
+        .collect();
+    assert_eq!(offsets, ["0", "1", "2", "3", "4"]);
+    for r in &dlq {
+        assert_eq!(
+            r.header("x-dlq-reason").as_deref(),
+            Some("decode-error"),
+            "{r:?}"
+        );
+        assert_eq!(r.header("x-dlq-attempts").as_deref(), Some("0"));
+        let error = r.header("x-dlq-error").unwrap();
+        assert!(error.len() < 1_000, "{} bytes of error", error.len());
+        assert!(
+            !error.contains("[[") && !error.contains("{\"a\"") && !error.contains("not text"),
+            "{error}"
+        );
+    }
     stop(token, handle).await;
 }
 
