@@ -302,10 +302,17 @@ impl PartitionTask {
                 }
                 None => {
                     self.store();
-                    tokio::select! {
+                    let stray = tokio::select! {
                         biased;
                         _ = self.intake.cancelled() => break,
-                        _ = self.wake.notified() => {}
+                        // `None` only once the worker's handle is gone, after intake closed.
+                        stray = self.strays.recv() => stray,
+                        _ = self.wake.notified() => None,
+                    };
+                    if let Some(stray) = stray {
+                        if !self.settle(&stray.record()).await {
+                            break;
+                        }
                     }
                 }
             }
