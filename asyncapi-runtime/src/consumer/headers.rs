@@ -5,6 +5,7 @@
 
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_void};
+use std::sync::Arc;
 
 use rdkafka::bindings as rd;
 use rdkafka::message::BorrowedMessage;
@@ -14,54 +15,92 @@ use crate::contract::RawHeader;
 /// The headers of `msg`, and why the record cannot be handled when a header name is
 /// not UTF-8 (that header is kept under its name decoded lossily, so a dead-letter copy
 /// still shows it).
-pub(crate) fn read_headers(msg: &BorrowedMessage<'_>) -> (Vec<RawHeader>, Option<String>) {
+///
+/// `previous` holds the last headers read on this partition: records usually carry the
+/// same ones (a `content-type`), and equal headers are shared instead of copied again.
+/// It is updated with the headers returned, unless a name was unreadable.
+pub(crate) fn read_headers(
+    msg: &BorrowedMessage<'_>,
+    previous: &mut Arc<[RawHeader]>,
+) -> (Arc<[RawHeader]>, Option<String>) {
     let mut headers_ptr: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
     // SAFETY: `msg.ptr()` is a live message for the borrow's lifetime; librdkafka
     // returns a pointer to headers the message owns (or an error and no pointer).
     let found = unsafe { rd::rd_kafka_message_headers(msg.ptr(), &mut headers_ptr) };
     if found != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || headers_ptr.is_null() {
-        return (Vec::new(), None);
+        if !previous.is_empty() {
+            *previous = Arc::from([]);
+        }
+        return (previous.clone(), None);
     }
     // SAFETY: `headers_ptr` is the message's header list, valid while `msg` is.
     let count = unsafe { rd::rd_kafka_header_cnt(headers_ptr) };
-    let mut headers = Vec::with_capacity(count);
+    let raw: Vec<(&[u8], &[u8])> = (0..count)
+        // SAFETY: as above; `index < count`.
+        .filter_map(|index| unsafe { header_at(headers_ptr, index) })
+        .collect();
+    let same = raw.len() == previous.len()
+        && raw
+            .iter()
+            .zip(previous.iter())
+            .all(|((name, value), (n, v))| *name == n.as_bytes() && *value == v.as_slice());
+    if same {
+        return (previous.clone(), None);
+    }
     let mut problem = None;
-    for index in 0..count {
-        let mut name: *const c_char = std::ptr::null();
-        let mut value: *const c_void = std::ptr::null();
-        let mut size: usize = 0;
-        // SAFETY: `index < count`; the out-pointers point at locals.
-        let got = unsafe {
-            rd::rd_kafka_header_get_all(headers_ptr, index, &mut name, &mut value, &mut size)
-        };
-        if got != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
-            continue;
-        }
-        // SAFETY: librdkafka keeps names NUL-terminated and values `size` bytes long,
-        // owned by the message.
-        let (name, value) = unsafe {
-            let name = CStr::from_ptr(name).to_bytes();
-            let value = if value.is_null() {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts(value.cast::<u8>(), size)
+    let headers: Arc<[RawHeader]> = raw
+        .iter()
+        .enumerate()
+        .map(|(index, (name, value))| {
+            let name = match std::str::from_utf8(name) {
+                Ok(name) => name.to_owned(),
+                Err(_) => {
+                    problem.get_or_insert_with(|| {
+                        format!(
+                            "header {} ({} bytes): its name is not valid UTF-8",
+                            index + 1,
+                            name.len()
+                        )
+                    });
+                    String::from_utf8_lossy(name).into_owned()
+                }
             };
-            (name, value)
-        };
-        let name = match std::str::from_utf8(name) {
-            Ok(name) => name.to_owned(),
-            Err(_) => {
-                problem.get_or_insert_with(|| {
-                    format!(
-                        "header {} ({} bytes): its name is not valid UTF-8",
-                        index + 1,
-                        name.len()
-                    )
-                });
-                String::from_utf8_lossy(name).into_owned()
-            }
-        };
-        headers.push((name, value.to_vec()));
+            (name, value.to_vec())
+        })
+        .collect();
+    if problem.is_none() {
+        *previous = headers.clone();
     }
     (headers, problem)
+}
+
+/// Name and value of header `index`, borrowed from the message.
+///
+/// # Safety
+/// `headers` must be a live header list of a message that outlives `'m`, and
+/// `index` below its count.
+unsafe fn header_at<'m>(
+    headers: *mut rd::rd_kafka_headers_t,
+    index: usize,
+) -> Option<(&'m [u8], &'m [u8])> {
+    let mut name: *const c_char = std::ptr::null();
+    let mut value: *const c_void = std::ptr::null();
+    let mut size: usize = 0;
+    // SAFETY: per the caller; the out-pointers point at locals.
+    let got =
+        unsafe { rd::rd_kafka_header_get_all(headers, index, &mut name, &mut value, &mut size) };
+    if got != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || name.is_null() {
+        return None;
+    }
+    // SAFETY: librdkafka keeps names NUL-terminated and values `size` bytes long, owned
+    // by the message.
+    unsafe {
+        let name = CStr::from_ptr(name).to_bytes();
+        let value = if value.is_null() {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(value.cast::<u8>(), size)
+        };
+        Some((name, value))
+    }
 }

@@ -54,7 +54,7 @@ pub(crate) struct StrayRecord {
 
 impl StrayRecord {
     pub fn copy(msg: &BorrowedMessage<'_>) -> Self {
-        let record = read_record(msg, &Arc::from(msg.topic()));
+        let record = read_record(msg, &Arc::from(msg.topic()), &mut Arc::from([]));
         StrayRecord {
             payload: record.payload.map(<[u8]>::to_vec),
             topic: record.topic,
@@ -81,8 +81,13 @@ impl StrayRecord {
     }
 }
 
-fn read_record<'m>(msg: &'m BorrowedMessage<'_>, topic: &Arc<str>) -> Record<'m> {
-    let (headers, unreadable) = headers::read_headers(msg);
+/// `headers`: the partition's last headers, shared when the record's are equal.
+fn read_record<'m>(
+    msg: &'m BorrowedMessage<'_>,
+    topic: &Arc<str>,
+    headers: &mut Arc<[RawHeader]>,
+) -> Record<'m> {
+    let (headers, unreadable) = headers::read_headers(msg, headers);
     Record {
         topic: topic.clone(),
         partition: msg.partition(),
@@ -93,7 +98,7 @@ fn read_record<'m>(msg: &'m BorrowedMessage<'_>, topic: &Arc<str>) -> Record<'m>
             .and_then(chrono::DateTime::from_timestamp_millis),
         key: msg.key().map(Arc::from),
         payload: msg.payload(),
-        headers: headers.into(),
+        headers,
         unreadable,
     }
 }
@@ -180,6 +185,7 @@ impl Worker {
             intake: intake.clone(),
             abandon: abandon.clone(),
             unstored: None,
+            last_headers: Arc::from([]),
             since_store: 0,
         };
         let fatal = task.pipeline.fatal.clone();
@@ -264,6 +270,8 @@ struct PartitionTask {
     abandon: CancellationToken,
     /// The last settled offset not stored yet.
     unstored: Option<i64>,
+    /// The headers of the last record read, shared with the next one if equal.
+    last_headers: Arc<[RawHeader]>,
     since_store: u32,
 }
 
@@ -283,7 +291,7 @@ impl PartitionTask {
             }
             match self.queue.poll(Duration::ZERO) {
                 Some(Ok(msg)) => {
-                    let record = read_record(&msg, &topic);
+                    let record = read_record(&msg, &topic, &mut self.last_headers);
                     let settled = settle(
                         &self.pipeline,
                         self.route.as_deref(),

@@ -246,10 +246,17 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
         let called =
             std::panic::catch_unwind(AssertUnwindSafe(|| self.handler.call(message, context)));
         let result = match called {
-            Ok(fut) => {
-                AssertUnwindSafe(async move { tokio::time::timeout(time_limit, fut).await })
-                    .catch_unwind()
-                    .await
+            Ok(mut fut) => {
+                AssertUnwindSafe(async move {
+                    // Most handlers finish in their first poll: arm the timer only for
+                    // those that do not (a timer costs a clock read and a runtime handle).
+                    match futures::poll!(fut.as_mut()) {
+                        std::task::Poll::Ready(result) => Ok(result),
+                        std::task::Poll::Pending => tokio::time::timeout(time_limit, fut).await,
+                    }
+                })
+                .catch_unwind()
+                .await
             }
             Err(panic) => Err(panic),
         };
