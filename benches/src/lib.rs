@@ -435,11 +435,26 @@ pub async fn consume_raw(bootstrap: &str, variant: Variant, n: u64) -> anyhow::R
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let (mut seen, mut pause_time, mut pauses) = (0u64, Duration::ZERO, 0u32);
+    // Diagnostic: the raw loop also reads each record's headers, as the runtime does.
+    let read_headers = std::env::var_os("BENCH_RAW_HEADERS").is_some();
     while progress.last.get().is_none() {
         if Instant::now() > deadline {
             return Err(anyhow!("raw consumer timed out"));
         }
         let msg = consumer.recv().await?;
+        if read_headers {
+            // What any consumer that looks at a header (content type, trace context)
+            // pays: librdkafka parses a record's headers on first access.
+            use rdkafka::message::Headers as _;
+            if let Some(headers) = msg.headers() {
+                std::hint::black_box(
+                    headers
+                        .iter()
+                        .map(|h| h.value.map_or(0, <[u8]>::len))
+                        .sum::<usize>(),
+                );
+            }
+        }
         let event: RawEvent =
             serde_json::from_slice(msg.payload().ok_or_else(|| anyhow!("empty payload"))?)?;
         std::hint::black_box(&event);
