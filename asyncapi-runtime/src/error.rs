@@ -283,6 +283,10 @@ pub enum ConsumerError {
     Signal(#[source] std::io::Error),
     #[error("a consumer task failed: {0}")]
     Task(String),
+    /// Two listeners, routes or subscriptions on one channel (or on the same topics):
+    /// each record goes to one of them, so the other would never get any.
+    #[error("channel `{channel}` has two handlers (listeners, routes or subscriptions) in one consumer; give each its own consumer and group")]
+    DuplicateRoute { channel: &'static str },
     /// The dead-letter send of a record kept failing and the consumer was told to
     /// stop (`DeadLetterFailure::StopConsumer`); the record's offset is not committed.
     #[error("cannot dead-letter the record at {topic}/{partition}/{offset} to `{dead_letter_topic}`: {error}")]

@@ -31,6 +31,9 @@ broker_tests!(
     shutdown_abandons_a_handler_that_never_returns_at_the_drain_deadline,
     permanent_handler_error_skips_the_retries,
     records_from_strangers_are_dead_lettered_at_once_and_the_partition_goes_on,
+    dropped_subscription_stream_is_reported_not_silent,
+    slow_subscription_reader_is_not_timed_out,
+    dropping_the_run_future_leaves_the_group,
 );
 
 fn fast_retry(max_attempts: u32) -> RetryPolicy {
@@ -546,6 +549,129 @@ async fn records_from_strangers_are_dead_lettered_at_once_and_the_partition_goes
     stop(token, handle).await;
 }
 
+/// A subscription whose stream was dropped can take no record: its partitions wait,
+/// reported stuck (they used to lose their worker silently, looking healthy).
+async fn dropped_subscription_stream_is_reported_not_silent(kafka: &dyn Broker) {
+    cluster(kafka, 1);
+    let mut consumer = Consumer::new(kafka.config());
+    drop(consumer.subscribe::<UserSignups>());
+    let health = consumer.health();
+    let (token, handle) = spawn(consumer);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let offset = send(&producer, 1, 0).await;
+    wait_until(30, "the partition reported stuck", || {
+        !health.stuck().is_empty()
+    })
+    .await;
+    match &health.stuck()[0].state {
+        PartitionState::Stuck {
+            offset: at, reason, ..
+        } => {
+            assert_eq!(*at, offset);
+            assert!(reason.contains("gave the record up"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    stop(token, handle).await;
+}
+
+/// A stream's reader may take longer than the handler time limit to settle a record:
+/// that is not a failed attempt (it used to be nacked, redelivered, dead-lettered).
+async fn slow_subscription_reader_is_not_timed_out(kafka: &dyn Broker) {
+    use futures::StreamExt as _;
+    cluster(kafka, 1);
+    let mut consumer = Consumer::new(kafka.config()).handler_timeout(Duration::from_millis(200));
+    let mut stream = consumer.subscribe::<UserSignups>();
+    let (token, handle) = spawn(consumer);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    send(&producer, 1, 0).await;
+    send(&producer, 2, 0).await;
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let received = with_timeout(30, "a record on the stream", stream.next())
+            .await
+            .expect("stream ended");
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        seen.push((received.message.seq, received.context.attempt));
+        received.ack();
+    }
+    // Nothing redelivered, nothing dead-lettered.
+    let extra = tokio::time::timeout(Duration::from_secs(2), stream.next()).await;
+    assert!(extra.is_err(), "unexpected record: {extra:?}");
+    assert_eq!(seen, [(1, 1), (2, 1)]);
+    stop(token, handle).await;
+}
+
+/// Dropping `run` (an aborted task, a `select!`) stops the member: it leaves the group,
+/// so another member takes its partitions at once (it used to keep polling for ever).
+async fn dropping_the_run_future_leaves_the_group(kafka: &dyn Broker) {
+    cluster(kafka, 1);
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let member = |handled: Arc<Mutex<Vec<(i32, u64)>>>| {
+        Consumer::new(
+            kafka
+                .config()
+                .set("session.timeout.ms", "6000")
+                .set("heartbeat.interval.ms", "500"),
+        )
+        .group_id("dropped-run")
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, ctx: MessageContext| {
+                let handled = handled.clone();
+                async move { handled.lock().unwrap().push((ctx.partition, msg.seq)) }
+            },
+            ListenerOptions::default(),
+        )
+    };
+    let first = member(Arc::default());
+    let first_health = first.health();
+    let (_token, first_handle) = spawn(first);
+    wait_until(30, "the first member assigned", || {
+        !first_health.partitions().is_empty()
+    })
+    .await;
+    first_handle.abort();
+    let _ = first_handle.await;
+    // Its poll thread stops, closes the consumer and leaves the group.
+    wait_until(10, "the first member gone", || !first_health.is_running()).await;
+
+    let (token, handle) = spawn(member(handled.clone()));
+    let producer = Producer::new(&kafka.config()).unwrap();
+    send(&producer, 7, 0).await;
+    // A first member still polling would keep its session, and the partition, for ever.
+    wait_until(30, "the second member handled the record", || {
+        handled.lock().unwrap().contains(&(0, 7))
+    })
+    .await;
+    stop(token, handle).await;
+}
+
+#[tokio::test]
+async fn two_routes_on_one_channel_are_refused() {
+    let consumer = Consumer::new(asyncapi_runtime::KafkaConfig::new("127.0.0.1:9"))
+        .group_id("twice")
+        .route::<UserSignups, _>(
+            |_m: UserSignedUp, _c: MessageContext| async {},
+            ListenerOptions::default(),
+        )
+        .route::<UserSignups, _>(
+            |_m: UserSignedUp, _c: MessageContext| async {},
+            ListenerOptions::default(),
+        );
+    let result = consumer
+        .run(tokio_util::sync::CancellationToken::new())
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(ConsumerError::DuplicateRoute {
+                channel: "userSignups"
+            })
+        ),
+        "{result:?}"
+    );
+}
+
 // ---- model-based test: random outcomes, rebalances and restarts ----
 
 /// What the handler does with a record, drawn per record from the case's seed.
@@ -558,7 +684,7 @@ enum Behaviour {
     AlwaysFail,
     /// Panics on its first attempt, then succeeds.
     PanicOnce,
-    /// Takes 5-40 ms.
+    /// Takes 5-40 ms, or 300-800 ms (long enough to be in hand across a rebalance).
     Slow(u64),
 }
 
@@ -605,7 +731,8 @@ fn case(seed: u64) -> Case {
                 65..=74 => Behaviour::FailOnce,
                 75..=79 => Behaviour::AlwaysFail,
                 80..=84 => Behaviour::PanicOnce,
-                _ => Behaviour::Slow(5 + dice.roll(36)),
+                85..=95 => Behaviour::Slow(5 + dice.roll(36)),
+                _ => Behaviour::Slow(300 + dice.roll(501)),
             };
             (dice.roll(MODEL_PARTITIONS as u64) as i32, behaviour)
         })

@@ -12,8 +12,8 @@ use super::dead_letter::{DeadLetterFailure, DeadLetters};
 use super::group;
 use super::handler::{Handler, Listener, ListenerHandler, ListenerOptions, State};
 use super::health::Health;
-use super::partition::Pipeline;
 use super::route::{ErasedRoute, HandlingSettings, RetryPolicy, TypedRoute};
+use super::settle::Pipeline;
 use super::subscription::{self, Subscription};
 use crate::config::KafkaConfig;
 use crate::contract::{Channel, Receives};
@@ -147,8 +147,13 @@ impl<S> Consumer<S> {
         self.subscribe_with::<C>(ListenerOptions::default())
     }
 
-    /// [`subscribe`](Self::subscribe) with per-subscription options.
-    pub fn subscribe_with<C: Channel>(&mut self, options: ListenerOptions) -> Subscription<C> {
+    /// [`subscribe`](Self::subscribe) with per-subscription options. A subscription
+    /// has no time limit unless `options.timeout` sets one; it then covers the whole
+    /// hand-over, from the record entering the stream to its `ack`.
+    pub fn subscribe_with<C: Channel>(&mut self, mut options: ListenerOptions) -> Subscription<C> {
+        // The consumer's handler time limit is for handlers: a stream's reader may
+        // hold records in its buffer, or take its time to settle them.
+        options.timeout.get_or_insert(Duration::MAX);
         let (forwarder, subscription) =
             subscription::channel::<C>(SUBSCRIPTION_BUFFER, self.stopping.clone());
         self.add_route::<C, _>(forwarder, options);
@@ -315,9 +320,13 @@ impl<S> Consumer<S> {
         for route in &self.routes {
             let sub = route.subscription();
             tracing::info!(channel = route.channel_id(), subscription = %sub, group = %group, "subscribing");
-            if !topics.contains(&sub) {
-                topics.push(sub);
+            if topics.contains(&sub) {
+                // A record goes to one route: the second would never get any.
+                return Err(ConsumerError::DuplicateRoute {
+                    channel: route.channel_id(),
+                });
             }
+            topics.push(sub);
         }
         let (fatal_tx, fatal) = tokio::sync::mpsc::unbounded_channel();
         let pipeline = Pipeline {

@@ -20,6 +20,8 @@ pub const DLQ_ATTEMPTS_HEADER: &str = "x-dlq-attempts";
 /// Set when the record was too large to dead-letter whole: why, and where the original is.
 pub const DLQ_PAYLOAD_OMITTED_HEADER: &str = "x-dlq-payload-omitted";
 
+/// Bytes of `x-dlq-error`, at most.
+const MAX_ERROR_LEN: usize = 1_000;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// How often a partition stuck on a failing dead-letter send tries again.
@@ -83,13 +85,16 @@ impl DeadLetters {
     ) -> Result<(), Undeliverable> {
         let mut headers = record.headers.to_vec();
         headers.extend(failure.headers(record));
+        let mut key = record.key.as_deref();
+        // The original's headers come first in `headers`, until they are dropped.
+        let mut originals = record.headers.len();
         let mut payload = record.payload.unwrap_or_default();
         let mut backoff = BACKOFF_MIN;
         let mut failed_sends = 0u32;
         loop {
             let error = match self
                 .producer
-                .send_record(topic, record.key.as_deref(), &headers, payload)
+                .send_record(topic, key, &headers, payload)
                 .await
             {
                 Ok(delivery) => {
@@ -103,6 +108,14 @@ impl DeadLetters {
                     tracing::error!(dlq = %topic, size = payload.len(), "record too large for the dead-letter topic; sending it without its payload");
                     headers.push(omitted_header(record, payload.len()));
                     payload = &[];
+                    continue;
+                }
+                Err(e) if e.is_too_large() && (key.is_some() || originals > 0) => {
+                    // The original key and headers alone are too large: keep only ours.
+                    tracing::error!(dlq = %topic, "record's key and headers too large for the dead-letter topic; sending it without them");
+                    headers.drain(..originals);
+                    originals = 0;
+                    key = None;
                     continue;
                 }
                 Err(e) => e.to_string(),
@@ -149,7 +162,7 @@ impl Failure<'_> {
                 DLQ_REASON_HEADER.to_owned(),
                 self.reason.as_str().as_bytes().to_vec(),
             ),
-            (DLQ_ERROR_HEADER.to_owned(), self.error.as_bytes().to_vec()),
+            (DLQ_ERROR_HEADER.to_owned(), capped(self.error).into_bytes()),
             (
                 DLQ_TOPIC_HEADER.to_owned(),
                 record.topic.as_bytes().to_vec(),
@@ -168,6 +181,13 @@ impl Failure<'_> {
             ),
         ]
     }
+}
+
+/// Error texts come from handlers too, and may be of any size.
+fn capped(error: &str) -> String {
+    let mut text = error.to_owned();
+    crate::error::cap_len(&mut text, MAX_ERROR_LEN);
+    text
 }
 
 fn omitted_header(record: &Record<'_>, size: usize) -> (String, Vec<u8>) {

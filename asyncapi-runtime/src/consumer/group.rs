@@ -3,9 +3,10 @@
 //! runs the blocking steps (drain, synchronous commit, leaving the group) off the
 //! async worker threads.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::Consumer as _;
@@ -14,8 +15,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::health::Health;
-use super::partition::{GroupConsumer, Pipeline};
+use super::partition::GroupConsumer;
 use super::rebalance::{commit_stored, GroupContext};
+use super::settle::Pipeline;
 use crate::error::{ConsumerError, KafkaError};
 
 /// How long one poll of the main queue waits: bounds how late a stop is noticed.
@@ -64,6 +66,11 @@ pub(crate) async fn run(
     consumer.subscribe(&topic_refs)?;
 
     let stop = Arc::new(AtomicBool::new(false));
+    // Dropping `run` (a `select!`, a timeout, an aborted task) stops the consumer too.
+    let _stop_on_drop = StopOnDrop {
+        stop: stop.clone(),
+        stopping: stopping.clone(),
+    };
     let (done_tx, mut done) = oneshot::channel();
     let poll_stop = stop.clone();
     let thread = std::thread::Builder::new()
@@ -103,30 +110,76 @@ pub(crate) async fn run(
     }
 }
 
+/// Tells the poll thread and the subscriptions to stop when `run` ends or is dropped.
+struct StopOnDrop {
+    stop: Arc<AtomicBool>,
+    stopping: CancellationToken,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.stopping.cancel();
+    }
+}
+
 /// The poll thread's life: serve the main queue until told to stop or a fatal
-/// error, then stop the workers, commit and leave the group.
+/// error, then stop the workers, commit and leave the group. A panic (in a callback)
+/// still stops the workers and closes the consumer.
 fn poll_until_stopped(
     consumer: Arc<GroupConsumer>,
     stop: &AtomicBool,
     drain_timeout: Duration,
 ) -> Result<(), ConsumerError> {
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| poll(&consumer, stop)));
+    let committed = match polled {
+        Ok(Ok(())) => {
+            consumer.context().stop_all(drain_timeout);
+            final_commit(&consumer)
+        }
+        Ok(Err(fatal)) => {
+            // The broker would not take a commit: stop without one.
+            consumer.context().stop_committing();
+            consumer.context().stop_all(Duration::from_secs(1));
+            Err(fatal)
+        }
+        Err(panic) => {
+            consumer.context().stop_committing();
+            consumer.context().stop_all(Duration::from_secs(1));
+            Err(ConsumerError::Task(format!(
+                "the poll thread panicked: {}",
+                super::route::panic_text(&*panic)
+            )))
+        }
+    };
+    let health = consumer.context().health().clone();
+    // The workers are gone, and with them every other handle on the consumer:
+    // dropping this one closes it here, which leaves the group.
+    drop(consumer);
+    health.set_running(false);
+    committed
+}
+
+/// Serves the main queue: rebalances, errors, and records that reached it instead of
+/// their partition's queue.
+fn poll(consumer: &GroupConsumer, stop: &AtomicBool) -> Result<(), ConsumerError> {
     while !stop.load(Ordering::Acquire) {
         match consumer.poll(POLL_INTERVAL) {
             None => {}
             Some(Ok(msg)) => consumer.context().stray(&msg),
             Some(Err(e)) => {
-                if let Some(fatal) = fatal_error(&consumer, e) {
-                    // The broker would not take a commit: stop without one.
-                    consumer
-                        .context()
-                        .stop_all(Instant::now() + Duration::from_secs(1));
+                if let Some(fatal) = fatal_error(consumer, e) {
                     return Err(fatal);
                 }
             }
         }
     }
-    consumer.context().stop_all(Instant::now() + drain_timeout);
-    let committed = match commit_stored(consumer.as_ref()) {
+    Ok(())
+}
+
+/// Commits what the stopped workers stored.
+fn final_commit(consumer: &GroupConsumer) -> Result<(), ConsumerError> {
+    match commit_stored(consumer) {
         Err(KafkaError::ConsumerCommit(
             code @ (RDKafkaErrorCode::RebalanceInProgress
             | RDKafkaErrorCode::IllegalGeneration
@@ -137,11 +190,8 @@ fn poll_until_stopped(
             tracing::warn!(error = %code, "final commit refused by the group; records settled since the last commit will be handled again");
             Ok(())
         }
-        other => other,
-    };
-    // Dropping the last handle closes the consumer, which leaves the group.
-    drop(consumer);
-    committed.map_err(ConsumerError::Kafka)
+        other => other.map_err(ConsumerError::Kafka),
+    }
 }
 
 /// The error that stops the consumer, if `e` is one: an incurable connection failure

@@ -8,13 +8,17 @@
 //! dead-lettered, committed by librdkafka's auto-commit, and committed synchronously
 //! when partitions are revoked (after their workers stopped) and on shutdown.
 //!
-//! - [`builder`]: `Consumer`, its settings and `run`;
-//! - [`group`]: the poll thread, start-up and shutdown;
-//! - [`rebalance`]: starting and stopping partition workers as partitions come and go;
-//! - [`partition`]: a partition's worker;
-//! - [`route`]: decoding, validation and retries for one channel;
-//! - [`dead_letter`]: the dead-letter send and its failure policy;
-//! - [`health`]: what the consumer reports about its partitions.
+//! - `builder`: `Consumer`, its settings and `run`;
+//! - `group`: the poll thread, start-up and shutdown;
+//! - `rebalance`: starting and stopping partition workers as partitions come and go;
+//! - `partition`: a partition's worker, reading its queue and storing offsets;
+//! - `settle`: what becomes of one record (handled, dead-lettered, left), panics contained;
+//! - `route`: decoding, validation and retries for one channel;
+//! - `dead_letter`: the dead-letter send and its failure policy;
+//! - `health`: what the consumer reports about its partitions;
+//! - `handler`: what user code plugs in (handlers, listeners, their context);
+//! - `subscription`: typed streams of records with ack and nack;
+//! - `headers`: reading header names that may not be UTF-8.
 
 mod builder;
 mod dead_letter;
@@ -25,6 +29,7 @@ mod health;
 mod partition;
 mod rebalance;
 mod route;
+mod settle;
 mod subscription;
 
 pub use builder::Consumer;

@@ -1,10 +1,10 @@
 //! One assigned partition's worker. It reads the partition's own librdkafka queue and
-//! settles its records one at a time, in order: handled, or dead-lettered, then its
-//! offset stored. It is started when the partition is assigned and stopped, and
-//! waited for, before the partition is revoked, so one partition never has two.
+//! settles its records one at a time, in order, then stores their offsets. It is
+//! started when the partition is assigned and stopped, and waited for, before the
+//! partition is revoked, so one partition never has two.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
@@ -13,13 +13,12 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::{BorrowedMessage, Message as _};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument as _;
 
-use super::dead_letter::{DeadLetters, Failure, Undeliverable};
 use super::headers;
 use super::health::PartitionHealth;
 use super::rebalance::GroupContext;
-use super::route::{panic_text, DeadReason, ErasedRoute, HandlingSettings, Outcome, Record};
+use super::route::{panic_text, ErasedRoute, Record};
+use super::settle::{Pipeline, Settled, Settler};
 use crate::contract::RawHeader;
 use crate::error::ConsumerError;
 
@@ -28,16 +27,10 @@ pub(crate) type GroupConsumer = BaseConsumer<GroupContext>;
 /// Offsets are stored after this many settled records, and whenever the queue runs dry.
 const STORE_EVERY: u32 = 256;
 /// After the drain deadline, how long an abandoned record's future gets to be dropped.
-const ABANDON_GRACE: Duration = Duration::from_secs(1);
-
-/// What every worker runs a record through; one per consumer.
-pub(crate) struct Pipeline {
-    pub routes: Vec<Arc<dyn ErasedRoute>>,
-    pub settings: HandlingSettings,
-    pub dead_letters: DeadLetters,
-    /// Conditions that stop the consumer, to `run`.
-    pub fatal: mpsc::UnboundedSender<ConsumerError>,
-}
+pub(crate) const ABANDON_GRACE: Duration = Duration::from_secs(1);
+/// An idle worker looks at its queue at least this often: librdkafka's wake-up is
+/// per queue, and a worker of an earlier assignment that ended late removes it.
+const IDLE_RECHECK: Duration = Duration::from_secs(1);
 
 /// A record that reached the consumer's main queue instead of its partition's (fetched
 /// before the partition's queue was split off), owned so it can be handed over.
@@ -106,8 +99,11 @@ fn read_record<'m>(
 /// Stores a partition's offsets while the partition is ours. Once it is revoked,
 /// nothing is stored: a worker that outlived its drain deadline cannot move the
 /// group's offset (the partition may already be ours again, read by a new worker).
+///
+/// It holds the consumer weakly: the consumer's context holds the worker handles,
+/// which hold this.
 struct OffsetStore {
-    consumer: Arc<GroupConsumer>,
+    consumer: Weak<GroupConsumer>,
     topic: Arc<str>,
     partition: i32,
     owned: Mutex<bool>,
@@ -116,13 +112,11 @@ struct OffsetStore {
 impl OffsetStore {
     fn store(&self, offset: i64) {
         let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
-        if !*owned {
-            return;
-        }
-        if let Err(e) = self
-            .consumer
-            .store_offset(&self.topic, self.partition, offset)
-        {
+        let consumer = match (*owned, self.consumer.upgrade()) {
+            (true, Some(consumer)) => consumer,
+            _ => return,
+        };
+        if let Err(e) = consumer.store_offset(&self.topic, self.partition, offset) {
             tracing::debug!(topic = %self.topic, partition = self.partition, error = %e, "cannot store offset");
         }
     }
@@ -132,8 +126,8 @@ impl OffsetStore {
     }
 }
 
-/// The assignment's hold on a running worker.
-pub(crate) struct Worker {
+/// The assignment's hold on a running partition worker.
+pub(crate) struct WorkerHandle {
     topic: Arc<str>,
     partition: i32,
     /// Fired: take no further record (revoke, shutdown).
@@ -147,17 +141,16 @@ pub(crate) struct Worker {
     strays: mpsc::UnboundedSender<StrayRecord>,
 }
 
-impl Worker {
+impl WorkerHandle {
     /// Starts the worker of a newly assigned partition on `runtime`.
     pub fn start(
         runtime: &tokio::runtime::Handle,
         consumer: &Arc<GroupConsumer>,
         mut queue: PartitionQueue<GroupContext>,
-        topic: Arc<str>,
-        partition: i32,
         pipeline: Arc<Pipeline>,
         health: Arc<PartitionHealth>,
-    ) -> Worker {
+        (topic, partition): (Arc<str>, i32),
+    ) -> WorkerHandle {
         let wake = Arc::new(Notify::new());
         let waker = wake.clone();
         // Called by librdkafka's threads when the queue becomes non-empty; a wake-up
@@ -165,55 +158,42 @@ impl Worker {
         queue.set_nonempty_callback(move || waker.notify_one());
         let (exit_tx, exited) = std_mpsc::sync_channel(0);
         let (strays, stray_rx) = mpsc::unbounded_channel();
-        let intake = CancellationToken::new();
-        let abandon = CancellationToken::new();
         let offsets = Arc::new(OffsetStore {
-            consumer: consumer.clone(),
+            consumer: Arc::downgrade(consumer),
             topic: topic.clone(),
             partition,
             owned: Mutex::new(true),
         });
-        let route = pipeline.routes.iter().find(|r| r.matches(&topic)).cloned();
-        let task = PartitionTask {
+        let handle = WorkerHandle {
+            topic: topic.clone(),
+            partition,
+            intake: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+            exited,
+            offsets: offsets.clone(),
+            health: health.clone(),
+            strays,
+        };
+        let worker = PartitionWorker {
+            route: pipeline.routes.iter().find(|r| r.matches(&topic)).cloned(),
             queue,
             wake,
             strays: stray_rx,
-            route,
             pipeline,
-            health: health.clone(),
-            offsets: offsets.clone(),
-            intake: intake.clone(),
-            abandon: abandon.clone(),
+            health,
+            offsets,
+            intake: handle.intake.clone(),
+            abandon: handle.abandon.clone(),
             unstored: None,
             last_headers: Arc::from([]),
             since_store: 0,
+            given_up: None,
         };
-        let fatal = task.pipeline.fatal.clone();
-        let (panic_topic, panic_offset) = (topic.clone(), task.health.clone());
         runtime.spawn(async move {
             let _exit = exit_tx;
-            // Records are settled under their own guard; this one catches the rest of
-            // the loop, and stops the consumer loudly rather than leave the partition
-            // without a reader.
-            if let Err(panic) = AssertUnwindSafe(task.run()).catch_unwind().await {
-                let _ = fatal.send(ConsumerError::WorkerPanic {
-                    topic: panic_topic.to_string(),
-                    partition,
-                    offset: panic_offset.last_settled().map_or(-1, |o| o + 1),
-                    message: panic_text(&*panic),
-                });
-            }
+            worker.run_contained().await;
         });
-        Worker {
-            topic,
-            partition,
-            intake,
-            abandon,
-            exited,
-            offsets,
-            health,
-            strays,
-        }
+        handle
     }
 
     /// Hands over a record of this partition that reached the main queue.
@@ -227,38 +207,35 @@ impl Worker {
         self.intake.cancel();
     }
 
-    /// Stops the worker: it takes no further record, and the record in hand may finish
-    /// until `deadline`, after which it is abandoned (its offset unstored, redelivered
-    /// to the next owner). Blocks until the worker ended or gave no sign of ending;
-    /// called on the poll thread, never on an async worker thread.
-    /// Returns the offset of the last record it settled, if any.
-    pub fn stop(self, deadline: Instant) -> Option<i64> {
-        self.intake.cancel();
+    /// Waits until the worker ended or `deadline`; whether it ended. Blocks: called on
+    /// the poll thread, never on an async worker thread.
+    pub fn wait_until(&self, deadline: Instant) -> bool {
         let waited = deadline.saturating_duration_since(Instant::now());
-        if self.exited.recv_timeout(waited) == Err(std_mpsc::RecvTimeoutError::Timeout) {
+        self.exited.recv_timeout(waited) != Err(std_mpsc::RecvTimeoutError::Timeout)
+    }
+
+    /// Drops the record in hand unsettled (past the drain deadline).
+    pub fn abandon(&self) {
+        if !self.abandon.is_cancelled() {
             tracing::warn!(topic = %self.topic, partition = self.partition, "record still in hand at the drain deadline; abandoning it");
             self.abandon.cancel();
-            if self.exited.recv_timeout(ABANDON_GRACE) == Err(std_mpsc::RecvTimeoutError::Timeout) {
-                tracing::error!(topic = %self.topic, partition = self.partition, "partition worker does not stop (a handler blocks its thread?); it will store no offset");
-            }
+        }
+    }
+
+    /// Forgets the worker: it stores no further offset, even if it has not ended (a
+    /// handler that blocks its thread). Returns the offset of the last record it
+    /// settled, if any.
+    pub fn release(self) -> Option<i64> {
+        if !self.wait_until(Instant::now()) {
+            tracing::error!(topic = %self.topic, partition = self.partition, "partition worker does not stop (a handler blocks its thread?); it will store no offset");
         }
         self.offsets.disown();
         self.health.last_settled()
     }
 }
 
-/// What became of one record.
-enum Settled {
-    /// Handled or dead-lettered: its offset may be stored.
-    Done,
-    /// Left unstored for redelivery: the worker stops, so no later record overtakes it.
-    Abandoned,
-    /// The consumer must stop.
-    Fatal(ConsumerError),
-}
-
 /// A worker's own state, moved into its task.
-struct PartitionTask {
+struct PartitionWorker {
     queue: PartitionQueue<GroupContext>,
     wake: Arc<Notify>,
     strays: mpsc::UnboundedReceiver<StrayRecord>,
@@ -273,15 +250,31 @@ struct PartitionTask {
     /// The headers of the last record read, shared with the next one if equal.
     last_headers: Arc<[RawHeader]>,
     since_store: u32,
+    /// The record the handler gave up while the partition was still ours.
+    given_up: Option<i64>,
 }
 
-impl PartitionTask {
+impl PartitionWorker {
+    /// Runs the worker. Records are settled under their own panic guard; this one
+    /// catches the rest of the loop, and stops the consumer loudly rather than leave
+    /// the partition without a reader.
+    async fn run_contained(self) {
+        let fatal = self.pipeline.fatal.clone();
+        let (topic, partition) = (self.offsets.topic.clone(), self.offsets.partition);
+        let health = self.health.clone();
+        if let Err(panic) = AssertUnwindSafe(self.run()).catch_unwind().await {
+            let _ = fatal.send(ConsumerError::WorkerPanic {
+                topic: topic.to_string(),
+                partition,
+                offset: health.last_settled().map_or(-1, |o| o + 1),
+                message: panic_text(&*panic),
+            });
+        }
+    }
+
     async fn run(mut self) {
         let topic = self.offsets.topic.clone();
-        loop {
-            if self.intake.is_cancelled() {
-                break;
-            }
+        while !self.intake.is_cancelled() {
             // Strays were fetched before the queue was split off: they come first.
             if let Ok(stray) = self.strays.try_recv() {
                 if !self.settle(&stray.record()).await {
@@ -289,19 +282,12 @@ impl PartitionTask {
                 }
                 continue;
             }
-            match self.queue.poll(Duration::ZERO) {
+            let polled = self.queue.poll(Duration::ZERO);
+            match polled {
                 Some(Ok(msg)) => {
                     let record = read_record(&msg, &topic, &mut self.last_headers);
-                    let settled = settle(
-                        &self.pipeline,
-                        self.route.as_deref(),
-                        &self.health,
-                        &self.intake,
-                        &self.abandon,
-                        &record,
-                    )
-                    .await;
-                    if !self.after(settled, record.offset) {
+                    let settled = self.settler().settle(&record).await;
+                    if !self.book(settled, record.offset) {
                         break;
                     }
                 }
@@ -309,41 +295,66 @@ impl PartitionTask {
                     tracing::warn!(topic = %topic, partition = self.offsets.partition, error = %e, "fetch error")
                 }
                 None => {
-                    self.store();
-                    let stray = tokio::select! {
-                        biased;
-                        _ = self.intake.cancelled() => break,
-                        // `None` only once the worker's handle is gone, after intake closed.
-                        stray = self.strays.recv() => stray,
-                        _ = self.wake.notified() => None,
-                    };
-                    if let Some(stray) = stray {
-                        if !self.settle(&stray.record()).await {
-                            break;
-                        }
+                    if !self.wait_for_records().await {
+                        break;
                     }
                 }
             }
         }
         self.store();
+        if let Some(offset) = self.given_up {
+            self.hold_until_revoked(offset).await;
+        }
     }
 
-    /// Settles a record that does not borrow the queue.
+    /// Stores what was settled, then waits for the queue's wake-up (or a stray, or
+    /// intake closing); false when intake closed.
+    async fn wait_for_records(&mut self) -> bool {
+        self.store();
+        let stray = tokio::select! {
+            biased;
+            _ = self.intake.cancelled() => return false,
+            // `None` only once the worker's handle is gone, after intake closed.
+            stray = self.strays.recv() => stray,
+            _ = self.wake.notified() => None,
+            _ = tokio::time::sleep(IDLE_RECHECK) => None,
+        };
+        match stray {
+            Some(stray) => self.settle(&stray.record()).await,
+            None => true,
+        }
+    }
+
+    /// The record at `offset` was given up while the partition is still ours (its
+    /// handler, such as a subscription whose stream was dropped, abandoned it): no
+    /// later record may overtake it, so the partition waits, reported stuck, until it
+    /// is revoked.
+    async fn hold_until_revoked(&self, offset: i64) {
+        self.health.stuck_at(
+            offset,
+            "the handler gave the record up (a subscription whose stream was dropped?); the partition waits until it is revoked".into(),
+        );
+        self.intake.cancelled().await;
+    }
+
+    fn settler(&self) -> Settler<'_> {
+        Settler {
+            pipeline: &self.pipeline,
+            route: self.route.as_deref(),
+            health: &self.health,
+            intake_closed: &self.intake,
+            abandon: &self.abandon,
+        }
+    }
+
+    /// Settles a record that does not borrow the queue; false when the worker must stop.
     async fn settle(&mut self, record: &Record<'_>) -> bool {
-        let settled = settle(
-            &self.pipeline,
-            self.route.as_deref(),
-            &self.health,
-            &self.intake,
-            &self.abandon,
-            record,
-        )
-        .await;
-        self.after(settled, record.offset)
+        let settled = self.settler().settle(record).await;
+        self.book(settled, record.offset)
     }
 
     /// Books what became of the record at `offset`; false when the worker must stop.
-    fn after(&mut self, settled: Settled, offset: i64) -> bool {
+    fn book(&mut self, settled: Settled, offset: i64) -> bool {
         match settled {
             Settled::Done => {
                 self.health.settled(offset);
@@ -354,7 +365,12 @@ impl PartitionTask {
                 }
                 true
             }
-            Settled::Abandoned => false,
+            Settled::Abandoned => {
+                if !self.intake.is_cancelled() {
+                    self.given_up = Some(offset);
+                }
+                false
+            }
             Settled::Fatal(error) => {
                 let _ = self.pipeline.fatal.send(error);
                 false
@@ -367,93 +383,5 @@ impl PartitionTask {
             self.offsets.store(offset);
         }
         self.since_store = 0;
-    }
-}
-
-/// Settles one record, containing any panic: one in the handler is a failed attempt
-/// (see the route), one anywhere else dead-letters the record as `runtime-panic`.
-async fn settle(
-    pipeline: &Pipeline,
-    route: Option<&dyn ErasedRoute>,
-    health: &PartitionHealth,
-    intake: &CancellationToken,
-    abandon: &CancellationToken,
-    record: &Record<'_>,
-) -> Settled {
-    let span = tracing::info_span!(
-        "message",
-        channel = route.map_or("?", |r| r.channel_id()),
-        topic = %record.topic,
-        partition = record.partition,
-        offset = record.offset,
-    );
-    let work = async {
-        let Some(route) = route else {
-            tracing::warn!("no route for topic; skipping record");
-            return Settled::Done;
-        };
-        let outcome = AssertUnwindSafe(route.process(record, &pipeline.settings, intake))
-            .catch_unwind()
-            .await;
-        let (reason, error, attempts) = match outcome {
-            Ok(Outcome::Done) => {
-                tracing::debug!("record handled");
-                return Settled::Done;
-            }
-            Ok(Outcome::Abandoned) => {
-                tracing::info!(
-                    "record left for redelivery: consumer stopping or partition revoked"
-                );
-                return Settled::Abandoned;
-            }
-            Ok(Outcome::Dead {
-                reason,
-                error,
-                attempts,
-            }) => (reason, error, attempts),
-            Err(panic) => (
-                DeadReason::RuntimePanic,
-                format!("runtime panicked: {}", panic_text(&*panic)),
-                0,
-            ),
-        };
-        tracing::error!(reason = reason.as_str(), %error, attempts, "record goes to the dead-letter topic");
-        let failure = Failure {
-            reason,
-            error: &error,
-            attempts,
-        };
-        let topic = pipeline.dead_letters.topic_for(route, &record.topic);
-        let sent = AssertUnwindSafe(
-            pipeline
-                .dead_letters
-                .send(&topic, &failure, record, health, intake),
-        )
-        .catch_unwind()
-        .await;
-        match sent {
-            Ok(Ok(())) => Settled::Done,
-            Ok(Err(Undeliverable::Abandoned)) => Settled::Abandoned,
-            Ok(Err(Undeliverable::Fatal { topic, error })) => {
-                Settled::Fatal(ConsumerError::DeadLetter {
-                    topic: record.topic.to_string(),
-                    partition: record.partition,
-                    offset: record.offset,
-                    dead_letter_topic: topic,
-                    error,
-                })
-            }
-            Err(panic) => Settled::Fatal(ConsumerError::WorkerPanic {
-                topic: record.topic.to_string(),
-                partition: record.partition,
-                offset: record.offset,
-                message: panic_text(&*panic),
-            }),
-        }
-    };
-    tokio::select! {
-        biased;
-        settled = work.instrument(span) => settled,
-        _ = abandon.cancelled() => Settled::Abandoned,
     }
 }

@@ -3,6 +3,7 @@
 //! rebalance goes on. Callbacks run on the poll thread, which may block.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -16,9 +17,10 @@ use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::health::Health;
-use super::partition::{GroupConsumer, Pipeline, StrayRecord, Worker};
+use super::partition::{GroupConsumer, StrayRecord, WorkerHandle, ABANDON_GRACE};
+use super::settle::Pipeline;
 use crate::client::{forward_log, ConnectionWatch};
-use crate::error::KafkaError;
+use crate::error::{ConsumerError, KafkaError};
 
 type TopicPartition = (Arc<str>, i32);
 
@@ -28,7 +30,7 @@ pub(crate) struct GroupContext {
     /// Splitting a partition's queue needs the consumer's `Arc`; the callbacks only
     /// get a reference. Set right after the consumer is created.
     consumer: OnceLock<Weak<GroupConsumer>>,
-    workers: Mutex<HashMap<TopicPartition, Worker>>,
+    workers: Mutex<HashMap<TopicPartition, WorkerHandle>>,
     /// Where the workers of the partitions revoked last stopped: if the next
     /// assignment gives a partition straight back (an eager rebalance), reading goes
     /// on from there, even when the broker refused the commit on revoke (a group in
@@ -39,6 +41,9 @@ pub(crate) struct GroupContext {
     health: Health,
     /// How long records in hand may finish when their partition is revoked.
     drain_timeout: Duration,
+    /// Set once the broker refused the client for good: no commit is tried any more
+    /// (closing the consumer revokes its partitions once more).
+    commits_off: AtomicBool,
 }
 
 impl GroupContext {
@@ -57,14 +62,24 @@ impl GroupContext {
             runtime,
             health,
             drain_timeout,
+            commits_off: AtomicBool::new(false),
         }
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// No commit from now on (the consumer stops on a fatal error).
+    pub fn stop_committing(&self) {
+        self.commits_off.store(true, Ordering::Release);
     }
 
     pub fn set_consumer(&self, consumer: &Arc<GroupConsumer>) {
         let _ = self.consumer.set(Arc::downgrade(consumer));
     }
 
-    fn workers(&self) -> MutexGuard<'_, HashMap<TopicPartition, Worker>> {
+    fn workers(&self) -> MutexGuard<'_, HashMap<TopicPartition, WorkerHandle>> {
         // Only the poll thread takes this lock; poisoning would need a panic in it.
         self.workers.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -113,12 +128,13 @@ impl GroupContext {
     }
 
     /// Stops every worker (shutdown): records in hand get the drain deadline.
-    pub fn stop_all(&self, deadline: Instant) {
-        let workers: Vec<(TopicPartition, Worker)> = self.workers().drain().collect();
-        stop_workers(workers, deadline, &self.health);
+    pub fn stop_all(&self, drain: Duration) {
+        let workers: Vec<(TopicPartition, WorkerHandle)> = self.workers().drain().collect();
+        stop_workers(workers, drain, &self.health);
     }
 
-    fn assign(&self, tpl: &TopicPartitionList) {
+    /// Starts a worker for each partition of `tpl`, its queue split off first.
+    fn start_workers(&self, tpl: &TopicPartitionList) {
         let Some(consumer) = self.consumer.get().and_then(Weak::upgrade) else {
             return; // closing
         };
@@ -128,30 +144,49 @@ impl GroupContext {
             if let Some(old) = workers.remove(&key) {
                 // librdkafka revokes before it assigns again; never two workers anyway.
                 tracing::warn!(topic = %key.0, partition = key.1, "partition assigned twice; stopping its first worker");
-                old.stop(Instant::now() + self.drain_timeout);
+                stop_workers(vec![(key.clone(), old)], self.drain_timeout, &self.health);
             }
             // Split before librdkafka assigns: the queue is then never forwarded to
             // the main queue, so its records reach only this worker.
             let Some(queue) = consumer.split_partition_queue(&key.0, key.1) else {
-                tracing::error!(topic = %key.0, partition = key.1, "cannot open the partition's queue; its records arrive on the main queue");
+                let _ = self.pipeline.fatal.send(ConsumerError::Task(format!(
+                    "cannot open the queue of partition {}/{}",
+                    key.0, key.1
+                )));
                 continue;
             };
             let health = self.health.assigned(&key.0, key.1);
-            let worker = Worker::start(
+            let worker = WorkerHandle::start(
                 &self.runtime,
                 &consumer,
                 queue,
-                key.0.clone(),
-                key.1,
                 self.pipeline.clone(),
                 health,
+                key.clone(),
             );
             workers.insert(key, worker);
         }
     }
 
+    /// Stops the workers of the partitions of `tpl` (an assignment librdkafka refused).
+    fn stop_workers_of(&self, tpl: &TopicPartitionList) {
+        let stopped: Vec<(TopicPartition, WorkerHandle)> = {
+            let mut workers = self.workers();
+            tpl.elements()
+                .iter()
+                .filter_map(|e| {
+                    let key: TopicPartition = (Arc::from(e.topic()), e.partition());
+                    workers.remove(&key).map(|w| (key, w))
+                })
+                .collect()
+        };
+        stop_workers(stopped, Duration::ZERO, &self.health);
+    }
+
+    /// Stops the workers of the partitions of `tpl` (revoked), then commits what they
+    /// settled.
     fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
-        let revoked: Vec<(TopicPartition, Worker)> = {
+        let revoked: Vec<(TopicPartition, WorkerHandle)> = {
             let mut workers = self.workers();
             tpl.elements()
                 .iter()
@@ -165,11 +200,14 @@ impl GroupContext {
             // The group gave the partitions to others already: records in hand are
             // redelivered there, and no commit would be taken.
             tracing::warn!("assignment lost (session timed out?); abandoning records in hand");
-            stop_workers(revoked, Instant::now(), &self.health);
+            stop_workers(revoked, Duration::ZERO, &self.health);
             return;
         }
-        let stopped_at = stop_workers(revoked, Instant::now() + self.drain_timeout, &self.health);
-        self.resume_at().extend(stopped_at);
+        let next_offsets = stop_workers(revoked, self.drain_timeout, &self.health);
+        self.resume_at().extend(next_offsets);
+        if self.commits_off.load(Ordering::Acquire) {
+            return;
+        }
         // Their last settled offsets are stored: commit them before the partitions go.
         if let Err(e) = commit_stored(consumer) {
             tracing::warn!(error = %e, "commit on revoke failed");
@@ -177,25 +215,47 @@ impl GroupContext {
     }
 }
 
-/// Stops `workers` together: intake closes on all at once, then each gets until
-/// `deadline` to finish its record in hand. Returns the offset each partition's
-/// next record is at, for those whose worker settled any.
+/// Stops `workers` together: intake closes on all at once, records in hand get
+/// `drain` to finish, those still in hand then are abandoned (with one shared grace
+/// for their futures to be dropped). Returns, for each partition whose worker settled
+/// a record, the offset its next record is at.
 fn stop_workers(
-    workers: Vec<(TopicPartition, Worker)>,
-    deadline: Instant,
+    workers: Vec<(TopicPartition, WorkerHandle)>,
+    drain: Duration,
     health: &Health,
 ) -> Vec<(TopicPartition, i64)> {
     for (_, worker) in &workers {
         worker.close_intake();
     }
+    let deadline = deadline_after(drain);
+    let in_hand: Vec<&WorkerHandle> = workers
+        .iter()
+        .map(|(_, w)| w)
+        .filter(|w| !w.wait_until(deadline))
+        .collect();
+    let grace = deadline_after(ABANDON_GRACE);
+    for worker in &in_hand {
+        worker.abandon();
+    }
+    for worker in in_hand {
+        worker.wait_until(grace);
+    }
     let mut next = Vec::new();
     for (key, worker) in workers {
-        if let Some(last) = worker.stop(deadline) {
+        if let Some(last) = worker.release() {
             next.push((key.clone(), last + 1));
         }
         health.revoked(&key.0, key.1);
     }
     next
+}
+
+/// `now + wait`, or a year from now when that overflows (`Duration::MAX` meaning
+/// "no limit").
+pub(crate) fn deadline_after(wait: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(wait)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
 }
 
 /// Commits the stored offsets synchronously; having none stored is not an error.
@@ -236,12 +296,16 @@ impl ConsumerContext for GroupContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 tracing::info!(assigned = ?names(tpl), "partitions assigned");
                 self.resume_where_left(tpl);
-                self.assign(tpl);
-                if cooperative {
+                self.start_workers(tpl);
+                let applied = if cooperative {
                     consumer.incremental_assign(tpl)
                 } else {
                     consumer.assign(tpl)
+                };
+                if applied.is_err() {
+                    self.stop_workers_of(tpl);
                 }
+                applied
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!(revoked = ?names(tpl), "partitions revoked; finishing records in hand");

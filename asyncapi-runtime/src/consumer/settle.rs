@@ -1,0 +1,141 @@
+//! What becomes of one record: handled, or dead-lettered, or left for redelivery, with
+//! any panic on the way contained.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt as _;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use super::dead_letter::{DeadLetters, Failure, Undeliverable};
+use super::health::PartitionHealth;
+use super::route::{panic_text, DeadReason, ErasedRoute, HandlingSettings, Outcome, Record};
+use crate::error::ConsumerError;
+
+/// What every partition worker runs a record through; one per consumer.
+pub(crate) struct Pipeline {
+    pub routes: Vec<Arc<dyn ErasedRoute>>,
+    pub settings: HandlingSettings,
+    pub dead_letters: DeadLetters,
+    /// Conditions that stop the consumer, to `run`.
+    pub fatal: mpsc::UnboundedSender<ConsumerError>,
+}
+
+/// What became of one record.
+pub(crate) enum Settled {
+    /// Handled or dead-lettered: its offset may be stored.
+    Done,
+    /// Left unstored for redelivery (the partition is being revoked, the consumer
+    /// stops, or the handler gave the record up): no later record may overtake it.
+    Abandoned,
+    /// The consumer must stop.
+    Fatal(ConsumerError),
+}
+
+/// A partition worker's view of where it settles records.
+pub(crate) struct Settler<'w> {
+    pub pipeline: &'w Pipeline,
+    pub route: Option<&'w dyn ErasedRoute>,
+    pub health: &'w PartitionHealth,
+    /// Fired on revoke and shutdown: retries and dead-letter waits give up.
+    pub intake_closed: &'w CancellationToken,
+    /// Fired at the drain deadline: the record in hand is dropped unsettled.
+    pub abandon: &'w CancellationToken,
+}
+
+impl Settler<'_> {
+    /// Settles `record`. A panic in the handler is a failed attempt (see the route); one
+    /// anywhere else dead-letters the record as `runtime-panic`.
+    pub async fn settle(&self, record: &Record<'_>) -> Settled {
+        let span = tracing::info_span!(
+            "message",
+            channel = self.route.map_or("?", |r| r.channel_id()),
+            topic = %record.topic,
+            partition = record.partition,
+            offset = record.offset,
+        );
+        tokio::select! {
+            biased;
+            settled = self.handle_or_dead_letter(record).instrument(span) => settled,
+            _ = self.abandon.cancelled() => Settled::Abandoned,
+        }
+    }
+
+    async fn handle_or_dead_letter(&self, record: &Record<'_>) -> Settled {
+        let Some(route) = self.route else {
+            tracing::warn!("no route for topic; skipping record");
+            return Settled::Done;
+        };
+        let processed =
+            AssertUnwindSafe(route.process(record, &self.pipeline.settings, self.intake_closed))
+                .catch_unwind()
+                .await;
+        let (reason, error, attempts) = match processed {
+            Ok(Outcome::Done) => {
+                tracing::debug!("record handled");
+                return Settled::Done;
+            }
+            Ok(Outcome::Abandoned) => {
+                tracing::info!("record left for redelivery");
+                return Settled::Abandoned;
+            }
+            Ok(Outcome::Dead {
+                reason,
+                error,
+                attempts,
+            }) => (reason, error, attempts),
+            Err(panic) => (
+                DeadReason::RuntimePanic,
+                format!("runtime panicked: {}", panic_text(&*panic)),
+                0,
+            ),
+        };
+        tracing::error!(reason = reason.as_str(), %error, attempts, "record goes to the dead-letter topic");
+        let failure = Failure {
+            reason,
+            error: &error,
+            attempts,
+        };
+        self.dead_letter(route, &failure, record).await
+    }
+
+    async fn dead_letter(
+        &self,
+        route: &dyn ErasedRoute,
+        failure: &Failure<'_>,
+        record: &Record<'_>,
+    ) -> Settled {
+        let dead_letters = &self.pipeline.dead_letters;
+        let topic = dead_letters.topic_for(route, &record.topic);
+        let sent = AssertUnwindSafe(dead_letters.send(
+            &topic,
+            failure,
+            record,
+            self.health,
+            self.intake_closed,
+        ))
+        .catch_unwind()
+        .await;
+        match sent {
+            Ok(Ok(())) => Settled::Done,
+            Ok(Err(Undeliverable::Abandoned)) => Settled::Abandoned,
+            Ok(Err(Undeliverable::Fatal { topic, error })) => {
+                Settled::Fatal(ConsumerError::DeadLetter {
+                    topic: record.topic.to_string(),
+                    partition: record.partition,
+                    offset: record.offset,
+                    dead_letter_topic: topic,
+                    error,
+                })
+            }
+            Err(panic) => Settled::Fatal(ConsumerError::WorkerPanic {
+                topic: record.topic.to_string(),
+                partition: record.partition,
+                offset: record.offset,
+                message: panic_text(&*panic),
+            }),
+        }
+    }
+}
