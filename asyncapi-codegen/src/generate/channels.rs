@@ -1,0 +1,388 @@
+//! One marker type per channel, with its parameters and carried messages.
+
+use std::collections::HashSet;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use serde_json::Value;
+
+use super::bundle::bundle_schema;
+use super::messages::{tag_property, Codec, MessageCode};
+use super::naming::{channel_type_name, opt_str};
+use super::Generator;
+use crate::exact::type_enforces_schema;
+use crate::ir::{Channel, Message, PayloadFormat};
+use crate::normalize::placeholders;
+use crate::resolve::{Resolver, NULL};
+use crate::types::{doc_attrs, field_ident_text};
+
+impl Generator<'_> {
+    /// The marker type of channel `i`, its parameters, and its message enum.
+    pub(super) fn channel(
+        &mut self,
+        r: &Resolver,
+        i: usize,
+        messages: &[MessageCode],
+    ) -> TokenStream {
+        let rt = self.rt.clone();
+        let p = quote! { #rt::__private };
+        let c: &Channel = &self.doc.channels[i];
+        let ident = format_ident!("{}", channel_type_name(c));
+        let id = &c.id;
+        let address = c.address.clone().unwrap_or_default();
+        let topic = match &c.topic {
+            Ok(t) => t.clone(),
+            Err(_) => String::new(),
+        };
+        // Message type: the one message, or an enum of them.
+        let top_level = match c.messages.as_slice() {
+            [] => quote! { #p::serde_json::Value },
+            [one] => messages[*one].ty.clone(),
+            many => {
+                let enum_name = self
+                    .types
+                    .claim_name(&format!("{}Message", channel_type_name(c)));
+                let eident = format_ident!("{}", enum_name);
+                self.channel_enum(r, c, &eident, many, messages);
+                quote! { #eident }
+            }
+        };
+        let message_ty = if c.messages.is_empty() {
+            top_level.clone()
+        } else {
+            quote! { super::#top_level }
+        };
+        self.channel_messages.push(top_level);
+        // Typed headers/key only when every message of the channel agrees on them.
+        let agree = |f: &dyn Fn(&MessageCode) -> Option<String>| -> Option<String> {
+            let set: HashSet<Option<String>> =
+                c.messages.iter().map(|&m| f(&messages[m])).collect();
+            if set.len() == 1 {
+                set.into_iter().next().flatten()
+            } else {
+                None
+            }
+        };
+        let headers_ty = agree(&|m| m.headers.as_ref().and_then(|h| h.nominal.clone()))
+            .map(|n| {
+                let n = format_ident!("{}", n);
+                quote! { super::#n }
+            })
+            .unwrap_or_else(|| quote! { #rt::RawHeaders });
+        let key_ty = agree(&|m| m.key.as_ref().map(|k| k.tokens.to_string()))
+            .and_then(|k| k.parse::<TokenStream>().ok())
+            .map(|k| {
+                if k.to_string().starts_with("::") {
+                    k
+                } else {
+                    quote! { super::#k }
+                }
+            })
+            .unwrap_or_else(|| quote! { ::std::vec::Vec<u8> });
+        let (params_ty, params_item) = self.parameters(c);
+        let names: Vec<String> = placeholders(&topic);
+        let group = self
+            .doc
+            .operations
+            .iter()
+            .filter(|o| o.channel == i)
+            .find_map(|o| o.group_id.clone());
+        let client = self
+            .doc
+            .operations
+            .iter()
+            .filter(|o| o.channel == i)
+            .find_map(|o| o.client_id.clone());
+        let group = opt_str(&group);
+        let client = opt_str(&client);
+        let single = match c.messages.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        let payload = single
+            .map(|m| &self.doc.messages[m])
+            .filter(|m| m.payload_format == PayloadFormat::JsonSchema)
+            .and_then(|m| m.payload.as_ref());
+        let bundled = payload.and_then(|(id, _)| bundle_schema(r, id));
+        // Text and byte payloads are not decoded as JSON: their type says nothing.
+        let decoded_as_json = single.is_some_and(|m| messages[m].codec == Codec::Json);
+        let type_enforces_schema = bundled.is_some()
+            && decoded_as_json
+            && payload.is_some_and(|(id, _)| type_enforces_schema(r, id));
+        let schema = match bundled {
+            Some(s) => quote! { ::std::option::Option::Some(#s) },
+            None => quote! { ::std::option::Option::None },
+        };
+        let topic_doc = match &c.topic {
+            Ok(t) => format!(" Kafka topic `{t}`, {}.", c.topic_note),
+            Err(why) => format!(" No Kafka topic: {why}. This channel has no client."),
+        };
+        let head = format!("Channel `{id}`.");
+        let doc = doc_attrs(&[
+            Some(&head),
+            c.title.as_deref(),
+            c.summary.as_deref(),
+            c.description.as_deref(),
+        ]);
+        let carried = format!("channel `{id}` carries {}", self.carried_list(c, messages));
+        let check_trait = format_ident!("{}CarriesMessage", channel_type_name(c));
+        let on_unimpl_msg = format!("`{{Self}}` is not a message of channel `{id}`");
+        let on_unimpl_note = format!("{carried}; the handler's first parameter must be that type");
+        let carried_impls: Vec<TokenStream> = std::iter::once(message_ty.clone())
+            .map(|t| quote! { impl #check_trait for #t { fn __from_message(message: #message_ty) -> Self { message } } })
+            .collect();
+        quote! {
+            #doc
+            #[doc = ""]
+            #[doc = #topic_doc]
+            #[derive(Debug, Clone, Copy, Default)]
+            pub struct #ident;
+
+            impl #rt::Channel for #ident {
+                const ID: &'static str = #id;
+                const ADDRESS: &'static str = #address;
+                const TOPIC: &'static str = #topic;
+                const PARAMETER_NAMES: &'static [&'static str] = &[#(#names),*];
+                const GROUP_ID: ::std::option::Option<&'static str> = #group;
+                const CLIENT_ID: ::std::option::Option<&'static str> = #client;
+                const PAYLOAD_SCHEMA: ::std::option::Option<&'static str> = #schema;
+                const PAYLOAD_TYPE_ENFORCES_SCHEMA: bool = #type_enforces_schema;
+                type Message = #message_ty;
+                type Parameters = #params_ty;
+                type Key = #key_ty;
+                type Headers = #headers_ty;
+            }
+
+            #params_item
+
+            #[doc(hidden)]
+            #[diagnostic::on_unimplemented(message = #on_unimpl_msg, label = "not a message of this channel", note = #on_unimpl_note)]
+            pub trait #check_trait: ::std::marker::Sized {
+                /// The identity: a listener converts the channel's message to its handler's
+                /// parameter type through it, so a wrong type fails here (one error, with the
+                /// message above) and nowhere else.
+                fn __from_message(message: #message_ty) -> Self;
+            }
+            #(#carried_impls)*
+        }
+    }
+
+    pub(super) fn carried_list(&self, c: &Channel, messages: &[MessageCode]) -> String {
+        match c.messages.as_slice() {
+            [] => "any JSON value (`serde_json::Value`)".to_owned(),
+            [one] => format!("`{}`", messages[*one].ty_name),
+            _ => format!(
+                "`{}Message` (one of {})",
+                channel_type_name(c),
+                c.messages
+                    .iter()
+                    .map(|&m| format!("`{}`", messages[m].ty_name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    pub(super) fn channel_enum(
+        &mut self,
+        r: &Resolver,
+        c: &Channel,
+        eident: &proc_macro2::Ident,
+        many: &[usize],
+        messages: &[MessageCode],
+    ) {
+        let rt = self.rt.clone();
+        let p = quote! { #rt::__private };
+        let variants: Vec<(proc_macro2::Ident, &MessageCode, &Message)> = many
+            .iter()
+            .map(|&m| {
+                (
+                    format_ident!("{}", messages[m].ty_name),
+                    &messages[m],
+                    &self.doc.messages[m],
+                )
+            })
+            .collect();
+        let decls = variants.iter().map(|(v, mc, m)| {
+            let t = &mc.ty;
+            let d = format!(" Message `{}`.", m.name);
+            quote! { #[doc = #d] #v(#t), }
+        });
+        let ct_arms = variants
+            .iter()
+            .map(|(v, _, _)| quote! { Self::#v(m) => #rt::Message::content_type(m), });
+        let enc_arms = variants
+            .iter()
+            .map(|(v, _, _)| quote! { Self::#v(m) => #rt::Message::encode(m), });
+        let mut seen = HashSet::new();
+        let froms = variants.iter().filter(|(_, mc, _)| seen.insert(mc.ty_name.clone())).map(|(v, mc, _)| {
+            let t = &mc.ty;
+            quote! { impl ::std::convert::From<#t> for #eident { fn from(m: #t) -> Self { Self::#v(m) } } }
+        });
+        // Decoding: by a property every message pins to its own constant, else by the
+        // record's content type when the messages' types differ, else the first that decodes.
+        let payloads: Vec<&Value> = many
+            .iter()
+            .map(|&m| {
+                self.doc.messages[m]
+                    .payload
+                    .as_ref()
+                    .and_then(|(id, _)| r.node(id).ok())
+                    .map_or(&NULL, |(_, v)| v)
+            })
+            .collect();
+        let tag = tag_property(&payloads);
+        let cts: HashSet<&str> = variants
+            .iter()
+            .map(|(_, _, m)| m.content_type.as_str())
+            .collect();
+        let (strategy, decode) = if let Some((prop, tags)) = tag {
+            let arms = variants.iter().zip(&tags).map(|((v, mc, _), tag)| {
+                let t = &mc.ty;
+                quote! { ::std::option::Option::Some(#tag) => <#t as #rt::Message>::decode(bytes, content_type).map(Self::#v), }
+            });
+            let expected = tags
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let err = format!("`{prop}` must be one of {expected}");
+            (
+                format!(
+                    " Decoded by the `{prop}` property, which each message pins to its own value."
+                ),
+                quote! {
+                    let probe: #p::serde_json::Value = #rt::codec::decode_json(bytes, #eident::NAME)?;
+                    match probe.get(#prop).and_then(#p::serde_json::Value::as_str) {
+                        #(#arms)*
+                        _ => ::std::result::Result::Err(#rt::DecodeError::NoMatchingMessage(::std::string::String::from(#err))),
+                    }
+                },
+            )
+        } else if cts.len() == variants.len() {
+            let arms = variants.iter().map(|(v, mc, m)| {
+                let t = &mc.ty;
+                let ct = &m.content_type;
+                quote! { ::std::option::Option::Some(#ct) => <#t as #rt::Message>::decode(bytes, content_type).map(Self::#v), }
+            });
+            (
+                " Decoded by the record's `content-type` header: each message has its own content type.".to_owned(),
+                quote! {
+                    match content_type {
+                        #(#arms)*
+                        other => ::std::result::Result::Err(#rt::DecodeError::ContentType(::std::string::String::from(other.unwrap_or("<none>")))),
+                    }
+                },
+            )
+        } else {
+            let tries = variants.iter().map(|(v, mc, _)| {
+                let t = &mc.ty;
+                quote! {
+                    match <#t as #rt::Message>::decode(bytes, content_type) {
+                        ::std::result::Result::Ok(m) => return ::std::result::Result::Ok(Self::#v(m)),
+                        ::std::result::Result::Err(e) => errors.push(::std::string::ToString::to_string(&e)),
+                    }
+                }
+            });
+            (
+                " Decoded as the first message (in document order) the payload matches: the document gives no discriminator, constant tag or distinct content type.".to_owned(),
+                quote! {
+                    let mut errors: ::std::vec::Vec<::std::string::String> = ::std::vec::Vec::new();
+                    #(#tries)*
+                    ::std::result::Result::Err(#rt::DecodeError::NoMatchingMessage(errors.join("; ")))
+                },
+            )
+        };
+        let head = format!(" The messages of channel `{}`.", c.id);
+        let name = format!("{}Message", channel_type_name(c));
+        let first_ct = variants
+            .first()
+            .map(|(_, _, m)| m.content_type.clone())
+            .unwrap_or_default();
+        self.types.push_item(quote! {
+            #[doc = #head]
+            #[doc = ""]
+            #[doc = #strategy]
+            #[derive(Debug, Clone, PartialEq)]
+            pub enum #eident { #(#decls)* }
+
+            impl #rt::Message for #eident {
+                const NAME: &'static str = #name;
+                const CONTENT_TYPE: &'static str = #first_ct;
+                fn content_type(&self) -> &'static str { match self { #(#ct_arms)* } }
+                fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { match self { #(#enc_arms)* } }
+                fn decode(bytes: &[u8], content_type: ::std::option::Option<&str>) -> ::std::result::Result<Self, #rt::DecodeError> { #decode }
+            }
+            #(#froms)*
+        });
+    }
+
+    pub(super) fn parameters(&mut self, c: &Channel) -> (TokenStream, TokenStream) {
+        let rt = self.rt.clone();
+        if c.parameters.is_empty() {
+            return (quote! { #rt::NoParameters }, quote! {});
+        }
+        let name = format_ident!("{}Parameters", channel_type_name(c));
+        let order = match &c.topic {
+            Ok(t) => placeholders(t),
+            Err(_) => c.parameters.iter().map(|p| p.name.clone()).collect(),
+        };
+        let mut fields = Vec::new();
+        let mut values = Vec::new();
+        let mut parse = Vec::new();
+        for (i, pname) in order.iter().enumerate() {
+            let param = c.parameters.iter().find(|p| &p.name == pname);
+            let field = format_ident!("{}", field_ident_text(pname));
+            let mut docs = vec![param.and_then(|p| p.description.clone())];
+            if let Some(p) = param.filter(|p| !p.allowed.is_empty()) {
+                docs.push(Some(format!(
+                    "One of: {}.",
+                    p.allowed
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            let doc = doc_attrs(&docs.iter().map(|d| d.as_deref()).collect::<Vec<_>>());
+            fields.push(quote! { #doc pub #field: ::std::string::String, });
+            values.push(quote! { ::std::borrow::Cow::Borrowed(self.#field.as_str()) });
+            let allowed: Vec<String> = param.map(|p| p.allowed.clone()).unwrap_or_default();
+            let pname_lit = pname.as_str();
+            let check = if allowed.is_empty() {
+                quote! {}
+            } else {
+                let msg = format!("must be one of {}", allowed.join(", "));
+                quote! {
+                    if ![#(#allowed),*].contains(&value) {
+                        return ::std::result::Result::Err(#rt::DecodeError::Parameter { name: #pname_lit, reason: ::std::string::String::from(#msg) });
+                    }
+                }
+            };
+            parse.push(quote! {
+                #field: {
+                    let value = *values.get(#i).ok_or(#rt::DecodeError::Parameter { name: #pname_lit, reason: ::std::string::String::from("missing") })?;
+                    #check
+                    ::std::string::String::from(value)
+                },
+            });
+        }
+        let doc = format!(
+            " Values of the `{{parameters}}` of channel `{}`: they build its topic.",
+            c.id
+        );
+        let item = quote! {
+            #[doc = #doc]
+            #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+            pub struct #name { #(#fields)* }
+
+            impl #rt::ChannelParameters for #name {
+                fn values(&self) -> ::std::vec::Vec<::std::borrow::Cow<'_, str>> { ::std::vec![#(#values),*] }
+                fn from_values(values: &[&str]) -> ::std::result::Result<Self, #rt::DecodeError> {
+                    ::std::result::Result::Ok(Self { #(#parse)* })
+                }
+            }
+        };
+        (quote! { #name }, item)
+    }
+}

@@ -1,0 +1,115 @@
+//! Stage 5: IR + types to the token stream `asyncapi!` expands into, one module per
+//! part of the expansion: messages, channels, sides, the listener lookup macro, and the
+//! JSON Schema bundled for run-time validation.
+
+mod bundle;
+mod channels;
+mod listener;
+mod messages;
+mod naming;
+mod sides;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::ir::Document;
+use crate::resolve::Resolver;
+use crate::types::{doc_attrs, TypeSpace};
+
+pub use naming::channel_type_name;
+use naming::{const_ident, opt_str};
+
+pub struct Generator<'a> {
+    pub rt: TokenStream,
+    pub doc: &'a Document,
+    pub types: TypeSpace,
+    /// Each channel's message type, as named at the top level of the expansion.
+    pub channel_messages: Vec<TokenStream>,
+}
+
+impl Generator<'_> {
+    pub fn generate(mut self, r: &Resolver) -> (TokenStream, Vec<crate::diagnostics::Diagnostic>) {
+        let messages = self.messages(r);
+        let info = self.info();
+        let servers = self.servers();
+        let channel_items: Vec<TokenStream> = (0..self.doc.channels.len())
+            .map(|i| self.channel(r, i, &messages))
+            .collect();
+        let sides = self.sides();
+        let lookup = self.listener_lookup();
+        let warnings = std::mem::take(&mut self.types.warnings);
+        let types = self.types.into_items();
+        let tokens = quote! {
+            #info
+            #servers
+            #(#types)*
+            /// One marker type per channel of the document (implementing the runtime's `Channel`).
+            pub mod channels {
+                #(#channel_items)*
+            }
+            #sides
+            #lookup
+        };
+        (tokens, warnings)
+    }
+
+    fn info(&self) -> TokenStream {
+        let d = self.doc;
+        let title = &d.title;
+        let version = &d.version;
+        let asyncapi = &d.asyncapi_version;
+        let head = format!("{title} {version}");
+        let doc = doc_attrs(&[Some(&head), d.description.as_deref()]);
+        quote! {
+            #doc
+            pub const TITLE: &str = #title;
+            /// The document's `info.version`.
+            pub const VERSION: &str = #version;
+            /// The AsyncAPI version the document is written in.
+            pub const ASYNCAPI_VERSION: &str = #asyncapi;
+        }
+    }
+
+    fn servers(&self) -> TokenStream {
+        let rt = &self.rt;
+        let mut consts = Vec::new();
+        let mut names = Vec::new();
+        for s in &self.doc.servers {
+            let ident = format_ident!("{}", const_ident(&s.name));
+            let (name, url, protocol) = (&s.name, &s.url, &s.protocol);
+            let pv = opt_str(&s.protocol_version);
+            let desc = opt_str(&s.description);
+            let vars = s.variables.iter().map(|v| {
+                let (n, d, a, desc) = (&v.name, opt_str(&v.default), &v.allowed, opt_str(&v.description));
+                quote! { #rt::ServerVariable { name: #n, default: #d, allowed: &[#(#a),*], description: #desc } }
+            });
+            let security = &s.security;
+            let doc = doc_attrs(&[
+                Some(&format!("Server `{name}`: `{url}` ({protocol})")),
+                s.description.as_deref(),
+            ]);
+            consts.push(quote! {
+                #doc
+                pub const #ident: #rt::Server = #rt::Server {
+                    name: #name, url: #url, protocol: #protocol, protocol_version: #pv, description: #desc,
+                    variables: &[#(#vars),*], security: &[#(#security),*],
+                };
+            });
+            names.push(ident);
+        }
+        let schemes = self.doc.security_schemes.iter().map(|s| {
+            let (n, k, d) = (&s.name, &s.kind, opt_str(&s.description));
+            quote! { #rt::SecurityScheme { name: #n, kind: #k, description: #d } }
+        });
+        quote! {
+            /// The document's servers, and the security schemes they name.
+            pub mod servers {
+                #(#consts)*
+                /// Every server, in document order.
+                pub const ALL: &[#rt::Server] = &[#(#names),*];
+                /// `components.securitySchemes`.
+                pub const SECURITY_SCHEMES: &[#rt::SecurityScheme] = &[#(#schemes),*];
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! `Application` and its mirror `Client`: sends, consumer, topics.
+
+use std::collections::HashSet;
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::naming::{channel_type_name, const_ident};
+use super::Generator;
+use crate::ir::Action;
+use crate::types::field_ident_text;
+
+impl Generator<'_> {
+    /// The application the document describes, and a client of it (the mirror image).
+    pub(super) fn sides(&self) -> TokenStream {
+        let rt = &self.rt;
+        let mut out = TokenStream::new();
+        for (side, mirrored) in [("Application", false), ("Client", true)] {
+            let ident = format_ident!("{}", side);
+            let mut methods = Vec::new();
+            let mut impls = Vec::new();
+            let mut sends = Vec::new();
+            let mut receives = Vec::new();
+            let mut done: HashSet<(usize, bool)> = HashSet::new();
+            for op in &self.doc.operations {
+                let c = &self.doc.channels[op.channel];
+                if c.topic.is_err() {
+                    continue;
+                }
+                let sending = (op.action == Action::Send) != mirrored;
+                if !done.insert((op.channel, sending)) {
+                    continue;
+                }
+                let ch = format_ident!("{}", channel_type_name(c));
+                if sending {
+                    sends.push(c.id.clone());
+                    impls.push(quote! { impl #rt::Sends<channels::#ch> for #ident {} });
+                    let fname = format_ident!("send_{}", field_ident_text(&c.id));
+                    let msg_ty = &self.channel_messages[op.channel];
+                    let ename = format_ident!("enqueue_{}", field_ident_text(&c.id));
+                    let doc = format!(" Sends a message on channel `{}` and waits for the broker's acknowledgement.", c.id);
+                    let op_doc = op
+                        .summary
+                        .as_deref()
+                        .or(op.description.as_deref())
+                        .map(|s| format!(" Operation `{}`: {}", op.id, s))
+                        .unwrap_or_else(|| format!(" Operation `{}`.", op.id));
+                    let edoc = format!(" Queues a message on channel `{}` with a key, headers or parameters; await the returned future for the delivery report. Many sends may be in flight at once.", c.id);
+                    let (param_arg, param_use) = if c.parameters.is_empty() {
+                        (quote! {}, quote! {})
+                    } else {
+                        let pt = format_ident!("{}Parameters", channel_type_name(c));
+                        (
+                            quote! { parameters: &channels::#pt, },
+                            quote! { .parameters(parameters) },
+                        )
+                    };
+                    methods.push(quote! {
+                        #[doc = #doc]
+                        #[doc = ""]
+                        #[doc = #op_doc]
+                        pub async fn #fname(&self, #param_arg message: &#msg_ty) -> ::std::result::Result<#rt::Delivery, #rt::SendError> {
+                            self.producer.send::<channels::#ch>(#rt::Outgoing::new(message) #param_use).await
+                        }
+                        #[doc = #edoc]
+                        pub async fn #ename(&self, outgoing: #rt::Outgoing<'_, channels::#ch>) -> ::std::result::Result<#rt::DeliveryFuture, #rt::SendError> {
+                            self.producer.enqueue::<channels::#ch>(outgoing).await
+                        }
+                    });
+                } else {
+                    receives.push(c.id.clone());
+                    impls.push(quote! { impl #rt::Receives<channels::#ch> for #ident {} });
+                }
+            }
+            let sends_doc = list_doc("Sends on", &sends);
+            let receives_doc = list_doc("Receives from", &receives);
+            let head = if mirrored {
+                format!(" A client of {}: the mirror image of [`Application`], it sends what the application receives and receives what it sends.", self.doc.title)
+            } else {
+                format!(" The application described by {}.", self.doc.title)
+            };
+            let default_server = self
+                .doc
+                .servers
+                .iter()
+                .find(|s| s.protocol.starts_with("kafka"))
+                .map(|s| format_ident!("{}", const_ident(&s.name)));
+            // A document server brings its security schemes along, as in `for_server`.
+            let from_env_config = match default_server {
+                Some(s) => quote! {
+                    #rt::KafkaConfig::from_env_or_server(::std::option::Option::Some(&servers::#s))?
+                        .security_for_server(&servers::#s, servers::SECURITY_SCHEMES)?
+                },
+                None => {
+                    quote! { #rt::KafkaConfig::from_env_or_server(::std::option::Option::None)? }
+                }
+            };
+            let mut topics_lit: Vec<String> = Vec::new();
+            for op in &self.doc.operations {
+                let c = &self.doc.channels[op.channel];
+                if let Ok(t) = &c.topic {
+                    if c.parameters.is_empty() && !t.contains('{') && !topics_lit.contains(t) {
+                        topics_lit.push(t.clone());
+                    }
+                }
+            }
+            // `<topic>.dlq`, the consumer's default, for each topic this side receives from.
+            let dead_letter_lit: Vec<String> = self
+                .doc
+                .channels
+                .iter()
+                .filter(|c| receives.contains(&c.id) && c.parameters.is_empty())
+                .filter_map(|c| c.topic.as_ref().ok())
+                .filter(|t| !t.contains('{'))
+                .map(|t| format!("{t}.dlq"))
+                .collect();
+            let sends_lit = &sends;
+            let receives_lit = &receives;
+            out.extend(quote! {
+                #[doc = #head]
+                #[doc = ""]
+                #[doc = #sends_doc]
+                #[doc = #receives_doc]
+                pub struct #ident {
+                    producer: #rt::Producer,
+                    config: #rt::KafkaConfig,
+                }
+
+                impl #ident {
+                    /// Channels this side sends on.
+                    pub const SENDS: &'static [&'static str] = &[#(#sends_lit),*];
+                    /// Channels this side receives from.
+                    pub const RECEIVES: &'static [&'static str] = &[#(#receives_lit),*];
+                    /// Kafka topics of this side's channels that have no parameters.
+                    pub const TOPICS: &'static [&'static str] = &[#(#topics_lit),*];
+                    /// The default dead-letter topics (`<topic>.dlq`) of the topics in
+                    /// [`TOPICS`](Self::TOPICS) this side receives from.
+                    pub const DEAD_LETTER_TOPICS: &'static [&'static str] = &[#(#dead_letter_lit),*];
+
+                    /// Connects with `config`.
+                    pub fn new(config: #rt::KafkaConfig) -> ::std::result::Result<Self, #rt::ConfigError> {
+                        let producer = #rt::Producer::new(&config)?;
+                        ::std::result::Result::Ok(Self { producer, config })
+                    }
+
+                    /// Connects to a server of the document (see [`servers`]): fills its
+                    /// `{variables}` from `variables` or their defaults, and applies the
+                    /// security schemes it requires (credentials from the environment:
+                    /// `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD`; a private CA from
+                    /// `KAFKA_SSL_CA_LOCATION`).
+                    pub fn for_server(server: &#rt::Server, variables: &[(&str, &str)]) -> ::std::result::Result<Self, #rt::ConfigError> {
+                        Self::new(#rt::KafkaConfig::for_server(server, variables)?.security_for_server(server, servers::SECURITY_SCHEMES)?)
+                    }
+
+                    /// Connects to `KAFKA_BOOTSTRAP_SERVERS`, or else the document's first Kafka
+                    /// server, with that server's TLS and security schemes (credentials and CA
+                    /// from the environment, as for [`for_server`](Self::for_server)).
+                    pub fn from_env() -> ::std::result::Result<Self, #rt::ConfigError> {
+                        Self::new(#from_env_config)
+                    }
+
+                    /// Creates this side's topics (those it sends on and receives from) and
+                    /// the dead-letter topics of those it receives from, where they do not
+                    /// exist yet, with `partitions` partitions. For real brokers; the
+                    /// embedded broker takes the same lists with `EmbeddedKafka::create_topics`.
+                    /// Channels with parameters are skipped: their topics depend on values.
+                    pub async fn ensure_topics(&self, partitions: i32) -> ::std::result::Result<(), #rt::AdminError> {
+                        #rt::ensure_topics(&self.config, &[Self::TOPICS, Self::DEAD_LETTER_TOPICS].concat(), partitions).await
+                    }
+
+                    /// The producer this side sends with.
+                    pub fn producer(&self) -> &#rt::Producer {
+                        &self.producer
+                    }
+
+                    /// The configuration this side was built with.
+                    pub fn config(&self) -> &#rt::KafkaConfig {
+                        &self.config
+                    }
+
+                    /// A consumer for the channels this side receives from: register
+                    /// `#[event_listener]` handlers with `listen`, or take typed streams with `subscribe`.
+                    pub fn consumer(&self) -> #rt::Consumer<Self> {
+                        #rt::Consumer::new(self.config.clone()).side::<Self>()
+                    }
+
+                    #(#methods)*
+                }
+                #(#impls)*
+            });
+        }
+        out
+    }
+}
+
+fn list_doc(what: &str, list: &[String]) -> String {
+    if list.is_empty() {
+        format!(" {what}: nothing.")
+    } else {
+        format!(
+            " {what}: {}.",
+            list.iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
