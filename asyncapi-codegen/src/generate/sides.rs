@@ -7,116 +7,52 @@ use quote::{format_ident, quote};
 
 use super::naming::{channel_type_name, const_ident};
 use super::Generator;
-use crate::ir::Action;
+use crate::ir::{Action, Channel, Operation};
 use crate::types::field_ident_text;
+
+/// What one side does on the document's channels.
+struct SideChannels {
+    /// `send_<channel>` and `enqueue_<channel>` of the channels it sends on.
+    methods: Vec<TokenStream>,
+    /// Its `Sends<C>` and `Receives<C>` impls.
+    impls: Vec<TokenStream>,
+    sends: Vec<String>,
+    receives: Vec<String>,
+}
 
 impl Generator<'_> {
     /// The application the document describes, and a client of it (the mirror image).
     pub(super) fn sides(&self) -> TokenStream {
-        let rt = &self.rt;
         let mut out = TokenStream::new();
         for (side, mirrored) in [("Application", false), ("Client", true)] {
-            let ident = format_ident!("{}", side);
-            let mut methods = Vec::new();
-            let mut impls = Vec::new();
-            let mut sends = Vec::new();
-            let mut receives = Vec::new();
-            let mut done: HashSet<(usize, bool)> = HashSet::new();
-            for op in &self.doc.operations {
-                let c = &self.doc.channels[op.channel];
-                if c.topic.is_err() {
-                    continue;
-                }
-                let sending = (op.action == Action::Send) != mirrored;
-                if !done.insert((op.channel, sending)) {
-                    continue;
-                }
-                let ch = format_ident!("{}", channel_type_name(c));
-                if sending {
-                    sends.push(c.id.clone());
-                    impls.push(quote! { impl #rt::Sends<channels::#ch> for #ident {} });
-                    let fname = format_ident!("send_{}", field_ident_text(&c.id));
-                    let msg_ty = &self.channel_messages[op.channel];
-                    let ename = format_ident!("enqueue_{}", field_ident_text(&c.id));
-                    let doc = format!(" Sends a message on channel `{}` and waits for the broker's acknowledgement.", c.id);
-                    let op_doc = op
-                        .summary
-                        .as_deref()
-                        .or(op.description.as_deref())
-                        .map(|s| format!(" Operation `{}`: {}", op.id, s))
-                        .unwrap_or_else(|| format!(" Operation `{}`.", op.id));
-                    let edoc = format!(" Queues a message on channel `{}` with a key, headers or parameters; await the returned future for the delivery report. Many sends may be in flight at once.", c.id);
-                    let (param_arg, param_use) = if c.parameters.is_empty() {
-                        (quote! {}, quote! {})
-                    } else {
-                        let pt = format_ident!("{}Parameters", channel_type_name(c));
-                        (
-                            quote! { parameters: &channels::#pt, },
-                            quote! { .parameters(parameters) },
-                        )
-                    };
-                    methods.push(quote! {
-                        #[doc = #doc]
-                        #[doc = ""]
-                        #[doc = #op_doc]
-                        pub async fn #fname(&self, #param_arg message: &#msg_ty) -> ::std::result::Result<#rt::Delivery, #rt::SendError> {
-                            self.producer.send::<channels::#ch>(#rt::Outgoing::new(message) #param_use).await
-                        }
-                        #[doc = #edoc]
-                        pub async fn #ename(&self, outgoing: #rt::Outgoing<'_, channels::#ch>) -> ::std::result::Result<#rt::DeliveryFuture, #rt::SendError> {
-                            self.producer.enqueue::<channels::#ch>(outgoing).await
-                        }
-                    });
-                } else {
-                    receives.push(c.id.clone());
-                    impls.push(quote! { impl #rt::Receives<channels::#ch> for #ident {} });
-                }
-            }
-            let sends_doc = list_doc("Sends on", &sends);
-            let receives_doc = list_doc("Receives from", &receives);
-            let head = if mirrored {
-                format!(" A client of {}: the mirror image of [`Application`], it sends what the application receives and receives what it sends.", self.doc.title)
-            } else {
-                format!(" The application described by {}.", self.doc.title)
-            };
-            let default_server = self
-                .doc
-                .servers
-                .iter()
-                .find(|s| s.protocol.starts_with("kafka"))
-                .map(|s| format_ident!("{}", const_ident(&s.name)));
-            // A document server brings its security schemes along, as in `for_server`.
-            let from_env_config = match default_server {
-                Some(s) => quote! {
-                    #rt::KafkaConfig::from_env_or_server(::std::option::Option::Some(&servers::#s))?
-                        .security_for_server(&servers::#s, servers::SECURITY_SCHEMES)?
-                },
-                None => {
-                    quote! { #rt::KafkaConfig::from_env_or_server(::std::option::Option::None)? }
-                }
-            };
-            let mut topics_lit: Vec<String> = Vec::new();
-            for op in &self.doc.operations {
-                let c = &self.doc.channels[op.channel];
-                if let Ok(t) = &c.topic {
-                    if c.parameters.is_empty() && !t.contains('{') && !topics_lit.contains(t) {
-                        topics_lit.push(t.clone());
-                    }
-                }
-            }
-            // `<topic>.dlq`, the consumer's default, for each topic this side receives from.
-            let dead_letter_lit: Vec<String> = self
-                .doc
-                .channels
-                .iter()
-                .filter(|c| receives.contains(&c.id) && c.parameters.is_empty())
-                .filter_map(|c| c.topic.as_ref().ok())
-                .filter(|t| !t.contains('{'))
-                .map(|t| format!("{t}.dlq"))
-                .collect();
-            let sends_lit = &sends;
-            let receives_lit = &receives;
-            out.extend(quote! {
+            out.extend(self.side(side, mirrored));
+        }
+        out
+    }
+
+    /// The struct of one side, its constants, constructors and send methods.
+    fn side(&self, side: &str, mirrored: bool) -> TokenStream {
+        let rt = &self.rt;
+        let ident = format_ident!("{}", side);
+        let SideChannels {
+            methods,
+            impls,
+            sends,
+            receives,
+        } = self.side_channels(&ident, mirrored);
+        let sends_doc = list_doc("Sends on", &sends);
+        let receives_doc = list_doc("Receives from", &receives);
+        let head = if mirrored {
+            format!(" A client of {}: the mirror image of [`Application`], it sends what the application receives and receives what it sends.", self.doc.title)
+        } else {
+            format!(" The application described by {}.", self.doc.title)
+        };
+        let from_env_config = self.from_env_config();
+        let topics_lit = self.side_topics();
+        let dead_letter_lit = self.dead_letter_topics(&receives);
+        let sends_lit = &sends;
+        let receives_lit = &receives;
+        quote! {
                 #[doc = #head]
                 #[doc = ""]
                 #[doc = #sends_doc]
@@ -187,9 +123,130 @@ impl Generator<'_> {
                     #(#methods)*
                 }
                 #(#impls)*
-            });
         }
-        out
+    }
+
+    /// Sorts the document's operations into what `ident` sends and receives: a client
+    /// sends what the application receives.
+    fn side_channels(&self, ident: &proc_macro2::Ident, mirrored: bool) -> SideChannels {
+        let rt = &self.rt;
+        let mut side = SideChannels {
+            methods: Vec::new(),
+            impls: Vec::new(),
+            sends: Vec::new(),
+            receives: Vec::new(),
+        };
+        let mut done: HashSet<(usize, bool)> = HashSet::new();
+        for op in &self.doc.operations {
+            let c = &self.doc.channels[op.channel];
+            if c.topic.is_err() {
+                continue;
+            }
+            let sending = (op.action == Action::Send) != mirrored;
+            if !done.insert((op.channel, sending)) {
+                continue;
+            }
+            let ch = format_ident!("{}", channel_type_name(c));
+            if sending {
+                side.sends.push(c.id.clone());
+                side.impls
+                    .push(quote! { impl #rt::Sends<channels::#ch> for #ident {} });
+                side.methods.push(self.send_methods(op, c));
+            } else {
+                side.receives.push(c.id.clone());
+                side.impls
+                    .push(quote! { impl #rt::Receives<channels::#ch> for #ident {} });
+            }
+        }
+        side
+    }
+
+    /// `send_<channel>` and `enqueue_<channel>` for operation `op` on channel `c`.
+    fn send_methods(&self, op: &Operation, c: &Channel) -> TokenStream {
+        let rt = &self.rt;
+        let ch = format_ident!("{}", channel_type_name(c));
+        let fname = format_ident!("send_{}", field_ident_text(&c.id));
+        let msg_ty = &self.channel_messages[op.channel];
+        let ename = format_ident!("enqueue_{}", field_ident_text(&c.id));
+        let doc = format!(
+            " Sends a message on channel `{}` and waits for the broker's acknowledgement.",
+            c.id
+        );
+        let op_doc = op
+            .summary
+            .as_deref()
+            .or(op.description.as_deref())
+            .map(|s| format!(" Operation `{}`: {}", op.id, s))
+            .unwrap_or_else(|| format!(" Operation `{}`.", op.id));
+        let edoc = format!(" Queues a message on channel `{}` with a key, headers or parameters; await the returned future for the delivery report. Many sends may be in flight at once.", c.id);
+        let (param_arg, param_use) = if c.parameters.is_empty() {
+            (quote! {}, quote! {})
+        } else {
+            let pt = format_ident!("{}Parameters", channel_type_name(c));
+            (
+                quote! { parameters: &channels::#pt, },
+                quote! { .parameters(parameters) },
+            )
+        };
+        quote! {
+            #[doc = #doc]
+            #[doc = ""]
+            #[doc = #op_doc]
+            pub async fn #fname(&self, #param_arg message: &#msg_ty) -> ::std::result::Result<#rt::Delivery, #rt::SendError> {
+                self.producer.send::<channels::#ch>(#rt::Outgoing::new(message) #param_use).await
+            }
+            #[doc = #edoc]
+            pub async fn #ename(&self, outgoing: #rt::Outgoing<'_, channels::#ch>) -> ::std::result::Result<#rt::DeliveryFuture, #rt::SendError> {
+                self.producer.enqueue::<channels::#ch>(outgoing).await
+            }
+        }
+    }
+
+    /// How `from_env` builds its configuration: a document server brings its security
+    /// schemes along, as in `for_server`.
+    fn from_env_config(&self) -> TokenStream {
+        let rt = &self.rt;
+        let default_server = self
+            .doc
+            .servers
+            .iter()
+            .find(|s| s.protocol.starts_with("kafka"))
+            .map(|s| format_ident!("{}", const_ident(&s.name)));
+        match default_server {
+            Some(s) => quote! {
+                #rt::KafkaConfig::from_env_or_server(::std::option::Option::Some(&servers::#s))?
+                    .security_for_server(&servers::#s, servers::SECURITY_SCHEMES)?
+            },
+            None => {
+                quote! { #rt::KafkaConfig::from_env_or_server(::std::option::Option::None)? }
+            }
+        }
+    }
+
+    /// The topics of the channels with operations and without parameters.
+    fn side_topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = Vec::new();
+        for op in &self.doc.operations {
+            let c = &self.doc.channels[op.channel];
+            if let Ok(t) = &c.topic {
+                if c.parameters.is_empty() && !t.contains('{') && !topics.contains(t) {
+                    topics.push(t.clone());
+                }
+            }
+        }
+        topics
+    }
+
+    /// `<topic>.dlq`, the consumer's default, for each topic of the channels `receives`.
+    fn dead_letter_topics(&self, receives: &[String]) -> Vec<String> {
+        self.doc
+            .channels
+            .iter()
+            .filter(|c| receives.contains(&c.id) && c.parameters.is_empty())
+            .filter_map(|c| c.topic.as_ref().ok())
+            .filter(|t| !t.contains('{'))
+            .map(|t| format!("{t}.dlq"))
+            .collect()
     }
 }
 
