@@ -51,164 +51,16 @@ pub(super) fn codec_for(m: &Message, ty: &Ty) -> Codec {
 impl Generator<'_> {
     /// Generates the type of every message and its `Message` impl.
     pub(super) fn messages(&mut self, r: &Resolver) -> Vec<MessageCode> {
-        let rt = self.rt.clone();
-        let p = quote! { #rt::__private };
         let mut claimed: HashSet<String> = HashSet::new();
         let mut header_impls: HashSet<String> = HashSet::new();
         let mut key_impls: HashSet<String> = HashSet::new();
         let mut out = Vec::new();
         for m in &self.doc.messages {
-            let base_name = type_ident_text(&m.name);
-            let doc = doc_attrs(&[
-                m.title.as_deref(),
-                m.summary.as_deref(),
-                m.description.as_deref(),
-            ]);
-            let payload = match (&m.payload, &m.payload_format) {
-                (Some((id, v)), PayloadFormat::JsonSchema) => {
-                    Some(self.types.type_for(r, id, v, &base_name))
-                }
-                _ => None,
-            };
-            let name = &m.name;
-            let content_type = &m.content_type;
-            // The message type is the payload's own struct/enum when no other message has
-            // claimed it; otherwise a newtype named after the message.
-            let (ty_name, codec) = match &payload {
-                Some(t)
-                    if t.nominal.as_ref().is_some_and(|n| !claimed.contains(n)) && !t.nullable =>
-                {
-                    (t.nominal.clone().unwrap_or_default(), codec_for(m, t))
-                }
-                _ => {
-                    let newtype = self.types.claim_name(&if claimed.contains(&base_name)
-                        || payload.as_ref().and_then(|t| t.nominal.as_ref()) == Some(&base_name)
-                    {
-                        format!("{base_name}Message")
-                    } else {
-                        base_name.clone()
-                    });
-                    let ident = format_ident!("{}", newtype);
-                    let (inner, codec, why) = match &payload {
-                        Some(t) => {
-                            let tt = &t.tokens;
-                            let inner = if t.nullable {
-                                quote! { ::std::option::Option<#tt> }
-                            } else {
-                                quote! { #tt }
-                            };
-                            let why = match &t.nominal {
-                                Some(n) => format!(" The payload type `{n}` is already another message's type, so this message wraps it."),
-                                None => " The payload schema is not an object of its own, so the message wraps it.".to_owned(),
-                            };
-                            (inner, codec_for(m, t), why)
-                        }
-                        None => match &m.payload_format {
-                            PayloadFormat::Opaque(f) => (
-                                quote! { ::std::vec::Vec<u8> },
-                                Codec::Bytes,
-                                format!(" The payload's `schemaFormat` (`{f}`) is not JSON Schema: it is carried as raw bytes."),
-                            ),
-                            PayloadFormat::JsonSchema => (
-                                quote! { #p::serde_json::Value },
-                                Codec::Json,
-                                " The message declares no payload schema: any JSON value.".to_owned(),
-                            ),
-                        },
-                    };
-                    let krate = serde_crate_path(&rt);
-                    let separator = (!doc.is_empty()).then(|| quote! { #[doc = ""] });
-                    self.types.push_item(quote! {
-                        #doc
-                        #separator
-                        #[doc = #why]
-                        #[derive(Debug, Clone, PartialEq, #p::serde::Serialize, #p::serde::Deserialize)]
-                        #[serde(crate = #krate, transparent)]
-                        pub struct #ident(pub #inner);
-                    });
-                    (newtype, codec)
-                }
-            };
+            let (ty_name, codec) = self.message_type(r, m, &claimed);
             claimed.insert(ty_name.clone());
-            let ident = format_ident!("{}", ty_name);
-            // Only JSON payloads are validated, so only they decode from a parsed value.
-            let decode_value = matches!(codec, Codec::Json).then(|| quote! {
-                fn decode_value(value: #p::serde_json::Value, _content_type: ::std::option::Option<&str>) -> ::std::result::Result<Self, #rt::DecodeError> { #rt::codec::decode_json_value(value, #name) }
-            });
-            let (encode, decode) = match codec {
-                Codec::Json => (
-                    quote! { #rt::codec::encode_json(self) },
-                    quote! { #rt::codec::decode_json(bytes, #name) },
-                ),
-                Codec::Text => (
-                    quote! { ::std::result::Result::Ok(::std::string::ToString::to_string(&self.0).into_bytes()) },
-                    quote! { #rt::codec::decode_json(&#p::serde_json::to_vec(&::std::string::String::from_utf8_lossy(bytes)).unwrap_or_default(), #name) },
-                ),
-                Codec::Bytes => (
-                    quote! { ::std::result::Result::Ok(::std::clone::Clone::clone(&self.0)) },
-                    quote! { ::std::result::Result::Ok(Self(::std::convert::From::from(bytes))) },
-                ),
-            };
-            let codec_doc = format!(" Message `{name}` (`{content_type}`).");
-            self.types.push_item(quote! {
-                #[doc = #codec_doc]
-                impl #rt::Message for #ident {
-                    const NAME: &'static str = #name;
-                    const CONTENT_TYPE: &'static str = #content_type;
-                    fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { #encode }
-                    fn decode(bytes: &[u8], _content_type: ::std::option::Option<&str>) -> ::std::result::Result<Self, #rt::DecodeError> { #decode }
-                    #decode_value
-                }
-            });
-            let headers = m.headers.as_ref().map(|(id, v)| {
-                let t = self.types.type_for(r, id, v, &format!("{ty_name}Headers"));
-                match &t.nominal {
-                    Some(n) if header_impls.insert(n.clone()) => {
-                        let hident = format_ident!("{}", n);
-                        let strings = string_properties(r, id, v);
-                        self.types.push_item(quote! {
-                            impl #rt::HeaderSet for #hident {
-                                fn to_kafka_headers(&self) -> ::std::result::Result<::std::vec::Vec<#rt::RawHeader>, #rt::EncodeError> {
-                                    #rt::codec::encode_headers(self)
-                                }
-                                fn from_kafka_headers(headers: &[#rt::RawHeader]) -> ::std::result::Result<Self, #rt::DecodeError> {
-                                    #rt::codec::decode_headers(headers, &[#(#strings),*])
-                                }
-                            }
-                        });
-                        t
-                    }
-                    Some(_) => t,
-                    None => {
-                        self.types.warnings.push(r.error(id, "message headers are not an object schema; headers stay raw"));
-                        Ty { tokens: quote! { #rt::RawHeaders }, nullable: false, nominal: None, is_string: false, note: None, recursive: false }
-                    }
-                }
-            });
-            let key = m.key.as_ref().and_then(|(id, v)| {
-                let t = self.types.type_for(r, id, v, &format!("{ty_name}Key"));
-                if t.is_string {
-                    return Some(Ty { tokens: quote! { ::std::string::String }, ..t });
-                }
-                match &t.nominal {
-                    Some(n) => {
-                        if key_impls.insert(n.clone()) {
-                            let kident = format_ident!("{}", n);
-                            self.types.push_item(quote! {
-                                impl #rt::RecordKey for #kident {
-                                    fn encode_key(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { #rt::codec::encode_key(self) }
-                                    fn decode_key(bytes: &[u8]) -> ::std::result::Result<Self, #rt::DecodeError> { #rt::codec::decode_key(bytes) }
-                                }
-                            });
-                        }
-                        Some(t)
-                    }
-                    None => {
-                        self.types.warnings.push(r.error(id, "the Kafka key schema is neither a string nor an object; the key stays raw bytes"));
-                        None
-                    }
-                }
-            });
+            let ident = self.message_impl(m, &ty_name, codec);
+            let headers = self.message_headers(r, m, &ty_name, &mut header_impls);
+            let key = self.message_key(r, m, &ty_name, &mut key_impls);
             out.push(MessageCode {
                 ty: quote! { #ident },
                 ty_name,
@@ -218,6 +70,194 @@ impl Generator<'_> {
             });
         }
         out
+    }
+
+    /// The name of message `m`'s type and its codec. The type is the payload's own
+    /// struct/enum when no other message has claimed it; otherwise a newtype named
+    /// after the message, pushed here.
+    fn message_type(
+        &mut self,
+        r: &Resolver,
+        m: &Message,
+        claimed: &HashSet<String>,
+    ) -> (String, Codec) {
+        let rt = self.rt.clone();
+        let p = quote! { #rt::__private };
+        let base_name = type_ident_text(&m.name);
+        let doc = doc_attrs(&[
+            m.title.as_deref(),
+            m.summary.as_deref(),
+            m.description.as_deref(),
+        ]);
+        let payload = match (&m.payload, &m.payload_format) {
+            (Some((id, v)), PayloadFormat::JsonSchema) => {
+                Some(self.types.type_for(r, id, v, &base_name))
+            }
+            _ => None,
+        };
+        match &payload {
+            Some(t) if t.nominal.as_ref().is_some_and(|n| !claimed.contains(n)) && !t.nullable => {
+                (t.nominal.clone().unwrap_or_default(), codec_for(m, t))
+            }
+            _ => {
+                let newtype = self.types.claim_name(&if claimed.contains(&base_name)
+                    || payload.as_ref().and_then(|t| t.nominal.as_ref()) == Some(&base_name)
+                {
+                    format!("{base_name}Message")
+                } else {
+                    base_name.clone()
+                });
+                let ident = format_ident!("{}", newtype);
+                let (inner, codec, why) = match &payload {
+                    Some(t) => {
+                        let tt = &t.tokens;
+                        let inner = if t.nullable {
+                            quote! { ::std::option::Option<#tt> }
+                        } else {
+                            quote! { #tt }
+                        };
+                        let why = match &t.nominal {
+                            Some(n) => format!(" The payload type `{n}` is already another message's type, so this message wraps it."),
+                            None => " The payload schema is not an object of its own, so the message wraps it.".to_owned(),
+                        };
+                        (inner, codec_for(m, t), why)
+                    }
+                    None => match &m.payload_format {
+                        PayloadFormat::Opaque(f) => (
+                            quote! { ::std::vec::Vec<u8> },
+                            Codec::Bytes,
+                            format!(" The payload's `schemaFormat` (`{f}`) is not JSON Schema: it is carried as raw bytes."),
+                        ),
+                        PayloadFormat::JsonSchema => (
+                            quote! { #p::serde_json::Value },
+                            Codec::Json,
+                            " The message declares no payload schema: any JSON value.".to_owned(),
+                        ),
+                    },
+                };
+                let krate = serde_crate_path(&rt);
+                let separator = (!doc.is_empty()).then(|| quote! { #[doc = ""] });
+                self.types.push_item(quote! {
+                    #doc
+                    #separator
+                    #[doc = #why]
+                    #[derive(Debug, Clone, PartialEq, #p::serde::Serialize, #p::serde::Deserialize)]
+                    #[serde(crate = #krate, transparent)]
+                    pub struct #ident(pub #inner);
+                });
+                (newtype, codec)
+            }
+        }
+    }
+
+    /// Pushes the `Message` impl of `ty_name` (message `m`); returns the type's ident.
+    fn message_impl(&mut self, m: &Message, ty_name: &str, codec: Codec) -> proc_macro2::Ident {
+        let rt = self.rt.clone();
+        let p = quote! { #rt::__private };
+        let name = &m.name;
+        let content_type = &m.content_type;
+        let ident = format_ident!("{}", ty_name);
+        // Only JSON payloads are validated, so only they decode from a parsed value.
+        let decode_value = matches!(codec, Codec::Json).then(|| quote! {
+            fn decode_value(value: #p::serde_json::Value, _content_type: ::std::option::Option<&str>) -> ::std::result::Result<Self, #rt::DecodeError> { #rt::codec::decode_json_value(value, #name) }
+        });
+        let (encode, decode) = match codec {
+            Codec::Json => (
+                quote! { #rt::codec::encode_json(self) },
+                quote! { #rt::codec::decode_json(bytes, #name) },
+            ),
+            Codec::Text => (
+                quote! { ::std::result::Result::Ok(::std::string::ToString::to_string(&self.0).into_bytes()) },
+                quote! { #rt::codec::decode_json(&#p::serde_json::to_vec(&::std::string::String::from_utf8_lossy(bytes)).unwrap_or_default(), #name) },
+            ),
+            Codec::Bytes => (
+                quote! { ::std::result::Result::Ok(::std::clone::Clone::clone(&self.0)) },
+                quote! { ::std::result::Result::Ok(Self(::std::convert::From::from(bytes))) },
+            ),
+        };
+        let codec_doc = format!(" Message `{name}` (`{content_type}`).");
+        self.types.push_item(quote! {
+            #[doc = #codec_doc]
+            impl #rt::Message for #ident {
+                const NAME: &'static str = #name;
+                const CONTENT_TYPE: &'static str = #content_type;
+                fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { #encode }
+                fn decode(bytes: &[u8], _content_type: ::std::option::Option<&str>) -> ::std::result::Result<Self, #rt::DecodeError> { #decode }
+                #decode_value
+            }
+        });
+        ident
+    }
+
+    /// The typed headers of message `m`, with their `HeaderSet` impl pushed once per type.
+    fn message_headers(
+        &mut self,
+        r: &Resolver,
+        m: &Message,
+        ty_name: &str,
+        header_impls: &mut HashSet<String>,
+    ) -> Option<Ty> {
+        let rt = self.rt.clone();
+        m.headers.as_ref().map(|(id, v)| {
+            let t = self.types.type_for(r, id, v, &format!("{ty_name}Headers"));
+            match &t.nominal {
+                Some(n) if header_impls.insert(n.clone()) => {
+                    let hident = format_ident!("{}", n);
+                    let strings = string_properties(r, id, v);
+                    self.types.push_item(quote! {
+                        impl #rt::HeaderSet for #hident {
+                            fn to_kafka_headers(&self) -> ::std::result::Result<::std::vec::Vec<#rt::RawHeader>, #rt::EncodeError> {
+                                #rt::codec::encode_headers(self)
+                            }
+                            fn from_kafka_headers(headers: &[#rt::RawHeader]) -> ::std::result::Result<Self, #rt::DecodeError> {
+                                #rt::codec::decode_headers(headers, &[#(#strings),*])
+                            }
+                        }
+                    });
+                    t
+                }
+                Some(_) => t,
+                None => {
+                    self.types.warnings.push(r.error(id, "message headers are not an object schema; headers stay raw"));
+                    Ty { tokens: quote! { #rt::RawHeaders }, nullable: false, nominal: None, is_string: false, note: None, recursive: false }
+                }
+            }
+        })
+    }
+
+    /// The typed key of message `m`, with its `RecordKey` impl pushed once per type.
+    fn message_key(
+        &mut self,
+        r: &Resolver,
+        m: &Message,
+        ty_name: &str,
+        key_impls: &mut HashSet<String>,
+    ) -> Option<Ty> {
+        let rt = self.rt.clone();
+        m.key.as_ref().and_then(|(id, v)| {
+            let t = self.types.type_for(r, id, v, &format!("{ty_name}Key"));
+            if t.is_string {
+                return Some(Ty { tokens: quote! { ::std::string::String }, ..t });
+            }
+            match &t.nominal {
+                Some(n) => {
+                    if key_impls.insert(n.clone()) {
+                        let kident = format_ident!("{}", n);
+                        self.types.push_item(quote! {
+                            impl #rt::RecordKey for #kident {
+                                fn encode_key(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { #rt::codec::encode_key(self) }
+                                fn decode_key(bytes: &[u8]) -> ::std::result::Result<Self, #rt::DecodeError> { #rt::codec::decode_key(bytes) }
+                            }
+                        });
+                    }
+                    Some(t)
+                }
+                None => {
+                    self.types.warnings.push(r.error(id, "the Kafka key schema is neither a string nor an object; the key stays raw bytes"));
+                    None
+                }
+            }
+        })
     }
 }
 
