@@ -25,7 +25,6 @@ impl Generator<'_> {
         messages: &[MessageCode],
     ) -> TokenStream {
         let rt = self.rt.clone();
-        let p = quote! { #rt::__private };
         let c: &Channel = &self.doc.channels[i];
         let ident = format_ident!("{}", channel_type_name(c));
         let id = &c.id;
@@ -34,85 +33,18 @@ impl Generator<'_> {
             Ok(t) => t.clone(),
             Err(_) => String::new(),
         };
-        // Message type: the one message, or an enum of them.
-        let top_level = match c.messages.as_slice() {
-            [] => quote! { #p::serde_json::Value },
-            [one] => messages[*one].ty.clone(),
-            many => {
-                let enum_name = self
-                    .types
-                    .claim_name(&format!("{}Message", channel_type_name(c)));
-                let eident = format_ident!("{}", enum_name);
-                self.channel_enum(r, c, &eident, many, messages);
-                quote! { #eident }
-            }
-        };
+        let top_level = self.channel_message_type(r, c, messages);
         let message_ty = if c.messages.is_empty() {
             top_level.clone()
         } else {
             quote! { super::#top_level }
         };
         self.channel_messages.push(top_level);
-        // Typed headers/key only when every message of the channel agrees on them.
-        let agree = |f: &dyn Fn(&MessageCode) -> Option<String>| -> Option<String> {
-            let set: HashSet<Option<String>> =
-                c.messages.iter().map(|&m| f(&messages[m])).collect();
-            if set.len() == 1 {
-                set.into_iter().next().flatten()
-            } else {
-                None
-            }
-        };
-        let headers_ty = agree(&|m| m.headers.as_ref().and_then(|h| h.nominal.clone()))
-            .map(|n| {
-                let n = format_ident!("{}", n);
-                quote! { super::#n }
-            })
-            .unwrap_or_else(|| quote! { #rt::RawHeaders });
-        let key_ty = agree(&|m| m.key.as_ref().map(|k| k.tokens.to_string()))
-            .and_then(|k| k.parse::<TokenStream>().ok())
-            .map(|k| {
-                if k.to_string().starts_with("::") {
-                    k
-                } else {
-                    quote! { super::#k }
-                }
-            })
-            .unwrap_or_else(|| quote! { ::std::vec::Vec<u8> });
+        let (headers_ty, key_ty) = self.channel_headers_and_key(c, messages);
         let (params_ty, params_item) = self.parameters(c);
         let names: Vec<String> = placeholders(&topic);
-        let group = self
-            .doc
-            .operations
-            .iter()
-            .filter(|o| o.channel == i)
-            .find_map(|o| o.group_id.clone());
-        let client = self
-            .doc
-            .operations
-            .iter()
-            .filter(|o| o.channel == i)
-            .find_map(|o| o.client_id.clone());
-        let group = opt_str(&group);
-        let client = opt_str(&client);
-        let single = match c.messages.as_slice() {
-            [one] => Some(*one),
-            _ => None,
-        };
-        let payload = single
-            .map(|m| &self.doc.messages[m])
-            .filter(|m| m.payload_format == PayloadFormat::JsonSchema)
-            .and_then(|m| m.payload.as_ref());
-        let bundled = payload.and_then(|(id, _)| bundle_schema(r, id));
-        // Text and byte payloads are not decoded as JSON: their type says nothing.
-        let decoded_as_json = single.is_some_and(|m| messages[m].codec == Codec::Json);
-        let type_enforces_schema = bundled.is_some()
-            && decoded_as_json
-            && payload.is_some_and(|(id, _)| type_enforces_schema(r, id));
-        let schema = match bundled {
-            Some(s) => quote! { ::std::option::Option::Some(#s) },
-            None => quote! { ::std::option::Option::None },
-        };
+        let (group, client) = self.channel_ids(i);
+        let (schema, type_enforces_schema) = self.channel_schema(r, c, messages);
         let topic_doc = match &c.topic {
             Ok(t) => format!(" Kafka topic `{t}`, {}.", c.topic_note),
             Err(why) => format!(" No Kafka topic: {why}. This channel has no client."),
@@ -165,6 +97,103 @@ impl Generator<'_> {
             }
             #(#carried_impls)*
         }
+    }
+
+    /// The channel's message type as named at the top level: the one message, an enum
+    /// of them (pushed here), or any JSON value when it declares none.
+    fn channel_message_type(
+        &mut self,
+        r: &Resolver,
+        c: &Channel,
+        messages: &[MessageCode],
+    ) -> TokenStream {
+        let rt = &self.rt;
+        let p = quote! { #rt::__private };
+        match c.messages.as_slice() {
+            [] => quote! { #p::serde_json::Value },
+            [one] => messages[*one].ty.clone(),
+            many => {
+                let enum_name = self
+                    .types
+                    .claim_name(&format!("{}Message", channel_type_name(c)));
+                let eident = format_ident!("{}", enum_name);
+                self.channel_enum(r, c, &eident, many, messages);
+                quote! { #eident }
+            }
+        }
+    }
+
+    /// The channel's header and key types: typed only when every message of the
+    /// channel agrees on them.
+    fn channel_headers_and_key(
+        &self,
+        c: &Channel,
+        messages: &[MessageCode],
+    ) -> (TokenStream, TokenStream) {
+        let rt = &self.rt;
+        let agree = |f: &dyn Fn(&MessageCode) -> Option<String>| -> Option<String> {
+            let set: HashSet<Option<String>> =
+                c.messages.iter().map(|&m| f(&messages[m])).collect();
+            if set.len() == 1 {
+                set.into_iter().next().flatten()
+            } else {
+                None
+            }
+        };
+        let headers_ty = agree(&|m| m.headers.as_ref().and_then(|h| h.nominal.clone()))
+            .map(|n| {
+                let n = format_ident!("{}", n);
+                quote! { super::#n }
+            })
+            .unwrap_or_else(|| quote! { #rt::RawHeaders });
+        let key_ty = agree(&|m| m.key.as_ref().map(|k| k.tokens.to_string()))
+            .and_then(|k| k.parse::<TokenStream>().ok())
+            .map(|k| {
+                if k.to_string().starts_with("::") {
+                    k
+                } else {
+                    quote! { super::#k }
+                }
+            })
+            .unwrap_or_else(|| quote! { ::std::vec::Vec<u8> });
+        (headers_ty, key_ty)
+    }
+
+    /// The `groupId` and `clientId` bindings of the operations on channel `i`.
+    fn channel_ids(&self, i: usize) -> (TokenStream, TokenStream) {
+        let on_channel = || self.doc.operations.iter().filter(move |o| o.channel == i);
+        let group = on_channel().find_map(|o| o.group_id.clone());
+        let client = on_channel().find_map(|o| o.client_id.clone());
+        (opt_str(&group), opt_str(&client))
+    }
+
+    /// The payload schema bundled for run-time validation (single-message channels
+    /// with a JSON Schema payload), and whether the generated type already enforces it.
+    fn channel_schema(
+        &self,
+        r: &Resolver,
+        c: &Channel,
+        messages: &[MessageCode],
+    ) -> (TokenStream, bool) {
+        let single = match c.messages.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
+        let payload = single
+            .map(|m| &self.doc.messages[m])
+            .filter(|m| m.payload_format == PayloadFormat::JsonSchema)
+            .and_then(|m| m.payload.as_ref());
+        let bundled = payload.and_then(|(id, _)| bundle_schema(r, id));
+        // Text and byte payloads are not decoded as JSON: their type says nothing.
+        let decoded_as_json = single.is_some_and(|m| messages[m].codec == Codec::Json);
+        let type_enforces_schema = bundled.is_some()
+            && decoded_as_json
+            && payload.is_some_and(|(id, _)| type_enforces_schema(r, id));
+        let schema = match bundled {
+            Some(s) => quote! { ::std::option::Option::Some(#s) },
+            None => quote! { ::std::option::Option::None },
+        };
+        (schema, type_enforces_schema)
     }
 
     pub(super) fn carried_list(&self, c: &Channel, messages: &[MessageCode]) -> String {
