@@ -16,6 +16,9 @@ use crate::normalize::placeholders;
 use crate::resolve::{Resolver, NULL};
 use crate::types::{doc_attrs, field_ident_text};
 
+/// One message of a multi-message channel: its enum variant, its code, its IR.
+type Variant<'m> = (proc_macro2::Ident, &'m MessageCode, &'m Message);
+
 impl Generator<'_> {
     /// The marker type of channel `i`, its parameters, and its message enum.
     pub(super) fn channel(
@@ -221,8 +224,7 @@ impl Generator<'_> {
         messages: &[MessageCode],
     ) {
         let rt = self.rt.clone();
-        let p = quote! { #rt::__private };
-        let variants: Vec<(proc_macro2::Ident, &MessageCode, &Message)> = many
+        let variants: Vec<Variant<'_>> = many
             .iter()
             .map(|&m| {
                 (
@@ -248,80 +250,7 @@ impl Generator<'_> {
             let t = &mc.ty;
             quote! { impl ::std::convert::From<#t> for #eident { fn from(m: #t) -> Self { Self::#v(m) } } }
         });
-        // Decoding: by a property every message pins to its own constant, else by the
-        // record's content type when the messages' types differ, else the first that decodes.
-        let payloads: Vec<&Value> = many
-            .iter()
-            .map(|&m| {
-                self.doc.messages[m]
-                    .payload
-                    .as_ref()
-                    .and_then(|(id, _)| r.node(id).ok())
-                    .map_or(&NULL, |(_, v)| v)
-            })
-            .collect();
-        let tag = tag_property(&payloads);
-        let cts: HashSet<&str> = variants
-            .iter()
-            .map(|(_, _, m)| m.content_type.as_str())
-            .collect();
-        let (strategy, decode) = if let Some((prop, tags)) = tag {
-            let arms = variants.iter().zip(&tags).map(|((v, mc, _), tag)| {
-                let t = &mc.ty;
-                quote! { ::std::option::Option::Some(#tag) => <#t as #rt::Message>::decode(bytes, content_type).map(Self::#v), }
-            });
-            let expected = tags
-                .iter()
-                .map(|t| format!("`{t}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let err = format!("`{prop}` must be one of {expected}");
-            (
-                format!(
-                    " Decoded by the `{prop}` property, which each message pins to its own value."
-                ),
-                quote! {
-                    let probe: #p::serde_json::Value = #rt::codec::decode_json(bytes, #eident::NAME)?;
-                    match probe.get(#prop).and_then(#p::serde_json::Value::as_str) {
-                        #(#arms)*
-                        _ => ::std::result::Result::Err(#rt::DecodeError::NoMatchingMessage(::std::string::String::from(#err))),
-                    }
-                },
-            )
-        } else if cts.len() == variants.len() {
-            let arms = variants.iter().map(|(v, mc, m)| {
-                let t = &mc.ty;
-                let ct = &m.content_type;
-                quote! { ::std::option::Option::Some(#ct) => <#t as #rt::Message>::decode(bytes, content_type).map(Self::#v), }
-            });
-            (
-                " Decoded by the record's `content-type` header: each message has its own content type.".to_owned(),
-                quote! {
-                    match content_type {
-                        #(#arms)*
-                        other => ::std::result::Result::Err(#rt::DecodeError::ContentType(::std::string::String::from(other.unwrap_or("<none>")))),
-                    }
-                },
-            )
-        } else {
-            let tries = variants.iter().map(|(v, mc, _)| {
-                let t = &mc.ty;
-                quote! {
-                    match <#t as #rt::Message>::decode(bytes, content_type) {
-                        ::std::result::Result::Ok(m) => return ::std::result::Result::Ok(Self::#v(m)),
-                        ::std::result::Result::Err(e) => errors.push(::std::string::ToString::to_string(&e)),
-                    }
-                }
-            });
-            (
-                " Decoded as the first message (in document order) the payload matches: the document gives no discriminator, constant tag or distinct content type.".to_owned(),
-                quote! {
-                    let mut errors: ::std::vec::Vec<::std::string::String> = ::std::vec::Vec::new();
-                    #(#tries)*
-                    ::std::result::Result::Err(#rt::DecodeError::NoMatchingMessage(errors.join("; ")))
-                },
-            )
-        };
+        let (strategy, decode) = self.enum_decoding(r, eident, many, &variants);
         let head = format!(" The messages of channel `{}`.", c.id);
         let name = format!("{}Message", channel_type_name(c));
         let first_ct = variants
@@ -344,6 +273,111 @@ impl Generator<'_> {
             }
             #(#froms)*
         });
+    }
+
+    /// How the channel's enum decodes a record: by a property every message pins to
+    /// its own constant, else by the record's content type when the messages' differ,
+    /// else as the first message that decodes. Returns the doc line saying which, and
+    /// the body of `decode`.
+    fn enum_decoding(
+        &self,
+        r: &Resolver,
+        eident: &proc_macro2::Ident,
+        many: &[usize],
+        variants: &[Variant<'_>],
+    ) -> (String, TokenStream) {
+        let payloads: Vec<&Value> = many
+            .iter()
+            .map(|&m| {
+                self.doc.messages[m]
+                    .payload
+                    .as_ref()
+                    .and_then(|(id, _)| r.node(id).ok())
+                    .map_or(&NULL, |(_, v)| v)
+            })
+            .collect();
+        let tag = tag_property(&payloads);
+        let cts: HashSet<&str> = variants
+            .iter()
+            .map(|(_, _, m)| m.content_type.as_str())
+            .collect();
+        if let Some((prop, tags)) = tag {
+            self.decode_by_tag(eident, variants, &prop, &tags)
+        } else if cts.len() == variants.len() {
+            self.decode_by_content_type(variants)
+        } else {
+            self.decode_first_match(variants)
+        }
+    }
+
+    fn decode_by_tag(
+        &self,
+        eident: &proc_macro2::Ident,
+        variants: &[Variant<'_>],
+        prop: &str,
+        tags: &[String],
+    ) -> (String, TokenStream) {
+        let rt = &self.rt;
+        let p = quote! { #rt::__private };
+        let arms = variants.iter().zip(tags).map(|((v, mc, _), tag)| {
+            let t = &mc.ty;
+            quote! { ::std::option::Option::Some(#tag) => <#t as #rt::Message>::decode(bytes, content_type).map(Self::#v), }
+        });
+        let expected = tags
+            .iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let err = format!("`{prop}` must be one of {expected}");
+        (
+            format!(" Decoded by the `{prop}` property, which each message pins to its own value."),
+            quote! {
+                let probe: #p::serde_json::Value = #rt::codec::decode_json(bytes, #eident::NAME)?;
+                match probe.get(#prop).and_then(#p::serde_json::Value::as_str) {
+                    #(#arms)*
+                    _ => ::std::result::Result::Err(#rt::DecodeError::NoMatchingMessage(::std::string::String::from(#err))),
+                }
+            },
+        )
+    }
+
+    fn decode_by_content_type(&self, variants: &[Variant<'_>]) -> (String, TokenStream) {
+        let rt = &self.rt;
+        let arms = variants.iter().map(|(v, mc, m)| {
+            let t = &mc.ty;
+            let ct = &m.content_type;
+            quote! { ::std::option::Option::Some(#ct) => <#t as #rt::Message>::decode(bytes, content_type).map(Self::#v), }
+        });
+        (
+            " Decoded by the record's `content-type` header: each message has its own content type.".to_owned(),
+            quote! {
+                match content_type {
+                    #(#arms)*
+                    other => ::std::result::Result::Err(#rt::DecodeError::ContentType(::std::string::String::from(other.unwrap_or("<none>")))),
+                }
+            },
+        )
+    }
+
+    fn decode_first_match(&self, variants: &[Variant<'_>]) -> (String, TokenStream) {
+        let rt = &self.rt;
+        let tries = variants.iter().map(|(v, mc, _)| {
+            let t = &mc.ty;
+            quote! {
+                match <#t as #rt::Message>::decode(bytes, content_type) {
+                    ::std::result::Result::Ok(m) => return ::std::result::Result::Ok(Self::#v(m)),
+                    ::std::result::Result::Err(e) => errors.push(::std::string::ToString::to_string(&e)),
+                }
+            }
+        });
+        (
+            " Decoded as the first message (in document order) the payload matches: the document gives no discriminator, constant tag or distinct content type.".to_owned(),
+            quote! {
+                let mut errors: ::std::vec::Vec<::std::string::String> = ::std::vec::Vec::new();
+                #(#tries)*
+                ::std::result::Result::Err(#rt::DecodeError::NoMatchingMessage(errors.join("; ")))
+            },
+        )
     }
 
     pub(super) fn parameters(&mut self, c: &Channel) -> (TokenStream, TokenStream) {
