@@ -47,7 +47,7 @@ impl Generator<'_> {
         } else {
             format!(" The application described by {}.", self.doc.title)
         };
-        let from_env_config = self.from_env_config();
+        let from_env_config = self.env_config_tokens();
         let topics_lit = self.side_topics();
         let dead_letter_lit = self.dead_letter_topics(&receives);
         let sends_lit = &sends;
@@ -204,7 +204,7 @@ impl Generator<'_> {
 
     /// How `from_env` builds its configuration: a document server brings its security
     /// schemes along, as in `for_server`.
-    fn from_env_config(&self) -> TokenStream {
+    fn env_config_tokens(&self) -> TokenStream {
         let rt = &self.rt;
         let default_server = self
             .doc

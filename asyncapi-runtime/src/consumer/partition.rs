@@ -32,8 +32,10 @@ pub(crate) const ABANDON_GRACE: Duration = Duration::from_secs(1);
 /// per queue, and a worker of an earlier assignment that ended late removes it.
 const IDLE_RECHECK: Duration = Duration::from_secs(1);
 
-/// A record that reached the consumer's main queue instead of its partition's (fetched
-/// before the partition's queue was split off), owned so it can be handed over.
+/// A record that reached the consumer's main queue instead of its partition's, owned
+/// so it can be handed over. Queues are split before librdkafka assigns the
+/// partition, so this should not happen; if it does, the record must still reach its
+/// worker before the worker stores any later offset, or it would be skipped for good.
 pub(crate) struct StrayRecord {
     topic: Arc<str>,
     partition: i32,

@@ -168,34 +168,27 @@ impl GroupContext {
         }
     }
 
+    /// Takes the handles of the workers of the partitions of `tpl` out of the table.
+    fn take_workers(&self, tpl: &TopicPartitionList) -> Vec<(TopicPartition, WorkerHandle)> {
+        let mut workers = self.workers();
+        tpl.elements()
+            .iter()
+            .filter_map(|e| {
+                let key: TopicPartition = (Arc::from(e.topic()), e.partition());
+                workers.remove(&key).map(|w| (key, w))
+            })
+            .collect()
+    }
+
     /// Stops the workers of the partitions of `tpl` (an assignment librdkafka refused).
     fn stop_workers_of(&self, tpl: &TopicPartitionList) {
-        let stopped: Vec<(TopicPartition, WorkerHandle)> = {
-            let mut workers = self.workers();
-            tpl.elements()
-                .iter()
-                .filter_map(|e| {
-                    let key: TopicPartition = (Arc::from(e.topic()), e.partition());
-                    workers.remove(&key).map(|w| (key, w))
-                })
-                .collect()
-        };
-        stop_workers(stopped, Duration::ZERO, &self.health);
+        stop_workers(self.take_workers(tpl), Duration::ZERO, &self.health);
     }
 
     /// Stops the workers of the partitions of `tpl` (revoked), then commits what they
     /// settled.
     fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
-        let revoked: Vec<(TopicPartition, WorkerHandle)> = {
-            let mut workers = self.workers();
-            tpl.elements()
-                .iter()
-                .filter_map(|e| {
-                    let key: TopicPartition = (Arc::from(e.topic()), e.partition());
-                    workers.remove(&key).map(|w| (key, w))
-                })
-                .collect()
-        };
+        let revoked = self.take_workers(tpl);
         if consumer.assignment_lost() {
             // The group gave the partitions to others already: records in hand are
             // redelivered there, and no commit would be taken.
