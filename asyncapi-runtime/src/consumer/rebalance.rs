@@ -266,7 +266,9 @@ impl ClientContext for GroupContext {
         forward_log(level, fac, message);
     }
 
-    // Called on the poll thread, just before the same error is returned by `poll`.
+    // Called by whoever polls a queue the error event is on: the poll thread (group and
+    // connection errors, just before `poll` returns the same error) or a partition
+    // worker. The watch is shared, so the poll thread sees every failure either way.
     fn error(&self, error: KafkaError, reason: &str) {
         self.watch.observe(error, reason);
     }
