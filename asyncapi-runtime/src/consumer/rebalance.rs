@@ -266,9 +266,10 @@ impl ClientContext for GroupContext {
         forward_log(level, fac, message);
     }
 
-    // Called by whoever polls a queue the error event is on: the poll thread (group and
-    // connection errors, just before `poll` returns the same error) or a partition
-    // worker. The watch is shared, so the poll thread sees every failure either way.
+    // Called by whoever polls the queue the error event is on: the poll thread (group
+    // and connection errors, just before `poll` returns the same error) or a partition
+    // worker (fetch errors, which it logs). The poll thread reads the watch whenever
+    // its own poll returns an error.
     fn error(&self, error: KafkaError, reason: &str) {
         self.watch.observe(error, reason);
     }
