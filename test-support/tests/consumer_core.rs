@@ -19,9 +19,6 @@ use asyncapi_test_support::Broker;
 use serde::{Deserialize, Serialize};
 use support::*;
 
-const SIGNUPS: &str = "user.signedup";
-const SIGNUPS_DLQ: &str = "user.signedup.dlq";
-
 broker_tests!(
     failing_dead_letter_send_holds_only_its_partition_and_is_reported,
     failing_dead_letter_send_can_stop_the_consumer,
@@ -35,21 +32,6 @@ broker_tests!(
     slow_subscription_reader_is_not_timed_out,
     dropping_the_run_future_leaves_the_group,
 );
-
-fn fast_retry(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-    }
-}
-
-fn cluster(kafka: &dyn Broker, partitions: i32) {
-    kafka.create_topic(SIGNUPS, partitions).expect("topic");
-    kafka
-        .create_topic(SIGNUPS_DLQ, partitions)
-        .expect("dead-letter topic");
-}
 
 async fn send(producer: &Producer, seq: u64, partition: i32) -> i64 {
     producer
@@ -865,8 +847,7 @@ async fn watch_commits(
 async fn run_case(case: Case) {
     let kafka = asyncapi_runtime::EmbeddedKafka::start(MODEL_PARTITIONS).expect("embedded broker");
     let bootstrap = kafka.bootstrap_servers().to_owned();
-    Broker::create_topic(&kafka, SIGNUPS, MODEL_PARTITIONS).unwrap();
-    Broker::create_topic(&kafka, SIGNUPS_DLQ, MODEL_PARTITIONS).unwrap();
+    cluster(&kafka, MODEL_PARTITIONS);
     let producer = Producer::new(&kafka.config()).unwrap();
     let mut offsets = Vec::new();
     for (i, (partition, _)) in case.records.iter().enumerate() {

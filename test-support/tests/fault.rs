@@ -13,9 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use asyncapi_runtime::{
-    Consumer, ListenerOptions, MessageContext, Outgoing, Producer, RetryPolicy, SendError,
-};
+use asyncapi_runtime::{Consumer, ListenerOptions, MessageContext, Outgoing, Producer, SendError};
 use asyncapi_test_support::fault::{
     self, event, read_log, FaultEvent, FaultEvents, Rng, DLQ, TOPIC,
 };
@@ -423,14 +421,6 @@ async fn poison(kafka: &dyn Broker, raise_limit: bool) {
             Some(kind.reason()),
             "dead letter of {id} ({kind:?})"
         );
-    }
-}
-
-fn fast_retry(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
     }
 }
 

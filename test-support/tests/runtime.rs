@@ -13,24 +13,13 @@ use std::time::Duration;
 
 use asyncapi_runtime::{
     Consumer, ConsumerError, HandlerError, KafkaConfig, Listener, ListenerOptions, MessageContext,
-    NoParameters, Outgoing, Producer, RetryPolicy,
+    NoParameters, Outgoing, Producer,
 };
 use asyncapi_test_support::foreign::{self, ForeignRecord};
 use asyncapi_test_support::Broker;
 use futures::StreamExt;
 use support::*;
 use tokio::sync::{mpsc, Semaphore};
-
-const SIGNUPS: &str = "user.signedup";
-const SIGNUPS_DLQ: &str = "user.signedup.dlq";
-
-fn fast_retry(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-    }
-}
 
 /// Consumer settings for tests that restart a member of a group: the mock cluster
 /// holds a group that lost its last member in rebalance for about the session
@@ -42,17 +31,6 @@ fn restartable(config: KafkaConfig) -> KafkaConfig {
         .set("heartbeat.interval.ms", "1000")
         // Only the shutdown/ack path may commit, not the periodic auto-commit.
         .set("auto.commit.interval.ms", "600000")
-}
-
-/// Creates the signups topic and its dead-letter topic (the test brokers do not
-/// auto-create topics).
-fn cluster(kafka: &dyn Broker, partitions: i32) {
-    kafka
-        .create_topic(SIGNUPS, partitions)
-        .expect("create topic");
-    kafka
-        .create_topic(SIGNUPS_DLQ, partitions)
-        .expect("create dead-letter topic");
 }
 
 broker_tests!(

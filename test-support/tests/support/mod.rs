@@ -220,6 +220,29 @@ pub fn signup(seq: u64) -> UserSignedUp {
 
 // ---- helpers ----
 
+pub const SIGNUPS: &str = "user.signedup";
+pub const SIGNUPS_DLQ: &str = "user.signedup.dlq";
+
+/// Creates the signups topic and its dead-letter topic (the test brokers do not
+/// auto-create topics).
+pub fn cluster(kafka: &dyn asyncapi_test_support::Broker, partitions: i32) {
+    kafka
+        .create_topic(SIGNUPS, partitions)
+        .expect("create topic");
+    kafka
+        .create_topic(SIGNUPS_DLQ, partitions)
+        .expect("create dead-letter topic");
+}
+
+/// Retries a few milliseconds apart, so retry tests take no time.
+pub fn fast_retry(max_attempts: u32) -> asyncapi_runtime::RetryPolicy {
+    asyncapi_runtime::RetryPolicy {
+        max_attempts,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+    }
+}
+
 pub fn spawn<S: Send + 'static>(
     consumer: Consumer<S>,
 ) -> (CancellationToken, JoinHandle<Result<(), ConsumerError>>) {
