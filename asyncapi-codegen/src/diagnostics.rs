@@ -73,3 +73,51 @@ impl From<Diagnostic> for Diagnostics {
         Diagnostics(vec![d])
     }
 }
+
+/// Everything said about one document during an expansion: every stage (normalize,
+/// validate, types, generate) adds to the same report, so all problems of a document
+/// are reported together and in document order of the stages.
+#[derive(Debug, Default)]
+pub struct Report {
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Report {
+    /// Records a problem that stops the expansion (after the current stage).
+    pub fn error(&mut self, diagnostic: Diagnostic) {
+        if !self.errors.contains(&diagnostic) {
+            self.errors.push(diagnostic);
+        }
+    }
+
+    /// Records a problem the expansion works around; it is shown, not fatal.
+    pub fn warn(&mut self, diagnostic: Diagnostic) {
+        if !self.warnings.contains(&diagnostic) {
+            self.warnings.push(diagnostic);
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// The errors so far, as the expansion's failure, when there are any.
+    pub fn check(&mut self) -> Result<(), Diagnostics> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Diagnostics(std::mem::take(&mut self.errors)))
+        }
+    }
+
+    /// The errors, when the expansion stops.
+    pub fn into_errors(self) -> Diagnostics {
+        Diagnostics(self.errors)
+    }
+
+    /// The warnings, once the expansion succeeded.
+    pub fn into_warnings(self) -> Vec<Diagnostic> {
+        self.warnings
+    }
+}

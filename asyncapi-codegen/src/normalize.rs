@@ -6,55 +6,33 @@ use std::collections::HashMap;
 use heck::ToUpperCamelCase;
 use serde_json::{Map, Value};
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::Report;
 use crate::ir::*;
 use crate::resolve::{NodeId, Resolver, NULL};
 use crate::topic::kafka_topic;
+use crate::validate::Version;
 
-/// Collects IR and every error found on the way (the document is read to the end).
-pub struct Normalizer<'r> {
+/// Builds the IR, reporting every problem found on the way (the document is read to
+/// the end).
+pub struct Normalizer<'r, 'p> {
     r: &'r Resolver,
     root: NodeId,
     major: u32,
-    pub errors: Vec<Diagnostic>,
-    pub warnings: Vec<Diagnostic>,
+    report: &'p mut Report,
     messages: Vec<Message>,
     message_index: HashMap<NodeId, usize>,
     default_content_type: Option<String>,
 }
 
-/// Reads the document at `root` into the IR.
-pub fn normalize(
-    r: &Resolver,
-    root: &NodeId,
-) -> Result<(Document, Vec<Diagnostic>), Vec<Diagnostic>> {
+/// Reads the document at `root`, whose `asyncapi` version `validate::version` accepted,
+/// into the IR.
+pub fn normalize(r: &Resolver, root: &NodeId, version: &Version, report: &mut Report) -> Document {
     let doc = r.get(root).unwrap_or(&NULL);
-    let Some(version) = doc.get("asyncapi").and_then(|v| {
-        v.as_str()
-            .map(str::to_owned)
-            .or_else(|| v.as_f64().map(|f| f.to_string()))
-    }) else {
-        let msg = if doc.is_object() {
-            "not an AsyncAPI document: it has no `asyncapi` version field"
-        } else {
-            "not an AsyncAPI document: the top level must be a mapping with an `asyncapi` field"
-        };
-        return Err(vec![r.error(root, msg).help("start the document with `asyncapi: 3.0.0` (or a 2.x version) followed by `info`, `channels`, ...")]);
-    };
-    let major = match version.split('.').next().and_then(|m| m.parse::<u32>().ok()) {
-        Some(m @ (2 | 3)) => m,
-        _ => {
-            return Err(vec![r
-                .error(&root.child("asyncapi"), format!("unsupported AsyncAPI version `{version}`"))
-                .help("supported versions are 2.0.0 to 2.6.0 and 3.0.0 to 3.1.0; convert older documents with `asyncapi convert`")])
-        }
-    };
     let mut n = Normalizer {
         r,
         root: root.clone(),
-        major,
-        errors: Vec::new(),
-        warnings: Vec::new(),
+        major: version.major,
+        report,
         messages: Vec::new(),
         message_index: HashMap::new(),
         default_content_type: str_at(doc, "defaultContentType"),
@@ -62,14 +40,14 @@ pub fn normalize(
     let info = doc.get("info").unwrap_or(&NULL);
     let security_schemes = n.security_schemes();
     let servers = n.servers(&security_schemes);
-    let (channels, operations) = if major == 2 {
+    let (channels, operations) = if version.major == 2 {
         n.v2_channels()
     } else {
         n.v3_channels_and_operations()
     };
     n.component_messages();
-    let document = Document {
-        asyncapi_version: version,
+    Document {
+        asyncapi_version: version.text.clone(),
         id: str_at(doc, "id"),
         title: str_at(info, "title").unwrap_or_else(|| "AsyncAPI document".to_owned()),
         version: str_at(info, "version").unwrap_or_default(),
@@ -80,12 +58,6 @@ pub fn normalize(
         operations,
         messages: std::mem::take(&mut n.messages),
         security_schemes,
-    };
-    n.check_content_types(&document);
-    if n.errors.is_empty() {
-        Ok((document, n.warnings))
-    } else {
-        Err(n.errors)
     }
 }
 
@@ -103,31 +75,13 @@ fn keys(v: &Value) -> impl Iterator<Item = String> + '_ {
     v.as_object().into_iter().flat_map(|m| m.keys().cloned())
 }
 
-/// A content type the runtime can encode, and how.
-pub fn content_type_supported(ct: &str) -> bool {
-    let base = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    base == "application/json"
-        || base.ends_with("+json")
-        || base == "text/json"
-        || base == "text/plain"
-        || base == "application/octet-stream"
-        || base.starts_with("application/vnd.apache.avro")
-        || base == "application/x-protobuf"
-        || base == "application/protobuf"
-}
-
-impl<'r> Normalizer<'r> {
+impl<'r> Normalizer<'r, '_> {
     /// Follows a reference and records any failure.
     fn node(&mut self, id: &NodeId) -> Option<(NodeId, &'r Value)> {
         match self.r.node(id) {
             Ok(n) => Some(n),
             Err(e) => {
-                self.errors.push(e);
+                self.report.error(e);
                 None
             }
         }
@@ -187,7 +141,7 @@ impl<'r> Normalizer<'r> {
             }
             for placeholder in placeholders(&url) {
                 if !variables.iter().any(|v| v.name == placeholder) {
-                    self.warnings.push(
+                    self.report.warn(
                         self.r
                             .error(&sid, format!("server `{name}` uses `{{{placeholder}}}` in its URL but declares no such variable"))
                             .help(format!("declare `variables.{placeholder}` with a `default`, or pass its value when choosing the server")),
@@ -223,7 +177,7 @@ impl<'r> Normalizer<'r> {
             if self.major == 2 {
                 for name in keys(item) {
                     if !schemes.iter().any(|sc| sc.name == name) {
-                        self.warnings.push(
+                        self.report.warn(
                             self.r
                                 .error(&at, format!("security requirement `{name}` names no entry of `components.securitySchemes`"))
                                 .help(format!("add `components.securitySchemes.{name}` describing the scheme (e.g. `type: userPassword`)")),
@@ -435,7 +389,7 @@ impl<'r> Normalizer<'r> {
                     Some("send") => Action::Send,
                     Some("receive") => Action::Receive,
                     other => {
-                        self.errors.push(
+                        self.report.error(
                             self.r
                                 .error(
                                     &oid.child("action"),
@@ -448,11 +402,11 @@ impl<'r> Normalizer<'r> {
                 };
                 let Ok(cnode) = self.r.follow(&oid.child("channel")) else {
                     let e = self.r.follow(&oid.child("channel")).unwrap_err();
-                    self.errors.push(e);
+                    self.report.error(e);
                     continue;
                 };
                 let Some(&channel) = channel_nodes.get(&cnode) else {
-                    self.errors.push(
+                    self.report.error(
                         self.r
                             .error(
                                 &oid.child("channel"),
@@ -476,7 +430,7 @@ impl<'r> Normalizer<'r> {
                                 .or_else(|| channel_message_nodes.get(&at));
                             match found {
                                 Some(&m) if channels[channel].messages.contains(&m) => messages.push(m),
-                                _ => self.errors.push(
+                                _ => self.report.error(
                                     self.r
                                         .error(&at, format!("operation `{key}` lists a message that is not one of channel `{}`'s messages", channels[channel].id))
                                         .help(format!("reference a message of the channel, e.g. `$ref: '#/channels/{}/messages/<name>'`", channels[channel].id.replace('/', "~1"))),
@@ -546,7 +500,7 @@ impl<'r> Normalizer<'r> {
             let entry = list.child(key);
             // A broken entry that a channel uses was reported there already; say a cycle
             // or a dangling reference once, not once per way into it.
-            if !self.errors.is_empty() && self.r.follow(&entry).is_err() {
+            if self.report.has_errors() && self.r.follow(&entry).is_err() {
                 continue;
             }
             self.message(&entry, &key.to_upper_camel_case());
@@ -672,23 +626,6 @@ impl<'r> Normalizer<'r> {
         });
         self.message_index.insert(mid, self.messages.len() - 1);
         Some(self.messages.len() - 1)
-    }
-
-    /// A message some operation sends must have a content type the runtime can encode.
-    fn check_content_types(&mut self, doc: &Document) {
-        for op in &doc.operations {
-            for &m in &op.messages {
-                let msg = &doc.messages[m];
-                if !content_type_supported(&msg.content_type) {
-                    self.errors.push(
-                        self.r
-                            .error(&msg.node, format!("message `{}` has content type `{}`, which the runtime cannot encode", msg.name, msg.content_type))
-                            .help("use `application/json` (or a `+json` type), `text/plain` or `application/octet-stream`"),
-                    );
-                }
-            }
-        }
-        self.errors.dedup();
     }
 }
 

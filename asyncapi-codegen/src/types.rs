@@ -14,7 +14,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::Report;
 use crate::resolve::{field, field_of, ref_of, NodeId, Resolver, NULL};
 
 /// A Rust type expression, with what the generator knows about it.
@@ -60,8 +60,8 @@ impl Ty {
 }
 
 /// Names and definitions of every type generated for one document.
-pub struct TypeSpace {
-    /// `<rt>::__private`, `serde_json::Value` through it, and the derive attributes of
+pub struct TypeSpace<'p> {
+    /// The runtime's hidden module, `serde_json::Value` through it, and the derive attributes of
     /// generated types (plain, with `Default`, with `Eq, Hash, Copy`): built once, as
     /// each type needs them.
     private: TokenStream,
@@ -82,7 +82,8 @@ pub struct TypeSpace {
     /// Schema nodes being generated (named or not), to stop recursion that has no
     /// struct to break it (`items` referring to its own array).
     building: Vec<NodeId>,
-    pub warnings: Vec<Diagnostic>,
+    /// Where schemas the types only approximate are reported.
+    pub report: &'p mut Report,
 }
 
 /// Which derives a generated type gets, besides `Debug, Clone, PartialEq` and serde's.
@@ -136,7 +137,7 @@ pub fn doc_attrs(parts: &[Option<&str>]) -> TokenStream {
 /// The `#[serde(crate = "...")]` path: serde as re-exported by the runtime, so user
 /// crates need no serde dependency of their own.
 pub fn serde_crate_path(runtime: &TokenStream) -> String {
-    runtime_item_path(runtime, "__private::serde")
+    runtime_item_path(runtime, "serde")
 }
 
 /// `item` under the runtime's path, as the string serde's attributes take.
@@ -246,9 +247,9 @@ fn text<'a>(schema: &'a Value, key: &str) -> Option<&'a str> {
     field(schema, key).and_then(Value::as_str)
 }
 
-impl TypeSpace {
-    pub fn new(runtime: TokenStream) -> Self {
-        let p = quote! { #runtime::__private };
+impl<'p> TypeSpace<'p> {
+    pub fn new(runtime: TokenStream, report: &'p mut Report) -> Self {
+        let p = runtime.clone();
         let krate = serde_crate_path(&runtime);
         // String enums deserialize through `FromStr` (see `enumeration`), not the derive.
         let deserialize = quote! { , #p::serde::Deserialize };
@@ -282,7 +283,7 @@ impl TypeSpace {
             used_names: RESERVED.iter().map(|s| (*s).to_owned()).collect(),
             in_progress: Vec::new(),
             building: Vec::new(),
-            warnings: Vec::new(),
+            report,
         }
     }
 
@@ -337,7 +338,7 @@ impl TypeSpace {
             let (target, value) = match r.resolve(at, schema) {
                 Ok(t) => t,
                 Err(e) => {
-                    self.warnings.push(e.clone());
+                    self.report.warn(e.clone());
                     return self.fallback(&format!(
                         "the reference could not be resolved: {}",
                         e.message
@@ -348,7 +349,7 @@ impl TypeSpace {
                 return self.maybe_boxed(ty.clone());
             }
             if self.building.contains(&target) {
-                self.warnings.push(r.error(at, "this `$ref` refers back to a schema that contains it with no object in between (e.g. an array of itself); typed as any JSON value"));
+                self.report.warn(r.error(at, "this `$ref` refers back to a schema that contains it with no object in between (e.g. an array of itself); typed as any JSON value"));
                 return self.fallback(
                     "Any JSON value: the schema refers to itself with no object in between.",
                 );
@@ -413,8 +414,8 @@ impl TypeSpace {
             Value::Bool(_) | Value::Null => return Ty::plain(self.value_ty()),
             Value::Object(o) => o,
             _ => {
-                self.warnings
-                    .push(r.error(at, "a schema must be an object; typed as any JSON value"));
+                self.report
+                    .warn(r.error(at, "a schema must be an object; typed as any JSON value"));
                 return Ty::plain(self.value_ty());
             }
         };
@@ -718,7 +719,7 @@ impl TypeSpace {
                 t.nullable = true;
                 return t;
             }
-            self.warnings.push(r.error(
+            self.report.warn(r.error(
                 at,
                 "an `enum` mixing value types has no Rust enum equivalent; typed as any JSON value",
             ));

@@ -35,11 +35,11 @@ channels:
     assert_eq!(ops[1].action, Action::Send);
     let code = e.pretty();
     assert!(
-        code.contains("impl ::asyncapi_runtime::Receives<channels::In> for Application"),
+        code.contains("impl ::asyncapi_runtime::__private::Receives<channels::In> for Application"),
         "{code}"
     );
     assert!(
-        code.contains("impl ::asyncapi_runtime::Sends<channels::In> for Client"),
+        code.contains("impl ::asyncapi_runtime::__private::Sends<channels::In> for Client"),
         "{code}"
     );
     assert!(code.contains("pub async fn send_out("), "{code}");
@@ -160,7 +160,7 @@ components:
     let code = e.pretty();
     assert!(code.contains("pub struct OrderShipped"), "{code}");
     assert!(
-        code.contains("impl ::asyncapi_runtime::Message for OrderShipped"),
+        code.contains("impl ::asyncapi_runtime::__private::Message for OrderShipped"),
         "{code}"
     );
 }

@@ -227,7 +227,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
         Some(p) => quote! { #p:: },
         None => quote! {},
     };
-    let rt = quote! { ::asyncapi_runtime };
+    let rt = quote! { ::asyncapi_runtime::__private };
     let msg_ty = &types[0];
     let call = if types.len() == 2 {
         // Spanned at the second parameter's type: a wrong type is reported there.

@@ -139,7 +139,7 @@ impl RecordKey for String {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not receive from channel `{C}`",
     label = "this side only sends on that channel, or the channel belongs to another document",
-    note = "listen on a channel that this side receives from; see the generated `RECEIVES` list"
+    note = "listen, route and subscribe only on channels this side receives from; see the generated `RECEIVES` list"
 )]
 pub trait Receives<C: Channel> {}
 
@@ -150,6 +150,11 @@ pub trait Receives<C: Channel> {}
     note = "send on a channel that this side sends on; see the generated `SENDS` list"
 )]
 pub trait Sends<C: Channel> {}
+
+/// A producer or consumer without a side (`Producer::new`, `Consumer::new`) sends on
+/// and receives from any channel: it is the untyped escape hatch.
+impl<C: Channel> Receives<C> for () {}
+impl<C: Channel> Sends<C> for () {}
 
 /// A server entry of the document.
 #[derive(Debug, Clone, Copy)]
@@ -181,4 +186,23 @@ pub struct SecurityScheme {
     /// The scheme's `type` (`userPassword`, `plain`, `scramSha256`, `scramSha512`, `X509`, ...).
     pub kind: &'static str,
     pub description: Option<&'static str>,
+}
+
+/// The message of a channel that declares none: any JSON value.
+impl Message for serde_json::Value {
+    const NAME: &'static str = "any JSON value";
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        crate::codec::encode_json(self)
+    }
+    fn decode(bytes: &[u8], _content_type: Option<&str>) -> Result<Self, DecodeError> {
+        crate::codec::decode_json(bytes, Self::NAME)
+    }
+    fn decode_value(
+        value: serde_json::Value,
+        _content_type: Option<&str>,
+    ) -> Result<Self, DecodeError> {
+        Ok(value)
+    }
 }

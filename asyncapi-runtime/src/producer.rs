@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -13,7 +14,9 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use crate::client::{ProducerContext, ProducerShared};
 use crate::config::{ConfigError, KafkaConfig};
-use crate::contract::{Channel, ChannelParameters, HeaderSet, Message, RawHeader, RecordKey};
+use crate::contract::{
+    Channel, ChannelParameters, HeaderSet, Message, RawHeader, RecordKey, Sends,
+};
 use crate::error::{FailedRecord, KafkaError, SendError};
 use crate::topic::TopicTemplate;
 
@@ -258,18 +261,32 @@ impl Drop for Inner {
 
 /// An idempotent Kafka producer (`enable.idempotence=true`, `acks=all` unless the
 /// configuration says otherwise). Cheap to clone; flushes when the last clone drops.
-#[derive(Clone)]
-pub struct Producer {
+///
+/// `S` is a generated side (`Application`, `Client`): the producer of a side only
+/// sends on the channels that side sends on (`S: Sends<C>`, checked by the compiler).
+/// A producer made with [`new`](Producer::new) has no side and sends on any channel.
+pub struct Producer<S = ()> {
     inner: Arc<Inner>,
+    _side: PhantomData<fn() -> S>,
 }
 
-impl std::fmt::Debug for Producer {
+impl<S> Clone for Producer<S> {
+    fn clone(&self) -> Self {
+        Producer {
+            inner: self.inner.clone(),
+            _side: PhantomData,
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for Producer<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Producer").finish_non_exhaustive()
     }
 }
 
-impl Producer {
+impl Producer<()> {
+    /// A producer with no side: it sends on any channel.
     pub fn new(config: &KafkaConfig) -> Result<Self, ConfigError> {
         let cc = config.client_config(&[("enable.idempotence", "true"), ("acks", "all")], &[])?;
         let shared = Arc::new(ProducerShared::default());
@@ -286,7 +303,18 @@ impl Producer {
                 shared,
                 flush_on_drop: DEFAULT_FLUSH_ON_DROP,
             }),
+            _side: PhantomData,
         })
+    }
+}
+
+impl<S> Producer<S> {
+    /// The same producer, restricted to the channels side `T` sends on.
+    pub fn side<T>(self) -> Producer<T> {
+        Producer {
+            inner: self.inner,
+            _side: PhantomData,
+        }
     }
 
     /// Encodes the message and enqueues the record without waiting for its delivery,
@@ -295,12 +323,18 @@ impl Producer {
     pub async fn enqueue<C: Channel>(
         &self,
         out: Outgoing<'_, C>,
-    ) -> Result<DeliveryFuture, SendError> {
+    ) -> Result<DeliveryFuture, SendError>
+    where
+        S: Sends<C>,
+    {
         self.enqueue_prepared(out.prepare()?).await
     }
 
     /// Enqueues and waits for the broker's acknowledgement.
-    pub async fn send<C: Channel>(&self, out: Outgoing<'_, C>) -> Result<Delivery, SendError> {
+    pub async fn send<C: Channel>(&self, out: Outgoing<'_, C>) -> Result<Delivery, SendError>
+    where
+        S: Sends<C>,
+    {
         self.enqueue(out).await?.await
     }
 
@@ -403,8 +437,8 @@ impl Producer {
 
     /// Flushes off the async workers, for use from async code.
     pub async fn shutdown(&self, timeout: Duration) -> Result<(), KafkaError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.flush(timeout))
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.producer.flush(timeout))
             .await
             .unwrap_or(Err(KafkaError::Canceled))
     }

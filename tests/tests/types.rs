@@ -28,8 +28,16 @@ fn envelope() -> PetEnvelope {
         status: Some(PetEnvelopeStatus::InStock2),
         tags: Some(vec!["a".into()]),
         attrs: Some([("x".to_owned(), 1)].into_iter().collect()),
-        born: Some("2026-01-02T03:04:05Z".parse().unwrap()),
-        id: Some("1fa6ef40-8f47-40a8-8cf6-f8607d0066ef".parse().unwrap()),
+        // The field types are nameable from the runtime: no chrono or uuid dependency.
+        born: Some(
+            "2026-01-02T03:04:05Z"
+                .parse::<asyncapi_runtime::types::DateTime>()
+                .unwrap(),
+        ),
+        id: Some(
+            asyncapi_runtime::types::Uuid::parse_str("1fa6ef40-8f47-40a8-8cf6-f8607d0066ef")
+                .unwrap(),
+        ),
         not_int: Some(json!("anything but an integer")),
         conditional: Some(json!(5)),
         mixed: Some(json!(true)),

@@ -111,7 +111,7 @@ impl Generator<'_> {
         messages: &[MessageCode],
     ) -> TokenStream {
         let rt = &self.rt;
-        let p = quote! { #rt::__private };
+        let p = rt.clone();
         match c.messages.as_slice() {
             [] => quote! { #p::serde_json::Value },
             [one] => messages[*one].ty.clone(),
@@ -318,7 +318,7 @@ impl Generator<'_> {
         tags: &[String],
     ) -> (String, TokenStream) {
         let rt = &self.rt;
-        let p = quote! { #rt::__private };
+        let p = rt.clone();
         let arms = variants.iter().zip(tags).map(|((v, mc, _), tag)| {
             let t = &mc.ty;
             quote! { ::std::option::Option::Some(#tag) => <#t as #rt::Message>::decode(bytes, content_type).map(Self::#v), }

@@ -7,6 +7,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use super::Generator;
+use crate::content_type::ContentType;
 use crate::ir::{Message, PayloadFormat};
 use crate::resolve::{NodeId, Resolver};
 use crate::types::{doc_attrs, serde_crate_path, type_ident_text, Ty};
@@ -29,22 +30,13 @@ pub(super) enum Codec {
 }
 
 pub(super) fn codec_for(m: &Message, ty: &Ty) -> Codec {
-    let base = m
-        .content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
     if m.payload_format != PayloadFormat::JsonSchema {
         return Codec::Bytes;
     }
-    if base == "application/octet-stream" {
-        Codec::Bytes
-    } else if base == "text/plain" && ty.is_string {
-        Codec::Text
-    } else {
-        Codec::Json
+    match ContentType::parse(&m.content_type) {
+        Some(ContentType::Bytes) => Codec::Bytes,
+        Some(ContentType::Text) if ty.is_string => Codec::Text,
+        _ => Codec::Json,
     }
 }
 
@@ -82,7 +74,7 @@ impl Generator<'_> {
         claimed: &HashSet<String>,
     ) -> (String, Codec) {
         let rt = self.rt.clone();
-        let p = quote! { #rt::__private };
+        let p = rt.clone();
         let base_name = type_ident_text(&m.name);
         let doc = doc_attrs(&[
             m.title.as_deref(),
@@ -153,7 +145,7 @@ impl Generator<'_> {
     /// Pushes the `Message` impl of `ty_name` (message `m`); returns the type's ident.
     fn message_impl(&mut self, m: &Message, ty_name: &str, codec: Codec) -> proc_macro2::Ident {
         let rt = self.rt.clone();
-        let p = quote! { #rt::__private };
+        let p = rt.clone();
         let name = &m.name;
         let content_type = &m.content_type;
         let ident = format_ident!("{}", ty_name);
@@ -218,7 +210,7 @@ impl Generator<'_> {
                 }
                 Some(_) => t,
                 None => {
-                    self.types.warnings.push(r.error(id, "message headers are not an object schema; headers stay raw"));
+                    self.types.report.warn(r.error(id, "message headers are not an object schema; headers stay raw"));
                     Ty { tokens: quote! { #rt::RawHeaders }, nullable: false, nominal: None, is_string: false, note: None, recursive: false }
                 }
             }
@@ -253,7 +245,7 @@ impl Generator<'_> {
                     Some(t)
                 }
                 None => {
-                    self.types.warnings.push(r.error(id, "the Kafka key schema is neither a string nor an object; the key stays raw bytes"));
+                    self.types.report.warn(r.error(id, "the Kafka key schema is neither a string nor an object; the key stays raw bytes"));
                     None
                 }
             }

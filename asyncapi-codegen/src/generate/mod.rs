@@ -16,19 +16,20 @@ use crate::ir::Document;
 use crate::resolve::Resolver;
 use crate::types::{doc_attrs, TypeSpace};
 
-pub use naming::channel_type_name;
-use naming::{const_ident, opt_str};
+use naming::opt_str;
+pub use naming::{channel_type_name, server_const_name};
 
 pub struct Generator<'a> {
     pub rt: TokenStream,
     pub doc: &'a Document,
-    pub types: TypeSpace,
+    /// The types of the expansion; its report takes this stage's warnings too.
+    pub types: TypeSpace<'a>,
     /// Each channel's message type, as named at the top level of the expansion.
     pub channel_messages: Vec<TokenStream>,
 }
 
 impl Generator<'_> {
-    pub fn generate(mut self, r: &Resolver) -> (TokenStream, Vec<crate::diagnostics::Diagnostic>) {
+    pub fn generate(mut self, r: &Resolver) -> TokenStream {
         let messages = self.messages(r);
         let info = self.info();
         let servers = self.servers();
@@ -37,9 +38,11 @@ impl Generator<'_> {
             .collect();
         let sides = self.sides();
         let lookup = self.listener_lookup();
-        let warnings = std::mem::take(&mut self.types.warnings);
+        let rt = &self.rt;
         let types = self.types.into_items();
-        let tokens = quote! {
+        let contract = crate::CONTRACT_VERSION;
+        quote! {
+            const _: () = #rt::check_contract(#contract);
             #info
             #servers
             #(#types)*
@@ -49,8 +52,7 @@ impl Generator<'_> {
             }
             #sides
             #lookup
-        };
-        (tokens, warnings)
+        }
     }
 
     fn info(&self) -> TokenStream {
@@ -75,7 +77,7 @@ impl Generator<'_> {
         let mut consts = Vec::new();
         let mut names = Vec::new();
         for s in &self.doc.servers {
-            let ident = format_ident!("{}", const_ident(&s.name));
+            let ident = format_ident!("{}", server_const_name(&s.name));
             let (name, url, protocol) = (&s.name, &s.url, &s.protocol);
             let pv = opt_str(&s.protocol_version);
             let desc = opt_str(&s.description);

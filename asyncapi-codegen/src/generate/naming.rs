@@ -12,7 +12,8 @@ pub fn channel_type_name(c: &Channel) -> String {
     type_ident_text(&c.id)
 }
 
-pub(super) fn const_ident(name: &str) -> String {
+/// The constant a server becomes in the `servers` module.
+pub fn server_const_name(name: &str) -> String {
     let s = name.to_shouty_snake_case();
     let s: String = s
         .chars()

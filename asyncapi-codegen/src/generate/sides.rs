@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::naming::{channel_type_name, const_ident};
+use super::naming::{channel_type_name, server_const_name};
 use super::Generator;
 use crate::ir::{Action, Channel, Operation};
 use crate::types::field_ident_text;
@@ -58,7 +58,7 @@ impl Generator<'_> {
                 #[doc = #sends_doc]
                 #[doc = #receives_doc]
                 pub struct #ident {
-                    producer: #rt::Producer,
+                    producer: #rt::Producer<Self>,
                     config: #rt::KafkaConfig,
                 }
 
@@ -75,7 +75,7 @@ impl Generator<'_> {
 
                     /// Connects with `config`.
                     pub fn new(config: #rt::KafkaConfig) -> ::std::result::Result<Self, #rt::ConfigError> {
-                        let producer = #rt::Producer::new(&config)?;
+                        let producer = #rt::Producer::new(&config)?.side::<Self>();
                         ::std::result::Result::Ok(Self { producer, config })
                     }
 
@@ -104,8 +104,9 @@ impl Generator<'_> {
                         #rt::ensure_topics(&self.config, &[Self::TOPICS, Self::DEAD_LETTER_TOPICS].concat(), partitions).await
                     }
 
-                    /// The producer this side sends with.
-                    pub fn producer(&self) -> &#rt::Producer {
+                    /// The producer this side sends with: it only sends on the channels
+                    /// in [`SENDS`](Self::SENDS).
+                    pub fn producer(&self) -> &#rt::Producer<Self> {
                         &self.producer
                     }
 
@@ -211,7 +212,7 @@ impl Generator<'_> {
             .servers
             .iter()
             .find(|s| s.protocol.starts_with("kafka"))
-            .map(|s| format_ident!("{}", const_ident(&s.name)));
+            .map(|s| format_ident!("{}", server_const_name(&s.name)));
         match default_server {
             Some(s) => quote! {
                 #rt::KafkaConfig::from_env_or_server(::std::option::Option::Some(&servers::#s))?

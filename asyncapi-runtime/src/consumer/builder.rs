@@ -30,8 +30,10 @@ const SUBSCRIPTION_BUFFER: usize = 16;
 
 /// A consumer-group member dispatching records to typed handlers.
 ///
-/// `S` is a generated side marker (`Application`, `Client`): [`listen`](Self::listen)
-/// only accepts listeners on channels that side receives from.
+/// `S` is a generated side marker (`Application`, `Client`): [`listen`](Self::listen),
+/// [`route`](Self::route) and [`subscribe`](Self::subscribe) only accept channels that
+/// side receives from. A consumer made with [`new`](Consumer::new) has no side and
+/// receives from any channel.
 pub struct Consumer<S = ()> {
     config: KafkaConfig,
     group_id: Option<String>,
@@ -124,11 +126,10 @@ impl<S> Consumer<S> {
     }
 
     /// Handles channel `C` with `handler`.
-    pub fn route<C: Channel, H: Handler<C>>(
-        mut self,
-        handler: H,
-        options: ListenerOptions,
-    ) -> Self {
+    pub fn route<C: Channel, H: Handler<C>>(mut self, handler: H, options: ListenerOptions) -> Self
+    where
+        S: Receives<C>,
+    {
         self.add_route::<C, H>(handler, options);
         self
     }
@@ -143,14 +144,20 @@ impl<S> Consumer<S> {
     }
 
     /// A stream of channel `C`'s records; settle each with `ack` / `nack`.
-    pub fn subscribe<C: Channel>(&mut self) -> Subscription<C> {
+    pub fn subscribe<C: Channel>(&mut self) -> Subscription<C>
+    where
+        S: Receives<C>,
+    {
         self.subscribe_with::<C>(ListenerOptions::default())
     }
 
     /// [`subscribe`](Self::subscribe) with per-subscription options. A subscription
     /// has no time limit unless `options.timeout` sets one; it then covers the whole
     /// hand-over, from the record entering the stream to its `ack`.
-    pub fn subscribe_with<C: Channel>(&mut self, mut options: ListenerOptions) -> Subscription<C> {
+    pub fn subscribe_with<C: Channel>(&mut self, mut options: ListenerOptions) -> Subscription<C>
+    where
+        S: Receives<C>,
+    {
         // The consumer's handler time limit is for handlers: a stream's reader may
         // hold records in its buffer, or take its time to settle them.
         options.timeout.get_or_insert(Duration::MAX);

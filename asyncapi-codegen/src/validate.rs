@@ -1,0 +1,162 @@
+//! Stage 4: what the IR must satisfy before code is generated from it.
+//!
+//! Normalization reads whatever the document says; this stage decides whether that
+//! can become a Kafka service: a supported version, topics Kafka accepts, content
+//! types the runtime can encode, and document names that stay distinct once they
+//! are Rust names. Every problem goes to the one [`Report`].
+
+use std::collections::HashMap;
+
+use crate::content_type::ContentType;
+use crate::diagnostics::Report;
+use crate::generate::channel_type_name;
+use crate::ir::{Channel, Document};
+use crate::resolve::{NodeId, Resolver, NULL};
+use crate::types::field_ident_text;
+
+/// The AsyncAPI versions this crate reads, each with test documents.
+pub const SUPPORTED_VERSIONS: &[&str] = &[
+    "2.0.0", "2.1.0", "2.2.0", "2.3.0", "2.4.0", "2.5.0", "2.6.0", "3.0.0", "3.1.0",
+];
+
+/// A document's `asyncapi` field, once accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub text: String,
+    pub major: u32,
+}
+
+/// The document's `asyncapi` version, when it is one this crate reads.
+pub fn version(r: &Resolver, root: &NodeId, report: &mut Report) -> Option<Version> {
+    let doc = r.get(root).unwrap_or(&NULL);
+    let Some(field) = doc.get("asyncapi") else {
+        let msg = if doc.is_object() {
+            "not an AsyncAPI document: it has no `asyncapi` version field"
+        } else {
+            "not an AsyncAPI document: the top level must be a mapping with an `asyncapi` field"
+        };
+        report.error(r.error(root, msg).help(
+            "start the document with `asyncapi: 3.0.0` (or a 2.x version) followed by `info`, `channels`, ...",
+        ));
+        return None;
+    };
+    let text = match field {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    // A patch release the spec may publish later reads as its minor version does.
+    let minor_of = |v: &str| v.rsplit_once('.').map(|(mm, _)| mm.to_owned());
+    let supported = SUPPORTED_VERSIONS
+        .iter()
+        .any(|s| *s == text || (field.is_string() && minor_of(s) == minor_of(&text)));
+    if !supported {
+        report.error(
+            r.error(
+                &root.child("asyncapi"),
+                format!("unsupported AsyncAPI version `{text}`"),
+            )
+            .help("supported versions are 2.0.0 to 2.6.0, 3.0.0 and 3.1.0, written as a string; convert older documents with `asyncapi convert` of the AsyncAPI CLI"),
+        );
+        return None;
+    }
+    let major = if text.starts_with('2') { 2 } else { 3 };
+    Some(Version { text, major })
+}
+
+/// Checks the IR of a document whose version is supported.
+pub fn document(r: &Resolver, root: &NodeId, doc: &Document, report: &mut Report) {
+    let is_kafka = doc.servers.iter().any(|s| s.protocol.starts_with("kafka"))
+        || r.get(root).is_some_and(has_kafka_bindings);
+    for c in &doc.channels {
+        topic(r, c, is_kafka, report);
+        parameter_names(r, c, report);
+    }
+    channel_type_names(r, doc, report);
+    server_names(r, root, doc, report);
+    content_types(r, doc, report);
+}
+
+/// Whether any `bindings` object of the document has a `kafka` entry.
+fn has_kafka_bindings(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| (k == "bindings" && v.get("kafka").is_some()) || has_kafka_bindings(v)),
+        serde_json::Value::Array(items) => items.iter().any(has_kafka_bindings),
+        _ => false,
+    }
+}
+
+/// A channel must map to a Kafka topic when the document is for Kafka; other documents
+/// still get their types, without a client for that channel.
+fn topic(r: &Resolver, c: &Channel, is_kafka: bool, report: &mut Report) {
+    let Err(why) = &c.topic else { return };
+    let d = r.error(
+        &c.node,
+        format!("channel `{}` cannot become a Kafka topic: {why}", c.id),
+    );
+    if is_kafka {
+        report.error(d.help("set `bindings.kafka.topic` on the channel to a valid topic name ([a-zA-Z0-9._-], at most 249 characters)"));
+    } else {
+        report.warn(d.help("the document is not for Kafka: this channel gets no client"));
+    }
+}
+
+/// Channel marker types are named after channel ids, unrenamed (users name them): two
+/// ids that become the same name would define `channels::X` twice.
+fn channel_type_names(r: &Resolver, doc: &Document, report: &mut Report) {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for c in &doc.channels {
+        let name = channel_type_name(c);
+        if let Some(first) = seen.insert(name.clone(), &c.id) {
+            report.error(
+                r.error(&c.node, format!("channels `{first}` and `{}` would both become the Rust type `channels::{name}`", c.id))
+                    .help("rename one of the two channels (its key in `channels`) so that their names differ in more than punctuation or case"),
+            );
+        }
+    }
+}
+
+/// Parameters become fields of the channel's parameters struct.
+fn parameter_names(r: &Resolver, c: &Channel, report: &mut Report) {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for p in &c.parameters {
+        let field = field_ident_text(&p.name);
+        if let Some(first) = seen.insert(field.clone(), &p.name) {
+            report.error(
+                r.error(&p.node, format!("parameters `{first}` and `{}` of channel `{}` would both become the field `{field}`", p.name, c.id))
+                    .help("rename one of the two parameters (in the address and under `parameters`) so that their names differ in more than punctuation or case"),
+            );
+        }
+    }
+}
+
+/// Servers become constants of the `servers` module.
+fn server_names(r: &Resolver, root: &NodeId, doc: &Document, report: &mut Report) {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for s in &doc.servers {
+        let name = crate::generate::server_const_name(&s.name);
+        if let Some(first) = seen.insert(name.clone(), &s.name) {
+            report.error(
+                r.error(&root.child("servers").child(&s.name), format!("servers `{first}` and `{}` would both become the constant `servers::{name}`", s.name))
+                    .help("rename one of the two servers so that their names differ in more than punctuation or case"),
+            );
+        }
+    }
+}
+
+/// A message some operation sends or receives must have a content type the runtime
+/// can encode and decode.
+fn content_types(r: &Resolver, doc: &Document, report: &mut Report) {
+    for op in &doc.operations {
+        for &m in &op.messages {
+            let msg = &doc.messages[m];
+            if ContentType::parse(&msg.content_type).is_none() {
+                report.error(
+                    r.error(&msg.node, format!("message `{}` has content type `{}`, which the runtime cannot encode", msg.name, msg.content_type))
+                        .help("use `application/json` (or a `+json` type), `text/plain` or `application/octet-stream`"),
+                );
+            }
+        }
+    }
+}
