@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _, PurgeConfig};
 use rdkafka::types::RDKafkaErrorCode;
@@ -320,22 +321,33 @@ impl<S> Producer<S> {
     /// Encodes the message and enqueues the record without waiting for its delivery,
     /// so many sends can be in flight. Waits (briefly, repeatedly) while the local
     /// queue is full instead of failing.
-    pub async fn enqueue<C: Channel>(
+    ///
+    /// The message is encoded when this is called; the returned future only enqueues.
+    /// (A plain function returning a future whose type names neither `S` nor `C`: the
+    /// side check `S: Sends<C>` is then one compile error at the call, where an `async
+    /// fn` or `impl Future` would repeat it for the future and for its `.await`.)
+    pub fn enqueue<C: Channel>(
         &self,
         out: Outgoing<'_, C>,
-    ) -> Result<DeliveryFuture, SendError>
+    ) -> BoxFuture<'_, Result<DeliveryFuture, SendError>>
     where
         S: Sends<C>,
     {
-        self.enqueue_prepared(out.prepare()?).await
+        let prepared = out.prepare();
+        Box::pin(async move { self.enqueue_prepared(prepared?).await })
     }
 
-    /// Enqueues and waits for the broker's acknowledgement.
-    pub async fn send<C: Channel>(&self, out: Outgoing<'_, C>) -> Result<Delivery, SendError>
+    /// Enqueues and waits for the broker's acknowledgement. The message is encoded
+    /// when this is called.
+    pub fn send<C: Channel>(
+        &self,
+        out: Outgoing<'_, C>,
+    ) -> BoxFuture<'_, Result<Delivery, SendError>>
     where
         S: Sends<C>,
     {
-        self.enqueue(out).await?.await
+        let prepared = out.prepare();
+        Box::pin(async move { self.enqueue_prepared(prepared?).await?.await })
     }
 
     /// Sends raw bytes to a topic and waits for the acknowledgement (dead-letter path).
