@@ -67,6 +67,20 @@ pub struct Channel {
     pub parameters: Vec<Parameter>,
     /// Indices into `Document::messages`, in document order.
     pub messages: Vec<usize>,
+    /// What the channel's Kafka binding says of its topic.
+    pub topic_binding: TopicBinding,
+}
+
+/// The topic settings of a channel's Kafka binding (`bindings.kafka`), used when the
+/// topic is created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicBinding {
+    /// `partitions`: the topic's partition count.
+    pub partitions: Option<i32>,
+    /// `replicas`: the topic's replication factor.
+    pub replicas: Option<i32>,
+    /// `topicConfiguration`, as Kafka topic configs (`cleanup.policy` = `compact,delete`).
+    pub config: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]

@@ -237,6 +237,7 @@ impl<'r> Normalizer<'r, '_> {
         address: Option<String>,
     ) -> Channel {
         let parameters = self.parameters(&node);
+        let topic_binding = self.topic_binding(&node, v);
         let binding_topic = v
             .pointer("/bindings/kafka/topic")
             .and_then(Value::as_str)
@@ -269,7 +270,82 @@ impl<'r> Normalizer<'r, '_> {
             description: str_at(v, "description"),
             parameters,
             messages: Vec::new(),
+            topic_binding,
         }
+    }
+
+    /// The topic settings of the channel's Kafka binding; wrong values are errors (a
+    /// topic created with them would not be what the document says).
+    fn topic_binding(&mut self, channel: &NodeId, v: &Value) -> TopicBinding {
+        let Some(kafka) = v.pointer("/bindings/kafka") else {
+            return TopicBinding::default();
+        };
+        let at = channel.child("bindings").child("kafka");
+        if let Some(version) = kafka.get("bindingVersion").and_then(Value::as_str) {
+            if !KAFKA_BINDING_VERSIONS.contains(&version) {
+                self.report.warn(
+                    self.r
+                        .error(&at.child("bindingVersion"), format!("Kafka binding version `{version}` is not one this crate knows; it is read as 0.5.0"))
+                        .help(format!("use one of {}", KAFKA_BINDING_VERSIONS.join(", "))),
+                );
+            }
+        }
+        TopicBinding {
+            partitions: self.positive_count(kafka, &at, "partitions"),
+            replicas: self.positive_count(kafka, &at, "replicas"),
+            config: self.topic_configuration(kafka, &at),
+        }
+    }
+
+    fn positive_count(&mut self, kafka: &Value, at: &NodeId, key: &str) -> Option<i32> {
+        let value = kafka.get(key)?;
+        match value.as_i64().and_then(|n| i32::try_from(n).ok()) {
+            Some(n) if n > 0 => Some(n),
+            _ => {
+                self.report.error(
+                    self.r
+                        .error(&at.child(key), format!("`{key}` of a Kafka channel binding must be a positive integer, not `{value}`"))
+                        .help(format!("write `{key}: 3`, or leave it out to use the broker's default")),
+                );
+                None
+            }
+        }
+    }
+
+    /// `topicConfiguration` as topic configs: scalars as written, lists (the cleanup
+    /// policy) joined with `,` as Kafka expects them.
+    fn topic_configuration(&mut self, kafka: &Value, at: &NodeId) -> Vec<(String, String)> {
+        let Some(config) = kafka.get("topicConfiguration") else {
+            return Vec::new();
+        };
+        let at = at.child("topicConfiguration");
+        let Some(entries) = config.as_object() else {
+            self.report.error(self.r.error(&at, "`topicConfiguration` must be a mapping of Kafka topic configs").help("e.g. `topicConfiguration: { cleanup.policy: [compact], retention.ms: 604800000 }`"));
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, value) in entries {
+            let text = match value {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .map(|items| items.join(",")),
+                Value::Null | Value::Object(_) => None,
+            };
+            match text {
+                Some(text) => out.push((name.clone(), text)),
+                None => self.report.error(
+                    self.r
+                        .error(&at.child(name), format!("topic config `{name}` must be a string, number, boolean or list of strings"))
+                        .help("write the value as Kafka's `kafka-configs` tool takes it, e.g. `cleanup.policy: [compact, delete]`"),
+                ),
+            }
+        }
+        out
     }
 
     fn v2_channels(&mut self) -> (Vec<Channel>, Vec<Operation>) {
@@ -628,6 +704,9 @@ impl<'r> Normalizer<'r, '_> {
         Some(self.messages.len() - 1)
     }
 }
+
+/// Versions of the Kafka bindings whose channel fields this crate reads.
+const KAFKA_BINDING_VERSIONS: &[&str] = &["0.1.0", "0.3.0", "0.4.0", "0.5.0"];
 
 /// A Kafka binding's `groupId`/`clientId` schema names a value when it is a `const` or a
 /// single-value `enum`.

@@ -164,3 +164,59 @@ components:
         "{code}"
     );
 }
+
+#[test]
+fn kafka_topic_bindings_are_read_and_wrong_values_are_errors() {
+    let e = expand(
+        r#"
+asyncapi: 2.6.0
+info: { title: T, version: '1' }
+channels:
+  entries:
+    bindings:
+      kafka:
+        partitions: 6
+        topicConfiguration: { cleanup.policy: [compact], max.message.bytes: 1048588, confluent.value.schema.validation: true }
+    subscribe: { message: { payload: { type: string } } }
+"#,
+    );
+    let binding = &e.document.channels[0].topic_binding;
+    assert_eq!(binding.partitions, Some(6));
+    assert_eq!(binding.replicas, None);
+    let config: Vec<(&str, &str)> = binding
+        .config
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        config,
+        [
+            ("cleanup.policy", "compact"),
+            ("max.message.bytes", "1048588"),
+            ("confluent.value.schema.validation", "true"),
+        ],
+        "in document order"
+    );
+
+    let shown = errors(
+        r#"
+asyncapi: 2.6.0
+info: { title: T, version: '1' }
+channels:
+  entries:
+    bindings:
+      kafka:
+        partitions: 0
+        replicas: two
+        topicConfiguration: { retention.ms: { days: 7 } }
+    subscribe: { message: { payload: { type: string } } }
+"#,
+    );
+    for expected in [
+        "at `#/channels/entries/bindings/kafka/partitions`: `partitions` of a Kafka channel binding must be a positive integer, not `0`",
+        "at `#/channels/entries/bindings/kafka/replicas`: `replicas` of a Kafka channel binding must be a positive integer, not `\"two\"`",
+        "at `#/channels/entries/bindings/kafka/topicConfiguration/retention.ms`: topic config `retention.ms` must be",
+    ] {
+        assert!(shown.contains(expected), "missing `{expected}` in:\n{shown}");
+    }
+}

@@ -24,24 +24,66 @@ pub enum AdminError {
     },
 }
 
-/// Creates the topics that do not exist yet, with `partitions` partitions and the
-/// broker's default replication factor. Existing topics are left as they are.
+/// A topic a side needs, with what the document's Kafka binding says of it
+/// (generated as `Application::TOPIC_SPECS` / `Client::TOPIC_SPECS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicSpec {
+    pub name: &'static str,
+    /// `bindings.kafka.partitions`; `None`: the caller's default.
+    pub partitions: Option<i32>,
+    /// `bindings.kafka.replicas`; `None`: the broker's `default.replication.factor`.
+    pub replicas: Option<i32>,
+    /// `bindings.kafka.topicConfiguration`, as topic configs (`cleanup.policy`,
+    /// `retention.ms`, ...).
+    pub config: &'static [(&'static str, &'static str)],
+}
+
+impl TopicSpec {
+    /// A topic the document says nothing more of than its name.
+    pub const fn named(name: &'static str) -> TopicSpec {
+        TopicSpec {
+            name,
+            partitions: None,
+            replicas: None,
+            config: &[],
+        }
+    }
+
+    /// The partition count to create the topic with.
+    pub fn partitions_or(&self, default_partitions: i32) -> i32 {
+        self.partitions.unwrap_or(default_partitions).max(1)
+    }
+}
+
+/// Creates the topics that do not exist yet, each with the partitions, replicas and
+/// configs its spec gives (`default_partitions` and the broker's default replication
+/// factor where it gives none). Existing topics are left as they are.
 pub async fn ensure_topics(
     config: &KafkaConfig,
-    topics: &[&str],
-    partitions: i32,
+    topics: &[TopicSpec],
+    default_partitions: i32,
 ) -> Result<(), AdminError> {
     let client: AdminClient<DefaultClientContext> =
         config.for_producer().client_config(&[], &[])?.create()?;
-    // -1: the broker's `default.replication.factor` (Kafka >= 2.4).
     let new: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(-1)))
+        .map(|spec| {
+            // -1: the broker's `default.replication.factor` (Kafka >= 2.4).
+            let replication = TopicReplication::Fixed(spec.replicas.unwrap_or(-1));
+            let topic = NewTopic::new(
+                spec.name,
+                spec.partitions_or(default_partitions),
+                replication,
+            );
+            spec.config
+                .iter()
+                .fold(topic, |topic, (name, value)| topic.set(name, value))
+        })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for result in client.create_topics(&new, &options).await? {
         match result {
-            Ok(topic) => tracing::info!(%topic, partitions, "created topic"),
+            Ok(topic) => tracing::info!(%topic, "created topic"),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => return Err(AdminError::CreateTopic { topic, code }),
         }

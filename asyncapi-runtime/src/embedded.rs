@@ -13,6 +13,7 @@ use rdkafka::producer::{BaseProducer, Producer as _};
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaMockCluster};
 use rdkafka::ClientConfig;
 
+use crate::admin::TopicSpec;
 use crate::error::EmbeddedError;
 
 /// The mock cluster handle. librdkafka serialises every mock call through the mock
@@ -123,11 +124,13 @@ impl EmbeddedKafka {
         }
     }
 
-    /// Creates topics with the cluster's default partition count.
-    pub fn create_topics(&self, names: &[&str]) -> Result<(), EmbeddedError> {
-        names
-            .iter()
-            .try_for_each(|name| self.create_topic(name, self.default_partitions))
+    /// Creates the topics a side needs (`Application::TOPIC_SPECS`), each with its
+    /// spec's partition count or else the cluster's default. The mock cluster has one
+    /// broker and no topic configs: replicas and configs are not applied.
+    pub fn create_topics(&self, topics: &[TopicSpec]) -> Result<(), EmbeddedError> {
+        topics.iter().try_for_each(|spec| {
+            self.create_topic(spec.name, spec.partitions_or(self.default_partitions))
+        })
     }
 }
 

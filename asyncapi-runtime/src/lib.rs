@@ -33,7 +33,7 @@ pub mod error;
 pub mod producer;
 mod topic;
 
-pub use admin::{ensure_topics, AdminError};
+pub use admin::{ensure_topics, AdminError, TopicSpec};
 pub use asyncapi_macros::{asyncapi, event_listener};
 pub use config::KafkaConfig;
 pub use consumer::{
@@ -67,7 +67,7 @@ pub mod types {
 /// generated code). Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::admin::{ensure_topics, AdminError};
+    pub use crate::admin::{ensure_topics, AdminError, TopicSpec};
     pub use crate::codec;
     pub use crate::config::KafkaConfig;
     pub use crate::consumer::{

@@ -34,96 +34,138 @@ impl Generator<'_> {
     fn side(&self, side: &str, mirrored: bool) -> TokenStream {
         let rt = &self.rt;
         let ident = format_ident!("{}", side);
-        let SideChannels {
-            methods,
-            impls,
-            sends,
-            receives,
-        } = self.side_channels(&ident, mirrored);
-        let sends_doc = list_doc("Sends on", &sends);
-        let receives_doc = list_doc("Receives from", &receives);
+        let channels = self.side_channels(&ident, mirrored);
+        let sends_doc = list_doc("Sends on", &channels.sends);
+        let receives_doc = list_doc("Receives from", &channels.receives);
         let head = if mirrored {
             format!(" A client of {}: the mirror image of [`Application`], it sends what the application receives and receives what it sends.", self.doc.title)
         } else {
             format!(" The application described by {}.", self.doc.title)
         };
-        let from_env_config = self.env_config_tokens();
-        let topics_lit = self.side_topics();
-        let dead_letter_lit = self.dead_letter_topics(&receives);
-        let sends_lit = &sends;
-        let receives_lit = &receives;
+        let constants = self.side_constants(&channels);
+        let connect = self.side_constructors();
+        let SideChannels { methods, impls, .. } = channels;
         quote! {
-                #[doc = #head]
-                #[doc = ""]
-                #[doc = #sends_doc]
-                #[doc = #receives_doc]
-                pub struct #ident {
-                    producer: #rt::Producer<Self>,
-                    config: #rt::KafkaConfig,
+            #[doc = #head]
+            #[doc = ""]
+            #[doc = #sends_doc]
+            #[doc = #receives_doc]
+            pub struct #ident {
+                producer: #rt::Producer<Self>,
+                config: #rt::KafkaConfig,
+            }
+
+            impl #ident {
+                #constants
+                #connect
+
+                /// The producer this side sends with: it only sends on the channels
+                /// in [`SENDS`](Self::SENDS).
+                pub fn producer(&self) -> &#rt::Producer<Self> {
+                    &self.producer
                 }
 
-                impl #ident {
-                    /// Channels this side sends on.
-                    pub const SENDS: &'static [&'static str] = &[#(#sends_lit),*];
-                    /// Channels this side receives from.
-                    pub const RECEIVES: &'static [&'static str] = &[#(#receives_lit),*];
-                    /// Kafka topics of this side's channels that have no parameters.
-                    pub const TOPICS: &'static [&'static str] = &[#(#topics_lit),*];
-                    /// The default dead-letter topics (`<topic>.dlq`) of the topics in
-                    /// [`TOPICS`](Self::TOPICS) this side receives from.
-                    pub const DEAD_LETTER_TOPICS: &'static [&'static str] = &[#(#dead_letter_lit),*];
-
-                    /// Connects with `config`.
-                    pub fn new(config: #rt::KafkaConfig) -> ::std::result::Result<Self, #rt::ConfigError> {
-                        let producer = #rt::Producer::new(&config)?.side::<Self>();
-                        ::std::result::Result::Ok(Self { producer, config })
-                    }
-
-                    /// Connects to a server of the document (see [`servers`]): fills its
-                    /// `{variables}` from `variables` or their defaults, and applies the
-                    /// security schemes it requires (credentials from the environment:
-                    /// `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD`; a private CA from
-                    /// `KAFKA_SSL_CA_LOCATION`).
-                    pub fn for_server(server: &#rt::Server, variables: &[(&str, &str)]) -> ::std::result::Result<Self, #rt::ConfigError> {
-                        Self::new(#rt::KafkaConfig::for_server(server, variables)?.security_for_server(server, servers::SECURITY_SCHEMES)?)
-                    }
-
-                    /// Connects to `KAFKA_BOOTSTRAP_SERVERS`, or else the document's first Kafka
-                    /// server, with that server's TLS and security schemes (credentials and CA
-                    /// from the environment, as for [`for_server`](Self::for_server)).
-                    pub fn from_env() -> ::std::result::Result<Self, #rt::ConfigError> {
-                        Self::new(#from_env_config)
-                    }
-
-                    /// Creates this side's topics (those it sends on and receives from) and
-                    /// the dead-letter topics of those it receives from, where they do not
-                    /// exist yet, with `partitions` partitions. For real brokers; the
-                    /// embedded broker takes the same lists with `EmbeddedKafka::create_topics`.
-                    /// Channels with parameters are skipped: their topics depend on values.
-                    pub async fn ensure_topics(&self, partitions: i32) -> ::std::result::Result<(), #rt::AdminError> {
-                        #rt::ensure_topics(&self.config, &[Self::TOPICS, Self::DEAD_LETTER_TOPICS].concat(), partitions).await
-                    }
-
-                    /// The producer this side sends with: it only sends on the channels
-                    /// in [`SENDS`](Self::SENDS).
-                    pub fn producer(&self) -> &#rt::Producer<Self> {
-                        &self.producer
-                    }
-
-                    /// The configuration this side was built with.
-                    pub fn config(&self) -> &#rt::KafkaConfig {
-                        &self.config
-                    }
-
-                    /// A consumer for the channels this side receives from: register
-                    /// `#[event_listener]` handlers with `listen`, or take typed streams with `subscribe`.
-                    pub fn consumer(&self) -> #rt::Consumer<Self> {
-                        #rt::Consumer::new(self.config.clone()).side::<Self>()
-                    }
-
-                    #(#methods)*
+                /// The configuration this side was built with.
+                pub fn config(&self) -> &#rt::KafkaConfig {
+                    &self.config
                 }
-                #(#impls)*
+
+                /// A consumer for the channels this side receives from: register
+                /// `#[event_listener]` handlers with `listen`, or take typed streams with `subscribe`.
+                pub fn consumer(&self) -> #rt::Consumer<Self> {
+                    #rt::Consumer::new(self.config.clone()).side::<Self>()
+                }
+
+                #(#methods)*
+            }
+            #(#impls)*
+        }
+    }
+
+    /// A side's lists: channels, topics, dead-letter topics and the specs to create
+    /// them with.
+    fn side_constants(&self, channels: &SideChannels) -> TokenStream {
+        let rt = &self.rt;
+        let topics = self.side_topics();
+        let dead_letters = self.dead_letter_topics(&channels.receives);
+        let specs = topics.iter().map(|t| self.topic_spec(t)).chain(
+            dead_letters
+                .iter()
+                .map(|t| quote! { #rt::TopicSpec::named(#t) }),
+        );
+        let (sends, receives) = (&channels.sends, &channels.receives);
+        quote! {
+            /// Channels this side sends on.
+            pub const SENDS: &'static [&'static str] = &[#(#sends),*];
+            /// Channels this side receives from.
+            pub const RECEIVES: &'static [&'static str] = &[#(#receives),*];
+            /// Kafka topics of this side's channels that have no parameters.
+            pub const TOPICS: &'static [&'static str] = &[#(#topics),*];
+            /// The default dead-letter topics (`<topic>.dlq`) of the topics in
+            /// [`TOPICS`](Self::TOPICS) this side receives from.
+            pub const DEAD_LETTER_TOPICS: &'static [&'static str] = &[#(#dead_letters),*];
+            /// [`TOPICS`](Self::TOPICS) and [`DEAD_LETTER_TOPICS`](Self::DEAD_LETTER_TOPICS)
+            /// with the partitions, replicas and topic configs of each channel's Kafka
+            /// binding: what `ensure_topics` and `EmbeddedKafka::create_topics` create.
+            pub const TOPIC_SPECS: &'static [#rt::TopicSpec] = &[#(#specs),*];
+        }
+    }
+
+    /// The `TopicSpec` of `topic`, from the binding of the first channel on it.
+    fn topic_spec(&self, topic: &str) -> TokenStream {
+        let rt = &self.rt;
+        let binding = self
+            .doc
+            .channels
+            .iter()
+            .find(|c| c.topic.as_deref() == Ok(topic))
+            .map(|c| c.topic_binding.clone())
+            .unwrap_or_default();
+        let opt = |n: Option<i32>| match n {
+            Some(n) => quote! { ::std::option::Option::Some(#n) },
+            None => quote! { ::std::option::Option::None },
+        };
+        let (partitions, replicas) = (opt(binding.partitions), opt(binding.replicas));
+        let config = binding.config.iter().map(|(k, v)| quote! { (#k, #v) });
+        quote! {
+            #rt::TopicSpec { name: #topic, partitions: #partitions, replicas: #replicas, config: &[#(#config),*] }
+        }
+    }
+
+    /// `new`, `for_server`, `from_env` and `ensure_topics`.
+    fn side_constructors(&self) -> TokenStream {
+        let rt = &self.rt;
+        let from_env_config = self.env_config_tokens();
+        quote! {
+            /// Connects with `config`.
+            pub fn new(config: #rt::KafkaConfig) -> ::std::result::Result<Self, #rt::ConfigError> {
+                let producer = #rt::Producer::new(&config)?.side::<Self>();
+                ::std::result::Result::Ok(Self { producer, config })
+            }
+
+            /// Connects to a server of the document (see [`servers`]): fills its
+            /// `{variables}` from `variables` or their defaults, and applies the
+            /// security schemes it requires (credentials from the environment:
+            /// `KAFKA_SASL_USERNAME`, `KAFKA_SASL_PASSWORD`; a private CA from
+            /// `KAFKA_SSL_CA_LOCATION`).
+            pub fn for_server(server: &#rt::Server, variables: &[(&str, &str)]) -> ::std::result::Result<Self, #rt::ConfigError> {
+                Self::new(#rt::KafkaConfig::for_server(server, variables)?.security_for_server(server, servers::SECURITY_SCHEMES)?)
+            }
+
+            /// Connects to `KAFKA_BOOTSTRAP_SERVERS`, or else the document's first Kafka
+            /// server, with that server's TLS and security schemes (credentials and CA
+            /// from the environment, as for [`for_server`](Self::for_server)).
+            pub fn from_env() -> ::std::result::Result<Self, #rt::ConfigError> {
+                Self::new(#from_env_config)
+            }
+
+            /// Creates [`TOPIC_SPECS`](Self::TOPIC_SPECS) where they do not exist yet:
+            /// with the partitions, replicas and configs of the document's Kafka
+            /// bindings, and `partitions` partitions where a binding gives none.
+            /// Channels with parameters are skipped: their topics depend on values.
+            pub async fn ensure_topics(&self, partitions: i32) -> ::std::result::Result<(), #rt::AdminError> {
+                #rt::ensure_topics(&self.config, Self::TOPIC_SPECS, partitions).await
+            }
         }
     }
 

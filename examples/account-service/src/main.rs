@@ -57,22 +57,12 @@ async fn main() -> anyhow::Result<()> {
         Ok(servers) => {
             println!("broker: {servers} (KAFKA_BOOTSTRAP_SERVERS)");
             let config = KafkaConfig::new(servers);
-            asyncapi_runtime::ensure_topics(
-                &config,
-                &[
-                    account::Application::TOPICS,
-                    account::Application::DEAD_LETTER_TOPICS,
-                ]
-                .concat(),
-                1,
-            )
-            .await?;
+            asyncapi_runtime::ensure_topics(&config, account::Application::TOPIC_SPECS, 1).await?;
             (None, config)
         }
         Err(_) => {
             let broker = EmbeddedKafka::start(1)?;
-            broker.create_topics(account::Application::TOPICS)?;
-            broker.create_topics(account::Application::DEAD_LETTER_TOPICS)?;
+            broker.create_topics(account::Application::TOPIC_SPECS)?;
             println!(
                 "broker: embedded mock cluster at {}",
                 broker.bootstrap_servers()
