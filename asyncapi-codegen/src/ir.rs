@@ -87,9 +87,23 @@ pub struct TopicBinding {
 pub struct Parameter {
     pub name: String,
     pub description: Option<String>,
+    /// `enum`, as the values appear in a topic.
     pub allowed: Vec<String>,
     pub default: Option<String>,
+    /// The schema's `type` (2.x); 3.x parameters are strings.
+    pub kind: ParameterKind,
+    /// The schema's `pattern` (2.x).
+    pub pattern: Option<String>,
     pub node: NodeId,
+}
+
+/// The Rust type of a channel parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParameterKind {
+    String,
+    Integer,
+    Number,
+    Boolean,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -223,6 +223,13 @@ impl<'r> Normalizer<'r, '_> {
                 description: str_at(p, "description").or_else(|| str_at(schema, "description")),
                 allowed: string_list(schema.get("enum")),
                 default: str_at(schema, "default"),
+                kind: match schema.get("type").and_then(Value::as_str) {
+                    Some("integer") => ParameterKind::Integer,
+                    Some("number") => ParameterKind::Number,
+                    Some("boolean") => ParameterKind::Boolean,
+                    _ => ParameterKind::String,
+                },
+                pattern: str_at(schema, "pattern"),
                 node,
             });
         }

@@ -117,10 +117,19 @@ fn channel_type_names(r: &Resolver, doc: &Document, report: &mut Report) {
     }
 }
 
-/// Parameters become fields of the channel's parameters struct.
+/// Parameters become fields of the channel's parameters struct; their patterns are
+/// checked before sending, so they must compile.
 fn parameter_names(r: &Resolver, c: &Channel, report: &mut Report) {
     let mut seen: HashMap<String, &str> = HashMap::new();
     for p in &c.parameters {
+        if let Some(pattern) = &p.pattern {
+            if let Err(e) = regex::Regex::new(pattern) {
+                report.error(
+                    r.error(&p.node, format!("the pattern of parameter `{}` is not a regular expression this crate can check: {e}", p.name))
+                        .help("write the pattern in the common subset of ECMA-262 and Rust `regex` syntax (no look-around or back-references)"),
+                );
+            }
+        }
         let field = field_ident_text(&p.name);
         if let Some(first) = seen.insert(field.clone(), &p.name) {
             report.error(

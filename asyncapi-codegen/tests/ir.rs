@@ -105,7 +105,9 @@ components:
         "{code}"
     );
     assert!(code.contains("pub struct OrdersParameters"), "{code}");
-    assert!(code.contains("must be one of a, b"), "{code}");
+    // A string parameter with `enum` values is a Rust enum of them.
+    assert!(code.contains("pub enum OrdersTenant"), "{code}");
+    assert!(code.contains("pub tenant: OrdersTenant,"), "{code}");
 }
 
 #[test]
@@ -219,4 +221,23 @@ channels:
     ] {
         assert!(shown.contains(expected), "missing `{expected}` in:\n{shown}");
     }
+}
+
+#[test]
+fn a_parameter_pattern_that_cannot_be_checked_is_an_error() {
+    let shown = errors(
+        r#"
+asyncapi: 2.6.0
+info: { title: T, version: '1' }
+channels:
+  users/{id}:
+    parameters:
+      id: { schema: { type: string, pattern: '^(?=a)b$' } }
+    subscribe: { message: { payload: { type: string } } }
+"#,
+    );
+    assert!(
+        shown.contains("at `#/channels/users~1{id}/parameters/id`: the pattern of parameter `id` is not a regular expression this crate can check"),
+        "{shown}"
+    );
 }

@@ -1,5 +1,9 @@
 //! Encoding helpers called by generated `Message`, `HeaderSet` and `RecordKey` impls.
 
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
+
+use regex::Regex;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use serde::Serialize;
 
@@ -120,4 +124,22 @@ pub fn decode_key<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     serde_json::from_str(text)
         .or_else(|_| serde_json::from_value(serde_json::Value::String(text.to_owned())))
         .map_err(|e| DecodeError::Key(e.to_string()))
+}
+
+/// Whether `value` matches a parameter's `pattern` (unanchored, as JSON Schema reads
+/// it). Each pattern is compiled once; codegen refused patterns that do not compile,
+/// so a failure here only comes from hand-written code and matches nothing.
+pub fn matches_pattern(pattern: &'static str, value: &str) -> bool {
+    static COMPILED: OnceLock<RwLock<HashMap<&'static str, Option<Regex>>>> = OnceLock::new();
+    let cache = COMPILED.get_or_init(Default::default);
+    if let Some(compiled) = cache.read().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+        return compiled.as_ref().is_some_and(|re| re.is_match(value));
+    }
+    let compiled = Regex::new(pattern).ok();
+    let matched = compiled.as_ref().is_some_and(|re| re.is_match(value));
+    cache
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(pattern, compiled);
+    matched
 }

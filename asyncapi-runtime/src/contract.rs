@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::error::{DecodeError, EncodeError};
+use crate::topic::TopicError;
 
 /// A Kafka header as it travels on the wire.
 pub type RawHeader = (String, Vec<u8>);
@@ -55,6 +56,11 @@ pub trait RecordKey: Sized + Send + Sync + 'static {
 pub trait ChannelParameters: Sized + Clone + fmt::Debug + Send + Sync + 'static {
     /// Parameter values in the order they appear in the address.
     fn values(&self) -> Vec<Cow<'_, str>>;
+    /// Checks what the document says of the values (`pattern`, `enum` of non-string
+    /// parameters) before anything is sent.
+    fn check(&self) -> Result<(), TopicError> {
+        Ok(())
+    }
     /// Builds the value from the parameter segments of a topic name (same order).
     fn from_values(values: &[&str]) -> Result<Self, DecodeError>;
 }

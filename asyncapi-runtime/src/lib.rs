@@ -79,6 +79,7 @@ pub mod __private {
     };
     pub use crate::error::{ConfigError, DecodeError, EncodeError, SendError, UnknownValue};
     pub use crate::producer::{Delivery, DeliveryFuture, Outgoing, Producer};
+    pub use crate::topic::TopicError;
     pub use asyncapi_macros::event_listener;
     pub use chrono;
     pub use futures;

@@ -96,7 +96,10 @@ impl<'a, C: Channel> Outgoing<'a, C> {
         } else {
             let template = TopicTemplate::parse(C::TOPIC)?;
             Cow::Owned(match self.parameters {
-                Some(p) => template.render(&p.values())?,
+                Some(p) => {
+                    p.check()?;
+                    template.render(&p.values())?
+                }
                 None => template.render(&[])?,
             })
         };

@@ -19,6 +19,18 @@ pub enum TopicError {
     InvalidParameter { name: String, value: String },
     #[error("topic template `{0}` has an unclosed `{{`")]
     Malformed(&'static str),
+    #[error("value `{value}` of parameter `{name}` does not match its pattern `{pattern}`")]
+    PatternMismatch {
+        name: &'static str,
+        value: String,
+        pattern: &'static str,
+    },
+    #[error("value `{value}` of parameter `{name}` is not one of {}", allowed.join(", "))]
+    NotAllowed {
+        name: &'static str,
+        value: String,
+        allowed: &'static [&'static str],
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use crate::exact::type_enforces_schema;
 use crate::ir::{Channel, Message, PayloadFormat};
 use crate::normalize::placeholders;
 use crate::resolve::{Resolver, NULL};
-use crate::types::{doc_attrs, field_ident_text};
+use crate::types::doc_attrs;
 
 /// One message of a multi-message channel: its enum variant, its code, its IR.
 type Variant<'m> = (proc_macro2::Ident, &'m MessageCode, &'m Message);
@@ -378,74 +378,5 @@ impl Generator<'_> {
                 ::std::result::Result::Err(#rt::DecodeError::NoMatchingMessage(errors.join("; ")))
             },
         )
-    }
-
-    pub(super) fn parameters(&mut self, c: &Channel) -> (TokenStream, TokenStream) {
-        let rt = self.rt.clone();
-        if c.parameters.is_empty() {
-            return (quote! { #rt::NoParameters }, quote! {});
-        }
-        let name = format_ident!("{}Parameters", channel_type_name(c));
-        let order = match &c.topic {
-            Ok(t) => placeholders(t),
-            Err(_) => c.parameters.iter().map(|p| p.name.clone()).collect(),
-        };
-        let mut fields = Vec::new();
-        let mut values = Vec::new();
-        let mut parse = Vec::new();
-        for (i, pname) in order.iter().enumerate() {
-            let param = c.parameters.iter().find(|p| &p.name == pname);
-            let field = format_ident!("{}", field_ident_text(pname));
-            let mut docs = vec![param.and_then(|p| p.description.clone())];
-            if let Some(p) = param.filter(|p| !p.allowed.is_empty()) {
-                docs.push(Some(format!(
-                    "One of: {}.",
-                    p.allowed
-                        .iter()
-                        .map(|a| format!("`{a}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
-            }
-            let doc = doc_attrs(&docs.iter().map(|d| d.as_deref()).collect::<Vec<_>>());
-            fields.push(quote! { #doc pub #field: ::std::string::String, });
-            values.push(quote! { ::std::borrow::Cow::Borrowed(self.#field.as_str()) });
-            let allowed: Vec<String> = param.map(|p| p.allowed.clone()).unwrap_or_default();
-            let pname_lit = pname.as_str();
-            let check = if allowed.is_empty() {
-                quote! {}
-            } else {
-                let msg = format!("must be one of {}", allowed.join(", "));
-                quote! {
-                    if ![#(#allowed),*].contains(&value) {
-                        return ::std::result::Result::Err(#rt::DecodeError::Parameter { name: #pname_lit, reason: ::std::string::String::from(#msg) });
-                    }
-                }
-            };
-            parse.push(quote! {
-                #field: {
-                    let value = *values.get(#i).ok_or(#rt::DecodeError::Parameter { name: #pname_lit, reason: ::std::string::String::from("missing") })?;
-                    #check
-                    ::std::string::String::from(value)
-                },
-            });
-        }
-        let doc = format!(
-            " Values of the `{{parameters}}` of channel `{}`: they build its topic.",
-            c.id
-        );
-        let item = quote! {
-            #[doc = #doc]
-            #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-            pub struct #name { #(#fields)* }
-
-            impl #rt::ChannelParameters for #name {
-                fn values(&self) -> ::std::vec::Vec<::std::borrow::Cow<'_, str>> { ::std::vec![#(#values),*] }
-                fn from_values(values: &[&str]) -> ::std::result::Result<Self, #rt::DecodeError> {
-                    ::std::result::Result::Ok(Self { #(#parse)* })
-                }
-            }
-        };
-        (quote! { #name }, item)
     }
 }

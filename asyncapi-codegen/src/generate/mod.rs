@@ -7,6 +7,7 @@ mod channels;
 mod listener;
 mod messages;
 mod naming;
+mod parameters;
 mod sides;
 
 use proc_macro2::TokenStream;
