@@ -831,44 +831,47 @@ impl<'p> TypeSpace<'p> {
         self.in_progress.push(type_name.clone());
 
         let discriminator = discriminator_of(schema);
+        // Without a discriminator, a property every member pins to a distinct constant
+        // is a tag just the same.
+        let tag_property = match &discriminator {
+            Some((prop, _)) => Some(prop.clone()),
+            None => common_const_property(real.iter().map(|&i| members[i].1)),
+        };
         let mut taken = HashSet::new();
-        let mut variants = Vec::new(); // (ident, type tokens, tag value)
+        let mut variants = Vec::new(); // (ident, type, tag value, resolved schema)
         for &i in &real {
             let mid = &member_ids[i];
             let raw = r.get(mid).unwrap_or(&NULL);
             let (target, resolved) = (&members[i].0, members[i].1);
             let ref_name = ref_of(raw).and_then(|_| target.last_segment());
-            let vt = self.type_for(r, mid, raw, &format!("{type_name}Variant{}", i + 1));
+            let tag = match &discriminator {
+                Some((prop, mapping)) => mapping
+                    .iter()
+                    .find(|(_, target_ref)| ref_of(raw) == Some(target_ref.as_str()))
+                    .map(|(k, _)| k.clone())
+                    .or_else(|| const_of(resolved, prop))
+                    .or_else(|| ref_name.clone()),
+                None => tag_property
+                    .as_ref()
+                    .and_then(|prop| const_of(resolved, prop)),
+            };
+            // A member is named by what the document calls it: its `$ref` name, its
+            // title, the tag value it pins (`method: card` → `Card`), else its position.
+            let tag_name = tag.as_deref().map(type_ident_text);
+            let hint = match &tag_name {
+                Some(t) => format!("{type_name}{t}"),
+                None => format!("{type_name}Variant{}", i + 1),
+            };
+            let vt = self.type_for(r, mid, raw, &hint);
             let vname = ref_name
                 .as_deref()
                 .or(text(resolved, "title"))
                 .map(type_ident_text)
+                .or(tag_name)
                 .or_else(|| vt.nominal.clone())
                 .unwrap_or_else(|| primitive_variant_name(resolved, i));
             let vname = unique(vname, &mut taken);
-            let tag = discriminator.as_ref().and_then(|(prop, mapping)| {
-                let from_mapping = mapping
-                    .iter()
-                    .find(|(_, target_ref)| ref_of(raw) == Some(target_ref.as_str()))
-                    .map(|(k, _)| k.clone());
-                from_mapping
-                    .or_else(|| const_of(resolved, prop))
-                    .or_else(|| ref_name.clone())
-            });
             variants.push((format_ident!("{}", vname), vt, tag, resolved));
-        }
-        // Without a discriminator, a property every member pins to a distinct constant
-        // is a tag just the same.
-        let tag_property = match &discriminator {
-            Some((prop, _)) => Some(prop.clone()),
-            None => common_const_property(variants.iter().map(|(_, _, _, v)| *v)),
-        };
-        if discriminator.is_none() {
-            if let Some(prop) = &tag_property {
-                for v in variants.iter_mut() {
-                    v.2 = const_of(v.3, prop);
-                }
-            }
         }
         self.in_progress.pop();
         let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);

@@ -282,3 +282,34 @@ fn string_enums_parse_from_their_values_only() {
         json!("shipped")
     );
 }
+
+mod tagged {
+    asyncapi_runtime::asyncapi!("fixtures/types/tagged.yaml");
+}
+
+/// Inline `oneOf` members that pin a tag are named after it: `Card` holding a
+/// `PaymentMethodCard`, not `Variant1` holding a `PaymentMethodVariant1`.
+#[test]
+fn tagged_one_of_members_are_named_after_their_tag_values() {
+    use tagged::{Payment, PaymentMethod, PaymentMethodBankTransfer, PaymentMethodCard};
+    let card = Payment {
+        amount: 12,
+        method: PaymentMethod::Card(PaymentMethodCard {
+            method: "card".into(),
+            number: "4111".into(),
+        }),
+    };
+    let json = serde_json::to_value(&card).unwrap();
+    assert_eq!(
+        json,
+        json!({"amount": 12, "method": {"method": "card", "number": "4111"}})
+    );
+    let transfer: Payment = serde_json::from_value(
+        json!({"amount": 3, "method": {"method": "bank-transfer", "iban": "DE00"}}),
+    )
+    .unwrap();
+    assert!(matches!(
+        transfer.method,
+        PaymentMethod::BankTransfer(PaymentMethodBankTransfer { ref iban, .. }) if iban == "DE00"
+    ));
+}
