@@ -126,6 +126,18 @@ pub struct Operation {
     pub description: Option<String>,
     pub group_id: Option<String>,
     pub client_id: Option<String>,
+    /// The 3.x `reply`: the operation's messages are requests answered on it.
+    pub reply: Option<Reply>,
+}
+
+/// Where the answers to an operation's messages go (3.x `operation.reply`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Index into `Document::channels` (`reply.channel`).
+    pub channel: usize,
+    /// The header a requester names its reply topic in: `reply.address.location`
+    /// written as `$message.header#/<name>`.
+    pub reply_to_header: Option<String>,
 }
 
 /// How a message's payload is described.

@@ -420,6 +420,9 @@ impl<'r> Normalizer<'r, '_> {
                     description: str_at(&op, "description"),
                     group_id: binding_const(op.pointer("/bindings/kafka/groupId")),
                     client_id: binding_const(op.pointer("/bindings/kafka/clientId")),
+                    // 2.x has no replies: request/reply there is a convention of two
+                    // operations, each generated as such.
+                    reply: None,
                 });
             }
             channels.push(channel);
@@ -472,11 +475,15 @@ impl<'r> Normalizer<'r, '_> {
                     Some("send") => Action::Send,
                     Some("receive") => Action::Receive,
                     other => {
+                        let found = match other {
+                            Some(action) => format!("action `{action}`"),
+                            None => "no `action`".to_owned(),
+                        };
                         self.report.error(
                             self.r
                                 .error(
                                     &oid.child("action"),
-                                    format!("operation `{key}` has action {other:?}"),
+                                    format!("operation `{key}` has {found}"),
                                 )
                                 .help("set `action` to `send` or `receive`"),
                         );
@@ -524,6 +531,7 @@ impl<'r> Normalizer<'r, '_> {
                     // No list: the operation covers every message of the channel.
                     None => messages = channels[channel].messages.clone(),
                 }
+                let reply = self.reply(&oid, &key, &channel_nodes);
                 operations.push(Operation {
                     id: key.clone(),
                     node: oid,
@@ -535,10 +543,57 @@ impl<'r> Normalizer<'r, '_> {
                     description: str_at(&op, "description"),
                     group_id: binding_const(op.pointer("/bindings/kafka/groupId")),
                     client_id: binding_const(op.pointer("/bindings/kafka/clientId")),
+                    reply,
                 });
             }
         }
         (channels, operations)
+    }
+
+    /// The `reply` of operation `key`: its channel and where the requester names its
+    /// reply topic.
+    fn reply(
+        &mut self,
+        oid: &NodeId,
+        key: &str,
+        channel_nodes: &HashMap<NodeId, usize>,
+    ) -> Option<Reply> {
+        let (rid, reply) = self.node(&oid.child("reply"))?;
+        if reply.is_null() {
+            return None;
+        }
+        let channel = match self.r.follow(&rid.child("channel")) {
+            Ok(node) => channel_nodes.get(&node).copied(),
+            Err(_) => None,
+        };
+        let Some(channel) = channel else {
+            self.report.error(
+                self.r
+                    .error(&rid, format!("the reply of operation `{key}` names no channel of `channels`"))
+                    .help("set `reply.channel: { $ref: '#/channels/<replyChannelId>' }`: the reply channel gives the reply's messages and topic"),
+            );
+            return None;
+        };
+        let reply_to_header = match reply.get("address") {
+            None => None,
+            Some(_) => {
+                let (aid, address) = self.node(&rid.child("address"))?;
+                let location = str_at(address, "location").unwrap_or_default();
+                let header = header_of_location(&location);
+                if header.is_none() {
+                    self.report.error(
+                        self.r
+                            .error(&aid.child("location"), format!("reply address `{location}` is not a message header"))
+                            .help("write `location: $message.header#/<headerName>`: the requester names its reply topic in that header"),
+                    );
+                }
+                header
+            }
+        };
+        Some(Reply {
+            channel,
+            reply_to_header,
+        })
     }
 
     /// Merges `traits` into an operation or message. In 2.x traits are a JSON Merge
@@ -743,6 +798,15 @@ fn string_list(v: Option<&Value>) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The header a runtime expression `$message.header#/<name>` points at.
+pub fn header_of_location(location: &str) -> Option<String> {
+    let pointer = location.strip_prefix("$message.header#/")?;
+    if pointer.is_empty() || pointer.contains('/') {
+        return None;
+    }
+    Some(pointer.replace("~1", "/").replace("~0", "~"))
 }
 
 /// `{name}` placeholders of an address or URL, in order.

@@ -72,6 +72,7 @@ pub fn document(r: &Resolver, root: &NodeId, doc: &Document, report: &mut Report
         parameter_names(r, c, report);
     }
     channel_type_names(r, doc, report);
+    replies(r, doc, report);
     server_names(r, root, doc, report);
     content_types(r, doc, report);
 }
@@ -113,6 +114,30 @@ fn channel_type_names(r: &Resolver, doc: &Document, report: &mut Report) {
                 r.error(&c.node, format!("channels `{first}` and `{}` would both become the Rust type `channels::{name}`", c.id))
                     .help("rename one of the two channels (its key in `channels`) so that their names differ in more than punctuation or case"),
             );
+        }
+    }
+}
+
+/// Replies Kafka can carry: on a channel other than the request's, and one reply
+/// channel per request channel.
+fn replies(r: &Resolver, doc: &Document, report: &mut Report) {
+    let mut reply_of: HashMap<usize, usize> = HashMap::new();
+    for op in &doc.operations {
+        let Some(reply) = &op.reply else { continue };
+        let channel = &doc.channels[op.channel];
+        if reply.channel == op.channel {
+            report.warn(
+                r.error(&op.node.child("reply"), format!("operation `{}` replies on its own channel `{}`: no request/reply code is generated for it", op.id, channel.id))
+                    .help("on Kafka a consumer of the topic would read its own replies as requests; give the replies a channel of their own"),
+            );
+            continue;
+        }
+        match reply_of.insert(op.channel, reply.channel) {
+            Some(first) if first != reply.channel => report.error(
+                r.error(&op.node.child("reply"), format!("operations on channel `{}` reply on both `{}` and `{}`", channel.id, doc.channels[first].id, doc.channels[reply.channel].id))
+                    .help("requests on one channel get their replies on one channel: split the requests over two channels"),
+            ),
+            _ => {}
         }
     }
 }

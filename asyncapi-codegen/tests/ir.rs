@@ -241,3 +241,57 @@ channels:
         "{shown}"
     );
 }
+
+#[test]
+fn replies_are_read_and_a_reply_without_channel_or_header_address_is_an_error() {
+    let e = expand(
+        r#"
+asyncapi: 3.0.0
+info: { title: T, version: '1' }
+channels:
+  asks: { address: asks, messages: { ask: { correlationId: { location: '$message.header#/cid' }, payload: { type: string } } } }
+  answers: { address: answers, messages: { answer: { payload: { type: string } } } }
+operations:
+  ask:
+    action: send
+    channel: { $ref: '#/channels/asks' }
+    reply: { channel: { $ref: '#/channels/answers' }, address: { location: '$message.header#/reply~1to' } }
+"#,
+    );
+    let reply = e.document.operations[0].reply.as_ref().unwrap();
+    assert_eq!(reply.channel, 1);
+    assert_eq!(reply.reply_to_header.as_deref(), Some("reply/to"));
+    let code = e.pretty();
+    assert!(
+        code.contains("const CORRELATION_HEADER: &'static str = \"cid\";"),
+        "{code}"
+    );
+    assert!(code.contains("pub async fn request_asks("), "{code}");
+
+    let shown = errors(
+        r#"
+asyncapi: 3.0.0
+info: { title: T, version: '1' }
+channels:
+  asks: { address: asks }
+operations:
+  ask:
+    action: send
+    channel: { $ref: '#/channels/asks' }
+    reply: { address: { location: '$message.payload#/replyTo' } }
+  tell:
+    action: sendd
+    channel: { $ref: '#/channels/asks' }
+"#,
+    );
+    for expected in [
+        "at `#/operations/ask/reply`: the reply of operation `ask` names no channel of `channels`",
+        "operation `tell` has action `sendd`",
+    ] {
+        assert!(
+            shown.contains(expected),
+            "missing `{expected}` in:\n{shown}"
+        );
+    }
+    assert!(!shown.contains("Some("), "no debug formatting: {shown}");
+}

@@ -31,6 +31,7 @@ pub mod contract;
 pub mod embedded;
 pub mod error;
 pub mod producer;
+mod request;
 mod topic;
 
 pub use admin::{ensure_topics, AdminError, TopicSpec};
@@ -38,8 +39,8 @@ pub use asyncapi_macros::{asyncapi, event_listener};
 pub use config::KafkaConfig;
 pub use consumer::{
     Acker, Consumer, DeadLetterFailure, Handler, HandlerError, Health, IntoHandlerResult, Listener,
-    ListenerOptions, MessageContext, PartitionState, PartitionStatus, Received, RetryPolicy, State,
-    Subscription,
+    ListenerOptions, MessageContext, PartitionState, PartitionStatus, Received, ReplyHandler,
+    RetryPolicy, State, Subscription,
 };
 pub use contract::*;
 pub use embedded::EmbeddedKafka;
@@ -48,6 +49,7 @@ pub use error::{
     FailedRecord, KafkaError, SendError, TopicError, UnknownValue,
 };
 pub use producer::{Delivery, DeliveryFuture, Outgoing, Producer};
+pub use request::{Replies, Request, RequestError, Requester, Requests, DEFAULT_REQUEST_TIMEOUT};
 pub use tokio_util::sync::CancellationToken;
 
 /// The types generated code puts in fields, so a service can name them without
@@ -79,6 +81,9 @@ pub mod __private {
     };
     pub use crate::error::{ConfigError, DecodeError, EncodeError, SendError, UnknownValue};
     pub use crate::producer::{Delivery, DeliveryFuture, Outgoing, Producer};
+    pub use crate::request::{
+        Replies, Request, RequestError, Requester, Requests, DEFAULT_REQUEST_TIMEOUT,
+    };
     pub use crate::topic::TopicError;
     pub use asyncapi_macros::event_listener;
     pub use chrono;

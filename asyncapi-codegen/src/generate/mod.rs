@@ -8,6 +8,7 @@ mod listener;
 mod messages;
 mod naming;
 mod parameters;
+mod requests;
 mod sides;
 
 use proc_macro2::TokenStream;
@@ -37,6 +38,7 @@ impl Generator<'_> {
         let channel_items: Vec<TokenStream> = (0..self.doc.channels.len())
             .map(|i| self.channel(r, i, &messages))
             .collect();
+        let requests = self.request_impls();
         let sides = self.sides();
         let lookup = self.listener_lookup();
         let rt = &self.rt;
@@ -50,6 +52,7 @@ impl Generator<'_> {
             /// One marker type per channel of the document (implementing the runtime's `Channel`).
             pub mod channels {
                 #(#channel_items)*
+                #(#requests)*
             }
             #sides
             #lookup

@@ -7,7 +7,7 @@ use quote::{format_ident, quote};
 
 use super::naming::{channel_type_name, server_const_name};
 use super::Generator;
-use crate::ir::{Action, Channel, Operation};
+use crate::ir::{Action, Channel, Operation, Reply};
 use crate::types::field_ident_text;
 
 /// What one side does on the document's channels.
@@ -17,7 +17,12 @@ struct SideChannels {
     /// Its `Sends<C>` and `Receives<C>` impls.
     impls: Vec<TokenStream>,
     sends: Vec<String>,
+    /// Channels it consumes (and dead-letters) records of.
     receives: Vec<String>,
+    /// Reply channels of the requests it sends: read by its requester, not a consumer.
+    reply_receives: Vec<String>,
+    /// It sends requests: it has a requester.
+    requests: bool,
 }
 
 impl Generator<'_> {
@@ -36,14 +41,30 @@ impl Generator<'_> {
         let ident = format_ident!("{}", side);
         let channels = self.side_channels(&ident, mirrored);
         let sends_doc = list_doc("Sends on", &channels.sends);
-        let receives_doc = list_doc("Receives from", &channels.receives);
+        let all_receives = [channels.receives.as_slice(), &channels.reply_receives].concat();
+        let receives_doc = list_doc("Receives from", &all_receives);
         let head = if mirrored {
             format!(" A client of {}: the mirror image of [`Application`], it sends what the application receives and receives what it sends.", self.doc.title)
         } else {
             format!(" The application described by {}.", self.doc.title)
         };
         let constants = self.side_constants(&channels);
-        let connect = self.side_constructors();
+        let connect = self.side_constructors(channels.requests);
+        let requester_field = channels.requests.then(|| {
+            quote! {
+                /// Sends this side's requests and reads their replies.
+                requester: #rt::Requester<Self>,
+            }
+        });
+        let requester_accessor = channels.requests.then(|| {
+            quote! {
+                /// The requester this side's `request_*` methods use (its count of
+                /// late replies, for monitoring).
+                pub fn requester(&self) -> &#rt::Requester<Self> {
+                    &self.requester
+                }
+            }
+        });
         let SideChannels { methods, impls, .. } = channels;
         quote! {
             #[doc = #head]
@@ -53,6 +74,7 @@ impl Generator<'_> {
             pub struct #ident {
                 producer: #rt::Producer<Self>,
                 config: #rt::KafkaConfig,
+                #requester_field
             }
 
             impl #ident {
@@ -69,6 +91,8 @@ impl Generator<'_> {
                 pub fn config(&self) -> &#rt::KafkaConfig {
                     &self.config
                 }
+
+                #requester_accessor
 
                 /// A consumer for the channels this side receives from: register
                 /// `#[event_listener]` handlers with `listen`, or take typed streams with `subscribe`.
@@ -93,7 +117,8 @@ impl Generator<'_> {
                 .iter()
                 .map(|t| quote! { #rt::TopicSpec::named(#t) }),
         );
-        let (sends, receives) = (&channels.sends, &channels.receives);
+        let sends = &channels.sends;
+        let receives = [channels.receives.as_slice(), &channels.reply_receives].concat();
         quote! {
             /// Channels this side sends on.
             pub const SENDS: &'static [&'static str] = &[#(#sends),*];
@@ -133,14 +158,17 @@ impl Generator<'_> {
     }
 
     /// `new`, `for_server`, `from_env` and `ensure_topics`.
-    fn side_constructors(&self) -> TokenStream {
+    fn side_constructors(&self, requests: bool) -> TokenStream {
         let rt = &self.rt;
         let from_env_config = self.env_config_tokens();
+        let requester = requests.then(|| {
+            quote! { requester: #rt::Requester::new(::std::clone::Clone::clone(&config)).side::<Self>(), }
+        });
         quote! {
             /// Connects with `config`.
             pub fn new(config: #rt::KafkaConfig) -> ::std::result::Result<Self, #rt::ConfigError> {
                 let producer = #rt::Producer::new(&config)?.side::<Self>();
-                ::std::result::Result::Ok(Self { producer, config })
+                ::std::result::Result::Ok(Self { producer, #requester config })
             }
 
             /// Connects to a server of the document (see [`servers`]): fills its
@@ -178,6 +206,8 @@ impl Generator<'_> {
             impls: Vec::new(),
             sends: Vec::new(),
             receives: Vec::new(),
+            reply_receives: Vec::new(),
+            requests: false,
         };
         let mut done: HashSet<(usize, bool)> = HashSet::new();
         for op in &self.doc.operations {
@@ -201,7 +231,59 @@ impl Generator<'_> {
                     .push(quote! { impl #rt::Receives<channels::#ch> for #ident {} });
             }
         }
+        // After every operation's own channel, so an operation that also sends on a
+        // reply channel keeps its send methods.
+        for (op, reply) in self.request_operations() {
+            let sending = (op.action == Action::Send) != mirrored;
+            self.reply_side(&mut side, &mut done, ident, op, reply, sending);
+        }
         side
+    }
+
+    /// What a side does with the reply channel of operation `op`: the side sending the
+    /// requests receives the replies (and gets request methods), the other sends them.
+    fn reply_side(
+        &self,
+        side: &mut SideChannels,
+        done: &mut HashSet<(usize, bool)>,
+        ident: &proc_macro2::Ident,
+        op: &Operation,
+        reply: &Reply,
+        requesting: bool,
+    ) {
+        let rt = &self.rt;
+        let (c, r) = (
+            &self.doc.channels[op.channel],
+            &self.doc.channels[reply.channel],
+        );
+        // Channels without a topic have no client (see `validate::topic`).
+        if c.topic.is_err() || r.topic.is_err() {
+            return;
+        }
+        let request_ch = format_ident!("{}", channel_type_name(c));
+        if requesting {
+            let methods = self.request_methods(op, reply);
+            side.requests |= !methods.is_empty();
+            side.methods.push(methods);
+            side.impls
+                .push(quote! { impl #rt::Requests<channels::#request_ch> for #ident {} });
+        } else {
+            side.impls
+                .push(quote! { impl #rt::Replies<channels::#request_ch> for #ident {} });
+        }
+        if !done.insert((reply.channel, !requesting)) {
+            return;
+        }
+        let ch = format_ident!("{}", channel_type_name(r));
+        if requesting {
+            side.reply_receives.push(r.id.clone());
+            side.impls
+                .push(quote! { impl #rt::Receives<channels::#ch> for #ident {} });
+        } else {
+            side.sends.push(r.id.clone());
+            side.impls
+                .push(quote! { impl #rt::Sends<channels::#ch> for #ident {} });
+        }
     }
 
     /// `send_<channel>` and `enqueue_<channel>` for operation `op` on channel `c`.
@@ -266,11 +348,16 @@ impl Generator<'_> {
         }
     }
 
-    /// The topics of the channels with operations and without parameters.
+    /// The topics of the channels with operations (and their reply channels) that have
+    /// no parameters.
     fn side_topics(&self) -> Vec<String> {
         let mut topics: Vec<String> = Vec::new();
-        for op in &self.doc.operations {
-            let c = &self.doc.channels[op.channel];
+        let channels =
+            self.doc.operations.iter().flat_map(|op| {
+                std::iter::once(op.channel).chain(op.reply.as_ref().map(|r| r.channel))
+            });
+        for index in channels {
+            let c = &self.doc.channels[index];
             if let Ok(t) = &c.topic {
                 if c.parameters.is_empty() && !t.contains('{') && !topics.contains(t) {
                     topics.push(t.clone());

@@ -12,6 +12,7 @@ use super::dead_letter::{DeadLetterFailure, DeadLetters};
 use super::group;
 use super::handler::{Handler, Listener, ListenerHandler, ListenerOptions, State};
 use super::health::Health;
+use super::reply::{ReplyHandler, Replying};
 use super::route::{ErasedRoute, HandlingSettings, RetryPolicy, TypedRoute};
 use super::settle::Pipeline;
 use super::subscription::{self, Subscription};
@@ -19,6 +20,7 @@ use crate::config::KafkaConfig;
 use crate::contract::{Channel, Receives};
 use crate::error::ConsumerError;
 use crate::producer::Producer;
+use crate::request::{Replies, Request};
 
 const DEFAULT_DEAD_LETTER_ATTEMPTS: u32 = 5;
 const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -131,6 +133,29 @@ impl<S> Consumer<S> {
         S: Receives<C>,
     {
         self.add_route::<C, H>(handler, options);
+        self
+    }
+
+    /// Answers requests on channel `C` (a channel whose operation has a `reply`):
+    /// `handler` returns the reply, which is sent to the requester's reply topic with
+    /// the request's correlation id before the request counts as handled. An error is
+    /// retried and dead-lettered as for [`route`](Self::route); a request without a
+    /// correlation id, or naming a reply topic that is not a topic name, is
+    /// dead-lettered at once.
+    pub fn reply<C: Request>(
+        mut self,
+        handler: impl ReplyHandler<C>,
+        options: ListenerOptions,
+    ) -> Self
+    where
+        S: Replies<C>,
+    {
+        match Producer::new(&self.config.for_producer()) {
+            Ok(producer) => self.add_route::<C, _>(Replying::new(handler, producer), options),
+            Err(e) => {
+                self.build_error.get_or_insert(e.into());
+            }
+        }
         self
     }
 

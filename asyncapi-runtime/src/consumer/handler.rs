@@ -194,22 +194,27 @@ impl IntoHandlerResult for () {
 
 impl<E: fmt::Display + 'static> IntoHandlerResult for Result<(), E> {
     fn into_handler_result(self) -> Result<(), HandlerError> {
-        self.map_err(|e| {
-            // A `HandlerError` is passed on as it is (it may be permanent).
-            let mut error = Some(e);
-            let as_any: &mut dyn Any = &mut error;
-            if let Some(handler_error) = as_any
-                .downcast_mut::<Option<HandlerError>>()
-                .and_then(Option::take)
-            {
-                return handler_error;
-            }
-            match error {
-                // `{:#}` keeps the cause chain of errors that print it in alternate form (anyhow).
-                Some(e) => HandlerError::new(format!("{e:#}")),
-                None => HandlerError::new("handler failed"),
-            }
-        })
+        self.map_err(HandlerError::from_display)
+    }
+}
+
+impl HandlerError {
+    /// A handler's error as the runtime keeps it: a `HandlerError` is passed on as it
+    /// is (it may be permanent); anything else by its text.
+    pub(crate) fn from_display<E: fmt::Display + 'static>(e: E) -> HandlerError {
+        let mut error = Some(e);
+        let as_any: &mut dyn Any = &mut error;
+        if let Some(handler_error) = as_any
+            .downcast_mut::<Option<HandlerError>>()
+            .and_then(Option::take)
+        {
+            return handler_error;
+        }
+        match error {
+            // `{:#}` keeps the cause chain of errors that print it in alternate form (anyhow).
+            Some(e) => HandlerError::new(format!("{e:#}")),
+            None => HandlerError::new("handler failed"),
+        }
     }
 }
 

@@ -28,6 +28,7 @@ mod headers;
 mod health;
 mod partition;
 mod rebalance;
+mod reply;
 mod route;
 mod settle;
 mod subscription;
@@ -40,6 +41,8 @@ pub use dead_letter::{
 pub use handler::{
     Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions, MessageContext, State,
 };
+pub(crate) use headers::read_headers;
 pub use health::{Health, PartitionState, PartitionStatus};
+pub use reply::ReplyHandler;
 pub use route::RetryPolicy;
 pub use subscription::{Acker, Received, Subscription};

@@ -1,0 +1,111 @@
+//! Request/reply from the 3.x operation `reply`: the `Request` impl of each request
+//! channel, and the `request_<channel>` methods of the side that sends requests.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::naming::channel_type_name;
+use super::Generator;
+use crate::ir::{Channel, Operation, Reply};
+use crate::normalize::header_of_location;
+use crate::types::field_ident_text;
+
+/// The header correlation ids travel in when the document names none.
+const DEFAULT_CORRELATION_HEADER: &str = "correlation-id";
+
+impl Generator<'_> {
+    /// The operations whose messages are requests, one per request channel (the first
+    /// in document order). A reply on the request's own channel is left out: a consumer
+    /// of that topic would read its own replies as requests (`validate` warns).
+    pub(super) fn request_operations(&self) -> Vec<(&Operation, &Reply)> {
+        let mut seen = Vec::new();
+        self.doc
+            .operations
+            .iter()
+            .filter_map(|op| op.reply.as_ref().map(|reply| (op, reply)))
+            .filter(|(op, reply)| reply.channel != op.channel)
+            .filter(|(op, _)| {
+                let first = !seen.contains(&op.channel);
+                seen.push(op.channel);
+                first
+            })
+            .collect()
+    }
+
+    /// `impl Request` for every channel that an operation with a `reply` works on.
+    pub(super) fn request_impls(&self) -> Vec<TokenStream> {
+        let rt = &self.rt;
+        let mut impls = Vec::new();
+        for (op, reply) in self.request_operations() {
+            let c = &self.doc.channels[op.channel];
+            let ch = format_ident!("{}", channel_type_name(c));
+            let reply_ch =
+                format_ident!("{}", channel_type_name(&self.doc.channels[reply.channel]));
+            let correlation = self.correlation_header(c);
+            let reply_to = match &reply.reply_to_header {
+                Some(h) => quote! { ::std::option::Option::Some(#h) },
+                None => quote! { ::std::option::Option::None },
+            };
+            impls.push(quote! {
+                impl #rt::Request for #ch {
+                    type Reply = #reply_ch;
+                    const CORRELATION_HEADER: &'static str = #correlation;
+                    const REPLY_TO_HEADER: ::std::option::Option<&'static str> = #reply_to;
+                }
+            });
+        }
+        impls
+    }
+
+    /// The header of the first message of `c` whose `correlationId` is a header.
+    fn correlation_header(&self, c: &Channel) -> String {
+        c.messages
+            .iter()
+            .filter_map(|&m| self.doc.messages[m].correlation_id.as_deref())
+            .find_map(header_of_location)
+            .unwrap_or_else(|| DEFAULT_CORRELATION_HEADER.to_owned())
+    }
+
+    /// `request_<channel>` and `request_<channel>_with` for operation `op`, whose
+    /// requests this side sends; nothing when the reply channel has parameters (its
+    /// topic depends on values a requester would have to choose).
+    pub(super) fn request_methods(&self, op: &Operation, reply: &Reply) -> TokenStream {
+        let rt = &self.rt;
+        let c = &self.doc.channels[op.channel];
+        let r = &self.doc.channels[reply.channel];
+        if !r.parameters.is_empty() || r.topic.as_ref().map_or(true, |t| t.contains('{')) {
+            return quote! {};
+        }
+        let ch = format_ident!("{}", channel_type_name(c));
+        let request_ty = &self.channel_messages[op.channel];
+        let reply_ty = &self.channel_messages[reply.channel];
+        let name = format_ident!("request_{}", field_ident_text(&c.id));
+        let with = format_ident!("request_{}_with", field_ident_text(&c.id));
+        let doc = format!(
+            " Sends a request on channel `{}` (operation `{}`) and waits for its reply on `{}`, for at most 30 s (the runtime's `DEFAULT_REQUEST_TIMEOUT`).",
+            c.id, op.id, r.id
+        );
+        let with_doc = format!(
+            " [`{name}`](Self::{name}) with a key, headers or parameters, and its own time limit."
+        );
+        let (param_arg, param_use) = if c.parameters.is_empty() {
+            (quote! {}, quote! {})
+        } else {
+            let pt = format_ident!("{}Parameters", channel_type_name(c));
+            (
+                quote! { parameters: &channels::#pt, },
+                quote! { .parameters(parameters) },
+            )
+        };
+        quote! {
+            #[doc = #doc]
+            pub async fn #name(&self, #param_arg message: &#request_ty) -> ::std::result::Result<#reply_ty, #rt::RequestError> {
+                self.#with(#rt::Outgoing::new(message) #param_use, #rt::DEFAULT_REQUEST_TIMEOUT).await
+            }
+            #[doc = #with_doc]
+            pub async fn #with(&self, outgoing: #rt::Outgoing<'_, channels::#ch>, timeout: ::std::time::Duration) -> ::std::result::Result<#reply_ty, #rt::RequestError> {
+                self.requester.request::<channels::#ch>(&self.producer, outgoing, timeout).await
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The replying side of request/reply: a handler that returns the reply, which is sent
+//! (and acknowledged) before the request's offset is stored, so a request is answered
+//! at least once.
+
+use std::fmt;
+use std::future::Future;
+
+use futures::future::BoxFuture;
+
+use super::handler::{Handler, HandlerError, MessageContext};
+use crate::contract::{Channel, Message, RawHeader};
+use crate::producer::{Producer, CONTENT_TYPE_HEADER};
+use crate::request::Request;
+
+/// Kafka's limit on topic names.
+const MAX_TOPIC_LEN: usize = 249;
+
+/// What answers requests on channel `C`: an `async` function (or closure) taking the
+/// request and its context and returning `Result<Reply, E>` where `E: Display`.
+pub trait ReplyHandler<C: Request>: Send + Sync + 'static {
+    fn call(
+        &self,
+        message: C::Message,
+        context: MessageContext<C::Parameters>,
+    ) -> BoxFuture<'static, Result<<C::Reply as Channel>::Message, HandlerError>>;
+}
+
+impl<C, F, Fut, E> ReplyHandler<C> for F
+where
+    C: Request,
+    F: Fn(C::Message, MessageContext<C::Parameters>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<<C::Reply as Channel>::Message, E>> + Send + 'static,
+    E: fmt::Display + 'static,
+{
+    fn call(
+        &self,
+        message: C::Message,
+        context: MessageContext<C::Parameters>,
+    ) -> BoxFuture<'static, Result<<C::Reply as Channel>::Message, HandlerError>> {
+        let reply = self(message, context);
+        Box::pin(async move { reply.await.map_err(HandlerError::from_display) })
+    }
+}
+
+/// A [`ReplyHandler`] as the consumer loop runs it: the reply is sent before the
+/// handler counts as done.
+pub(crate) struct Replying<H> {
+    handler: H,
+    producer: Producer,
+}
+
+impl<H> Replying<H> {
+    pub(crate) fn new(handler: H, producer: Producer) -> Self {
+        Replying { handler, producer }
+    }
+}
+
+impl<C: Request, H: ReplyHandler<C>> Handler<C> for Replying<H> {
+    fn call(
+        &self,
+        message: C::Message,
+        context: MessageContext<C::Parameters>,
+    ) -> BoxFuture<'static, Result<(), HandlerError>> {
+        // Where the reply goes and what it carries are read before the handler runs: a
+        // request that cannot be answered is a permanent error whatever the handler says.
+        let addressed = reply_address::<C>(&context.headers);
+        let reply = self.handler.call(message, context);
+        let producer = self.producer.clone();
+        Box::pin(async move {
+            let (topic, correlation) = addressed?;
+            let reply = reply.await?;
+            let payload = reply.encode().map_err(|e| {
+                HandlerError::permanent(format!("the reply could not be encoded: {e}"))
+            })?;
+            let headers: Vec<RawHeader> = vec![
+                (C::CORRELATION_HEADER.to_owned(), correlation),
+                (
+                    CONTENT_TYPE_HEADER.to_owned(),
+                    reply.content_type().as_bytes().to_vec(),
+                ),
+            ];
+            producer
+                .send_record(&topic, None, &headers, &payload)
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    HandlerError::new(format!("the reply could not be sent to `{topic}`: {e}"))
+                })
+        })
+    }
+}
+
+/// The reply topic (the request's reply-to header, else the reply channel's topic) and
+/// the correlation id to copy, or why the request cannot be answered.
+fn reply_address<C: Request>(headers: &[RawHeader]) -> Result<(String, Vec<u8>), HandlerError> {
+    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let correlation = header(C::CORRELATION_HEADER).cloned().ok_or_else(|| {
+        HandlerError::permanent(format!(
+            "the request carries no `{}` header: a reply could not be matched to it",
+            C::CORRELATION_HEADER
+        ))
+    })?;
+    let requested = C::REPLY_TO_HEADER.and_then(header);
+    let topic = match requested {
+        Some(value) => String::from_utf8(value.clone())
+            .ok()
+            .filter(|t| is_topic_name(t))
+            .ok_or_else(|| {
+                HandlerError::permanent(format!(
+                    "the request's `{}` header is not a Kafka topic name",
+                    C::REPLY_TO_HEADER.unwrap_or_default()
+                ))
+            })?,
+        None if !<C::Reply as Channel>::TOPIC.contains('{') => {
+            <C::Reply as Channel>::TOPIC.to_owned()
+        }
+        None => {
+            return Err(HandlerError::permanent(
+                "the reply channel has parameters and the request names no reply topic",
+            ))
+        }
+    };
+    Ok((topic, correlation))
+}
+
+fn is_topic_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_TOPIC_LEN
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name != "."
+        && name != ".."
+}

@@ -1,0 +1,348 @@
+//! Request/reply (the AsyncAPI 3 operation `reply`): a requester sends a request with a
+//! fresh correlation id and waits for the reply that carries it back; a replier's
+//! handler returns the reply, which the runtime sends with the correlation id copied.
+//!
+//! One reply inbox per reply topic and requester: a consumer outside any group,
+//! assigned every partition of the reply topic at its end offset *before* the first
+//! request goes out, so no reply can be missed; replies are matched to waiting requests
+//! by correlation id, and a reply nobody waits for any more (its request timed out) is
+//! counted as late and dropped.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rdkafka::consumer::{Consumer as _, StreamConsumer};
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ConfigError, KafkaConfig};
+use crate::consumer::read_headers;
+use crate::contract::{Channel, Message, RawHeader, Receives, Sends};
+use crate::error::{DecodeError, KafkaError, SendError};
+use crate::producer::{Outgoing, Producer, CONTENT_TYPE_HEADER};
+
+/// How long [`Requester::request`] waits for a reply unless told otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Metadata and watermark queries when an inbox starts.
+const INBOX_START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A channel whose messages are requests: whoever receives one answers on `Reply`,
+/// with the request's correlation id copied (generated from the operation's `reply`).
+pub trait Request: Channel {
+    /// The channel replies travel on (`reply.channel`).
+    type Reply: Channel;
+    /// The header the correlation id travels in, on the request and on its reply (the
+    /// message's `correlationId` location `$message.header#/<name>`, else
+    /// `correlation-id`).
+    const CORRELATION_HEADER: &'static str;
+    /// The header a requester names its reply topic in (`reply.address` given as
+    /// `$message.header#/<name>`); `None`: replies go to the reply channel's topic.
+    const REPLY_TO_HEADER: Option<&'static str>;
+}
+
+/// Marks the requests a generated side sends (and whose replies it reads).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not send requests on channel `{C}`",
+    label = "this side answers these requests, or the channel has no `reply`",
+    note = "request on a channel whose operation has a `reply`, from the side that sends on it"
+)]
+pub trait Requests<C: Request>: Sends<C> + Receives<C::Reply> {}
+
+/// Marks the requests a generated side answers.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not answer requests on channel `{C}`",
+    label = "this side sends these requests, or the channel has no `reply`",
+    note = "reply on the side that receives the requests (the other side of the document)"
+)]
+pub trait Replies<C: Request>: Receives<C> + Sends<C::Reply> {}
+
+/// Without a side, any request may be sent and answered.
+impl<C: Request> Requests<C> for () {}
+impl<C: Request> Replies<C> for () {}
+
+/// Why a request got no reply.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("the request could not be sent: {0}")]
+    Send(#[from] SendError),
+    #[error("no reply within {0:?}")]
+    Timeout(Duration),
+    #[error("the reply could not be decoded: {0}")]
+    Decode(#[from] DecodeError),
+    #[error(
+        "reply topic `{0}` has placeholders: a request needs a reply channel without parameters"
+    )]
+    ReplyTopic(&'static str),
+    #[error("the reply inbox on `{topic}` could not start: {reason}")]
+    Inbox { topic: &'static str, reason: String },
+    #[error("the reply inbox stopped before the reply came")]
+    InboxStopped,
+}
+
+/// A reply as it came off the reply topic, before decoding.
+struct ReplyRecord {
+    payload: Vec<u8>,
+    content_type: Option<String>,
+}
+
+/// Requests waiting for their replies on one reply topic.
+struct Inbox {
+    /// The header replies carry the correlation id in (the first request channel's;
+    /// request channels sharing a reply topic share their correlation header).
+    correlation_header: &'static str,
+    pending: Mutex<HashMap<String, oneshot::Sender<ReplyRecord>>>,
+    late: AtomicU64,
+}
+
+impl Inbox {
+    fn new(correlation_header: &'static str) -> Self {
+        Inbox {
+            correlation_header,
+            pending: Mutex::default(),
+            late: AtomicU64::new(0),
+        }
+    }
+
+    fn wait_for(&self, correlation_id: String) -> oneshot::Receiver<ReplyRecord> {
+        let (tx, rx) = oneshot::channel();
+        self.pending().insert(correlation_id, tx);
+        rx
+    }
+
+    fn forget(&self, correlation_id: &str) {
+        self.pending().remove(correlation_id);
+    }
+
+    /// Hands a reply to its request, or counts it as late.
+    fn deliver(&self, correlation_id: &str, reply: ReplyRecord) {
+        let waiting = self.pending().remove(correlation_id);
+        if waiting.is_none_or(|tx| tx.send(reply).is_err()) {
+            self.late.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("a reply arrived that no request waits for (late or foreign)");
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<ReplyRecord>>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+struct RequesterShared {
+    config: KafkaConfig,
+    inboxes: tokio::sync::Mutex<HashMap<&'static str, Arc<Inbox>>>,
+    /// Stops the inbox tasks when the last requester clone drops.
+    stop: CancellationToken,
+}
+
+impl Drop for RequesterShared {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Sends requests and waits for their replies. `S` is a generated side: it must send on
+/// the request channel and receive from the reply channel. Cheap to clone; the inbox of
+/// a reply topic starts with the first request that needs it.
+pub struct Requester<S = ()> {
+    shared: Arc<RequesterShared>,
+    _side: PhantomData<fn() -> S>,
+}
+
+impl<S> Clone for Requester<S> {
+    fn clone(&self) -> Self {
+        Requester {
+            shared: self.shared.clone(),
+            _side: PhantomData,
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for Requester<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Requester").finish_non_exhaustive()
+    }
+}
+
+impl Requester<()> {
+    /// A requester whose inboxes connect with `config`.
+    pub fn new(config: KafkaConfig) -> Self {
+        Requester {
+            shared: Arc::new(RequesterShared {
+                config,
+                inboxes: tokio::sync::Mutex::default(),
+                stop: CancellationToken::new(),
+            }),
+            _side: PhantomData,
+        }
+    }
+}
+
+impl<S> Requester<S> {
+    /// The same requester, restricted to the requests side `T` makes.
+    pub fn side<T>(self) -> Requester<T> {
+        Requester {
+            shared: self.shared,
+            _side: PhantomData,
+        }
+    }
+
+    /// Sends `out` through `producer` with a new correlation id and waits up to
+    /// `timeout` for its reply.
+    pub async fn request<C: Request>(
+        &self,
+        producer: &Producer<S>,
+        out: Outgoing<'_, C>,
+        timeout: Duration,
+    ) -> Result<<C::Reply as Channel>::Message, RequestError>
+    where
+        S: Requests<C>,
+    {
+        let reply_topic = <C::Reply as Channel>::TOPIC;
+        if reply_topic.contains('{') {
+            return Err(RequestError::ReplyTopic(reply_topic));
+        }
+        let inbox = self.inbox(reply_topic, C::CORRELATION_HEADER).await?;
+        let correlation_id = uuid::Uuid::new_v4().to_string();
+        let mut out = out.header(C::CORRELATION_HEADER, correlation_id.clone());
+        if let Some(reply_to) = C::REPLY_TO_HEADER {
+            out = out.header(reply_to, reply_topic);
+        }
+        let reply = inbox.wait_for(correlation_id.clone());
+        if let Err(e) = producer.send(out).await {
+            inbox.forget(&correlation_id);
+            return Err(e.into());
+        }
+        let record = match tokio::time::timeout(timeout, reply).await {
+            Ok(Ok(record)) => record,
+            Ok(Err(_)) => return Err(RequestError::InboxStopped),
+            Err(_) => {
+                inbox.forget(&correlation_id);
+                return Err(RequestError::Timeout(timeout));
+            }
+        };
+        Ok(<<C::Reply as Channel>::Message as Message>::decode(
+            &record.payload,
+            record.content_type.as_deref(),
+        )?)
+    }
+
+    /// Replies that came after their request stopped waiting (timed out), or that no
+    /// request of this requester sent.
+    pub fn late_replies(&self) -> u64 {
+        let inboxes = self.shared.inboxes.try_lock();
+        inboxes.map_or(0, |map| {
+            map.values()
+                .map(|inbox| inbox.late.load(Ordering::Relaxed))
+                .sum()
+        })
+    }
+
+    async fn inbox(
+        &self,
+        topic: &'static str,
+        correlation_header: &'static str,
+    ) -> Result<Arc<Inbox>, RequestError> {
+        let mut inboxes = self.shared.inboxes.lock().await;
+        if let Some(inbox) = inboxes.get(topic) {
+            return Ok(inbox.clone());
+        }
+        let failed = |reason: String| RequestError::Inbox { topic, reason };
+        let consumer = inbox_consumer(&self.shared.config, topic)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let inbox = Arc::new(Inbox::new(correlation_header));
+        tokio::spawn(read_replies(
+            consumer,
+            inbox.clone(),
+            self.shared.stop.clone(),
+        ));
+        inboxes.insert(topic, inbox.clone());
+        Ok(inbox)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum InboxError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("the reply topic does not exist")]
+    NoTopic,
+}
+
+/// A consumer outside any group, assigned every partition of `topic` at its current
+/// end: replies to requests sent after this returns are read, nothing older.
+async fn inbox_consumer(config: &KafkaConfig, topic: &str) -> Result<StreamConsumer, InboxError> {
+    let group = format!("asyncapi-replies-{}", uuid::Uuid::new_v4().simple());
+    let consumer: StreamConsumer = config
+        .client_config(
+            &[],
+            &[
+                ("group.id", group.as_str()),
+                ("enable.auto.commit", "false"),
+            ],
+        )?
+        .create()?;
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let metadata = consumer.fetch_metadata(Some(&topic), INBOX_START_TIMEOUT)?;
+        let partitions = metadata
+            .topics()
+            .first()
+            .filter(|t| t.error().is_none())
+            .map(|t| t.partitions().len())
+            .filter(|n| *n > 0)
+            .ok_or(InboxError::NoTopic)?;
+        let mut assignment = TopicPartitionList::new();
+        for partition in 0..partitions as i32 {
+            let (_, high) = consumer.fetch_watermarks(&topic, partition, INBOX_START_TIMEOUT)?;
+            assignment.add_partition_offset(&topic, partition, Offset::Offset(high))?;
+        }
+        consumer.assign(&assignment)?;
+        Ok(consumer)
+    })
+    .await
+    .unwrap_or(Err(InboxError::Kafka(KafkaError::Canceled)))
+}
+
+/// Reads replies until `stop`, handing each to the request it answers.
+async fn read_replies(consumer: StreamConsumer, inbox: Arc<Inbox>, stop: CancellationToken) {
+    let mut previous_headers: Arc<[RawHeader]> = Arc::from([]);
+    loop {
+        let received = tokio::select! {
+            () = stop.cancelled() => break,
+            received = consumer.recv() => received,
+        };
+        let message = match received {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::warn!(error = %e, "reply inbox: consume error");
+                continue;
+            }
+        };
+        // Header names are read as bytes: a foreign record cannot make this panic.
+        let (headers, _) = read_headers(&message, &mut previous_headers);
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, value)| String::from_utf8(value.clone()).ok())
+        };
+        let Some(correlation_id) = header(inbox.correlation_header) else {
+            inbox.late.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("a record on the reply topic carries no correlation id");
+            continue;
+        };
+        let reply = ReplyRecord {
+            payload: message.payload().unwrap_or_default().to_vec(),
+            content_type: header(CONTENT_TYPE_HEADER),
+        };
+        inbox.deliver(&correlation_id, reply);
+    }
+}

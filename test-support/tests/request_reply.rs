@@ -1,0 +1,165 @@
+//! Request/reply through code generated from `tests/specs/pricing.yaml`: the
+//! application answers quote requests with `Consumer::reply`, the client asks with
+//! `request_quote_requests`. Every body runs on the embedded broker and, with
+//! `--features kafka`, on Apache Kafka.
+
+#[macro_use]
+mod support;
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use asyncapi_runtime::{ListenerOptions, MessageContext, Outgoing, Producer, RequestError};
+use asyncapi_test_support::Broker;
+use futures::stream::{self, StreamExt};
+use support::*;
+
+mod pricing {
+    asyncapi_runtime::asyncapi!("tests/specs/pricing.yaml");
+}
+
+use pricing::{channels, Application, Client, Quote, QuoteRequest};
+
+broker_tests!(
+    ten_thousand_concurrent_requests_each_get_their_own_reply,
+    a_slow_reply_is_a_typed_timeout_then_counted_late,
+    requests_that_cannot_be_answered_are_dead_lettered_with_the_reason,
+);
+
+/// The topics both sides need, as the document describes them (dead-letter topics
+/// included).
+fn topics(kafka: &dyn Broker) {
+    let names: HashSet<&str> = Application::TOPIC_SPECS
+        .iter()
+        .chain(Client::TOPIC_SPECS)
+        .map(|spec| spec.name)
+        .collect();
+    for name in names {
+        kafka.create_topic(name, 3).expect("create topic");
+    }
+}
+
+/// The application's consumer, answering with `price = qty * 3` after `delay`.
+fn replier(kafka: &dyn Broker, delay: Duration) -> asyncapi_runtime::Consumer<Application> {
+    Application::new(kafka.config())
+        .unwrap()
+        .consumer()
+        .group_id(format!("pricing-{}", uuid::Uuid::new_v4()))
+        .retry(fast_retry(2))
+        .reply::<channels::QuoteRequests>(
+            move |request: QuoteRequest, _context: MessageContext| async move {
+                tokio::time::sleep(delay).await;
+                Ok::<_, Infallible>(Quote {
+                    id: request.id,
+                    price: request.qty * 3,
+                })
+            },
+            ListenerOptions::default(),
+        )
+}
+
+async fn ten_thousand_concurrent_requests_each_get_their_own_reply(kafka: &dyn Broker) {
+    topics(kafka);
+    let (token, handle) = spawn(replier(kafka, Duration::ZERO));
+    let client = Client::new(kafka.config()).unwrap();
+    let answered: Vec<(i64, Quote)> = stream::iter(0..10_000i64)
+        .map(|n| {
+            let client = &client;
+            async move {
+                let request = QuoteRequest {
+                    id: format!("q-{n}"),
+                    qty: n,
+                };
+                let reply = client
+                    .request_quote_requests_with(Outgoing::new(&request), Duration::from_secs(120))
+                    .await
+                    .unwrap_or_else(|e| panic!("request {n}: {e}"));
+                (n, reply)
+            }
+        })
+        .buffer_unordered(10_000)
+        .collect()
+        .await;
+    assert_eq!(answered.len(), 10_000);
+    for (n, quote) in &answered {
+        // The reply is the one to this request: none crossed.
+        assert_eq!(quote.id, format!("q-{n}"));
+        assert_eq!(quote.price, n * 3);
+    }
+    assert_eq!(client.requester().late_replies(), 0);
+    stop(token, handle).await;
+}
+
+async fn a_slow_reply_is_a_typed_timeout_then_counted_late(kafka: &dyn Broker) {
+    topics(kafka);
+    let (token, handle) = spawn(replier(kafka, Duration::from_secs(2)));
+    let client = Client::new(kafka.config()).unwrap();
+    let request = QuoteRequest {
+        id: "slow".into(),
+        qty: 1,
+    };
+    let err = client
+        .request_quote_requests_with(Outgoing::new(&request), Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RequestError::Timeout(t) if t == Duration::from_millis(300)),
+        "{err:?}"
+    );
+    // The reply still comes, to nobody: it is counted, not handed to a later request.
+    wait_until(30, "the late reply is counted", || {
+        client.requester().late_replies() == 1
+    })
+    .await;
+    let reply = client
+        .request_quote_requests(&QuoteRequest {
+            id: "next".into(),
+            qty: 2,
+        })
+        .await
+        .unwrap();
+    assert_eq!((reply.id.as_str(), reply.price), ("next", 6));
+    stop(token, handle).await;
+}
+
+async fn requests_that_cannot_be_answered_are_dead_lettered_with_the_reason(kafka: &dyn Broker) {
+    // The dead-letter topic is among the application's topics.
+    topics(kafka);
+    let (token, handle) = spawn(replier(kafka, Duration::ZERO));
+    // A foreign producer: one request without a correlation id, one naming a reply
+    // topic that is not a topic name.
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let request = QuoteRequest {
+        id: "x".into(),
+        qty: 1,
+    };
+    producer
+        .send::<channels::QuoteRequests>(Outgoing::new(&request))
+        .await
+        .unwrap();
+    producer
+        .send::<channels::QuoteRequests>(
+            Outgoing::new(&request)
+                .header("correlationId", "c-1")
+                .header("replyTo", "not a topic!"),
+        )
+        .await
+        .unwrap();
+    let dead = read_topic(&kafka.bootstrap_servers(), "pricing.quotes.dlq", 2, 500).await;
+    let mut reasons: Vec<String> = dead
+        .iter()
+        .map(|r| r.header("x-dlq-error").unwrap_or_default())
+        .collect();
+    reasons.sort();
+    assert_eq!(dead.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].contains("the request carries no `correlationId` header"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("the request's `replyTo` header is not a Kafka topic name"),
+        "{reasons:?}"
+    );
+    stop(token, handle).await;
+}
