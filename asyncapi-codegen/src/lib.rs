@@ -139,6 +139,7 @@ fn expand_resolved(
         doc: &document,
         types: types::TypeSpace::new(runtime, &mut report),
         channel_messages: Vec::new(),
+        channel_envelopes: Vec::new(),
     };
     let tokens = generator.generate(resolver);
     Ok(Expansion {

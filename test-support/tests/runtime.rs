@@ -69,7 +69,7 @@ async fn message_round_trips_with_key_headers_and_position(kafka: &dyn Broker) {
     let sent = signup(7);
     let key = "user-7".to_owned();
     let headers = SignupHeaders {
-        trace_id: "trace-abc".into(),
+        trace_id: Some("trace-abc".into()),
         priority: Some(3),
     };
     let delivery = producer

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::bundle::bundle_schema;
 use super::messages::{tag_property, Codec, MessageCode};
 use super::naming::{channel_type_name, opt_str};
-use super::Generator;
+use super::{Envelope, Generator};
 use crate::exact::type_enforces_schema;
 use crate::ir::{Channel, Message, PayloadFormat};
 use crate::normalize::placeholders;
@@ -43,7 +43,8 @@ impl Generator<'_> {
             quote! { super::#top_level }
         };
         self.channel_messages.push(top_level);
-        let (headers_ty, key_ty) = self.channel_headers_and_key(c, messages);
+        let (headers_ty, key_ty, envelope) = self.channel_headers_and_key(c, messages);
+        self.channel_envelopes.push(envelope);
         let (params_ty, params_item) = self.parameters(c);
         let names: Vec<String> = placeholders(&topic);
         let (group, client) = self.channel_ids(i);
@@ -132,7 +133,7 @@ impl Generator<'_> {
         &self,
         c: &Channel,
         messages: &[MessageCode],
-    ) -> (TokenStream, TokenStream) {
+    ) -> (TokenStream, TokenStream, Envelope) {
         let rt = &self.rt;
         let agree = |f: &dyn Fn(&MessageCode) -> Option<String>| -> Option<String> {
             let set: HashSet<Option<String>> =
@@ -143,23 +144,24 @@ impl Generator<'_> {
                 None
             }
         };
-        let headers_ty = agree(&|m| m.headers.as_ref().and_then(|h| h.nominal.clone()))
-            .map(|n| {
-                let n = format_ident!("{}", n);
-                quote! { super::#n }
-            })
-            .unwrap_or_else(|| quote! { #rt::RawHeaders });
-        let key_ty = agree(&|m| m.key.as_ref().map(|k| k.tokens.to_string()))
-            .and_then(|k| k.parse::<TokenStream>().ok())
-            .map(|k| {
-                if k.to_string().starts_with("::") {
-                    k
-                } else {
-                    quote! { super::#k }
-                }
-            })
-            .unwrap_or_else(|| quote! { ::std::vec::Vec<u8> });
-        (headers_ty, key_ty)
+        let headers = agree(&|m| m.headers.as_ref().and_then(|h| h.nominal.clone()))
+            .map(|n| format_ident!("{}", n));
+        let key = agree(&|m| m.key.as_ref().map(|k| k.tokens.to_string()))
+            .and_then(|k| k.parse::<TokenStream>().ok());
+        let headers_ty = match &headers {
+            Some(n) => quote! { super::#n },
+            None => quote! { #rt::RawHeaders },
+        };
+        let key_ty = match &key {
+            Some(k) if k.to_string().starts_with("::") => k.clone(),
+            Some(k) => quote! { super::#k },
+            None => quote! { ::std::vec::Vec<u8> },
+        };
+        let envelope = Envelope {
+            key,
+            headers: headers.map(|n| quote! { #n }),
+        };
+        (headers_ty, key_ty, envelope)
     }
 
     /// The `groupId` and `clientId` bindings of the operations on channel `i`.

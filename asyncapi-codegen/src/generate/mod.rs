@@ -28,6 +28,16 @@ pub struct Generator<'a> {
     pub types: TypeSpace<'a>,
     /// Each channel's message type, as named at the top level of the expansion.
     pub channel_messages: Vec<TokenStream>,
+    /// Each channel's typed key and headers, as named at the top level.
+    pub channel_envelopes: Vec<Envelope>,
+}
+
+/// A channel's typed record key and headers, when its messages declare them (`None`:
+/// raw bytes and raw headers).
+#[derive(Clone, Default)]
+pub struct Envelope {
+    pub key: Option<TokenStream>,
+    pub headers: Option<TokenStream>,
 }
 
 impl Generator<'_> {

@@ -88,15 +88,7 @@ impl Generator<'_> {
         let with_doc = format!(
             " [`{name}`](Self::{name}) with a key, headers or parameters, and its own time limit."
         );
-        let (param_arg, param_use) = if c.parameters.is_empty() {
-            (quote! {}, quote! {})
-        } else {
-            let pt = format_ident!("{}Parameters", channel_type_name(c));
-            (
-                quote! { parameters: &channels::#pt, },
-                quote! { .parameters(parameters) },
-            )
-        };
+        let (param_arg, param_use) = self.send_arguments(op.channel, c);
         quote! {
             #[doc = #doc]
             pub async fn #name(&self, #param_arg message: &#request_ty) -> ::std::result::Result<#reply_ty, #rt::RequestError> {

@@ -304,27 +304,42 @@ impl Generator<'_> {
             .map(|s| format!(" Operation `{}`: {}", op.id, s))
             .unwrap_or_else(|| format!(" Operation `{}`.", op.id));
         let edoc = format!(" Queues a message on channel `{}` with a key, headers or parameters; await the returned future for the delivery report. Many sends may be in flight at once.", c.id);
-        let (param_arg, param_use) = if c.parameters.is_empty() {
-            (quote! {}, quote! {})
-        } else {
-            let pt = format_ident!("{}Parameters", channel_type_name(c));
-            (
-                quote! { parameters: &channels::#pt, },
-                quote! { .parameters(parameters) },
-            )
-        };
+        let (args, uses) = self.send_arguments(op.channel, c);
         quote! {
             #[doc = #doc]
             #[doc = ""]
             #[doc = #op_doc]
-            pub async fn #fname(&self, #param_arg message: &#msg_ty) -> ::std::result::Result<#rt::Delivery, #rt::SendError> {
-                self.producer.send::<channels::#ch>(#rt::Outgoing::new(message) #param_use).await
+            pub async fn #fname(&self, #args message: &#msg_ty) -> ::std::result::Result<#rt::Delivery, #rt::SendError> {
+                self.producer.send::<channels::#ch>(#rt::Outgoing::new(message) #uses).await
             }
             #[doc = #edoc]
             pub async fn #ename(&self, outgoing: #rt::Outgoing<'_, channels::#ch>) -> ::std::result::Result<#rt::DeliveryFuture, #rt::SendError> {
                 self.producer.enqueue::<channels::#ch>(outgoing).await
             }
         }
+    }
+
+    /// The arguments a send on channel `index` takes besides the message, and the
+    /// `Outgoing` calls that use them: parameters when the channel has some, the typed
+    /// key and headers when its messages declare them (so a header the document
+    /// requires cannot be left out: its field must be given).
+    pub(super) fn send_arguments(&self, index: usize, c: &Channel) -> (TokenStream, TokenStream) {
+        let (mut args, mut uses) = (TokenStream::new(), TokenStream::new());
+        if !c.parameters.is_empty() {
+            let pt = format_ident!("{}Parameters", channel_type_name(c));
+            args.extend(quote! { parameters: &channels::#pt, });
+            uses.extend(quote! { .parameters(parameters) });
+        }
+        let envelope = &self.channel_envelopes[index];
+        if let Some(key) = &envelope.key {
+            args.extend(quote! { key: &#key, });
+            uses.extend(quote! { .key(key) });
+        }
+        if let Some(headers) = &envelope.headers {
+            args.extend(quote! { headers: &#headers, });
+            uses.extend(quote! { .headers(headers) });
+        }
+        (args, uses)
     }
 
     /// How `from_env` builds its configuration: a document server brings its security

@@ -1,7 +1,7 @@
 //! A channel bound to its handler, with the channel's types erased so the loop can
 //! hold routes of many channels.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -14,7 +14,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::handler::{Handler, HandlerError, ListenerOptions, MessageContext, State};
-use crate::contract::{Channel, ChannelParameters, Message, RawHeader};
+use crate::contract::{
+    Channel, ChannelParameters, HeaderSet, Message, RawHeader, RawHeaders, RecordKey,
+};
 use crate::error::{ConsumerError, DecodeError};
 use crate::producer::CONTENT_TYPE_HEADER;
 use crate::topic::TopicTemplate;
@@ -292,6 +294,35 @@ fn schema_problem(error: &jsonschema::ValidationError<'_>) -> String {
     problem
 }
 
+/// A record whose key or headers break the channel's typed key or headers (a required
+/// header missing, a value of the wrong type) breaks the contract whatever the handler
+/// does: it is dead-lettered before the handler is called, not retried. Raw keys and
+/// headers (`Vec<u8>`, `RawHeaders`) cannot break anything and are not looked at.
+fn check_key_and_headers<C: Channel>(record: &Record<'_>) -> Result<(), String> {
+    if TypeId::of::<C::Headers>() != TypeId::of::<RawHeaders>() {
+        C::Headers::from_kafka_headers(&record.headers)
+            .map_err(|e| without_values(&e.to_string()))?;
+    }
+    if TypeId::of::<C::Key>() != TypeId::of::<Vec<u8>>() {
+        if let Some(key) = &record.key {
+            C::Key::decode_key(key).map_err(|e| without_values(&e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// serde's "invalid type: string \"…\", expected u32" quotes the value it got; a
+/// dead letter and its log line say what was expected, not what a stranger wrote.
+fn without_values(error: &str) -> String {
+    match (error.find("invalid "), error.rfind(", expected ")) {
+        (Some(start), Some(expected)) if start < expected => {
+            let kind = error[start..].split(':').next().unwrap_or("invalid value");
+            format!("{}{kind}{}", &error[..start], &error[expected..])
+        }
+        _ => error.to_owned(),
+    }
+}
+
 fn dead_reason(e: DecodeError) -> (DeadReason, String) {
     let reason = match e {
         DecodeError::Schema { .. } => DeadReason::SchemaError,
@@ -357,6 +388,13 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
                     }
                 }
             };
+            if let Err(error) = check_key_and_headers::<C>(record) {
+                return Outcome::Dead {
+                    reason: DeadReason::DecodeError,
+                    error,
+                    attempts: 0,
+                };
+            }
             let max_attempts = self
                 .options
                 .max_attempts
@@ -418,5 +456,26 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
                 attempt += 1;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn header_errors_say_what_was_expected_not_what_came() {
+        assert_eq!(
+            without_values("header `*`: invalid type: string \"s3cret\", expected u32"),
+            "header `*`: invalid type, expected u32"
+        );
+        assert_eq!(
+            without_values("invalid value: integer `-7`, expected u8"),
+            "invalid value, expected u8"
+        );
+        assert_eq!(
+            without_values("header `*`: missing field `trace_id`"),
+            "header `*`: missing field `trace_id`"
+        );
     }
 }

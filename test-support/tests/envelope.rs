@@ -1,0 +1,144 @@
+//! Typed record keys and headers through code generated from `tests/specs/traced.yaml`
+//! (a required `correlation-id` header, an integer `attempt` header, a string key):
+//! the generated send takes them, the handler reads them typed, and a foreign record
+//! that breaks them is dead-lettered before any handler runs, without retries.
+
+#[macro_use]
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use asyncapi_runtime::{Consumer, ListenerOptions, MessageContext};
+use asyncapi_test_support::foreign::{self, ForeignRecord};
+use asyncapi_test_support::Broker;
+use support::*;
+
+mod traced {
+    asyncapi_runtime::asyncapi!("tests/specs/traced.yaml");
+}
+
+use traced::{channels, Application, Client, Order, OrderHeaders};
+
+broker_tests!(
+    typed_key_and_headers_reach_the_handler,
+    records_breaking_the_typed_headers_are_dead_lettered_before_the_handler,
+);
+
+type Seen = Arc<Mutex<Vec<(String, Option<String>, OrderHeaders)>>>;
+
+fn topics(kafka: &dyn Broker) {
+    for spec in Application::TOPIC_SPECS {
+        kafka.create_topic(spec.name, 1).expect("create topic");
+    }
+}
+
+/// The application's consumer, recording each order with its typed key and headers.
+fn recording(kafka: &dyn Broker, seen: Seen) -> Consumer<Application> {
+    Application::new(kafka.config())
+        .unwrap()
+        .consumer()
+        .group_id(format!("orders-{}", uuid::Uuid::new_v4()))
+        .retry(fast_retry(3))
+        .route::<channels::Orders, _>(
+            move |order: Order, context: MessageContext| {
+                let seen = seen.clone();
+                async move {
+                    let key = context.key_as::<String>().unwrap();
+                    let headers = context.headers_as::<OrderHeaders>().unwrap();
+                    seen.lock().unwrap().push((order.id, key, headers));
+                }
+            },
+            ListenerOptions::default(),
+        )
+}
+
+async fn typed_key_and_headers_reach_the_handler(kafka: &dyn Broker) {
+    topics(kafka);
+    let seen: Seen = Arc::default();
+    let (token, handle) = spawn(recording(kafka, seen.clone()));
+    let headers = OrderHeaders {
+        correlation_id: "c-1".into(),
+        attempt: Some(2),
+    };
+    Client::new(kafka.config())
+        .unwrap()
+        .send_orders(
+            &"customer-9".to_owned(),
+            &headers,
+            &Order { id: "o-1".into() },
+        )
+        .await
+        .unwrap();
+    wait_until(20, "the order is handled", || {
+        !seen.lock().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [("o-1".to_owned(), Some("customer-9".to_owned()), headers)]
+    );
+    stop(token, handle).await;
+}
+
+async fn records_breaking_the_typed_headers_are_dead_lettered_before_the_handler(
+    kafka: &dyn Broker,
+) {
+    topics(kafka);
+    let seen: Seen = Arc::default();
+    let (token, handle) = spawn(recording(kafka, seen.clone()));
+    let payload = br#"{"id":"o-1"}"#.to_vec();
+    let record = |headers: Vec<(&str, &str)>| ForeignRecord {
+        key: Some(b"k".to_vec()),
+        value: Some(payload.clone()),
+        headers: headers
+            .into_iter()
+            .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect(),
+        ..ForeignRecord::default()
+    };
+    let records = [
+        record(vec![]),
+        record(vec![("correlation-id", "c-2"), ("attempt", "s3cret")]),
+        record(vec![("correlation-id", "c-3")]),
+    ];
+    let bootstrap = kafka.bootstrap_servers();
+    tokio::task::spawn_blocking(move || foreign::produce(&bootstrap, "traced.orders", &records))
+        .await
+        .unwrap()
+        .expect("foreign producer");
+
+    let dead = read_topic(&kafka.bootstrap_servers(), "traced.orders.dlq", 2, 500).await;
+    let errors: Vec<String> = dead
+        .iter()
+        .map(|r| r.header("x-dlq-error").unwrap_or_default())
+        .collect();
+    assert_eq!(dead.len(), 2, "{errors:?}");
+    for record in &dead {
+        assert_eq!(
+            record.header("x-dlq-reason").as_deref(),
+            Some("decode-error")
+        );
+        // Not retried: the handler was never called for it.
+        assert_eq!(record.header("x-dlq-attempts").as_deref(), Some("0"));
+    }
+    assert!(
+        errors[0].contains("missing field `correlation-id`"),
+        "{errors:?}"
+    );
+    assert!(errors[1].contains("expected i64"), "{errors:?}");
+    assert!(
+        !errors[1].contains("s3cret"),
+        "a header value leaked: {errors:?}"
+    );
+    wait_until(20, "the valid record is handled", || {
+        !seen.lock().unwrap().is_empty()
+    })
+    .await;
+    let handled: Vec<String> = seen.lock().unwrap().iter().map(|s| s.0.clone()).collect();
+    assert_eq!(
+        handled,
+        ["o-1"],
+        "only the third record reaches the handler"
+    );
+    stop(token, handle).await;
+}
