@@ -71,7 +71,7 @@ pub struct TypeSpace<'p> {
     rt: TokenStream,
     /// The serde attributes of optional fields, nullable or not (their strings are
     /// lexed when quoted).
-    skip_none: TokenStream,
+    skip_none_nullable: TokenStream,
     skip_none_reject_null: TokenStream,
     items: Vec<TokenStream>,
     /// Schema node → the type generated for it.
@@ -268,8 +268,11 @@ impl<'p> TypeSpace<'p> {
             value_ty: quote! { #p::serde_json::Value },
             private: p,
             derives,
-            skip_none: quote! {
-                #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            skip_none_nullable: {
+                let nullable = runtime_item_path(&runtime, "codec::nullable");
+                quote! {
+                    #[serde(default, deserialize_with = #nullable, skip_serializing_if = "::std::option::Option::is_none")]
+                }
             },
             skip_none_reject_null: {
                 let present = runtime_item_path(&runtime, "codec::present");
@@ -440,6 +443,11 @@ impl<'p> TypeSpace<'p> {
             self.enumeration(r, at, schema, values, name)
         } else if let Some(c) = field(schema, "const") {
             match c {
+                // A one-value enum: the field cannot hold anything else, and decoding
+                // checks the value (a free `String` took any tag and lost data).
+                Value::String(_) if !name.is_empty() => {
+                    self.enumeration(r, at, schema, std::slice::from_ref(c), name)
+                }
                 Value::String(_) => Ty {
                     is_string: true,
                     ..Ty::plain(quote! { ::std::string::String })
@@ -591,13 +599,18 @@ impl<'p> TypeSpace<'p> {
             } else if is_required {
                 all_optional = false;
                 quote! { #doc #rename pub #fident: ::std::option::Option<#t>, }
+            } else if fty.nullable {
+                // Absent, `null` and a value are three things the schema tells apart:
+                // `None`, `Some(None)` and `Some(Some(v))`.
+                let skip = &self.skip_none_nullable;
+                quote! {
+                    #doc #rename
+                    #skip
+                    pub #fident: ::std::option::Option<::std::option::Option<#t>>,
+                }
             } else {
-                // Absent is `None`; `null` is rejected unless the schema allows it.
-                let skip = if fty.nullable {
-                    &self.skip_none
-                } else {
-                    &self.skip_none_reject_null
-                };
+                // Absent is `None`; `null` is rejected as the schema rejects it.
+                let skip = &self.skip_none_reject_null;
                 quote! {
                     #doc #rename
                     #skip
@@ -785,6 +798,18 @@ impl<'p> TypeSpace<'p> {
             }
 
         });
+        // A single value (`const`, or a one-value `enum`) is the only value there is.
+        if let ([only], [value]) = (vidents.as_slice(), values.as_slice()) {
+            let doc = format!(" `{value}`, the only value the document allows.");
+            self.items.push(quote! {
+                impl ::std::default::Default for #ident {
+                    #[doc = #doc]
+                    fn default() -> #ident {
+                        #ident::#only
+                    }
+                }
+            });
+        }
         let ty = Ty {
             tokens: quote! { #ident },
             nullable: false,

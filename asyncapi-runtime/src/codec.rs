@@ -42,6 +42,17 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// `deserialize_with` of optional, nullable properties: absent is `None` (with
+/// `#[serde(default)]`), `null` is `Some(None)` and a value `Some(Some(v))`, so a
+/// service can send and tell apart all three.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 /// `Deserialize` of generated string enums: a JSON string (borrowed or not) parsed with
 /// `FromStr`. Anything else is refused, as the schema refuses it (serde's derived enums
 /// also take `{"value": null}`).

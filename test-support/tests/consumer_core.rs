@@ -502,18 +502,20 @@ async fn records_from_strangers_are_dead_lettered_at_once_and_the_partition_goes
         .unwrap()
         .expect("foreign producer");
 
-    wait_until(30, "the two decodable records handled", || {
-        handled.lock().unwrap().len() == 2
+    wait_until(30, "the decodable record handled", || {
+        !handled.lock().unwrap().is_empty()
     })
     .await;
-    assert_eq!(*handled.lock().unwrap(), [(1, true), (2, false)]);
-    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 5, 300).await;
-    assert_eq!(dlq.len(), 5);
+    // The channel's key is a string: a key that is not UTF-8 breaks it, whatever the
+    // payload, and is dead-lettered like the rest.
+    assert_eq!(*handled.lock().unwrap(), [(2, false)]);
+    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 6, 300).await;
+    assert_eq!(dlq.len(), 6);
     let offsets: Vec<String> = dlq
         .iter()
         .map(|r| r.header("x-dlq-offset").unwrap())
         .collect();
-    assert_eq!(offsets, ["0", "1", "2", "3", "4"]);
+    assert_eq!(offsets, ["0", "1", "2", "3", "4", "5"]);
     for r in &dlq {
         assert_eq!(
             r.header("x-dlq-reason").as_deref(),

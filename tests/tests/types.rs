@@ -16,7 +16,7 @@ use edge::*;
 
 fn envelope() -> PetEnvelope {
     PetEnvelope {
-        kind: "pet".into(),
+        kind: PetEnvelopeKind::Pet,
         pet: Pet::Dog(Dog {
             pet_type: "Dog".into(),
             barks: Some(true),
@@ -124,18 +124,35 @@ fn colliding_names_get_distinct_fields_and_variants() {
     assert_eq!(back, envelope());
 }
 
+/// An optional `nullable` property has three states the schema tells apart: absent
+/// (`None`), `null` (`Some(None)`) and a value (`Some(Some(v))`); each is sent and
+/// read back as it is.
 #[test]
-fn nullable_is_an_option_and_absent_optionals_are_skipped() {
+fn optional_nullable_tells_absent_from_null_and_absent_optionals_are_skipped() {
     let mut e = envelope();
     e.foo_bar = None;
     let value = serde_json::to_value(&e).unwrap();
     assert!(value.get("fooBar").is_none(), "{value}");
-    let audit: Audit = serde_json::from_value(json!({"kind": "audit", "note": null})).unwrap();
-    assert_eq!(audit.note, None);
+    for (note, json) in [
+        (None, json!({"kind": "audit"})),
+        (Some(None), json!({"kind": "audit", "note": null})),
+        (
+            Some(Some("n".to_owned())),
+            json!({"kind": "audit", "note": "n"}),
+        ),
+    ] {
+        let audit = Audit {
+            kind: AuditKind::Audit,
+            note: note.clone(),
+        };
+        assert_eq!(serde_json::to_value(&audit).unwrap(), json);
+        let back: Audit = serde_json::from_value(json).unwrap();
+        assert_eq!(back.note, note);
+    }
     let with_nickname: PetEnvelope =
         serde_json::from_value(json!({"kind": "pet", "pet": {"petType": "Cat"}, "nickname": null}))
             .unwrap();
-    assert_eq!(with_nickname.nickname, None);
+    assert_eq!(with_nickname.nickname, Some(None));
 }
 
 #[test]
@@ -153,8 +170,8 @@ fn recursion_is_boxed_and_formats_map_to_crates() {
 #[test]
 fn channel_with_two_messages_decodes_by_constant_tag() {
     let audit = PetsMessage::from(Audit {
-        kind: "audit".into(),
-        note: Some("n".into()),
+        kind: AuditKind::Audit,
+        note: Some(Some("n".into())),
     });
     let bytes = audit.encode().unwrap();
     assert_eq!(
@@ -168,6 +185,21 @@ fn channel_with_two_messages_decodes_by_constant_tag() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("`pet`") && err.contains("`audit`"), "{err}");
+}
+
+/// A `const` property is a one-value enum: it cannot be set wrong, defaults to its
+/// value, and a record carrying another value is refused, not read as this message.
+#[test]
+fn a_const_property_is_fixed_by_its_type_and_checked_on_decode() {
+    assert_eq!(PetEnvelopeKind::default(), PetEnvelopeKind::Pet);
+    assert_eq!(
+        serde_json::to_value(AuditKind::Audit).unwrap(),
+        json!("audit")
+    );
+    let err = serde_json::from_value::<Audit>(json!({"kind": "pet", "note": "n"}))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected one of: audit"), "{err}");
 }
 
 #[test]
@@ -295,7 +327,7 @@ fn tagged_one_of_members_are_named_after_their_tag_values() {
     let card = Payment {
         amount: 12,
         method: PaymentMethod::Card(PaymentMethodCard {
-            method: "card".into(),
+            method: tagged::PaymentMethodCardMethod::Card,
             number: "4111".into(),
         }),
     };
