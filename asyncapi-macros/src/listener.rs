@@ -189,10 +189,10 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
         ));
     }
     let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
-    if inputs.is_empty() || inputs.len() > 2 {
+    if inputs.is_empty() || inputs.len() > 3 {
         return Err(syn::Error::new(
             if inputs.is_empty() { sig.paren_token.span.join() } else { sig.inputs.span() },
-            format!("an event listener takes the message, and optionally a `MessageContext`: `async fn {}(message: M, ctx: MessageContext)`; found {} parameter(s)", sig.ident, inputs.len()),
+            format!("an event listener takes the message, and optionally a `MessageContext` and the consumer's state: `async fn {}(message: M, ctx: MessageContext, state: Shared<AppState>)`; found {} parameter(s)", sig.ident, inputs.len()),
         ));
     }
     let mut types = Vec::new();
@@ -229,14 +229,14 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
     };
     let rt = quote! { ::asyncapi_runtime::__private };
     let msg_ty = &types[0];
-    let call = if types.len() == 2 {
-        // Spanned at the second parameter's type: a wrong type is reported there.
-        let ctx_ty = &types[1];
-        let ctx =
-            quote::quote_spanned! {ctx_ty.span()=> { let context: #ctx_ty = context; context } };
-        quote! { #fn_name(Self::__asyncapi_message(message), #ctx).await }
-    } else {
-        quote! { { let _ = context; #fn_name(Self::__asyncapi_message(message)).await } }
+    let call = handler_call(&rt, fn_name, &types);
+    let state = match types.get(2) {
+        // Spanned at the state parameter's type: a type that is not `Shared<T>` is
+        // reported there.
+        Some(state_ty) => quote::quote_spanned! {state_ty.span()=>
+            ::std::option::Option::Some(<#state_ty as #rt::FromState>::requirement())
+        },
+        None => quote! { ::std::option::Option::None },
     };
     let opt = |v: Option<TokenStream>| {
         v.map(|t| quote! { ::std::option::Option::Some(#t) })
@@ -275,6 +275,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
                     dead_letter_topic: #dead_letter,
                     concurrency: #concurrency,
                     timeout: #timeout,
+                    state: #state,
                 }
             }
 
@@ -286,6 +287,30 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
             }
         } }
     })
+}
+
+/// The call of the user's function with the message, and the context and state where
+/// it takes them. The state was checked when the consumer started; finding none here
+/// would be a bug, reported as a permanent handler error rather than a panic.
+fn handler_call(rt: &TokenStream, fn_name: &syn::Ident, types: &[Type]) -> TokenStream {
+    let message = quote! { Self::__asyncapi_message(message) };
+    let Some(ctx_ty) = types.get(1) else {
+        return quote! { { let _ = context; #fn_name(#message).await } };
+    };
+    // Spanned at the second parameter's type: a wrong type is reported there.
+    let ctx = quote::quote_spanned! {ctx_ty.span()=> { let context: #ctx_ty = context; context } };
+    let Some(state_ty) = types.get(2) else {
+        return quote! { #fn_name(#message, #ctx).await };
+    };
+    quote! {
+        {
+            let state = match <#state_ty as #rt::FromState>::from_state(&context.state) {
+                ::std::option::Option::Some(state) => state,
+                ::std::option::Option::None => return ::std::result::Result::Err(#rt::HandlerError::permanent("the consumer's state is missing")),
+            };
+            #fn_name(#message, #ctx, state).await
+        }
+    }
 }
 
 /// `()` (or nothing), or `Result<(), E>` under any path (`anyhow::Result<()>` too).

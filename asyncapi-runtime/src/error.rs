@@ -263,6 +263,11 @@ pub enum ConsumerError {
     ConflictingGroupIds(String, String),
     #[error("nothing to consume: add a route, a listener or a subscription")]
     NoRoutes,
+    #[error("the listener of channel `{channel}` reads a `{expected}` from the consumer's state, which was not given: call `.with_state(..)` with one")]
+    MissingState {
+        channel: &'static str,
+        expected: &'static str,
+    },
     #[error("channel `{channel}`: {source}")]
     Topic {
         channel: &'static str,

@@ -38,9 +38,9 @@ pub use admin::{ensure_topics, AdminError, TopicSpec};
 pub use asyncapi_macros::{asyncapi, event_listener};
 pub use config::KafkaConfig;
 pub use consumer::{
-    Acker, Consumer, DeadLetterFailure, Handler, HandlerError, Health, IntoHandlerResult, Listener,
-    ListenerOptions, MessageContext, PartitionState, PartitionStatus, Received, ReplyHandler,
-    RetryPolicy, State, Subscription,
+    Acker, Consumer, DeadLetterFailure, FromState, Handler, HandlerError, Health,
+    IntoHandlerResult, Listener, ListenerOptions, MessageContext, PartitionState, PartitionStatus,
+    Received, ReplyHandler, RetryPolicy, Shared, State, StateRequirement, Subscription,
 };
 pub use contract::*;
 pub use embedded::EmbeddedKafka;
@@ -73,7 +73,8 @@ pub mod __private {
     pub use crate::codec;
     pub use crate::config::KafkaConfig;
     pub use crate::consumer::{
-        Consumer, HandlerError, IntoHandlerResult, Listener, ListenerOptions, MessageContext,
+        Consumer, FromState, HandlerError, IntoHandlerResult, Listener, ListenerOptions,
+        MessageContext,
     };
     pub use crate::contract::{
         Channel, ChannelParameters, HeaderSet, Message, NoParameters, RawHeader, RawHeaders,

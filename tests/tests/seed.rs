@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asyncapi_runtime::{
-    event_listener, CancellationToken, Channel, EmbeddedKafka, MessageContext, RetryPolicy,
+    event_listener, CancellationToken, Channel, ConsumerError, EmbeddedKafka, MessageContext,
+    RetryPolicy, Shared,
 };
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -20,11 +21,11 @@ use account::{channels, AccountCreated, UserSignup};
 
 type Seen = mpsc::UnboundedSender<(UserSignup, i64)>;
 
+/// Takes the consumer's state as a typed parameter: a consumer without a `Seen` does
+/// not start (see `a_listener_without_its_state_stops_the_consumer_before_any_record`).
 #[event_listener(api = account, channel = "user/signup", group = "seed-service")]
-async fn record_signup(signup: UserSignup, ctx: MessageContext) {
-    if let Some(seen) = ctx.state::<Seen>() {
-        let _ = seen.send((signup, ctx.offset));
-    }
+async fn record_signup(signup: UserSignup, ctx: MessageContext, seen: Shared<Seen>) {
+    let _ = seen.send((signup, ctx.offset));
 }
 
 #[event_listener(api = account, channel = "user/signup", group = "seed-failing", retries = 3)]
@@ -251,5 +252,35 @@ fn dlq_reader(kafka: &EmbeddedKafka, n: usize) -> impl FnOnce() -> Vec<RawRecord
             "{} of {n} records reached user.signup.dlq within 30 s",
             records.len()
         );
+    }
+}
+
+/// A listener whose state parameter the consumer was not given is refused when the
+/// consumer starts, naming the channel and the type, before it joins a group; a state
+/// of another type is refused the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_without_its_state_stops_the_consumer_before_any_record() {
+    let kafka = broker();
+    let service = account::Application::new(kafka.config()).unwrap();
+    for consumer in [
+        service.consumer().listen::<record_signup>(),
+        service
+            .consumer()
+            .with_state(7u32)
+            .listen::<record_signup>(),
+    ] {
+        let started = tokio::time::timeout(
+            Duration::from_secs(10),
+            consumer.run(CancellationToken::new()),
+        )
+        .await
+        .expect("the consumer stops at once");
+        match started {
+            Err(ConsumerError::MissingState { channel, expected }) => {
+                assert_eq!(channel, "user/signup");
+                assert!(expected.contains("UnboundedSender"), "{expected}");
+            }
+            other => panic!("expected a missing-state error, got {other:?}"),
+        }
     }
 }

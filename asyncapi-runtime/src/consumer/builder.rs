@@ -201,6 +201,21 @@ impl<S> Consumer<S> {
         }
     }
 
+    /// Every handler that reads the state finds the type it needs.
+    fn check_state(&self) -> Result<(), ConsumerError> {
+        for route in &self.routes {
+            if let Some(requirement) = &route.options().state {
+                if !self.state.satisfies(requirement) {
+                    return Err(ConsumerError::MissingState {
+                        channel: route.channel_id(),
+                        expected: requirement.type_name(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Retry policy for failing handlers (default: 3 attempts, 200 ms doubling to 10 s).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -259,10 +274,18 @@ impl<S> Consumer<S> {
         self
     }
 
-    /// Shares `state` with every handler: read it with `ctx.state::<T>()` (e.g. the
-    /// `Application` a handler answers with).
+    /// Shares `state` with every handler: a listener takes it as a `Shared<T>`
+    /// parameter (checked when the consumer starts), a closure reads it with
+    /// `ctx.state::<T>()`.
     pub fn with_state<T: Send + Sync + 'static>(mut self, state: T) -> Self {
         self.state = State::new(state);
+        self
+    }
+
+    /// [`with_state`](Self::with_state) for a value the caller keeps a handle to (e.g.
+    /// the `Application` a handler answers with): handlers get a `Shared<T>` of it.
+    pub fn with_shared_state<T: Send + Sync + 'static>(mut self, state: Arc<T>) -> Self {
+        self.state = State::shared(state);
         self
     }
 
@@ -324,6 +347,7 @@ impl<S> Consumer<S> {
         if self.routes.is_empty() {
             return Err(ConsumerError::NoRoutes);
         }
+        self.check_state()?;
         let group = self.resolve_group()?;
         let client_id = self.routes.iter().find_map(|r| r.client_id());
         let mut defaults = vec![

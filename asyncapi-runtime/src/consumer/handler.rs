@@ -20,9 +20,89 @@ impl State {
         State(Some(Arc::new(value)))
     }
 
+    /// A state the caller keeps a handle to.
+    pub fn shared<T: Send + Sync + 'static>(value: Arc<T>) -> Self {
+        State(Some(value))
+    }
+
     /// The state, if it is a `T`.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.0.as_deref()?.downcast_ref::<T>()
+    }
+
+    /// The state shared, if it is a `T`.
+    pub fn get_shared<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.0.clone()?.downcast::<T>().ok()
+    }
+
+    /// Whether the state is a value of the type `requirement` names.
+    pub(crate) fn satisfies(&self, requirement: &StateRequirement) -> bool {
+        self.0
+            .as_deref()
+            .is_some_and(|value| value.type_id() == requirement.type_id)
+    }
+}
+
+/// The type of state a handler needs, checked against `Consumer::with_state` when the
+/// consumer starts, before any record is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateRequirement {
+    type_id: std::any::TypeId,
+    type_name: &'static str,
+}
+
+impl StateRequirement {
+    pub fn of<T: Send + Sync + 'static>() -> Self {
+        StateRequirement {
+            type_id: std::any::TypeId::of::<T>(),
+            type_name: std::any::type_name::<T>(),
+        }
+    }
+
+    /// The type's name, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+}
+
+/// A listener's share of the consumer's state: `async fn on(m: M, ctx: MessageContext,
+/// state: Shared<AppState>)` needs `Consumer::with_state(AppState { .. })`, which is
+/// checked when the consumer starts (`ConsumerError::MissingState`), not per record.
+#[derive(Debug)]
+pub struct Shared<T>(pub Arc<T>);
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// What the third parameter of an `#[event_listener]` can be: [`Shared<T>`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an event listener's state parameter",
+    label = "expected `Shared<YourState>`",
+    note = "the third parameter of an event listener is `Shared<T>`, where `T` is what `Consumer::with_state` is given"
+)]
+pub trait FromState: Sized + Send + 'static {
+    /// The state type this parameter needs.
+    fn requirement() -> StateRequirement;
+    /// The parameter, from a state that satisfies [`requirement`](Self::requirement).
+    fn from_state(state: &State) -> Option<Self>;
+}
+
+impl<T: Send + Sync + 'static> FromState for Shared<T> {
+    fn requirement() -> StateRequirement {
+        StateRequirement::of::<T>()
+    }
+    fn from_state(state: &State) -> Option<Self> {
+        state.get_shared::<T>().map(Shared)
     }
 }
 
@@ -259,11 +339,19 @@ pub struct ListenerOptions {
     /// How long one handler call may take before it counts as a failed attempt
     /// (overrides `Consumer::handler_timeout`).
     pub timeout: Option<std::time::Duration>,
+    /// The state type the handler reads (a `Shared<T>` listener parameter): the
+    /// consumer refuses to start without it.
+    pub state: Option<StateRequirement>,
 }
 
 impl ListenerOptions {
     pub fn group_id(mut self, group_id: impl Into<String>) -> Self {
         self.group_id = Some(group_id.into());
+        self
+    }
+    /// The handler reads a `T` from the consumer's state: checked when it starts.
+    pub fn requires_state<T: Send + Sync + 'static>(mut self) -> Self {
+        self.state = Some(StateRequirement::of::<T>());
         self
     }
     pub fn max_attempts(mut self, max_attempts: u32) -> Self {

@@ -39,7 +39,8 @@ pub use dead_letter::{
     DLQ_PARTITION_HEADER, DLQ_PAYLOAD_OMITTED_HEADER, DLQ_REASON_HEADER, DLQ_TOPIC_HEADER,
 };
 pub use handler::{
-    Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions, MessageContext, State,
+    FromState, Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions, MessageContext,
+    Shared, State, StateRequirement,
 };
 pub(crate) use headers::read_headers;
 pub use health::{Health, PartitionState, PartitionStatus};

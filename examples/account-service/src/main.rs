@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use asyncapi_runtime::CancellationToken;
-use asyncapi_runtime::{event_listener, EmbeddedKafka, KafkaConfig, MessageContext};
+use asyncapi_runtime::{event_listener, EmbeddedKafka, KafkaConfig, MessageContext, Shared};
 use futures::StreamExt;
 
 // The seed document is imperfect on purpose (an undeclared `{version}` server variable,
@@ -25,10 +25,11 @@ use account::{AccountCreated, UserSignup};
 
 /// The service's handler: opens an account for every signup and announces it.
 #[event_listener(api = account, channel = "user/signup", group = "account-service")]
-async fn on_signup(signup: UserSignup, ctx: MessageContext) -> anyhow::Result<()> {
-    let service = ctx
-        .state::<Arc<account::Application>>()
-        .context("service state missing")?;
+async fn on_signup(
+    signup: UserSignup,
+    ctx: MessageContext,
+    service: Shared<account::Application>,
+) -> anyhow::Result<()> {
     let email = signup.email.clone().unwrap_or_default();
     let account = AccountCreated {
         account_id: Some(format!("acc-{}", ctx.offset + 1)),
@@ -78,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
     let service = Arc::new(account::Application::new(config.clone())?);
     let service_loop = service
         .consumer()
-        .with_state(service.clone())
+        .with_shared_state(service.clone())
         .listen::<on_signup>();
     let service_task = tokio::spawn(service_loop.run(shutdown.clone()));
 

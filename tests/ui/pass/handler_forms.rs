@@ -55,9 +55,24 @@ pub async fn every_option(message: UserSignup, _context: MessageContext) -> Resu
     Ok(())
 }
 
+struct Accounts {
+    prefix: &'static str,
+}
+
+#[asyncapi_runtime::event_listener(channel = "user/signup")]
+async fn with_state(
+    message: UserSignup,
+    context: MessageContext,
+    accounts: asyncapi_runtime::Shared<Accounts>,
+) {
+    let _ = (message, context, accounts.prefix);
+}
+
 #[allow(dead_code)]
 fn register(app: &Application) -> asyncapi_runtime::Consumer<Application> {
     app.consumer()
+        .with_state(Accounts { prefix: "acc-" })
+        .listen::<with_state>()
         .listen::<message_only>()
         .listen::<with_context>()
         .listen::<unit_return>()
