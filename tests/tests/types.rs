@@ -345,3 +345,20 @@ fn tagged_one_of_members_are_named_after_their_tag_values() {
         PaymentMethod::BankTransfer(PaymentMethodBankTransfer { ref iban, .. }) if iban == "DE00"
     ));
 }
+
+/// A channel of several messages is validated too: a record must match one of their
+/// payload schemas (it used to get no schema, so constraints serde cannot see, here an
+/// `if`/`then` on `conditional`, went unchecked).
+#[test]
+fn a_channel_of_several_messages_validates_against_any_of_their_schemas() {
+    let schema = <edge::channels::Pets as Channel>::PAYLOAD_SCHEMA.expect("a schema");
+    let schema: serde_json::Value = serde_json::from_str(schema).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the bundled schema compiles");
+    assert!(validator.is_valid(&json!({"kind": "audit", "note": null})));
+    assert!(validator.is_valid(&json!({"kind": "pet", "pet": {"petType": "Cat"}})));
+    assert!(
+        !validator.is_valid(&json!({"kind": "pet", "pet": {"petType": "Cat"}, "conditional": ""})),
+        "`then: minLength: 1` of the pet envelope is enforced"
+    );
+    assert!(!validator.is_valid(&json!({"kind": "audit", "note": 5})));
+}

@@ -74,6 +74,51 @@ pub(super) fn bundle_schema(r: &Resolver, id: &NodeId) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// The payload schemas of several messages as one JSON Schema that accepts what any
+/// of them accepts (`anyOf`), their references sharing one `$defs`. `None` when a
+/// payload carries a root `$defs` of its own (rare; such channels are not validated).
+pub(super) fn bundle_any_of(r: &Resolver, ids: &[NodeId]) -> Option<String> {
+    let mut bundler = Bundler {
+        r,
+        defs: Vec::new(),
+        names: HashMap::new(),
+        taken: HashSet::new(),
+        at: ids.first()?.clone(),
+        root_defs: None,
+    };
+    let mut out = b"{\"anyOf\":[".to_vec();
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        bundler.at = id.clone();
+        match r.get(id) {
+            Some(value) => {
+                bundler.schema(&mut out, value, 0);
+            }
+            None => out.extend_from_slice(b"true"),
+        }
+        if bundler.root_defs.is_some() {
+            return None;
+        }
+    }
+    out.push(b']');
+    if !bundler.defs.is_empty() {
+        out.extend_from_slice(b",\"$defs\":{");
+        for (i, (name, body)) in bundler.defs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json_str(&mut out, name);
+            out.push(b':');
+            out.extend_from_slice(body);
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
+    String::from_utf8(out).ok()
+}
+
 /// `text` with `insert` at byte `at`.
 fn splice(out: &mut Vec<u8>, text: &[u8], at: usize, insert: &[u8]) {
     out.extend_from_slice(&text[..at]);
@@ -207,12 +252,16 @@ impl Bundler<'_> {
         };
         // AsyncAPI 2.x `nullable` is not JSON Schema: a string `type` becomes a list.
         let nullable = field_of(map, "nullable").and_then(Value::as_bool) == Some(true);
+        // With a `discriminator` the tag picks the member, as the generated type
+        // decodes it: members that overlap (every `Cat` is also a valid `Dog`) must not
+        // make every instance fail `oneOf`'s "exactly one".
+        let tagged = map.contains_key("discriminator");
         out.push(b'{');
         for (i, (k, val)) in map.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            write_json_str(out, k);
+            write_json_str(out, if tagged && k == "oneOf" { "anyOf" } else { k });
             out.push(b':');
             // The root's own `$defs` may be replaced by ours: bundle it aside.
             let aside = depth == 0 && k == "$defs" && self.root_defs.is_none();

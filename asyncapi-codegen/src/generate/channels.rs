@@ -6,14 +6,14 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-use super::bundle::bundle_schema;
+use super::bundle::{bundle_any_of, bundle_schema};
 use super::messages::{tag_property, Codec, MessageCode};
 use super::naming::{channel_type_name, opt_str};
 use super::{Envelope, Generator};
 use crate::exact::type_enforces_schema;
 use crate::ir::{Channel, Message, PayloadFormat};
 use crate::normalize::placeholders;
-use crate::resolve::{Resolver, NULL};
+use crate::resolve::{NodeId, Resolver, NULL};
 use crate::types::doc_attrs;
 
 /// One message of a multi-message channel: its enum variant, its code, its IR.
@@ -184,16 +184,28 @@ impl Generator<'_> {
             [one] => Some(*one),
             _ => None,
         };
-        let payload = single
-            .map(|m| &self.doc.messages[m])
-            .filter(|m| m.payload_format == PayloadFormat::JsonSchema)
-            .and_then(|m| m.payload.as_ref());
-        let bundled = payload.and_then(|(id, _)| bundle_schema(r, id));
+        let payloads: Option<Vec<NodeId>> = c
+            .messages
+            .iter()
+            .map(|&m| &self.doc.messages[m])
+            .map(|m| match (&m.payload_format, &m.payload) {
+                (PayloadFormat::JsonSchema, Some((id, _))) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        let bundled = match payloads.as_deref() {
+            Some([one]) => bundle_schema(r, one),
+            // Several messages: a record must match one of their payload schemas.
+            Some(many) if many.len() > 1 => bundle_any_of(r, many),
+            _ => None,
+        };
         // Text and byte payloads are not decoded as JSON: their type says nothing.
         let decoded_as_json = single.is_some_and(|m| messages[m].codec == Codec::Json);
         let type_enforces_schema = bundled.is_some()
             && decoded_as_json
-            && payload.is_some_and(|(id, _)| type_enforces_schema(r, id));
+            && payloads
+                .as_deref()
+                .is_some_and(|ids| ids.len() == 1 && type_enforces_schema(r, &ids[0]));
         let schema = match bundled {
             Some(s) => quote! { ::std::option::Option::Some(#s) },
             None => quote! { ::std::option::Option::None },
