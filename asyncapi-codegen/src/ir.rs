@@ -165,4 +165,6 @@ pub struct Message {
     pub key: Option<(NodeId, Value)>,
     /// `correlationId.location`, e.g. `$message.header#/correlationId`.
     pub correlation_id: Option<String>,
+    /// `examples` with a payload: their name (or summary) and the payload.
+    pub examples: Vec<(Option<String>, Value)>,
 }

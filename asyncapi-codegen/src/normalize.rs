@@ -761,10 +761,26 @@ impl<'r> Normalizer<'r, '_> {
             headers,
             key,
             correlation_id,
+            examples: message_examples(&m),
         });
         self.message_index.insert(mid, self.messages.len() - 1);
         Some(self.messages.len() - 1)
     }
+}
+
+/// A message's `examples` that carry a payload (at most three: they document the type).
+fn message_examples(message: &Value) -> Vec<(Option<String>, Value)> {
+    let Some(Value::Array(examples)) = message.get("examples") else {
+        return Vec::new();
+    };
+    examples
+        .iter()
+        .filter_map(|e| {
+            let payload = e.get("payload")?.clone();
+            Some((str_at(e, "name").or_else(|| str_at(e, "summary")), payload))
+        })
+        .take(3)
+        .collect()
 }
 
 /// Versions of the Kafka bindings whose channel fields this crate reads.

@@ -295,3 +295,42 @@ operations:
     }
     assert!(!shown.contains("Some("), "no debug formatting: {shown}");
 }
+
+#[test]
+fn message_types_are_documented_from_the_message_and_its_examples() {
+    let e = expand(
+        r#"
+asyncapi: 3.0.0
+info: { title: T, version: '1' }
+channels:
+  readings:
+    address: readings
+    messages:
+      reading:
+        name: Reading
+        title: Meter reading
+        summary: One reading of one meter.
+        payload: { $ref: '#/components/schemas/Sample' }
+        examples:
+          - name: typical
+            payload: { watts: 420 }
+operations:
+  onReading: { action: receive, channel: { $ref: '#/channels/readings' } }
+components:
+  schemas:
+    Sample: { type: object, properties: { watts: { type: integer } } }
+"#,
+    );
+    let code = e.pretty();
+    // The type is named after its schema; the message's own words document its impl.
+    for expected in [
+        "/// Message `Reading` (`application/json`).",
+        "/// Meter reading",
+        "/// One reading of one meter.",
+        "/// Example `typical`:",
+        "/// ```json",
+        "///   \"watts\": 420",
+    ] {
+        assert!(code.contains(expected), "missing `{expected}` in:\n{code}");
+    }
+}

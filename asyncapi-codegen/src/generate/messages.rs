@@ -40,6 +40,33 @@ pub(super) fn codec_for(m: &Message, ty: &Ty) -> Codec {
     }
 }
 
+/// The doc of a message's `Message` impl: its name and content type, what the document
+/// says of it (title, summary, description: the type itself may be named after its
+/// schema and documented from there), and its examples.
+fn message_doc(m: &Message) -> TokenStream {
+    let head = format!("Message `{}` (`{}`).", m.name, m.content_type);
+    let mut parts = vec![
+        Some(head),
+        m.title.clone(),
+        m.summary.clone(),
+        m.description.clone(),
+    ];
+    for (name, payload) in &m.examples {
+        let json = serde_json::to_string_pretty(payload).unwrap_or_default();
+        // Long examples document nothing a reader can take in.
+        if json.len() > 2_000 {
+            continue;
+        }
+        let label = match name {
+            Some(name) => format!("Example `{name}`:"),
+            None => "Example:".to_owned(),
+        };
+        parts.push(Some(format!("{label}\n\n```json\n{json}\n```")));
+    }
+    let parts: Vec<Option<&str>> = parts.iter().map(Option::as_deref).collect();
+    doc_attrs(&parts)
+}
+
 impl Generator<'_> {
     /// Generates the type of every message and its `Message` impl.
     pub(super) fn messages(&mut self, r: &Resolver) -> Vec<MessageCode> {
@@ -167,9 +194,9 @@ impl Generator<'_> {
                 quote! { ::std::result::Result::Ok(Self(::std::convert::From::from(bytes))) },
             ),
         };
-        let codec_doc = format!(" Message `{name}` (`{content_type}`).");
+        let doc = message_doc(m);
         self.types.push_item(quote! {
-            #[doc = #codec_doc]
+            #doc
             impl #rt::Message for #ident {
                 const NAME: &'static str = #name;
                 const CONTENT_TYPE: &'static str = #content_type;
