@@ -94,6 +94,15 @@ pub mod __private {
     pub use tokio_util;
     pub use uuid;
 
+    /// The producer configuration of a generated side: `config`, with the document's
+    /// `clientId` binding where the caller set no `client.id` of its own.
+    pub fn producer_config(config: &KafkaConfig, client_id: Option<&'static str>) -> KafkaConfig {
+        match client_id {
+            Some(id) if config.get("client.id").is_none() => config.clone().client_id(id),
+            _ => config.clone(),
+        }
+    }
+
     /// The version of the contract between generated code and this runtime (the
     /// `CONTRACT_VERSION` of the `asyncapi-codegen` release that goes with it).
     pub const CONTRACT: u32 = 1;

@@ -241,6 +241,7 @@ struct Inner {
     producer: FutureProducer<ProducerContext>,
     shared: Arc<ProducerShared>,
     flush_on_drop: Duration,
+    client_id: Option<String>,
 }
 
 impl Drop for Inner {
@@ -306,6 +307,7 @@ impl Producer<()> {
                 producer,
                 shared,
                 flush_on_drop: DEFAULT_FLUSH_ON_DROP,
+                client_id: config.get("client.id").map(str::to_owned),
             }),
             _side: PhantomData,
         })
@@ -313,6 +315,11 @@ impl Producer<()> {
 }
 
 impl<S> Producer<S> {
+    /// The `client.id` the producer was built with, if any (brokers log and quota by it).
+    pub fn client_id(&self) -> Option<&str> {
+        self.inner.client_id.as_deref()
+    }
+
     /// The same producer, restricted to the channels side `T` sends on.
     pub fn side<T>(self) -> Producer<T> {
         Producer {

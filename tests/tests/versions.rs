@@ -101,3 +101,17 @@ fn unsupported_versions_are_refused_with_the_supported_list() {
     asyncapi_codegen::expand_str(std::path::Path::new("doc.yaml"), text, &Default::default())
         .unwrap();
 }
+
+/// The `clientId` binding of the operations the application sends with names its
+/// producer, unless the configuration names one; the client is another program.
+#[tokio::test]
+async fn the_client_id_binding_names_the_applications_producer() {
+    use asyncapi_runtime::KafkaConfig;
+    let config = KafkaConfig::new("localhost:1");
+    let app = v3_1::Application::new(config.clone()).unwrap();
+    assert_eq!(app.producer().client_id(), Some("meter-audit"));
+    let named = v3_1::Application::new(config.clone().client_id("mine")).unwrap();
+    assert_eq!(named.producer().client_id(), Some("mine"));
+    let client = v3_1::Client::new(config).unwrap();
+    assert_eq!(client.producer().client_id(), None);
+}

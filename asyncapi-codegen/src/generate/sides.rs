@@ -49,7 +49,8 @@ impl Generator<'_> {
             format!(" The application described by {}.", self.doc.title)
         };
         let constants = self.side_constants(&channels);
-        let connect = self.side_constructors(channels.requests);
+        let client_id = self.side_client_id(mirrored);
+        let connect = self.side_constructors(channels.requests, client_id);
         let requester_field = channels.requests.then(|| {
             quote! {
                 /// Sends this side's requests and reads their replies.
@@ -158,16 +159,17 @@ impl Generator<'_> {
     }
 
     /// `new`, `for_server`, `from_env` and `ensure_topics`.
-    fn side_constructors(&self, requests: bool) -> TokenStream {
+    fn side_constructors(&self, requests: bool, client_id: Option<&str>) -> TokenStream {
         let rt = &self.rt;
         let from_env_config = self.env_config_tokens();
+        let client_id = super::naming::opt_str(&client_id.map(str::to_owned));
         let requester = requests.then(|| {
             quote! { requester: #rt::Requester::new(::std::clone::Clone::clone(&config)).side::<Self>(), }
         });
         quote! {
             /// Connects with `config`.
             pub fn new(config: #rt::KafkaConfig) -> ::std::result::Result<Self, #rt::ConfigError> {
-                let producer = #rt::Producer::new(&config)?.side::<Self>();
+                let producer = #rt::Producer::new(&#rt::producer_config(&config, #client_id))?.side::<Self>();
                 ::std::result::Result::Ok(Self { producer, #requester config })
             }
 
@@ -340,6 +342,19 @@ impl Generator<'_> {
             uses.extend(quote! { .headers(headers) });
         }
         (args, uses)
+    }
+
+    /// The `clientId` binding of the first operation the application sends with; the
+    /// mirrored client is another program and names itself.
+    fn side_client_id(&self, mirrored: bool) -> Option<&str> {
+        if mirrored {
+            return None;
+        }
+        self.doc
+            .operations
+            .iter()
+            .filter(|op| op.action == Action::Send)
+            .find_map(|op| op.client_id.as_deref())
     }
 
     /// How `from_env` builds its configuration: a document server brings its security
