@@ -193,7 +193,10 @@ impl Generator<'_> {
                 _ => None,
             })
             .collect();
-        let bundled = match payloads.as_deref() {
+        // Only payloads decoded as JSON are validated as JSON: text and bytes are not
+        // JSON documents (validating them would dead-letter every record).
+        let all_json = c.messages.iter().all(|&m| messages[m].codec == Codec::Json);
+        let bundled = match payloads.as_deref().filter(|_| all_json) {
             Some([one]) => bundle_schema(r, one),
             // Several messages: a record must match one of their payload schemas.
             Some(many) if many.len() > 1 => bundle_any_of(r, many),

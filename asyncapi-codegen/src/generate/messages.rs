@@ -108,8 +108,11 @@ impl Generator<'_> {
             m.summary.as_deref(),
             m.description.as_deref(),
         ]);
+        // `application/octet-stream` is bytes whatever its schema says (typically
+        // `type: string, format: binary`): there is no JSON to decode.
+        let bytes = ContentType::parse(&m.content_type) == Some(ContentType::Bytes);
         let payload = match (&m.payload, &m.payload_format) {
-            (Some((id, v)), PayloadFormat::JsonSchema) => {
+            (Some((id, v)), PayloadFormat::JsonSchema) if !bytes => {
                 Some(self.types.type_for(r, id, v, &base_name))
             }
             _ => None,
@@ -141,6 +144,11 @@ impl Generator<'_> {
                         };
                         (inner, codec_for(m, t), why)
                     }
+                    None if bytes => (
+                        quote! { ::std::vec::Vec<u8> },
+                        Codec::Bytes,
+                        " The payload is `application/octet-stream`: carried as raw bytes.".to_owned(),
+                    ),
                     None => match &m.payload_format {
                         PayloadFormat::Opaque(f) => (
                             quote! { ::std::vec::Vec<u8> },

@@ -1,0 +1,72 @@
+//! Messages that are not JSON documents but have a schema (`fixtures/types/
+//! content-types.yaml`): `application/octet-stream` is bytes, `text/plain` text. Each
+//! goes through the embedded broker and reaches its handler; they used to be decoded or
+//! validated as JSON and dead-lettered, every one.
+
+use std::time::Duration;
+
+use asyncapi_runtime::{CancellationToken, EmbeddedKafka, ListenerOptions, MessageContext};
+use tokio::sync::mpsc;
+
+mod contents {
+    asyncapi_runtime::asyncapi!("fixtures/types/content-types.yaml");
+}
+
+use contents::{channels, Application, Blob, Client, Count, Note};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_and_text_payloads_reach_their_handlers() {
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    kafka.create_topics(Application::TOPIC_SPECS).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let (blobs, notes, counts) = (tx.clone(), tx.clone(), tx);
+    let consumer = Application::new(kafka.config())
+        .unwrap()
+        .consumer()
+        .group_id("contents")
+        .route::<channels::Blobs, _>(
+            move |blob: Blob, _: MessageContext| {
+                let _ = blobs.send(format!("blob {:?}", blob.0));
+                async {}
+            },
+            ListenerOptions::default(),
+        )
+        .route::<channels::Notes, _>(
+            move |note: Note, _: MessageContext| {
+                let _ = notes.send(format!("note {}", note.0));
+                async {}
+            },
+            ListenerOptions::default(),
+        )
+        .route::<channels::Counts, _>(
+            move |count: Count, _: MessageContext| {
+                let _ = counts.send(format!("count {}", count.0));
+                async {}
+            },
+            ListenerOptions::default(),
+        );
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(consumer.run(stop.clone()));
+    let client = Client::new(kafka.config()).unwrap();
+    client
+        .send_blobs(&Blob(vec![0, 159, 146, 150]))
+        .await
+        .unwrap();
+    client.send_notes(&Note("plain text".into())).await.unwrap();
+    client.send_counts(&Count(42)).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let next = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("every message handled within 30 s")
+            .unwrap();
+        seen.push(next);
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["blob [0, 159, 146, 150]", "count 42", "note plain text"]
+    );
+    stop.cancel();
+    running.await.unwrap().unwrap();
+}
