@@ -144,7 +144,7 @@ impl Generator<'_> {
                         };
                         (inner, codec_for(m, t), why)
                     }
-                    None if bytes => (
+                    None if bytes && m.payload_format == PayloadFormat::JsonSchema => (
                         quote! { ::std::vec::Vec<u8> },
                         Codec::Bytes,
                         " The payload is `application/octet-stream`: carried as raw bytes.".to_owned(),
