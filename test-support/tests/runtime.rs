@@ -294,9 +294,18 @@ async fn schema_invalid_payload_is_dead_lettered(kafka: &dyn Broker) {
     let handled = Arc::new(Mutex::new(Vec::new()));
     let (token, handle) = spawn(counting_consumer(kafka, handled.clone()));
 
-    // Decodes into `UserSignedUp` fine, but `seq` must be >= 1 per the schema.
+    // Decodes into `UserSignedUp` fine, but `seq` must be >= 1 per the schema, and
+    // `email` has `format: email`, which is asserted.
     producer
         .send::<UserSignups>(Outgoing::new(&signup(0)))
+        .await
+        .unwrap();
+    let not_an_email = UserSignedUp {
+        email: "not an email".into(),
+        ..signup(2)
+    };
+    producer
+        .send::<UserSignups>(Outgoing::new(&not_an_email))
         .await
         .unwrap();
     producer
@@ -308,13 +317,21 @@ async fn schema_invalid_payload_is_dead_lettered(kafka: &dyn Broker) {
         handled.lock().unwrap().contains(&3)
     })
     .await;
-    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 1, 300).await;
-    assert_eq!(dlq.len(), 1);
-    assert_eq!(
-        dlq[0].header("x-dlq-reason").as_deref(),
-        Some("schema-error")
-    );
+    let dlq = read_topic(&kafka.bootstrap_servers(), SIGNUPS_DLQ, 2, 300).await;
+    assert_eq!(dlq.len(), 2);
+    for record in &dlq {
+        assert_eq!(
+            record.header("x-dlq-reason").as_deref(),
+            Some("schema-error")
+        );
+    }
     assert!(dlq[0].header("x-dlq-error").unwrap().contains("seq"));
+    let format_error = dlq[1].header("x-dlq-error").unwrap();
+    assert!(format_error.contains("email"), "{format_error}");
+    assert!(
+        !format_error.contains("not an email"),
+        "the value leaked: {format_error}"
+    );
     assert_eq!(*handled.lock().unwrap(), vec![3]);
     stop(token, handle).await;
 }

@@ -156,10 +156,15 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
                         channel: C::ID,
                         details: e.to_string(),
                     })?;
-                jsonschema::validator_for(&schema).map_err(|e| ConsumerError::InvalidSchema {
-                    channel: C::ID,
-                    details: e.to_string(),
-                })
+                // `format` is an annotation by default in draft 2020-12; the contract
+                // means it (an `email` that is not one breaks it), so it is asserted.
+                jsonschema::options()
+                    .should_validate_formats(true)
+                    .build(&schema)
+                    .map_err(|e| ConsumerError::InvalidSchema {
+                        channel: C::ID,
+                        details: e.to_string(),
+                    })
             })
             .transpose()?;
         let limit = options

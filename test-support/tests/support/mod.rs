@@ -136,7 +136,7 @@ pub const SIGNUP_SCHEMA: &str = r#"{
   "required": ["user_id", "email", "seq"],
   "properties": {
     "user_id": {"type": "string", "minLength": 1},
-    "email": {"type": "string"},
+    "email": {"type": "string", "format": "email"},
     "seq": {"type": "integer", "minimum": 1}
   }
 }"#;
