@@ -74,6 +74,8 @@ pub struct KafkaConfig {
     sasl_scheme: Option<&'static str>,
     /// TLS: the server's protocol (`kafka-secure`) or an `X509` scheme asked for it.
     secure: bool,
+    /// Producers check what they send against the channel's payload schema.
+    validate_sends: bool,
 }
 
 impl KafkaConfig {
@@ -156,6 +158,21 @@ impl KafkaConfig {
     /// Sets `group.id`.
     pub fn group_id(self, group_id: impl Into<String>) -> Self {
         self.set("group.id", group_id)
+    }
+
+    /// Producers built from this configuration validate every message against its
+    /// channel's payload schema before sending (`SendError::Schema`, nothing sent).
+    /// Off by default: the generated types already carry most of the schema, and the
+    /// receiving side validates; turn it on in tests to catch a contract break where
+    /// it is made.
+    pub fn validate_sends(mut self, validate: bool) -> Self {
+        self.validate_sends = validate;
+        self
+    }
+
+    /// Whether producers validate what they send ([`validate_sends`](Self::validate_sends)).
+    pub fn validates_sends(&self) -> bool {
+        self.validate_sends
     }
 
     /// Sets `client.id`.

@@ -184,6 +184,13 @@ pub enum SendError {
     /// The topic could not be built from the channel parameters; nothing was enqueued.
     #[error("cannot build the topic: {0}")]
     Topic(#[from] TopicError),
+    /// The message breaks its channel's payload schema (checked when the configuration
+    /// asks for it: `KafkaConfig::validate_sends`); nothing was enqueued.
+    #[error("the message breaks the payload schema of channel `{channel}`: {details}")]
+    Schema {
+        channel: &'static str,
+        details: String,
+    },
     /// librdkafka refused the record (other than a full queue, which is waited out).
     #[error("cannot enqueue record for `{}`: {source}", record.topic)]
     Enqueue {
@@ -221,7 +228,7 @@ impl SendError {
             | SendError::Delivery { record, .. }
             | SendError::Connection { record, .. }
             | SendError::Canceled { record } => Some(record),
-            SendError::Encode(_) | SendError::Topic(_) => None,
+            SendError::Encode(_) | SendError::Topic(_) | SendError::Schema { .. } => None,
         }
     }
 
@@ -245,7 +252,7 @@ impl SendError {
             | SendError::Delivery { record, .. }
             | SendError::Connection { record, .. }
             | SendError::Canceled { record } => Some(*record),
-            SendError::Encode(_) | SendError::Topic(_) => None,
+            SendError::Encode(_) | SendError::Topic(_) | SendError::Schema { .. } => None,
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod embedded;
 pub mod error;
 pub mod producer;
 mod request;
+mod schema;
 mod topic;
 
 pub use admin::{ensure_topics, AdminError, TopicSpec};

@@ -19,6 +19,7 @@ use crate::contract::{
     Channel, ChannelParameters, HeaderSet, Message, RawHeader, RecordKey, Sends,
 };
 use crate::error::{FailedRecord, KafkaError, SendError};
+use crate::schema;
 use crate::topic::TopicTemplate;
 
 /// Header carrying the payload's content type.
@@ -242,6 +243,7 @@ struct Inner {
     shared: Arc<ProducerShared>,
     flush_on_drop: Duration,
     client_id: Option<String>,
+    validate_sends: bool,
 }
 
 impl Drop for Inner {
@@ -308,6 +310,7 @@ impl Producer<()> {
                 shared,
                 flush_on_drop: DEFAULT_FLUSH_ON_DROP,
                 client_id: config.get("client.id").map(str::to_owned),
+                validate_sends: config.validates_sends(),
             }),
             _side: PhantomData,
         })
@@ -343,7 +346,7 @@ impl<S> Producer<S> {
     where
         S: Sends<C>,
     {
-        let prepared = out.prepare();
+        let prepared = out.prepare().and_then(|p| self.checked::<C>(p));
         Box::pin(async move { self.enqueue_prepared(prepared?).await })
     }
 
@@ -356,8 +359,27 @@ impl<S> Producer<S> {
     where
         S: Sends<C>,
     {
-        let prepared = out.prepare();
+        let prepared = out.prepare().and_then(|p| self.checked::<C>(p));
         Box::pin(async move { self.enqueue_prepared(prepared?).await?.await })
+    }
+
+    /// The record, once its payload is found to match the channel's schema, when this
+    /// producer validates what it sends.
+    fn checked<C: Channel>(&self, record: Prepared) -> Result<Prepared, SendError> {
+        let Some(text) = C::PAYLOAD_SCHEMA.filter(|_| self.inner.validate_sends) else {
+            return Ok(record);
+        };
+        let failed = |details: String| SendError::Schema {
+            channel: C::ID,
+            details,
+        };
+        let validator = schema::validator(text).map_err(failed)?;
+        let instance: serde_json::Value =
+            serde_json::from_slice(&record.payload).map_err(|e| failed(e.to_string()))?;
+        match schema::problems(&validator, &instance) {
+            Some(details) => Err(failed(details)),
+            None => Ok(record),
+        }
     }
 
     /// Sends raw bytes to a topic and waits for the acknowledgement (dead-letter path).

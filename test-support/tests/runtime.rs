@@ -48,6 +48,7 @@ broker_tests!(
     parameterized_channel_subscribes_by_regex_and_fills_parameters,
     subscription_stream_yields_typed_messages_and_ack_stores_offsets,
     unsettled_stream_record_is_not_committed_on_shutdown,
+    validating_producer_refuses_a_message_breaking_the_schema,
 );
 
 async fn message_round_trips_with_key_headers_and_position(kafka: &dyn Broker) {
@@ -729,4 +730,31 @@ async fn consumer_without_group_is_rejected() {
         .unwrap_err();
     assert!(matches!(err, ConsumerError::MissingGroupId), "{err}");
     assert!(err.to_string().contains("group_id"));
+}
+
+/// With `validate_sends`, a message breaking its channel's schema (`seq` must be at
+/// least 1) is refused before it is enqueued; without it, it goes out and the receiver
+/// dead-letters it (`schema_invalid_payload_is_dead_lettered`).
+async fn validating_producer_refuses_a_message_breaking_the_schema(kafka: &dyn Broker) {
+    cluster(kafka, 1);
+    let producer = Producer::new(&kafka.config().validate_sends(true)).unwrap();
+    match producer
+        .send::<UserSignups>(Outgoing::new(&signup(0)))
+        .await
+    {
+        Err(asyncapi_runtime::SendError::Schema { channel, details }) => {
+            assert_eq!(channel, "userSignups");
+            assert!(
+                details.contains("/seq") && details.contains("minimum"),
+                "{details}"
+            );
+        }
+        other => panic!("expected a schema error, got {other:?}"),
+    }
+    let delivery = producer
+        .send::<UserSignups>(Outgoing::new(&signup(1)))
+        .await
+        .unwrap();
+    // The refused message never reached the topic: the valid one is its first record.
+    assert_eq!(delivery.offset, 0);
 }

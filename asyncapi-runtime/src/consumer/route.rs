@@ -19,6 +19,7 @@ use crate::contract::{
 };
 use crate::error::{ConsumerError, DecodeError};
 use crate::producer::CONTENT_TYPE_HEADER;
+use crate::schema;
 use crate::topic::TopicTemplate;
 
 /// A record as fetched: the payload is read in place from librdkafka's buffer.
@@ -136,7 +137,7 @@ pub(crate) trait ErasedRoute: Send + Sync {
 pub(crate) struct TypedRoute<C: Channel, H> {
     handler: H,
     template: TopicTemplate,
-    validator: Option<jsonschema::Validator>,
+    validator: Option<Arc<jsonschema::Validator>>,
     options: ListenerOptions,
     limit: Option<Arc<Semaphore>>,
     _channel: PhantomData<fn() -> C>,
@@ -151,20 +152,10 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
         // Compiled once here, not per record.
         let validator = C::PAYLOAD_SCHEMA
             .map(|text| {
-                let schema: serde_json::Value =
-                    serde_json::from_str(text).map_err(|e| ConsumerError::InvalidSchema {
-                        channel: C::ID,
-                        details: e.to_string(),
-                    })?;
-                // `format` is an annotation by default in draft 2020-12; the contract
-                // means it (an `email` that is not one breaks it), so it is asserted.
-                jsonschema::options()
-                    .should_validate_formats(true)
-                    .build(&schema)
-                    .map_err(|e| ConsumerError::InvalidSchema {
-                        channel: C::ID,
-                        details: e.to_string(),
-                    })
+                schema::validator(text).map_err(|details| ConsumerError::InvalidSchema {
+                    channel: C::ID,
+                    details,
+                })
             })
             .transpose()?;
         let limit = options
@@ -212,15 +203,10 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
             let error = DecodeError::json(C::Message::NAME, &e);
             (DeadReason::DecodeError, error.to_string())
         })?;
-        if !validator.is_valid(&instance) {
-            let problems: Vec<String> = validator
-                .iter_errors(&instance)
-                .take(5)
-                .map(|e| schema_problem(&e))
-                .collect();
+        if let Some(details) = schema::problems(validator, &instance) {
             let err = DecodeError::Schema {
                 channel: C::ID,
-                details: problems.join("; "),
+                details,
             };
             return Err((DeadReason::SchemaError, err.to_string()));
         }
@@ -283,20 +269,6 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
             )),
         }
     }
-}
-
-/// Where the instance breaks the schema and which keyword it fails, without the
-/// instance: jsonschema's own message quotes it (a whole 1 MB array for a wrong root
-/// type), and this text goes to logs and `x-dlq-error`.
-fn schema_problem(error: &jsonschema::ValidationError<'_>) -> String {
-    let schema_path = error.schema_path().to_string();
-    let keyword = schema_path.rsplit('/').next().unwrap_or_default();
-    let mut problem = format!(
-        "`{}` fails `{keyword}` (schema `{schema_path}`)",
-        error.instance_path()
-    );
-    crate::error::cap_len(&mut problem, 200);
-    problem
 }
 
 /// A record whose key or headers break the channel's typed key or headers (a required
