@@ -831,7 +831,6 @@ impl<'p> TypeSpace<'p> {
         n: usize,
         name: &str,
     ) -> Ty {
-        let p = self.private();
         // `nullable` written as `oneOf: [X, {type: null}]`.
         let member_ids: Vec<NodeId> = (0..n).map(|i| at.child(key).index(i)).collect();
         let members: Vec<(NodeId, &Value)> = member_ids
@@ -920,18 +919,35 @@ impl<'p> TypeSpace<'p> {
             return ty;
         }
         let prop = tag_property.unwrap_or_default();
-        let arms = variants.iter().map(|(vi, _, tag, _)| {
-            let tag = tag.clone().unwrap_or_default();
+        let tagged: Vec<(Ident, String)> = variants
+            .iter()
+            .map(|(vi, _, tag, _)| (vi.clone(), tag.clone().unwrap_or_default()))
+            .collect();
+        self.tagged_enum(&ident, doc, decls.collect(), &prop, &tagged);
+        ty
+    }
+
+    /// A `oneOf` enum tagged by `prop`: decoding reads the tag and decodes the variant
+    /// it names (never "the first that parses"); encoding writes the tag if the
+    /// variant's own fields do not.
+    fn tagged_enum(
+        &mut self,
+        ident: &Ident,
+        doc: TokenStream,
+        decls: Vec<TokenStream>,
+        prop: &str,
+        variants: &[(Ident, String)],
+    ) {
+        let p = self.private();
+        let arms = variants.iter().map(|(vi, tag)| {
             quote! { ::std::option::Option::Some(#tag) => #p::serde_json::from_value(value).map(Self::#vi).map_err(D::Error::custom), }
         });
-        let ser_arms = variants.iter().map(|(vi, _, tag, _)| {
-            let tag = tag.clone().unwrap_or_default();
+        let ser_arms = variants.iter().map(|(vi, tag)| {
             quote! { Self::#vi(v) => (#tag, #p::serde_json::to_value(v).map_err(S::Error::custom)?), }
         });
         let expected = variants
             .iter()
-            .filter_map(|v| v.2.clone())
-            .map(|t| format!("`{t}`"))
+            .map(|(_, t)| format!("`{t}`"))
             .collect::<Vec<_>>()
             .join(", ");
         let missing = format!("`{prop}` is missing or not a string; expected one of {expected}");
@@ -969,7 +985,6 @@ impl<'p> TypeSpace<'p> {
                 }
             }
         });
-        ty
     }
 }
 
