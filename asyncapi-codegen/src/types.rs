@@ -608,6 +608,27 @@ impl<'p> TypeSpace<'p> {
                     #skip
                     pub #fident: ::std::option::Option<::std::option::Option<#t>>,
                 }
+            } else if let Some(value) = default_literal(&fty, resolved) {
+                // The document's `default` is what an absent property means.
+                let function = format!("__asyncapi_default_{}_{field}", type_name.to_snake_case());
+                let fname = Ident::new(&function, Span::call_site());
+                let present = runtime_item_path(&self.rt, "codec::present");
+                self.items.push(quote! {
+                    #[doc(hidden)]
+                    fn #fname() -> ::std::option::Option<#t> { ::std::option::Option::Some(#value) }
+                });
+                let written = crate::resolve::field(resolved, "default")
+                    .map(Value::to_string)
+                    .unwrap_or_default();
+                let doc_default =
+                    format!(" Absent in a record: `{written}` (the schema's `default`).");
+                quote! {
+                    #doc
+                    #[doc = #doc_default]
+                    #rename
+                    #[serde(default = #function, deserialize_with = #present, skip_serializing_if = "::std::option::Option::is_none")]
+                    pub #fident: ::std::option::Option<#t>,
+                }
             } else {
                 // Absent is `None`; `null` is rejected as the schema rejects it.
                 let skip = &self.skip_none_reject_null;
@@ -985,6 +1006,47 @@ impl<'p> TypeSpace<'p> {
                 }
             }
         });
+    }
+}
+
+/// The schema's `default` as a Rust literal of the field's type, for scalar fields
+/// (strings, integers, numbers, booleans) whose default has that type.
+fn default_literal(fty: &Ty, schema: &Value) -> Option<TokenStream> {
+    let value = field(schema, "default")?;
+    if fty.nominal.is_some() || fty.nullable || fty.recursive {
+        return None;
+    }
+    let ty = fty.tokens.to_string().replace(' ', "");
+    match (ty.as_str(), value) {
+        ("::std::string::String", Value::String(s)) => {
+            Some(quote! { ::std::string::String::from(#s) })
+        }
+        ("bool", Value::Bool(b)) => Some(quote! { #b }),
+        ("i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64", Value::Number(n)) => {
+            let n = n.as_i64()?;
+            // A default the field's type cannot hold is the document's mistake: no
+            // default rather than code that does not compile.
+            let fits = match ty.as_str() {
+                "i8" => i8::try_from(n).is_ok(),
+                "i16" => i16::try_from(n).is_ok(),
+                "i32" => i32::try_from(n).is_ok(),
+                "u8" => u8::try_from(n).is_ok(),
+                "u16" => u16::try_from(n).is_ok(),
+                "u32" => u32::try_from(n).is_ok(),
+                "u64" => n >= 0,
+                _ => true,
+            };
+            if !fits {
+                return None;
+            }
+            let n = proc_macro2::Literal::i64_unsuffixed(n);
+            Some(quote! { #n })
+        }
+        ("f32" | "f64", Value::Number(n)) => {
+            let n = proc_macro2::Literal::f64_unsuffixed(n.as_f64()?);
+            Some(quote! { #n })
+        }
+        _ => None,
     }
 }
 

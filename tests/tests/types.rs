@@ -362,3 +362,27 @@ fn a_channel_of_several_messages_validates_against_any_of_their_schemas() {
     );
     assert!(!validator.is_valid(&json!({"kind": "audit", "note": 5})));
 }
+
+mod defaults {
+    asyncapi_runtime::asyncapi!("fixtures/types/defaults.yaml");
+}
+
+/// An absent optional property decodes to the schema's `default`; a present one, or
+/// one without a default, as it is.
+#[test]
+fn absent_properties_take_the_schemas_default() {
+    let job: defaults::Job = serde_json::from_value(json!({"id": "j-1"})).unwrap();
+    assert_eq!(job.retries, Some(3));
+    assert_eq!(job.ratio, Some(0.5));
+    assert_eq!(job.urgent, Some(false));
+    assert_eq!(job.queue.as_deref(), Some("standard"));
+    assert_eq!(job.note, None);
+    let given: defaults::Job =
+        serde_json::from_value(json!({"id": "j-2", "retries": 7, "queue": "bulk"})).unwrap();
+    assert_eq!(
+        (given.retries, given.queue.as_deref()),
+        (Some(7), Some("bulk"))
+    );
+    // `null` is still refused where the schema does not allow it.
+    assert!(serde_json::from_value::<defaults::Job>(json!({"id": "j", "retries": null})).is_err());
+}
