@@ -157,22 +157,24 @@ fn parameter_names(r: &Resolver, c: &Channel, report: &mut Report) {
         }
         let field = field_ident_text(&p.name);
         if let Some(first) = seen.insert(field.clone(), &p.name) {
-            report.error(
-                r.error(&p.node, format!("parameters `{first}` and `{}` of channel `{}` would both become the field `{field}`", p.name, c.id))
+            report.warn(
+                r.error(&p.node, format!("parameters `{first}` and `{}` of channel `{}` both read `{field}` in Rust: the second field gets a numeric suffix", p.name, c.id))
                     .help("rename one of the two parameters (in the address and under `parameters`) so that their names differ in more than punctuation or case"),
             );
         }
     }
 }
 
-/// Servers become constants of the `servers` module.
+/// Servers become constants of the `servers` module; a name that another server's
+/// already became gets a numeric suffix (`server_const_names`), said here.
 fn server_names(r: &Resolver, root: &NodeId, doc: &Document, report: &mut Report) {
     let mut seen: HashMap<String, &str> = HashMap::new();
-    for s in &doc.servers {
+    let given = crate::generate::server_const_names(&doc.servers);
+    for (s, constant) in doc.servers.iter().zip(given) {
         let name = crate::generate::server_const_name(&s.name);
         if let Some(first) = seen.insert(name.clone(), &s.name) {
-            report.error(
-                r.error(&root.child("servers").child(&s.name), format!("servers `{first}` and `{}` would both become the constant `servers::{name}`", s.name))
+            report.warn(
+                r.error(&root.child("servers").child(&s.name), format!("servers `{first}` and `{}` both read `servers::{name}` in Rust: this one is `servers::{constant}`", s.name))
                     .help("rename one of the two servers so that their names differ in more than punctuation or case"),
             );
         }

@@ -386,3 +386,39 @@ fn absent_properties_take_the_schemas_default() {
     // `null` is still refused where the schema does not allow it.
     assert!(serde_json::from_value::<defaults::Job>(json!({"id": "j", "retries": null})).is_err());
 }
+
+#[allow(deprecated)] // the collisions are reported as warnings, by design
+mod collisions {
+    asyncapi_runtime::asyncapi!("fixtures/types/collisions.yaml");
+}
+
+/// Servers and parameters whose Rust names collide still compile: the second of each
+/// gets a numeric suffix, and the expansion warns, naming both.
+#[test]
+fn colliding_server_and_parameter_names_compile_with_a_suffix_and_a_warning() {
+    use asyncapi_runtime::ChannelParameters;
+    assert_eq!(collisions::servers::PROD_EU.url, "eu:9092");
+    assert_eq!(collisions::servers::PROD_EU_2.url, "eu-2:9092");
+    let p = collisions::channels::UsersUserIdUserIdParameters {
+        user_id: "ada".into(),
+        user_id_2: 7,
+    };
+    assert_eq!(p.values(), ["ada", "7"]);
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/types/collisions.yaml");
+    let expansion = asyncapi_codegen::expand_file(&path, &Default::default()).unwrap();
+    let warnings: Vec<String> = expansion.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("servers `prod-eu` and `prod_eu`")
+                && w.contains("servers::PROD_EU_2")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("parameters `user-id` and `user_id`")),
+        "{warnings:?}"
+    );
+}

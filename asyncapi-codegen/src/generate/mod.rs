@@ -19,7 +19,7 @@ use crate::resolve::Resolver;
 use crate::types::{doc_attrs, TypeSpace};
 
 use naming::opt_str;
-pub use naming::{channel_type_name, server_const_name};
+pub use naming::{channel_type_name, server_const_name, server_const_names};
 
 pub struct Generator<'a> {
     pub rt: TokenStream,
@@ -90,8 +90,9 @@ impl Generator<'_> {
         let rt = &self.rt;
         let mut consts = Vec::new();
         let mut names = Vec::new();
-        for s in &self.doc.servers {
-            let ident = format_ident!("{}", server_const_name(&s.name));
+        let const_names = server_const_names(&self.doc.servers);
+        for (s, const_name) in self.doc.servers.iter().zip(&const_names) {
+            let ident = format_ident!("{}", const_name);
             let (name, url, protocol) = (&s.name, &s.url, &s.protocol);
             let pv = opt_str(&s.protocol_version);
             let desc = opt_str(&s.description);

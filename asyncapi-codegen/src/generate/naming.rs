@@ -30,6 +30,25 @@ pub fn server_const_name(name: &str) -> String {
     }
 }
 
+/// The constant of each server, in document order: names that collide once converted
+/// (`prod-eu`, `prod_eu`) get `_2`, `_3`, ... (`validate` warns).
+pub fn server_const_names(servers: &[crate::ir::Server]) -> Vec<String> {
+    let mut taken = std::collections::HashSet::new();
+    servers
+        .iter()
+        .map(|s| {
+            let base = server_const_name(&s.name);
+            let mut name = base.clone();
+            let mut n = 2;
+            while !taken.insert(name.clone()) {
+                name = format!("{base}_{n}");
+                n += 1;
+            }
+            name
+        })
+        .collect()
+}
+
 pub(super) fn opt_str(s: &Option<String>) -> TokenStream {
     match s {
         Some(s) => quote! { ::std::option::Option::Some(#s) },

@@ -38,12 +38,14 @@ impl Generator<'_> {
             Err(_) => c.parameters.iter().map(|p| p.name.clone()).collect(),
         };
         let mut enums = Vec::new();
+        let names = parameter_field_names(&order);
         let fields: Vec<ParameterField> = order
             .iter()
+            .zip(&names)
             .enumerate()
-            .map(|(i, pname)| {
+            .map(|(i, (pname, field))| {
                 let param = c.parameters.iter().find(|p| &p.name == pname);
-                self.parameter_field(c, i, pname, param, &mut enums)
+                self.parameter_field(c, i, (pname, field), param, &mut enums)
             })
             .collect();
         let derives = struct_derives(&fields);
@@ -88,12 +90,12 @@ impl Generator<'_> {
         &self,
         c: &Channel,
         i: usize,
-        pname: &str,
+        (pname, field): (&str, &str),
         param: Option<&Parameter>,
         enums: &mut Vec<TokenStream>,
     ) -> ParameterField {
         let rt = &self.rt;
-        let field = format_ident!("{}", field_ident_text(pname));
+        let field = format_ident!("{}", field);
         let kind = param.map_or(ParameterKind::String, |p| p.kind);
         let allowed: &[String] = param.map_or(&[], |p| &p.allowed);
         let pattern = param.and_then(|p| p.pattern.as_deref());
@@ -216,6 +218,25 @@ impl Generator<'_> {
         };
         (ident, item, has_default)
     }
+}
+
+/// The field of each parameter, in placeholder order: names that collide once converted
+/// (`user-id`, `user_id`) get `_2`, `_3`, ... (`validate` warns).
+pub(crate) fn parameter_field_names(order: &[String]) -> Vec<String> {
+    let mut taken = HashSet::new();
+    order
+        .iter()
+        .map(|pname| {
+            let base = field_ident_text(pname);
+            let mut name = base.clone();
+            let mut n = 2;
+            while !taken.insert(name.clone()) {
+                name = format!("{base}_{n}");
+                n += 1;
+            }
+            name
+        })
+        .collect()
 }
 
 /// Type, rendering and parsing of an `i64`, `f64` or `bool` parameter.

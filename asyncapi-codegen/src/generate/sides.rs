@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::naming::{channel_type_name, server_const_name};
+use super::naming::{channel_type_name, server_const_names};
 use super::Generator;
 use crate::ir::{Action, Channel, Operation, Reply};
 use crate::types::field_ident_text;
@@ -361,12 +361,14 @@ impl Generator<'_> {
     /// schemes along, as in `for_server`.
     fn env_config_tokens(&self) -> TokenStream {
         let rt = &self.rt;
+        let const_names = server_const_names(&self.doc.servers);
         let default_server = self
             .doc
             .servers
             .iter()
-            .find(|s| s.protocol.starts_with("kafka"))
-            .map(|s| format_ident!("{}", server_const_name(&s.name)));
+            .zip(&const_names)
+            .find(|(s, _)| s.protocol.starts_with("kafka"))
+            .map(|(_, name)| format_ident!("{}", name));
         match default_server {
             Some(s) => quote! {
                 #rt::KafkaConfig::from_env_or_server(::std::option::Option::Some(&servers::#s))?
