@@ -215,7 +215,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
             }
         }
     }
-    check_return(&sig.output)?;
+    let returns = check_return(&sig.output)?;
 
     let fn_name = &sig.ident;
     let vis = &func.vis;
@@ -255,7 +255,26 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
     let timeout = opt(o
         .timeout_ms
         .map(|n| quote! { ::std::time::Duration::from_millis(#n as u64) }));
-    let doc = format!(" Registers [`{fn_name}`] as the listener of channel `{}`: `consumer.listen::<{fn_name}>()`.", channel.value());
+    // The document's lookup macro refuses a reply listener on a channel without `reply`.
+    let kind = match returns {
+        Returns::Nothing => format_ident!("listener"),
+        Returns::Reply => format_ident!("reply_listener"),
+    };
+    let (head, output, finish, register) = match returns {
+        Returns::Nothing => (
+            quote! { #rt::Listener },
+            quote! { () },
+            quote! { #rt::IntoHandlerResult::into_handler_result(#call) },
+            "listen",
+        ),
+        Returns::Reply => (
+            quote! { #rt::ReplyListener },
+            quote! { <<Self::Channel as #rt::Request>::Reply as #rt::Channel>::Message },
+            quote! { #rt::reply_result(#call) },
+            "answer",
+        ),
+    };
+    let doc = format!(" Registers [`{fn_name}`] as the listener of channel `{}`: `consumer.{register}::<{fn_name}>()`.", channel.value());
     Ok(quote! {
         #func
 
@@ -267,7 +286,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
 
         // The document's macro completes the impl with the channel's marker type and the
         // message conversion (checking `#msg_ty`), or emits only an error at `#channel`.
-        #prefix __asyncapi_listener! { listener #side #channel [#prefix] #fn_name (#msg_ty) (#channel) { impl #rt::Listener for #fn_name } {
+        #prefix __asyncapi_listener! { #kind #side #channel [#prefix] #fn_name (#msg_ty) (#channel) { impl #head for #fn_name } {
             fn options() -> #rt::ListenerOptions {
                 #rt::ListenerOptions {
                     group_id: #group,
@@ -282,8 +301,8 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
             fn handle(
                 message: <Self::Channel as #rt::Channel>::Message,
                 context: #rt::MessageContext<<Self::Channel as #rt::Channel>::Parameters>,
-            ) -> impl ::std::future::Future<Output = ::std::result::Result<(), #rt::HandlerError>> + ::std::marker::Send {
-                async move { #rt::IntoHandlerResult::into_handler_result(#call) }
+            ) -> impl ::std::future::Future<Output = ::std::result::Result<#output, #rt::HandlerError>> + ::std::marker::Send {
+                async move { #finish }
             }
         } }
     })
@@ -313,25 +332,44 @@ fn handler_call(rt: &TokenStream, fn_name: &syn::Ident, types: &[Type]) -> Token
     }
 }
 
-/// `()` (or nothing), or `Result<(), E>` under any path (`anyhow::Result<()>` too).
-fn check_return(output: &ReturnType) -> syn::Result<()> {
+/// What a listener's function returns: nothing to send (`()` or `Result<(), E>`), or
+/// the reply to the request it handles (`Result<Reply, E>`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Returns {
+    Nothing,
+    Reply,
+}
+
+/// `()` (or nothing), `Result<(), E>` or `Result<Reply, E>`, under any path
+/// (`anyhow::Result<()>` too).
+fn check_return(output: &ReturnType) -> syn::Result<Returns> {
     let ReturnType::Type(_, ty) = output else {
-        return Ok(());
+        return Ok(Returns::Nothing);
     };
-    let ok = match &**ty {
-        Type::Tuple(t) => t.elems.is_empty(),
-        Type::Path(p) => p.path.segments.last().is_some_and(|s| {
-            s.ident == "Result"
-                && match &s.arguments {
-                    syn::PathArguments::AngleBracketed(a) => matches!(a.args.first(), Some(syn::GenericArgument::Type(Type::Tuple(t))) if t.elems.is_empty()),
-                    _ => false,
-                }
-        }),
-        _ => false,
+    let result_ok = |p: &syn::TypePath| {
+        let last = p.path.segments.last()?;
+        if last.ident != "Result" {
+            return None;
+        }
+        match &last.arguments {
+            syn::PathArguments::AngleBracketed(a) => match a.args.first() {
+                Some(syn::GenericArgument::Type(t)) => Some(t.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(syn::Error::new(ty.span(), "an event listener returns `()` or `Result<(), E>` where `E: Display`; an `Err` is retried, then dead-lettered"))
+    match &**ty {
+        Type::Tuple(t) if t.elems.is_empty() => Ok(Returns::Nothing),
+        Type::Path(p) => match result_ok(p) {
+            Some(Type::Tuple(t)) if t.elems.is_empty() => Ok(Returns::Nothing),
+            Some(_) => Ok(Returns::Reply),
+            None => Err(not_a_listener_return(ty)),
+        },
+        _ => Err(not_a_listener_return(ty)),
     }
+}
+
+fn not_a_listener_return(ty: &Type) -> syn::Error {
+    syn::Error::new(ty.span(), "an event listener returns `()` or `Result<(), E>` where `E: Display` (an `Err` is retried, then dead-lettered), or `Result<Reply, E>` on a channel whose operation has a `reply`")
 }

@@ -41,7 +41,8 @@ pub use config::KafkaConfig;
 pub use consumer::{
     Acker, Consumer, DeadLetterFailure, FromState, Handler, HandlerError, Health,
     IntoHandlerResult, Listener, ListenerOptions, MessageContext, PartitionState, PartitionStatus,
-    Received, ReplyHandler, RetryPolicy, Shared, State, StateRequirement, Subscription,
+    Received, ReplyHandler, ReplyListener, RetryPolicy, Shared, State, StateRequirement,
+    Subscription,
 };
 pub use contract::*;
 pub use embedded::EmbeddedKafka;
@@ -75,8 +76,15 @@ pub mod __private {
     pub use crate::config::KafkaConfig;
     pub use crate::consumer::{
         Consumer, FromState, HandlerError, IntoHandlerResult, Listener, ListenerOptions,
-        MessageContext,
+        MessageContext, ReplyListener,
     };
+
+    /// A replying listener's result, its error kept as the runtime keeps handler errors.
+    pub fn reply_result<T, E: std::fmt::Display + 'static>(
+        result: Result<T, E>,
+    ) -> Result<T, HandlerError> {
+        result.map_err(HandlerError::from_display)
+    }
     pub use crate::contract::{
         Channel, ChannelParameters, HeaderSet, Message, NoParameters, RawHeader, RawHeaders,
         Receives, RecordKey, SecurityScheme, Sends, Server, ServerVariable,

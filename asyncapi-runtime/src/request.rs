@@ -33,6 +33,11 @@ const INBOX_START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A channel whose messages are requests: whoever receives one answers on `Reply`,
 /// with the request's correlation id copied (generated from the operation's `reply`).
+#[diagnostic::on_unimplemented(
+    message = "channel `{Self}` has no `reply`: nothing answers its messages",
+    label = "a listener of this channel returns `()` or `Result<(), E>`",
+    note = "a listener returns a reply only on a channel whose operation declares `reply`"
+)]
 pub trait Request: Channel {
     /// The channel replies travel on (`reply.channel`).
     type Reply: Channel;

@@ -22,6 +22,7 @@ mod pricing {
 use pricing::{channels, Application, Client, Quote, QuoteRequest};
 
 broker_tests!(
+    an_event_listener_returning_the_reply_answers_requests,
     ten_thousand_concurrent_requests_each_get_their_own_reply,
     a_slow_reply_is_a_typed_timeout_then_counted_late,
     requests_that_cannot_be_answered_are_dead_lettered_with_the_reason,
@@ -57,6 +58,35 @@ fn replier(kafka: &dyn Broker, delay: Duration) -> asyncapi_runtime::Consumer<Ap
             },
             ListenerOptions::default(),
         )
+}
+
+/// The replying side as a listener: its function returns the reply.
+#[asyncapi_runtime::event_listener(api = pricing, channel = "quoteRequests")]
+async fn quote(request: QuoteRequest) -> Result<Quote, Infallible> {
+    Ok(Quote {
+        id: request.id,
+        price: request.qty * 5,
+    })
+}
+
+async fn an_event_listener_returning_the_reply_answers_requests(kafka: &dyn Broker) {
+    topics(kafka);
+    let consumer = Application::new(kafka.config())
+        .unwrap()
+        .consumer()
+        .group_id(format!("pricing-{}", uuid::Uuid::new_v4()))
+        .answer::<quote>();
+    let (token, handle) = spawn(consumer);
+    let client = Client::new(kafka.config()).unwrap();
+    let reply = client
+        .request_quote_requests(&QuoteRequest {
+            id: "q-1".into(),
+            qty: 4,
+        })
+        .await
+        .unwrap();
+    assert_eq!((reply.id.as_str(), reply.price), ("q-1", 20));
+    stop(token, handle).await;
 }
 
 async fn ten_thousand_concurrent_requests_each_get_their_own_reply(kafka: &dyn Broker) {

@@ -47,16 +47,35 @@ impl Generator<'_> {
         } else {
             valid
         };
-        let mut arms: Vec<TokenStream> = receives
+        // A listener returning a reply (`reply_listener`) only fits a request channel;
+        // these arms come first, before the receive arms that take either kind.
+        let requests: Vec<usize> = self
+            .request_operations()
             .iter()
-            .flat_map(|&i| self.receive_arms(side, i))
+            .map(|(op, _)| op.channel)
             .collect();
+        let mut arms = Vec::new();
+        for &i in receives.iter().filter(|i| !requests.contains(i)) {
+            let c = &self.doc.channels[i];
+            let msg = format!("channel `{}` has no `reply`: a listener of it returns `()` or `Result<(), E>`, not a reply", c.id);
+            let help = "a listener returns `Result<Reply, E>` only on a channel whose operation declares `reply`";
+            for k in self.channel_keys(i) {
+                arms.push(self.refusal_arm(
+                    quote! { reply_listener },
+                    side,
+                    quote! { #k },
+                    &msg,
+                    help,
+                ));
+            }
+        }
+        arms.extend(receives.iter().flat_map(|&i| self.receive_arms(side, i)));
         let other_side = if mirrored { "Application" } else { "Client" };
         for &i in sends.iter().filter(|i| !receives.contains(i)) {
             let k = &self.doc.channels[i].id;
             let msg = format!("`{side}` only sends on channel `{k}`, so it cannot listen to it; channels `{side}` receives from: {valid}");
             let help = format!("to handle what `{side}` sends, write a listener for the other side: `side = {other_side}`");
-            arms.push(self.refusal_arm(side, quote! { #k }, &msg, &help));
+            arms.push(self.refusal_arm(quote! { $kind:ident }, side, quote! { #k }, &msg, &help));
         }
         for (op, reply) in self.request_operations() {
             let requesting = (op.action == Action::Send) != mirrored;
@@ -70,11 +89,17 @@ impl Generator<'_> {
                 "send the request with `request_{}` and await its reply",
                 crate::types::field_ident_text(&self.doc.channels[op.channel].id)
             );
-            arms.push(self.refusal_arm(side, quote! { #k }, &msg, &help));
+            arms.push(self.refusal_arm(quote! { $kind:ident }, side, quote! { #k }, &msg, &help));
         }
         let unknown = format!("unknown channel `{{channel}}`: no channel of this document is named so; channels `{side}` receives from: {valid}");
         let help = "channel names are the keys of `channels` in the document (or, in AsyncAPI 3, their `address`)";
-        arms.push(self.refusal_arm(side, quote! { $other:literal }, &unknown, help));
+        arms.push(self.refusal_arm(
+            quote! { $kind:ident },
+            side,
+            quote! { $other:literal },
+            &unknown,
+            help,
+        ));
         arms
     }
 
@@ -104,16 +129,11 @@ impl Generator<'_> {
         let c = &self.doc.channels[i];
         let ch = format_ident!("{}", channel_type_name(c));
         let check = format_ident!("{}CarriesMessage", channel_type_name(c));
-        let mut keys = vec![c.id.clone()];
-        if let Some(a) = &c.address {
-            if a != &c.id && !self.doc.channels.iter().any(|o| &o.id == a) {
-                keys.push(a.clone());
-            }
-        }
-        keys.into_iter()
+        self.channel_keys(i)
+            .into_iter()
             .map(|k| {
                 quote! {
-                    (listener #side_ident #k #input { $($head:tt)* } { $($body:tt)* }) => {
+                    ($kind:ident #side_ident #k #input { $($head:tt)* } { $($body:tt)* }) => {
                         impl #name {
                             #[doc(hidden)]
                             fn __asyncapi_message(message: <#path channels::#ch as #rt::Channel>::Message) -> #ty {
@@ -130,16 +150,36 @@ impl Generator<'_> {
             .collect()
     }
 
+    /// The names a listener may give channel `i` by: its id, and its address where no
+    /// other channel has that id.
+    fn channel_keys(&self, i: usize) -> Vec<String> {
+        let c = &self.doc.channels[i];
+        let mut keys = vec![c.id.clone()];
+        if let Some(a) = &c.address {
+            if a != &c.id && !self.doc.channels.iter().any(|o| &o.id == a) {
+                keys.push(a.clone());
+            }
+        }
+        keys
+    }
+
     /// An arm that emits no impl, only an error at the user's channel string, through
     /// `#[event_listener(__channel_error(..))]` (a `compile_error!` written here would
     /// point at `asyncapi!`).
-    fn refusal_arm(&self, side: &str, key: TokenStream, msg: &str, help: &str) -> TokenStream {
+    fn refusal_arm(
+        &self,
+        kind: TokenStream,
+        side: &str,
+        key: TokenStream,
+        msg: &str,
+        help: &str,
+    ) -> TokenStream {
         let rt = &self.rt;
         let side_ident = format_ident!("{}", side);
         let (input, ..) = lookup_pieces();
         let channel = quote! { $channel };
         quote! {
-            (listener #side_ident #key #input $($rest:tt)*) => {
+            (#kind #side_ident #key #input $($rest:tt)*) => {
                 #[#rt::event_listener(__channel_error(#channel, #msg, #help))]
                 const _: () = ();
             };

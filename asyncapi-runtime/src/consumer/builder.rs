@@ -12,7 +12,7 @@ use super::dead_letter::{DeadLetterFailure, DeadLetters};
 use super::group;
 use super::handler::{Handler, Listener, ListenerHandler, ListenerOptions, State};
 use super::health::Health;
-use super::reply::{ReplyHandler, Replying};
+use super::reply::{ListenerReplies, ReplyHandler, ReplyListener, Replying};
 use super::route::{ErasedRoute, HandlingSettings, RetryPolicy, TypedRoute};
 use super::settle::Pipeline;
 use super::subscription::{self, Subscription};
@@ -157,6 +157,15 @@ impl<S> Consumer<S> {
             }
         }
         self
+    }
+
+    /// Registers a `#[event_listener]` that answers requests: its function returns the
+    /// reply (`Result<Reply, E>`), sent as for [`reply`](Self::reply).
+    pub fn answer<L: ReplyListener>(self) -> Self
+    where
+        S: Replies<L::Channel>,
+    {
+        self.reply::<L::Channel>(ListenerReplies::<L>::new(), L::options())
     }
 
     /// Registers a `#[event_listener]` type.

@@ -44,6 +44,6 @@ pub use handler::{
 };
 pub(crate) use headers::read_headers;
 pub use health::{Health, PartitionState, PartitionStatus};
-pub use reply::ReplyHandler;
+pub use reply::{ReplyHandler, ReplyListener};
 pub use route::RetryPolicy;
 pub use subscription::{Acker, Received, Subscription};

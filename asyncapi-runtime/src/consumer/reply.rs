@@ -7,7 +7,7 @@ use std::future::Future;
 
 use futures::future::BoxFuture;
 
-use super::handler::{Handler, HandlerError, MessageContext};
+use super::handler::{Handler, HandlerError, ListenerOptions, MessageContext};
 use crate::contract::{Channel, Message, RawHeader};
 use crate::producer::{Producer, CONTENT_TYPE_HEADER};
 use crate::request::Request;
@@ -39,6 +39,46 @@ where
     ) -> BoxFuture<'static, Result<<C::Reply as Channel>::Message, HandlerError>> {
         let reply = self(message, context);
         Box::pin(async move { reply.await.map_err(HandlerError::from_display) })
+    }
+}
+
+/// A `#[event_listener]` whose function returns the reply (`Result<Reply, E>`),
+/// registered with `Consumer::answer`.
+pub trait ReplyListener: Send + Sync + 'static {
+    type Channel: Request;
+
+    fn options() -> ListenerOptions {
+        ListenerOptions::default()
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn handle(
+        message: <Self::Channel as Channel>::Message,
+        context: MessageContext<<Self::Channel as Channel>::Parameters>,
+    ) -> impl Future<
+        Output = Result<<<Self::Channel as Request>::Reply as Channel>::Message, HandlerError>,
+    > + Send;
+}
+
+/// A [`ReplyListener`] type as a [`ReplyHandler`].
+pub(crate) struct ListenerReplies<L>(std::marker::PhantomData<fn() -> L>);
+
+impl<L> ListenerReplies<L> {
+    pub(crate) fn new() -> Self {
+        ListenerReplies(std::marker::PhantomData)
+    }
+}
+
+impl<L: ReplyListener> ReplyHandler<L::Channel> for ListenerReplies<L> {
+    fn call(
+        &self,
+        message: <L::Channel as Channel>::Message,
+        context: MessageContext<<L::Channel as Channel>::Parameters>,
+    ) -> BoxFuture<
+        'static,
+        Result<<<L::Channel as Request>::Reply as Channel>::Message, HandlerError>,
+    > {
+        Box::pin(L::handle(message, context))
     }
 }
 
