@@ -217,7 +217,7 @@ fn convert_field_ident(raw: &str) -> String {
 }
 
 /// `name`, or `name` + `separator` + the first number from 2 that makes it unused.
-fn unique_with(name: String, separator: &str, taken: &mut HashSet<String>) -> String {
+pub(crate) fn unique_with(name: String, separator: &str, taken: &mut HashSet<String>) -> String {
     if taken.insert(name.clone()) {
         return name;
     }
@@ -228,7 +228,7 @@ fn unique_with(name: String, separator: &str, taken: &mut HashSet<String>) -> St
 }
 
 /// A unique type or variant name (`Name2`, `Name3`, ...).
-fn unique(name: String, taken: &mut HashSet<String>) -> String {
+pub(crate) fn unique(name: String, taken: &mut HashSet<String>) -> String {
     unique_with(name, "", taken)
 }
 

@@ -41,16 +41,8 @@ pub(super) fn bundle_schema(r: &Resolver, id: &NodeId) -> Option<String> {
         }
         return String::from_utf8(out).ok();
     }
-    let mut defs = b"{".to_vec();
-    for (i, (name, body)) in bundler.defs.iter().enumerate() {
-        if i > 0 {
-            defs.push(b',');
-        }
-        write_json_str(&mut defs, name);
-        defs.push(b':');
-        defs.extend_from_slice(body);
-    }
-    defs.push(b'}');
+    let mut defs = Vec::new();
+    write_defs(&mut defs, &bundler.defs);
     match (bundler.root_defs.take(), root_is_object) {
         // A root `$defs` of the document's own is replaced where it stands.
         (Some((at, _)), _) => splice(&mut out, &root, at, &defs),
@@ -104,19 +96,25 @@ pub(super) fn bundle_any_of(r: &Resolver, ids: &[NodeId]) -> Option<String> {
     }
     out.push(b']');
     if !bundler.defs.is_empty() {
-        out.extend_from_slice(b",\"$defs\":{");
-        for (i, (name, body)) in bundler.defs.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_json_str(&mut out, name);
-            out.push(b':');
-            out.extend_from_slice(body);
-        }
-        out.push(b'}');
+        out.extend_from_slice(b",\"$defs\":");
+        write_defs(&mut out, &bundler.defs);
     }
     out.push(b'}');
     String::from_utf8(out).ok()
+}
+
+/// The bundled `$defs` object: each referenced schema under its name.
+fn write_defs(out: &mut Vec<u8>, defs: &[(String, Vec<u8>)]) {
+    out.push(b'{');
+    for (i, (name, body)) in defs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(out, name);
+        out.push(b':');
+        out.extend_from_slice(body);
+    }
+    out.push(b'}');
 }
 
 /// `text` with `insert` at byte `at`.

@@ -36,16 +36,7 @@ pub fn server_const_names(servers: &[crate::ir::Server]) -> Vec<String> {
     let mut taken = std::collections::HashSet::new();
     servers
         .iter()
-        .map(|s| {
-            let base = server_const_name(&s.name);
-            let mut name = base.clone();
-            let mut n = 2;
-            while !taken.insert(name.clone()) {
-                name = format!("{base}_{n}");
-                n += 1;
-            }
-            name
-        })
+        .map(|s| crate::types::unique_with(server_const_name(&s.name), "_", &mut taken))
         .collect()
 }
 

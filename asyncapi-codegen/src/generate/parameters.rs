@@ -11,7 +11,7 @@ use super::naming::channel_type_name;
 use super::Generator;
 use crate::ir::{Channel, Parameter, ParameterKind};
 use crate::normalize::placeholders;
-use crate::types::{doc_attrs, field_ident_text, type_ident_text};
+use crate::types::{doc_attrs, field_ident_text, type_ident_text, unique, unique_with};
 
 /// One field of the parameters struct, and what each impl method does with it.
 struct ParameterField {
@@ -166,16 +166,7 @@ impl Generator<'_> {
         let mut taken = HashSet::new();
         let variants: Vec<proc_macro2::Ident> = allowed
             .iter()
-            .map(|value| {
-                let base = type_ident_text(value);
-                let mut name = base.clone();
-                let mut n = 2;
-                while !taken.insert(name.clone()) {
-                    name = format!("{base}{n}");
-                    n += 1;
-                }
-                format_ident!("{}", name)
-            })
+            .map(|value| format_ident!("{}", unique(type_ident_text(value), &mut taken)))
             .collect();
         let has_default = default.is_some_and(|d| allowed.contains(d));
         let decls = variants.iter().zip(allowed).map(|(v, value)| {
@@ -226,16 +217,7 @@ pub(crate) fn parameter_field_names(order: &[String]) -> Vec<String> {
     let mut taken = HashSet::new();
     order
         .iter()
-        .map(|pname| {
-            let base = field_ident_text(pname);
-            let mut name = base.clone();
-            let mut n = 2;
-            while !taken.insert(name.clone()) {
-                name = format!("{base}_{n}");
-                n += 1;
-            }
-            name
-        })
+        .map(|pname| unique_with(field_ident_text(pname), "_", &mut taken))
         .collect()
 }
 
