@@ -117,7 +117,7 @@ pub fn decode_headers<T: DeserializeOwned>(
     }
     serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| DecodeError::Header {
         name: "*".to_owned(),
-        reason: e.to_string(),
+        reason: without_values(&e.to_string()),
     })
 }
 
@@ -134,7 +134,20 @@ pub fn decode_key<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::Key(e.to_string()))?;
     serde_json::from_str(text)
         .or_else(|_| serde_json::from_value(serde_json::Value::String(text.to_owned())))
-        .map_err(|e| DecodeError::Key(e.to_string()))
+        .map_err(|e| DecodeError::Key(without_values(&e.to_string())))
+}
+
+/// serde's "invalid type: string \"…\", expected u32" quotes the value it got; a
+/// key or header error (in a dead letter, a log line, a handler's error) says what was
+/// expected, not what a stranger wrote.
+fn without_values(error: &str) -> String {
+    match (error.find("invalid "), error.rfind(", expected ")) {
+        (Some(start), Some(expected)) if start < expected => {
+            let kind = error[start..].split(':').next().unwrap_or("invalid value");
+            format!("{}{kind}{}", &error[..start], &error[expected..])
+        }
+        _ => error.to_owned(),
+    }
 }
 
 /// Whether `value` matches a parameter's `pattern` (unanchored, as JSON Schema reads
@@ -153,4 +166,25 @@ pub fn matches_pattern(pattern: &'static str, value: &str) -> bool {
         .unwrap_or_else(|e| e.into_inner())
         .insert(pattern, compiled);
     matched
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_values;
+
+    #[test]
+    fn header_errors_say_what_was_expected_not_what_came() {
+        assert_eq!(
+            without_values("header `*`: invalid type: string \"s3cret\", expected u32"),
+            "header `*`: invalid type, expected u32"
+        );
+        assert_eq!(
+            without_values("invalid value: integer `-7`, expected u8"),
+            "invalid value, expected u8"
+        );
+        assert_eq!(
+            without_values("header `*`: missing field `trace_id`"),
+            "header `*`: missing field `trace_id`"
+        );
+    }
 }

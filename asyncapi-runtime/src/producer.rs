@@ -346,7 +346,7 @@ impl<S> Producer<S> {
     where
         S: Sends<C>,
     {
-        let prepared = out.prepare().and_then(|p| self.checked::<C>(p));
+        let prepared = self.prepare(out);
         Box::pin(async move { self.enqueue_prepared(prepared?).await })
     }
 
@@ -359,13 +359,14 @@ impl<S> Producer<S> {
     where
         S: Sends<C>,
     {
-        let prepared = out.prepare().and_then(|p| self.checked::<C>(p));
+        let prepared = self.prepare(out);
         Box::pin(async move { self.enqueue_prepared(prepared?).await?.await })
     }
 
-    /// The record, once its payload is found to match the channel's schema, when this
-    /// producer validates what it sends.
-    fn checked<C: Channel>(&self, record: Prepared) -> Result<Prepared, SendError> {
+    /// `out` encoded, and checked against its channel's schema when this producer
+    /// validates what it sends.
+    fn prepare<C: Channel>(&self, out: Outgoing<'_, C>) -> Result<Prepared, SendError> {
+        let record = out.prepare()?;
         let Some(text) = C::PAYLOAD_SCHEMA.filter(|_| self.inner.validate_sends) else {
             return Ok(record);
         };

@@ -101,15 +101,16 @@ struct Inbox {
     /// request channels sharing a reply topic share their correlation header).
     correlation_header: &'static str,
     pending: Mutex<HashMap<String, oneshot::Sender<ReplyRecord>>>,
-    late: AtomicU64,
+    /// The requester's count of late replies, shared by its inboxes.
+    late: Arc<AtomicU64>,
 }
 
 impl Inbox {
-    fn new(correlation_header: &'static str) -> Self {
+    fn new(correlation_header: &'static str, late: Arc<AtomicU64>) -> Self {
         Inbox {
             correlation_header,
             pending: Mutex::default(),
-            late: AtomicU64::new(0),
+            late,
         }
     }
 
@@ -142,6 +143,8 @@ struct RequesterShared {
     inboxes: tokio::sync::Mutex<HashMap<&'static str, Arc<Inbox>>>,
     /// Stops the inbox tasks when the last requester clone drops.
     stop: CancellationToken,
+    /// Replies no request waited for, over every inbox.
+    late: Arc<AtomicU64>,
 }
 
 impl Drop for RequesterShared {
@@ -180,6 +183,7 @@ impl Requester<()> {
             shared: Arc::new(RequesterShared {
                 config,
                 inboxes: tokio::sync::Mutex::default(),
+                late: Arc::default(),
                 stop: CancellationToken::new(),
             }),
             _side: PhantomData,
@@ -239,12 +243,7 @@ impl<S> Requester<S> {
     /// Replies that came after their request stopped waiting (timed out), or that no
     /// request of this requester sent.
     pub fn late_replies(&self) -> u64 {
-        let inboxes = self.shared.inboxes.try_lock();
-        inboxes.map_or(0, |map| {
-            map.values()
-                .map(|inbox| inbox.late.load(Ordering::Relaxed))
-                .sum()
-        })
+        self.shared.late.load(Ordering::Relaxed)
     }
 
     async fn inbox(
@@ -260,7 +259,7 @@ impl<S> Requester<S> {
         let consumer = inbox_consumer(&self.shared.config, topic)
             .await
             .map_err(|e| failed(e.to_string()))?;
-        let inbox = Arc::new(Inbox::new(correlation_header));
+        let inbox = Arc::new(Inbox::new(correlation_header, self.shared.late.clone()));
         tokio::spawn(read_replies(
             consumer,
             inbox.clone(),

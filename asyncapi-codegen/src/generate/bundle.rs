@@ -16,14 +16,7 @@ use crate::resolve::{field_of, ref_of, NodeId, Resolver};
 /// The JSON is written as the document is walked (no intermediate `Value`): the same
 /// text `serde_json` would print for the bundled value.
 pub(super) fn bundle_schema(r: &Resolver, id: &NodeId) -> Option<String> {
-    let mut bundler = Bundler {
-        r,
-        defs: Vec::new(),
-        names: HashMap::new(),
-        taken: HashSet::new(),
-        at: id.clone(),
-        root_defs: None,
-    };
+    let mut bundler = Bundler::new(r, id.clone());
     let mut root = Vec::new();
     let root_is_object = match r.get(id) {
         Some(value) => bundler.schema(&mut root, value, 0),
@@ -70,14 +63,7 @@ pub(super) fn bundle_schema(r: &Resolver, id: &NodeId) -> Option<String> {
 /// of them accepts (`anyOf`), their references sharing one `$defs`. `None` when a
 /// payload carries a root `$defs` of its own (rare; such channels are not validated).
 pub(super) fn bundle_any_of(r: &Resolver, ids: &[NodeId]) -> Option<String> {
-    let mut bundler = Bundler {
-        r,
-        defs: Vec::new(),
-        names: HashMap::new(),
-        taken: HashSet::new(),
-        at: ids.first()?.clone(),
-        root_defs: None,
-    };
+    let mut bundler = Bundler::new(r, ids.first()?.clone());
     let mut out = b"{\"anyOf\":[".to_vec();
     for (i, id) in ids.iter().enumerate() {
         if i > 0 {
@@ -172,7 +158,19 @@ struct Bundler<'r> {
     root_defs: Option<(usize, Vec<u8>)>,
 }
 
-impl Bundler<'_> {
+impl<'r> Bundler<'r> {
+    /// A bundler starting at schema node `at`.
+    fn new(r: &'r Resolver, at: NodeId) -> Self {
+        Bundler {
+            r,
+            defs: Vec::new(),
+            names: HashMap::new(),
+            taken: HashSet::new(),
+            at,
+            root_defs: None,
+        }
+    }
+
     /// Writes a schema position (the node at `self.at`, whose value is `value`): a
     /// reference becomes a `$defs` reference, anything else is copied. Says whether it
     /// wrote an object.
