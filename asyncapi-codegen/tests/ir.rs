@@ -137,7 +137,7 @@ fn version_and_shape_errors_say_what_to_do() {
     assert!(errors("asyncapi: 1.2.0\ninfo: {}\n").contains("unsupported AsyncAPI version `1.2.0`"));
     assert!(errors("openapi: 3.0.0\n").contains("not an AsyncAPI document"));
     assert!(errors("- a\n- b\n").contains("not an AsyncAPI document"));
-    let t = errors("asyncapi: 2.6.0\ninfo: { title: T, version: '1' }\nservers: { k: { url: 'x:1', protocol: kafka } }\nchannels:\n  'has space':\n    subscribe: { message: { payload: { type: string } } }\n");
+    let t = errors("asyncapi: 2.6.0\ninfo: { title: T, version: '1' }\nservers: { k: { url: 'x:1', protocol: kafka } }\nchannels:\n  'has@at':\n    subscribe: { message: { payload: { type: string } } }\n");
     assert!(
         t.contains("cannot become a Kafka topic") && t.contains("bindings.kafka.topic"),
         "{t}"
@@ -279,20 +279,33 @@ operations:
     action: send
     channel: { $ref: '#/channels/asks' }
     reply: { address: { location: '$message.payload#/replyTo' } }
+"#,
+    );
+    let expected =
+        "at `#/operations/ask/reply`: the reply of operation `ask` names no channel of `channels`";
+    assert!(
+        shown.contains(expected),
+        "missing `{expected}` in:\n{shown}"
+    );
+
+    // An action the specification does not have is refused before anything is read.
+    let shown = errors(
+        r#"
+asyncapi: 3.0.0
+info: { title: T, version: '1' }
+channels:
+  asks: { address: asks }
+operations:
   tell:
     action: sendd
     channel: { $ref: '#/channels/asks' }
 "#,
     );
-    for expected in [
-        "at `#/operations/ask/reply`: the reply of operation `ask` names no channel of `channels`",
-        "operation `tell` has action `sendd`",
-    ] {
-        assert!(
-            shown.contains(expected),
-            "missing `{expected}` in:\n{shown}"
-        );
-    }
+    let expected = "doc.yaml:8:13 at `#/operations/tell/action`: `sendd` is not allowed here: expected `send` or `receive`\n  help: did you mean `send`?";
+    assert!(
+        shown.contains(expected),
+        "missing `{expected}` in:\n{shown}"
+    );
     assert!(!shown.contains("Some("), "no debug formatting: {shown}");
 }
 

@@ -418,7 +418,7 @@ fn colliding_server_and_parameter_names_compile_with_a_suffix_and_a_warning() {
     assert!(
         warnings
             .iter()
-            .any(|w| w.contains("parameters `user-id` and `user_id`")),
+            .any(|w| w.contains("parameters `userId` and `user_id`")),
         "{warnings:?}"
     );
 }

@@ -63,7 +63,7 @@ fn v2_2_channel_servers_and_v2_3_component_servers_and_channels() {
 }
 
 #[test]
-fn v2_4_server_variables_from_components_and_v2_5_server_tags() {
+fn v2_4_server_variables_and_v2_5_server_tags() {
     let region = &v2_4::servers::REGIONAL.variables[0];
     assert_eq!((region.name, region.default), ("region", Some("eu")));
     assert_eq!(region.allowed, &["eu", "us"]);

@@ -1,0 +1,256 @@
+//! The document against its version's official JSON Schema, as the official parser
+//! checks it: once with every `$ref` followed (structure and values, wherever they
+//! were written), once as written (only to find `$ref`s where the specification wants
+//! the object in place). Every problem is reported at the file, line and JSON pointer
+//! where it was written.
+
+use serde_json::{Map, Value};
+
+use super::explain::{explain, Problem};
+use super::leniency::REMOTE_REF;
+use super::spec_schema::SpecSchema;
+use crate::diagnostics::{Diagnostic, Report};
+use crate::load::push_segment;
+use crate::resolve::{ref_of, NodeId, Resolver, NULL};
+
+/// How many values a document may grow to once its references are followed; a
+/// document that references the same large component from very many places (or is
+/// built to explode) is checked with the rest of its references left as written.
+const INLINE_BUDGET: usize = 2_000_000;
+
+/// The document with its references followed; references that do not resolve are
+/// reported (the document cannot be read without them) and stay as written.
+pub(super) fn resolved_document(r: &Resolver, root: &NodeId, report: &mut Report) -> Resolved {
+    let mut inliner = Inliner {
+        resolver: r,
+        stack: Vec::new(),
+        budget: INLINE_BUDGET,
+        report,
+        at: String::new(),
+        remote: Vec::new(),
+    };
+    let document = inliner.inline(root, r.get(root).unwrap_or(&NULL));
+    Resolved {
+        document,
+        remote: inliner.remote,
+    }
+}
+
+/// The document with its references followed.
+pub(super) struct Resolved {
+    pub document: Value,
+    /// Where remote references stand (pointers into `document`): nothing there or
+    /// below is known, so nothing there is judged.
+    remote: Vec<String>,
+}
+
+impl Resolved {
+    fn is_unknown(&self, pointer: &str) -> bool {
+        self.remote.iter().any(|r| {
+            pointer.starts_with(r.as_str())
+                && matches!(pointer.as_bytes().get(r.len()), None | Some(b'/'))
+        })
+    }
+}
+
+/// What the official schema finds wrong in the document: `resolved` with references
+/// followed, `written` the root file as written.
+pub(super) fn problems(resolved: &Resolved, written: &Value, spec: &SpecSchema) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for error in spec.resolved.iter_errors(&resolved.document) {
+        explain(&error, spec, &mut problems);
+    }
+    if let Some(schema_object) = &spec.schema_object {
+        for (payload, at) in v2_payloads(&resolved.document) {
+            for error in schema_object.iter_errors(payload) {
+                let mut found = Vec::new();
+                explain(&error, spec, &mut found);
+                problems.extend(found.into_iter().map(|mut p| {
+                    p.pointer = format!("{at}{}", p.pointer);
+                    p
+                }));
+            }
+        }
+    }
+    problems.retain(|p| !resolved.is_unknown(&p.pointer));
+    for error in spec.unresolved.iter_errors(written) {
+        misplaced_refs(&error, spec, &mut problems);
+    }
+    problems
+}
+
+/// Problems of the resolved value found inside a referenced node are reported where
+/// that node is written, so the pointer is walked through the document's references.
+pub(super) fn diagnostic(r: &Resolver, root: &NodeId, problem: Problem) -> Diagnostic {
+    let node = source_of(r, root, &problem.pointer);
+    let diagnostic = r.error(&node, problem.message);
+    match problem.help {
+        Some(help) => diagnostic.help(help),
+        None => diagnostic,
+    }
+}
+
+/// The node a pointer into the resolved document was written at.
+pub(super) fn source_of(r: &Resolver, root: &NodeId, pointer: &str) -> NodeId {
+    let mut node = root.clone();
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        // A problem with a `$ref` itself is where the reference is written.
+        if segment != "$ref" {
+            node = r.follow(&node).unwrap_or(node);
+        }
+        node = node.child(&segment);
+    }
+    node
+}
+
+/// `$ref`s standing where the specification wants the object itself.
+fn misplaced_refs(
+    error: &jsonschema::ValidationError<'_>,
+    spec: &SpecSchema,
+    out: &mut Vec<Problem>,
+) {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    match error.kind() {
+        Kind::AdditionalProperties { unexpected } if unexpected.iter().any(|f| f == "$ref") => {
+            let mut problems = Vec::new();
+            explain(error, spec, &mut problems);
+            out.extend(
+                problems
+                    .into_iter()
+                    .filter(|p| p.pointer.ends_with("/$ref")),
+            );
+        }
+        Kind::AnyOf { context } | Kind::OneOfNotValid { context } => {
+            for e in context.iter().flatten() {
+                misplaced_refs(e, spec, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Builds the document with its references followed. A reference back into a node
+/// being copied (a recursive schema) stays a `$ref`, as one that does not resolve does
+/// (that one is reported here: the document cannot be read without it).
+struct Inliner<'a> {
+    resolver: &'a Resolver,
+    stack: Vec<NodeId>,
+    budget: usize,
+    report: &'a mut Report,
+    /// The pointer (into the resolved document) of the value being copied.
+    at: String,
+    remote: Vec<String>,
+}
+
+impl Inliner<'_> {
+    fn inline(&mut self, id: &NodeId, value: &Value) -> Value {
+        self.budget = self.budget.saturating_sub(1);
+        match value {
+            Value::Object(map) if ref_of(value).is_some() => self.follow(id, value, map),
+            Value::Object(map) => {
+                let mut copy = Map::with_capacity(map.len());
+                for (key, child) in map {
+                    let len = self.at.len();
+                    push_segment(&mut self.at, key);
+                    copy.insert(key.clone(), self.inline(&id.child(key), child));
+                    self.at.truncate(len);
+                }
+                Value::Object(copy)
+            }
+            Value::Array(items) => {
+                let mut copy = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let len = self.at.len();
+                    push_segment(&mut self.at, &i.to_string());
+                    copy.push(self.inline(&id.index(i), item));
+                    self.at.truncate(len);
+                }
+                Value::Array(copy)
+            }
+            scalar => scalar.clone(),
+        }
+    }
+
+    fn follow(&mut self, id: &NodeId, value: &Value, map: &Map<String, Value>) -> Value {
+        match self.resolver.resolve(id, value) {
+            Ok((target, target_value)) => {
+                if self.stack.contains(&target) || self.budget == 0 {
+                    return Value::Object(map.clone());
+                }
+                self.stack.push(target.clone());
+                let copy = self.inline(&target, target_value);
+                self.stack.pop();
+                copy
+            }
+            Err(unresolvable) if is_remote(value) => {
+                self.report.warn(REMOTE_REF.describe(unresolvable));
+                self.remote.push(self.at.clone());
+                Value::Object(map.clone())
+            }
+            Err(unresolvable) => {
+                self.report.error(unresolvable);
+                Value::Object(map.clone())
+            }
+        }
+    }
+}
+
+/// A reference to an `http(s)://` address (never fetched).
+fn is_remote(value: &Value) -> bool {
+    ref_of(value).is_some_and(|reference| {
+        let lower = reference.to_ascii_lowercase();
+        lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("//")
+    })
+}
+
+/// The payloads of a 2.x document written as AsyncAPI or JSON Schema (no
+/// `schemaFormat`, or one of theirs), with their pointers: the official parser checks
+/// them as Schema Objects, which the 2.x document schema leaves open.
+fn v2_payloads(document: &Value) -> Vec<(&Value, String)> {
+    let mut messages: Vec<(&Value, String)> = Vec::new();
+    let channels = document.get("channels").and_then(Value::as_object);
+    for (name, channel) in channels.into_iter().flatten() {
+        for action in ["publish", "subscribe"] {
+            let Some(message) = channel.get(action).and_then(|o| o.get("message")) else {
+                continue;
+            };
+            let mut at = String::new();
+            push_segment(&mut at, "channels");
+            push_segment(&mut at, name);
+            push_segment(&mut at, action);
+            push_segment(&mut at, "message");
+            match message.get("oneOf").and_then(Value::as_array) {
+                Some(members) => {
+                    for (i, member) in members.iter().enumerate() {
+                        messages.push((member, format!("{at}/oneOf/{i}")));
+                    }
+                }
+                None => messages.push((message, at)),
+            }
+        }
+    }
+    let components = document
+        .pointer("/components/messages")
+        .and_then(Value::as_object);
+    for (name, message) in components.into_iter().flatten() {
+        let mut at = "/components/messages".to_owned();
+        push_segment(&mut at, name);
+        messages.push((message, at));
+    }
+    messages
+        .into_iter()
+        .filter(|(message, _)| is_schema_format(message.get("schemaFormat")))
+        .filter_map(|(message, at)| Some((message.get("payload")?, format!("{at}/payload"))))
+        .collect()
+}
+
+fn is_schema_format(format: Option<&Value>) -> bool {
+    match format.and_then(Value::as_str) {
+        None => format.is_none(),
+        Some(f) => {
+            let f = f.to_ascii_lowercase();
+            f.starts_with("application/vnd.aai.asyncapi") || f.starts_with("application/schema")
+        }
+    }
+}
