@@ -241,11 +241,34 @@ impl Resolver {
             } else {
                 format!("`{file_part}`")
             };
+            let help = match self.nearest_pointer(&target) {
+                Some(near) => format!("did you mean `{file_part}#{near}`?"),
+                None => "check the spelling of the pointer; `/` inside a key is written `~1` and `~` is written `~0`".to_owned(),
+            };
             return Err(self
-                .error(&here, format!("`$ref` `{reference}` does not resolve: {where_} has nothing at `#{}`", target.pointer))
-                .help("check the spelling of the pointer; `/` inside a key is written `~1` and `~` is written `~0`"));
+                .error(
+                    &here,
+                    format!(
+                        "`$ref` `{reference}` does not resolve: {where_} has nothing at `#{}`",
+                        target.pointer
+                    ),
+                )
+                .help(help));
         };
         Ok((target, value))
+    }
+
+    /// A pointer that exists and differs from `missing` by a typo in its first missing
+    /// segment: `/components/schemas/Adress` → `/components/schemas/Address`.
+    fn nearest_pointer(&self, missing: &NodeId) -> Option<String> {
+        let (parent, last) = missing.pointer.rsplit_once('/')?;
+        let parent_id = NodeId {
+            file: missing.file,
+            pointer: parent.to_owned(),
+        };
+        let keys = self.get(&parent_id)?.as_object()?;
+        let near = crate::suggest::closest(last, keys.keys().map(String::as_str))?;
+        Some(parent_id.child(near).pointer)
     }
 }
 

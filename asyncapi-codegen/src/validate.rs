@@ -44,11 +44,9 @@ pub fn version(r: &Resolver, root: &NodeId, report: &mut Report) -> Option<Versi
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    // A patch release the spec may publish later reads as its minor version does.
-    let minor_of = |v: &str| v.rsplit_once('.').map(|(mm, _)| mm.to_owned());
-    let supported = SUPPORTED_VERSIONS
-        .iter()
-        .any(|s| *s == text || (field.is_string() && minor_of(s) == minor_of(&text)));
+    // Exactly the published versions, as the official parser: a patch release the
+    // specification has not published has no schema to be checked against.
+    let supported = field.is_string() && SUPPORTED_VERSIONS.contains(&text.as_str());
     if !supported {
         report.error(
             r.error(

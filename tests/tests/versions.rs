@@ -80,7 +80,9 @@ fn v3_1_channel_without_messages_carries_any_json() {
 
 #[test]
 fn unsupported_versions_are_refused_with_the_supported_list() {
-    for version in ["2.9.0", "3.5.0", "1.2.0", "4.0.0"] {
+    // A patch release the specification has not published (`2.6.1`) has no official
+    // schema: refused, as the official parser refuses it.
+    for version in ["2.9.0", "3.5.0", "1.2.0", "4.0.0", "2.6.1"] {
         let text = format!("asyncapi: {version}\ninfo: {{ title: T, version: '1' }}\n");
         let errors = asyncapi_codegen::expand_str(
             std::path::Path::new("doc.yaml"),
@@ -96,10 +98,6 @@ fn unsupported_versions_are_refused_with_the_supported_list() {
         assert!(shown.contains("2.0.0 to 2.6.0, 3.0.0 and 3.1.0"), "{shown}");
         assert!(shown.contains("at `#/asyncapi`"), "{shown}");
     }
-    // A patch release of a supported minor version reads as that version.
-    let text = "asyncapi: 2.6.1\ninfo: { title: T, version: '1' }\nchannels: {}\n";
-    asyncapi_codegen::expand_str(std::path::Path::new("doc.yaml"), text, &Default::default())
-        .unwrap();
 }
 
 /// The `clientId` binding of the operations the application sends with names its

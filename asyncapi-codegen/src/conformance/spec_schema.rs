@@ -37,13 +37,9 @@ const SCHEMAS: [(&str, &str); 9] = [
 
 static COMPILED: [OnceLock<Result<SpecSchema, String>>; 9] = [const { OnceLock::new() }; 9];
 
-/// The compiled schemas of the version `major.minor` of `version` (a later patch
-/// release reads as its minor version's schema); `None` for a version without one.
+/// The compiled schemas of `version`; `None` for a version without one.
 pub(super) fn for_version(version: &str) -> Option<Result<&'static SpecSchema, String>> {
-    let minor = |v: &str| v.rsplit_once('.').map(|(mm, _)| mm.to_owned());
-    let index = SCHEMAS
-        .iter()
-        .position(|(v, _)| minor(v) == minor(version))?;
+    let index = SCHEMAS.iter().position(|(v, _)| *v == version)?;
     let compiled = COMPILED[index].get_or_init(|| compile(SCHEMAS[index].0, SCHEMAS[index].1));
     Some(compiled.as_ref().map_err(Clone::clone))
 }

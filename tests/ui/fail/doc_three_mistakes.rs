@@ -1,0 +1,3 @@
+asyncapi_runtime::asyncapi!("ui/specs/three-mistakes.yaml");
+
+fn main() {}
