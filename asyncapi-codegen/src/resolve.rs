@@ -1,6 +1,7 @@
 //! Stage 2: follow `$ref`s, within a document and across relative files, never over the
 //! network.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -50,7 +51,14 @@ pub struct Resolver {
     /// Files some `$ref` names that could not be loaded, and why: an error only where
     /// such a reference is followed.
     failed: HashMap<PathBuf, Diagnostic>,
+    /// How deep [`Resolver::walk`] is in following references on the way to another
+    /// reference's target: a pointer that leads through itself must end.
+    walking: Cell<usize>,
 }
+
+/// How many references [`Resolver::walk`] follows inside one another before it gives
+/// up on a pointer (one that leads through itself never ends).
+const MAX_WALK_DEPTH: usize = 32;
 
 /// What a missing node reads as.
 pub(crate) static NULL: Value = Value::Null;
@@ -117,6 +125,14 @@ impl Resolver {
         }
     }
 
+    /// The root node of every loaded file (the document's first).
+    pub(crate) fn roots(&self) -> impl Iterator<Item = NodeId> + '_ {
+        (0..self.files.len()).map(|file| NodeId {
+            file,
+            pointer: String::new(),
+        })
+    }
+
     /// Paths of every file read (the root first): cargo must rebuild when any changes.
     pub fn files(&self) -> impl Iterator<Item = &Path> {
         self.files.iter().map(|f| f.path.as_path())
@@ -178,13 +194,25 @@ impl Resolver {
         Ok((current, value))
     }
 
-    /// Where a single `$ref` written at `at` points.
-    fn target(&self, at: &NodeId, reference: &str) -> Result<(NodeId, &Value), Diagnostic> {
+    /// Where a single `$ref` written at `at` points (one hop of a chain).
+    pub(crate) fn target(
+        &self,
+        at: &NodeId,
+        reference: &str,
+    ) -> Result<(NodeId, &Value), Diagnostic> {
         let here = at.child("$ref");
         if is_remote(reference) {
             return Err(self
                 .error(&here, format!("remote reference `{reference}` is not fetched: a build never reaches the network"))
                 .help("download the file into your crate (vendor it) and reference it with a relative path, e.g. `./schemas/turnOnOff.yaml#/components/messages/turnOnOff`"));
+        }
+        if reference.trim().is_empty() {
+            return Err(self
+                .error(
+                    &here,
+                    "this `$ref` is empty: it names no document and no node",
+                )
+                .help("write the pointer of what it refers to, e.g. `#/components/schemas/Name`"));
         }
         let (file_part, fragment) = reference.split_once('#').unwrap_or((reference, ""));
         let file = if file_part.is_empty() {
@@ -234,7 +262,7 @@ impl Resolver {
                 .help("use a JSON pointer fragment, e.g. `#/components/schemas/Name`"));
         }
         let target = NodeId { file, pointer };
-        let Some(value) = self.get(&target) else {
+        let Some((target, value)) = self.walk(target.clone()) else {
             // Name the file as the `$ref` does (an absolute path would differ per machine).
             let where_ = if file == at.file {
                 "this document".to_owned()
@@ -256,6 +284,44 @@ impl Resolver {
                 .help(help));
         };
         Ok((target, value))
+    }
+
+    /// The node a pointer names, read as the document means it: a reference on the way
+    /// is followed (`#/channels/a/messages/m/payload` where `m` is a `$ref`), and a
+    /// `$ref` itself is not a node (it stands for what it points at).
+    fn walk(&self, target: NodeId) -> Option<(NodeId, &Value)> {
+        if !target.pointer.split('/').any(|s| s == "$ref") {
+            if let Some(value) = self.get(&target) {
+                return Some((target, value));
+            }
+        }
+        if self.walking.get() >= MAX_WALK_DEPTH {
+            return None;
+        }
+        self.walking.set(self.walking.get() + 1);
+        let found = self.walk_through_refs(&target);
+        self.walking.set(self.walking.get() - 1);
+        found
+    }
+
+    fn walk_through_refs(&self, target: &NodeId) -> Option<(NodeId, &Value)> {
+        let mut node = NodeId {
+            file: target.file,
+            pointer: String::new(),
+        };
+        for segment in target.pointer.split('/').skip(1) {
+            let segment = segment.replace("~1", "/").replace("~0", "~");
+            let value = self.get(&node)?;
+            if ref_of(value).is_some() {
+                node = self.resolve(&node, value).ok()?.0;
+            }
+            if segment == "$ref" {
+                return None;
+            }
+            node = node.child(&segment);
+        }
+        let value = self.get(&node)?;
+        Some((node, value))
     }
 
     /// A pointer that exists and differs from `missing` by a typo in its first missing
@@ -391,6 +457,27 @@ mod tests {
         let e = r.follow(&top.child("d")).unwrap_err();
         assert!(e.message.contains("#/nope"), "{e}");
         assert_eq!(e.location.line_col, Some((8, 9)));
+    }
+
+    #[test]
+    fn pointers_are_read_through_references_and_a_pointer_through_itself_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = write(
+            dir.path(),
+            "api.yaml",
+            "m:\n  $ref: '#/n'\nn:\n  payload: { type: string }\nthrough:\n  $ref: '#/m/payload'\ninto_ref:\n  $ref: '#/m/$ref'\nself:\n  $ref: '#/self/a/b'\n",
+        );
+        let (r, top) = Resolver::open(&root).unwrap();
+        let (id, v) = r.node(&top.child("through")).unwrap();
+        assert_eq!(
+            (id.pointer.as_str(), &v["type"]),
+            ("/n/payload", &Value::from("string"))
+        );
+        // A `$ref` stands for what it points at: it is no node of its own.
+        assert!(r.follow(&top.child("into_ref")).is_err());
+        // Before the walk was bounded, this overflowed the stack.
+        let e = r.follow(&top.child("self")).unwrap_err();
+        assert!(e.message.contains("does not resolve"), "{e}");
     }
 
     #[test]

@@ -11,6 +11,9 @@ use super::spec_schema::{definition_at, definition_name, SpecSchema};
 use crate::load::push_segment;
 use crate::suggest::{closest, one_of_list};
 
+/// How the problem of a `$ref` standing where the object itself is wanted starts.
+pub(super) const MISPLACED_REF: &str = "a `$ref` cannot stand here";
+
 /// One problem, at a JSON pointer of the checked value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Problem {
@@ -41,7 +44,13 @@ impl Problem {
 
 /// The problems one validation error stands for (a failed `oneOf` stands for the
 /// problems of the alternative the value was closest to).
-pub(super) fn explain(error: &ValidationError<'_>, spec: &SpecSchema, out: &mut Vec<Problem>) {
+/// `spec` is the AsyncAPI schema the error is of (it names objects and their fields);
+/// `None` for a document's own schema.
+pub(super) fn explain(
+    error: &ValidationError<'_>,
+    spec: Option<&SpecSchema>,
+    out: &mut Vec<Problem>,
+) {
     let pointer = error.instance_path().as_str().to_owned();
     let value = error.instance().as_ref();
     let problem = match error.kind() {
@@ -125,7 +134,7 @@ pub(super) fn explain(error: &ValidationError<'_>, spec: &SpecSchema, out: &mut 
 /// A field the object's schema does not list.
 fn unknown_field(
     error: &ValidationError<'_>,
-    spec: &SpecSchema,
+    spec: Option<&SpecSchema>,
     pointer: &str,
     field: &str,
 ) -> Problem {
@@ -135,7 +144,7 @@ fn unknown_field(
         .absolute_keyword_location()
         .map(|uri| uri.as_str().to_owned())
         .unwrap_or_default();
-    let definition = definition_at(spec, &location);
+    let definition = spec.and_then(|spec| definition_at(spec, &location));
     let what = definition
         .as_ref()
         .and_then(|(_, id, _)| definition_name(id))
@@ -144,7 +153,7 @@ fn unknown_field(
     if field == "$ref" {
         return Problem::new(
             at,
-            format!("a `$ref` cannot stand here: the specification wants {what} written in place"),
+            format!("{MISPLACED_REF}: the specification wants {what} written in place"),
             Some("replace the reference with the object it points at".to_owned()),
         );
     }
@@ -185,7 +194,7 @@ fn allowed_fields(definition: &Value, inside: &str) -> Vec<String> {
 fn alternatives(
     context: &[Vec<ValidationError<'static>>],
     pointer: &str,
-    spec: &SpecSchema,
+    spec: Option<&SpecSchema>,
     out: &mut Vec<Problem>,
 ) {
     let depth = depth_of(pointer);

@@ -4,6 +4,8 @@
 //! parser (`@asyncapi/parser`) checks them. What this crate accepts anyway is the short
 //! list in [`leniency`]; everything else the official parser rejects is an error here.
 
+mod circular;
+mod examples;
 mod explain;
 pub mod leniency;
 mod rules;
@@ -31,6 +33,9 @@ pub fn check(r: &Resolver, root: &NodeId, version: &Version, report: &mut Report
     let resolved = structure::resolved_document(r, root, report);
     let mut problems = structure::problems(&resolved, written, spec);
     rules::check(&resolved.document, written, version.major, &mut problems);
+    if version.major == 2 {
+        examples::check(&resolved.document, &mut problems);
+    }
     for problem in problems {
         let waived = leniency::waiving(&problem);
         let diagnostic = structure::diagnostic(r, root, problem);

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::explain::Problem;
 use crate::load::push_segment;
-use crate::suggest::closest;
+use crate::suggest::{closest, one_of_list};
 
 /// The rule a security requirement naming an undefined scheme breaks.
 pub(super) const SECURITY_RULE: &str = "security-scheme-defined";
@@ -25,11 +25,11 @@ pub(super) fn check(resolved: &Value, written: &Value, major: u32, out: &mut Vec
 }
 
 fn v2(doc: &Value, out: &mut Vec<Problem>) {
-    let schemes = names(doc.pointer("/components/securitySchemes"));
+    let schemes = doc.pointer("/components/securitySchemes");
     let servers = names(doc.get("servers"));
     for (name, server) in entries(doc.get("servers")) {
         let at = pointer(&["servers", name]);
-        security_requirements(server.get("security"), &schemes, &at, "server", out);
+        security_requirements(server.get("security"), schemes, &at, "server", out);
         url_variables(server, "url", "variables", &at, "server URL", out);
     }
     for (name, server) in entries(doc.pointer("/components/servers")) {
@@ -54,13 +54,7 @@ fn v2(doc: &Value, out: &mut Vec<Problem>) {
                 continue;
             };
             let op_at = format!("{at}/{action}");
-            security_requirements(
-                operation.get("security"),
-                &schemes,
-                &op_at,
-                "operation",
-                out,
-            );
+            security_requirements(operation.get("security"), schemes, &op_at, "operation", out);
             if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
                 operation_ids.add(id, format!("{op_at}/operationId"), "operationId", out);
             }
@@ -121,7 +115,9 @@ fn v3(doc: &Value, written: &Value, out: &mut Vec<Problem>) {
                 ).of_rule("operation-channel"));
             }
         }
-        let prefix = channel.map(|c| format!("{c}/messages"));
+        // Without a channel reference no message can belong to it (the official
+        // parser compares with the prefix `undefined/messages`).
+        let prefix = format!("{}/messages", channel.unwrap_or("undefined"));
         for (i, message) in operation
             .get("messages")
             .and_then(Value::as_array)
@@ -132,15 +128,15 @@ fn v3(doc: &Value, written: &Value, out: &mut Vec<Problem>) {
             let Some(reference) = message.get("$ref").and_then(Value::as_str) else {
                 continue;
             };
-            if prefix.as_deref().is_some_and(|p| !reference.starts_with(p)) {
+            if !reference.starts_with(&prefix) {
                 out.push(
                     Problem::new(
                         format!("{at}/messages/{i}"),
                         format!("`{reference}` is not a message of the operation's channel"),
-                        Some(format!(
-                            "reference one of the channel's messages (`{}/<name>`)",
-                            prefix.as_deref().unwrap_or_default()
-                        )),
+                        Some(match channel {
+                            Some(_) => format!("reference one of the channel's messages (`{prefix}/<name>`)"),
+                            None => "give the operation its `channel` (a `$ref` into the root `channels`), then reference that channel's messages".to_owned(),
+                        }),
                     )
                     .of_rule("operation-messages"),
                 );
@@ -149,33 +145,85 @@ fn v3(doc: &Value, written: &Value, out: &mut Vec<Problem>) {
     }
 }
 
-/// Security requirements naming schemes `components.securitySchemes` does not define.
+/// Security requirements naming schemes `components.securitySchemes` does not define,
+/// or OAuth2 scopes their scheme's flows do not have.
 fn security_requirements(
     requirements: Option<&Value>,
-    schemes: &[&str],
+    defined: Option<&Value>,
     at: &str,
     owner: &str,
     out: &mut Vec<Problem>,
 ) {
-    for (i, requirement) in requirements
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        for (scheme, _) in entries(Some(requirement)) {
-            if !schemes.contains(&scheme) {
-                out.push(Problem::new(
-                    pointer_under(&format!("{at}/security/{i}"), scheme),
-                    format!("this {owner} requires the security scheme `{scheme}`, which `components.securitySchemes` does not define"),
-                    Some(suggestion(
-                        scheme,
-                        schemes,
-                        &format!("add `components.securitySchemes.{scheme}` describing the scheme (e.g. `type: userPassword`)"),
-                    )),
-                ).of_rule(SECURITY_RULE));
+    let schemes = names(defined);
+    let listed = requirements.and_then(Value::as_array).into_iter().flatten();
+    for (i, requirement) in listed.enumerate() {
+        for (scheme, scopes) in entries(Some(requirement)) {
+            let requirement_at = pointer_under(&format!("{at}/security/{i}"), scheme);
+            match defined.and_then(|d| d.get(scheme)) {
+                Some(definition) => oauth2_scopes(definition, scopes, &requirement_at, out),
+                None => out.push(
+                    Problem::new(
+                        requirement_at,
+                        format!("this {owner} requires the security scheme `{scheme}`, which `components.securitySchemes` does not define"),
+                        Some(suggestion(
+                            scheme,
+                            &schemes,
+                            &format!("add `components.securitySchemes.{scheme}` describing the scheme (e.g. `type: userPassword`)"),
+                        )),
+                    )
+                    .of_rule(SECURITY_RULE),
+                ),
             }
         }
+    }
+}
+
+/// The scopes an OAuth2 requirement lists must be scopes of one of its scheme's flows.
+fn oauth2_scopes(scheme: &Value, scopes: &Value, at: &str, out: &mut Vec<Problem>) {
+    if scheme.get("type").and_then(Value::as_str) != Some("oauth2") {
+        return;
+    }
+    let mut available: Vec<&str> = Vec::new();
+    for flow in [
+        "implicit",
+        "password",
+        "clientCredentials",
+        "authorizationCode",
+    ] {
+        let flow_scopes = scheme
+            .get("flows")
+            .and_then(|f| f.get(flow))
+            .and_then(|f| f.get("scopes"));
+        for (name, _) in entries(flow_scopes) {
+            if !available.contains(&name) {
+                available.push(name);
+            }
+        }
+    }
+    for (i, scope) in scopes.as_array().into_iter().flatten().enumerate() {
+        let Some(scope) = scope.as_str().filter(|s| !available.contains(s)) else {
+            continue;
+        };
+        let declared = if available.is_empty() {
+            "its flows declare none".to_owned()
+        } else {
+            format!(
+                "its flows declare {}",
+                one_of_list(&available).replace(" or ", " and ")
+            )
+        };
+        out.push(
+            Problem::new(
+                format!("{at}/{i}"),
+                format!("`{scope}` is not a scope of this OAuth2 scheme: {declared}"),
+                Some(suggestion(
+                    scope,
+                    &available,
+                    "list only scopes one of the scheme's `flows` declares",
+                )),
+            )
+            .of_rule("security-scopes"),
+        );
     }
 }
 

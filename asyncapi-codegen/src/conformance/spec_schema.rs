@@ -80,16 +80,15 @@ fn build(schema: &Value) -> Result<Validator, String> {
         .map_err(|e| format!("the bundled AsyncAPI schema does not compile: {e}"))
 }
 
-/// What the official parser changes before validating: the JSON Schema meta-schemas are
-/// the validator's own, and a `$ref` string need not be an RFC 3986 URI (JSON pointer
-/// segments such as `[` are valid).
+/// What the official parser changes before validating: a `$ref` string need not be an
+/// RFC 3986 URI (JSON pointer segments such as `[` are valid). The bundle's own copy of
+/// the draft-07 meta-schema stays: it is the one the official parser's validator has
+/// (an `enum` has at least one value), stricter than the validator's built-in copy.
 fn prepare(document: &mut Value, version: &str) {
     if let Some(definitions) = document
         .get_mut("definitions")
         .and_then(Value::as_object_mut)
     {
-        definitions.remove("http://json-schema.org/draft-07/schema");
-        definitions.remove("http://json-schema.org/draft-04/schema");
         let reference = format!("http://asyncapi.com/definitions/{version}/ReferenceObject.json");
         if let Some(Value::Object(reference)) = definitions.get_mut(&reference) {
             if reference.get("format").and_then(Value::as_str) == Some("uri-reference") {

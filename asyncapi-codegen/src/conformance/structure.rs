@@ -4,9 +4,12 @@
 //! the object in place). Every problem is reported at the file, line and JSON pointer
 //! where it was written.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
-use super::explain::{explain, Problem};
+use super::circular::circular_refs;
+use super::explain::{explain, Problem, MISPLACED_REF};
 use super::leniency::REMOTE_REF;
 use super::spec_schema::SpecSchema;
 use crate::diagnostics::{Diagnostic, Report};
@@ -23,6 +26,7 @@ const INLINE_BUDGET: usize = 2_000_000;
 pub(super) fn resolved_document(r: &Resolver, root: &NodeId, report: &mut Report) -> Resolved {
     let mut inliner = Inliner {
         resolver: r,
+        circular: circular_refs(r),
         stack: Vec::new(),
         budget: INLINE_BUDGET,
         report,
@@ -58,13 +62,14 @@ impl Resolved {
 pub(super) fn problems(resolved: &Resolved, written: &Value, spec: &SpecSchema) -> Vec<Problem> {
     let mut problems = Vec::new();
     for error in spec.resolved.iter_errors(&resolved.document) {
-        explain(&error, spec, &mut problems);
+        explain(&error, Some(spec), &mut problems);
     }
+    problems.retain(|p| !is_about_a_kept_ref(p));
     if let Some(schema_object) = &spec.schema_object {
         for (payload, at) in v2_payloads(&resolved.document) {
             for error in schema_object.iter_errors(payload) {
                 let mut found = Vec::new();
-                explain(&error, spec, &mut found);
+                explain(&error, Some(spec), &mut found);
                 problems.extend(found.into_iter().map(|mut p| {
                     p.pointer = format!("{at}{}", p.pointer);
                     p
@@ -114,7 +119,7 @@ fn misplaced_refs(
     match error.kind() {
         Kind::AdditionalProperties { unexpected } if unexpected.iter().any(|f| f == "$ref") => {
             let mut problems = Vec::new();
-            explain(error, spec, &mut problems);
+            explain(error, Some(spec), &mut problems);
             out.extend(
                 problems
                     .into_iter()
@@ -135,6 +140,8 @@ fn misplaced_refs(
 /// (that one is reported here: the document cannot be read without it).
 struct Inliner<'a> {
     resolver: &'a Resolver,
+    /// Where the circular references are written.
+    circular: HashSet<NodeId>,
     stack: Vec<NodeId>,
     budget: usize,
     report: &'a mut Report,
@@ -175,7 +182,10 @@ impl Inliner<'_> {
     fn follow(&mut self, id: &NodeId, value: &Value, map: &Map<String, Value>) -> Value {
         match self.resolver.resolve(id, value) {
             Ok((target, target_value)) => {
-                if self.stack.contains(&target) || self.budget == 0 {
+                // A circular reference stays a reference, as the official parser
+                // leaves it (the stack catches what the graph would miss).
+                let circular = self.chain_is_circular(id, value) || self.stack.contains(&target);
+                if circular || self.budget == 0 {
                     return Value::Object(map.clone());
                 }
                 self.stack.push(target.clone());
@@ -194,6 +204,36 @@ impl Inliner<'_> {
             }
         }
     }
+}
+
+impl Inliner<'_> {
+    /// Whether a reference of the chain starting at `id` is circular: the chain then
+    /// stays as written from its start. The chain is known to end (it resolved).
+    fn chain_is_circular(&self, id: &NodeId, value: &Value) -> bool {
+        let mut at = id.clone();
+        let mut value = value;
+        while let Some(reference) = ref_of(value) {
+            if self.circular.contains(&at) {
+                return true;
+            }
+            let Ok((next, next_value)) = self.resolver.target(&at, reference) else {
+                return false;
+            };
+            at = next;
+            value = next_value;
+        }
+        false
+    }
+}
+
+/// A problem with a `$ref` the resolved document kept (a circular one): judged where
+/// it is written, as the official parser does, not as an unknown field; and whether
+/// it resolves is the resolver's to say, not its spelling as a URI (the official
+/// parser does not see resolved references either).
+fn is_about_a_kept_ref(problem: &Problem) -> bool {
+    problem.message.starts_with(MISPLACED_REF)
+        || (problem.pointer.ends_with("/$ref")
+            && problem.message.ends_with("is not a valid `uri-reference`"))
 }
 
 /// A reference to an `http(s)://` address (never fetched).
