@@ -29,7 +29,7 @@ pub enum ConfigError {
         server: &'static str,
         variable: String,
     },
-    #[error("server `{server}`: value `{value}` of variable `{variable}` is not one of the allowed values {allowed:?}")]
+    #[error("server `{server}`: value `{value}` of variable `{variable}` is not one of the allowed values: {}", allowed.join(", "))]
     DisallowedValue {
         server: &'static str,
         variable: String,
@@ -469,6 +469,12 @@ mod tests {
         );
         let err = KafkaConfig::for_server(&s, &[("host", "h"), ("port", "1")]).unwrap_err();
         assert!(matches!(err, ConfigError::DisallowedValue { .. }));
+        // The allowed values as a reader lists them, not Rust's debug format.
+        assert!(
+            err.to_string()
+                .ends_with("is not one of the allowed values: 9092, 9093"),
+            "{err}"
+        );
     }
 
     #[test]
