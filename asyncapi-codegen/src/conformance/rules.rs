@@ -115,8 +115,16 @@ fn v3(doc: &Value, written: &Value, out: &mut Vec<Problem>) {
                 ).of_rule("operation-channel"));
             }
         }
-        // Without a channel reference no message can belong to it (the official
-        // parser compares with the prefix `undefined/messages`).
+        // The official parser checks only operations whose references are strings
+        // (others are errors of the structure); without a channel reference no
+        // message can belong to it (it compares with the prefix `undefined/messages`).
+        let messages = operation.get("messages").and_then(Value::as_array);
+        let refs = std::iter::once(operation.get("channel"))
+            .chain(messages.into_iter().flatten().map(Some))
+            .flatten();
+        if refs.filter_map(|r| r.get("$ref")).any(|r| !r.is_string()) {
+            continue;
+        }
         let prefix = format!("{}/messages", channel.unwrap_or("undefined"));
         for (i, message) in operation
             .get("messages")

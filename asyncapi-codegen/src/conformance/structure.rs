@@ -64,7 +64,6 @@ pub(super) fn problems(resolved: &Resolved, written: &Value, spec: &SpecSchema) 
     for error in spec.resolved.iter_errors(&resolved.document) {
         explain(&error, Some(spec), &mut problems);
     }
-    problems.retain(|p| !is_about_a_kept_ref(p));
     if let Some(schema_object) = &spec.schema_object {
         for (payload, at) in v2_payloads(&resolved.document) {
             for error in schema_object.iter_errors(payload) {
@@ -77,7 +76,7 @@ pub(super) fn problems(resolved: &Resolved, written: &Value, spec: &SpecSchema) 
             }
         }
     }
-    problems.retain(|p| !resolved.is_unknown(&p.pointer));
+    problems.retain(|p| !resolved.is_unknown(&p.pointer) && !is_about_a_kept_ref(p));
     for error in spec.unresolved.iter_errors(written) {
         misplaced_refs(&error, spec, &mut problems);
     }
