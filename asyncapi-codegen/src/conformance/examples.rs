@@ -7,19 +7,32 @@ use serde_json::{json, Value};
 
 use super::explain::{explain, Problem};
 use crate::load::push_segment;
+use crate::resolve::ref_of;
 
-/// Problems of the examples and defaults of a 2.x document, `resolved` with its
-/// references followed.
-pub(super) fn check(resolved: &Value, out: &mut Vec<Problem>) {
+/// Problems of the examples and defaults of a 2.x document: `resolved` with its
+/// references followed (a schema used again is a reference there), `schema_at` the
+/// value at a pointer of it with every reference followed.
+pub(super) fn check(resolved: &Value, schema_at: &dyn Fn(&str) -> Value, out: &mut Vec<Problem>) {
     for (message, at) in messages(resolved) {
-        message_examples(message, &at, out);
-        if let Some(payload) = message.get("payload") {
-            defaults_and_examples(payload, &format!("{at}/payload"), out);
+        if message.get("examples").is_some() {
+            let complete = schema_at(&at);
+            message_examples(&complete, &at, out);
+        }
+        let payload = message.get("payload");
+        if payload.is_some_and(|p| ref_of(p).is_some() || has_default_or_examples(p)) {
+            let at = format!("{at}/payload");
+            defaults_and_examples(&schema_at(&at), &at, out);
         }
     }
     for (schema, at) in schemas(resolved) {
-        defaults_and_examples(schema, &at, out);
+        if has_default_or_examples(schema) {
+            defaults_and_examples(&schema_at(&at), &at, out);
+        }
     }
+}
+
+fn has_default_or_examples(schema: &Value) -> bool {
+    schema.get("default").is_some() || schema.get("examples").is_some()
 }
 
 /// Each example's `payload` and `headers` against the message's schemas.

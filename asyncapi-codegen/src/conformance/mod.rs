@@ -34,7 +34,8 @@ pub fn check(r: &Resolver, root: &NodeId, version: &Version, report: &mut Report
     let mut problems = structure::problems(&resolved, written, spec);
     rules::check(&resolved.document, written, version.major, &mut problems);
     if version.major == 2 {
-        examples::check(&resolved.document, &mut problems);
+        let schema_at = |pointer: &str| structure::fully_resolved(r, root, pointer);
+        examples::check(&resolved.document, &schema_at, &mut problems);
     }
     for problem in problems {
         let waived = leniency::waiving(&problem);

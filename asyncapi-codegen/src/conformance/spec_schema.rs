@@ -48,27 +48,38 @@ fn compile(version: &'static str, text: &str) -> Result<SpecSchema, String> {
     let mut document: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     prepare(&mut document, version);
     localize(&mut document);
-    let unresolved = build(&document)?;
+    validate_subschemas_once(&mut document, version);
     let mut resolved_document = document.clone();
     if version.starts_with('3') {
         allow_resolved_objects(&mut resolved_document, version);
     }
-    let resolved = build(&resolved_document)?;
-    let schema_object = if version.starts_with('2') {
-        let definitions = document.get("definitions").cloned().unwrap_or_default();
-        let payload = json!({
-            "$ref": format!("#/definitions/{}", escape_segment(&format!("http://asyncapi.com/definitions/{version}/schema.json"))),
-            "definitions": definitions,
-        });
-        Some(build(&payload)?)
-    } else {
-        None
-    };
+    let schema_object = version.starts_with('2').then(|| {
+        let object = format!("http://asyncapi.com/definitions/{version}/schema.json");
+        json!({
+            "$ref": format!("#/definitions/{}", escape_segment(&object)),
+            "definitions": document.get("definitions").cloned().unwrap_or_default(),
+        })
+    });
+    // Compiling is most of the cost of a first expansion (in the debug build a proc
+    // macro runs as): the validators are independent, so they compile side by side.
+    let (resolved, unresolved, schema_object) = std::thread::scope(|scope| {
+        let unresolved = scope.spawn(|| build(&document));
+        let schema_object = scope.spawn(|| schema_object.as_ref().map(build).transpose());
+        let resolved = build(&resolved_document);
+        let panicked = "a validator build panicked";
+        let unresolved = unresolved
+            .join()
+            .unwrap_or_else(|_| Err(panicked.to_owned()));
+        let schema_object = schema_object
+            .join()
+            .unwrap_or_else(|_| Err(panicked.to_owned()));
+        (resolved, unresolved, schema_object)
+    });
     Ok(SpecSchema {
         document,
-        resolved,
-        unresolved,
-        schema_object,
+        resolved: resolved?,
+        unresolved: unresolved?,
+        schema_object: schema_object?,
     })
 }
 
@@ -162,6 +173,46 @@ fn rewrite_refs(value: &mut Value, ids: &[String], base: &str, names_schemas: bo
             .iter_mut()
             .for_each(|v| rewrite_refs(v, ids, base, false)),
         _ => {}
+    }
+}
+
+/// An AsyncAPI Schema Object is `allOf` the draft-07 meta-schema and an extension that
+/// declares the subschema keywords again (`properties`, `items`, `allOf`, ...) as
+/// AsyncAPI Schema Objects. Both recurse, so every subschema was validated twice per
+/// level: exponential in the nesting depth. The draft-07 half is given `true` for the
+/// keywords the extension declares (which checks their shape and recurses): each
+/// subschema is then validated once, against the same rules.
+fn validate_subschemas_once(document: &mut Value, version: &str) {
+    let draft = "http://json-schema.org/draft-07/schema";
+    let object = format!("http://asyncapi.com/definitions/{version}/schema.json");
+    let Some(Value::Object(definitions)) = document.get_mut("definitions") else {
+        return;
+    };
+    let redeclared: Vec<String> = definitions
+        .get(&object)
+        .and_then(|o| o.pointer("/allOf/1/properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    let Some(mut shallow) = definitions.get(draft).cloned() else {
+        return;
+    };
+    let Some(Value::Object(keywords)) = shallow.get_mut("properties") else {
+        return;
+    };
+    for keyword in &redeclared {
+        if let Some(rule) = keywords.get_mut(keyword) {
+            *rule = Value::Bool(true);
+        }
+    }
+    let shallow_name = "draft-07-without-redeclared-subschemas";
+    definitions.insert(shallow_name.to_owned(), shallow);
+    if let Some(Value::Object(first)) = definitions
+        .get_mut(&object)
+        .and_then(|o| o.pointer_mut("/allOf/0"))
+    {
+        let local = format!("#/definitions/{}", escape_segment(shallow_name));
+        first.insert("$ref".to_owned(), Value::String(local));
     }
 }
 

@@ -23,21 +23,30 @@ const INLINE_BUDGET: usize = 2_000_000;
 
 /// The document with its references followed; references that do not resolve are
 /// reported (the document cannot be read without them) and stay as written.
+///
+/// A schema referenced from many places is copied into the first only (later ones
+/// stay references): it is checked once, and a document whose schemas share
+/// components does not grow many times over. Everything else is copied everywhere it
+/// is referenced, so each use is checked where it stands.
 pub(super) fn resolved_document(r: &Resolver, root: &NodeId, report: &mut Report) -> Resolved {
-    let mut inliner = Inliner {
-        resolver: r,
-        circular: circular_refs(r),
-        stack: Vec::new(),
-        budget: INLINE_BUDGET,
-        report,
-        at: String::new(),
-        remote: Vec::new(),
-    };
+    let mut inliner = Inliner::new(r, circular_refs(r), report);
+    inliner.schemas_once = true;
     let document = inliner.inline(root, r.get(root).unwrap_or(&NULL));
     Resolved {
         document,
         remote: inliner.remote,
     }
+}
+
+/// The value at `pointer` of the resolved document with every reference in it
+/// followed (a payload schema to check an example against). Problems of references
+/// were reported when the document was resolved.
+pub(super) fn fully_resolved(r: &Resolver, root: &NodeId, pointer: &str) -> Value {
+    let node = source_of(r, root, pointer);
+    let mut ignored = Report::default();
+    let mut inliner = Inliner::new(r, circular_refs(r), &mut ignored);
+    inliner.at = pointer.to_owned();
+    inliner.inline(&node, r.get(&node).unwrap_or(&NULL))
 }
 
 /// The document with its references followed.
@@ -77,7 +86,7 @@ pub(super) fn problems(resolved: &Resolved, written: &Value, spec: &SpecSchema) 
         }
     }
     problems.retain(|p| !resolved.is_unknown(&p.pointer) && !is_about_a_kept_ref(p));
-    for error in spec.unresolved.iter_errors(written) {
+    for error in spec.unresolved.iter_errors(&without_schemas(written)) {
         misplaced_refs(&error, spec, &mut problems);
     }
     problems
@@ -147,6 +156,37 @@ struct Inliner<'a> {
     /// The pointer (into the resolved document) of the value being copied.
     at: String,
     remote: Vec<String>,
+    /// Whether a schema referenced again is left a reference (see [`resolved_document`]).
+    schemas_once: bool,
+    /// The schemas copied so far.
+    copied_schemas: HashSet<NodeId>,
+}
+
+impl<'a> Inliner<'a> {
+    fn new(resolver: &'a Resolver, circular: HashSet<NodeId>, report: &'a mut Report) -> Self {
+        Inliner {
+            resolver,
+            circular,
+            stack: Vec::new(),
+            budget: INLINE_BUDGET,
+            report,
+            at: String::new(),
+            remote: Vec::new(),
+            schemas_once: false,
+            copied_schemas: HashSet::new(),
+        }
+    }
+
+    /// Whether the reference being followed stands where a schema is expected and
+    /// names a schema checked elsewhere: one written where a schema is expected in the
+    /// document itself (checked there), or one copied before.
+    fn copied_before(&mut self, target: &NodeId) -> bool {
+        if !self.schemas_once || !is_schema_position(&self.at) {
+            return false;
+        }
+        let checked_in_place = target.file == 0 && is_schema_position(&target.pointer);
+        checked_in_place || !self.copied_schemas.insert(target.clone())
+    }
 }
 
 impl Inliner<'_> {
@@ -184,7 +224,7 @@ impl Inliner<'_> {
                 // A circular reference stays a reference, as the official parser
                 // leaves it (the stack catches what the graph would miss).
                 let circular = self.chain_is_circular(id, value) || self.stack.contains(&target);
-                if circular || self.budget == 0 {
+                if circular || self.budget == 0 || self.copied_before(&target) {
                     return Value::Object(map.clone());
                 }
                 self.stack.push(target.clone());
@@ -233,6 +273,75 @@ fn is_about_a_kept_ref(problem: &Problem) -> bool {
     problem.message.starts_with(MISPLACED_REF)
         || (problem.pointer.ends_with("/$ref")
             && problem.message.ends_with("is not a valid `uri-reference`"))
+}
+
+/// The written document with its schemas emptied, for the check of where `$ref`s stand:
+/// inside a schema a `$ref` may stand anywhere, so only the rest needs the (slow)
+/// validation.
+fn without_schemas(written: &Value) -> Value {
+    match written {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| {
+                    let emptied = match key.as_str() {
+                        "payload" | "headers" | "schema" => value.is_object(),
+                        _ => false,
+                    };
+                    let value = if emptied {
+                        Value::Object(Map::new())
+                    } else if key == "schemas" && value.is_object() {
+                        let names = value.as_object().into_iter().flatten();
+                        Value::Object(
+                            names
+                                .map(|(name, _)| (name.clone(), Value::Object(Map::new())))
+                                .collect(),
+                        )
+                    } else {
+                        without_schemas(value)
+                    };
+                    (key.clone(), value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_schemas).collect()),
+        scalar => scalar.clone(),
+    }
+}
+
+/// Whether a pointer names a place where a schema is expected: a payload, headers, a
+/// parameter's or multi-format `schema`, a component schema, or a subschema of one of
+/// those (`properties/<name>`, `items`, `allOf/<i>`, ...).
+fn is_schema_position(pointer: &str) -> bool {
+    let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+    let Some((&last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let prev = parents.last().copied();
+    if matches!(last, "payload" | "headers" | "schema")
+        || (prev == Some("schemas") && parents.len() == 2 && parents[0] == "components")
+    {
+        return true;
+    }
+    let in_a_schema = parents
+        .iter()
+        .any(|segment| matches!(*segment, "payload" | "headers" | "schema" | "schemas"));
+    let is_index = last.bytes().all(|b| b.is_ascii_digit());
+    in_a_schema
+        && (matches!(
+            last,
+            "items"
+                | "additionalItems"
+                | "additionalProperties"
+                | "not"
+                | "contains"
+                | "propertyNames"
+                | "if"
+                | "then"
+                | "else"
+        ) || matches!(
+            prev,
+            Some("properties" | "patternProperties" | "definitions" | "dependencies")
+        ) || (is_index && matches!(prev, Some("allOf" | "anyOf" | "oneOf" | "items"))))
 }
 
 /// A reference to an `http(s)://` address (never fetched).
