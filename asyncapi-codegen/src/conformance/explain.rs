@@ -145,11 +145,13 @@ fn unknown_field(
         .map(|uri| uri.as_str().to_owned())
         .unwrap_or_default();
     let definition = spec.and_then(|spec| definition_at(spec, &location));
-    let what = definition
-        .as_ref()
-        .and_then(|(_, id, _)| definition_name(id))
-        .map(|name| format!("{} object", article(&name)))
-        .unwrap_or_else(|| "this object".to_owned());
+    let what = match definition.as_ref().map(|(_, id, _)| id.as_str()) {
+        Some(id) if id.ends_with("/asyncapi.json") => "the document's top level".to_owned(),
+        id => id
+            .and_then(definition_name)
+            .map(|name| format!("{} object", article(&name)))
+            .unwrap_or_else(|| "this object".to_owned()),
+    };
     if field == "$ref" {
         return Problem::new(
             at,

@@ -257,8 +257,11 @@ pub(super) fn definition_at<'s>(
     spec: &'s SpecSchema,
     location: &str,
 ) -> Option<(&'s Value, String, String)> {
-    let (_, fragment) = location.split_once('#')?;
-    let rest = fragment.strip_prefix("/definitions/")?;
+    let (root_id, fragment) = location.split_once('#')?;
+    let Some(rest) = fragment.strip_prefix("/definitions/") else {
+        // The top level of the document is the schema's root.
+        return Some((&spec.document, root_id.to_owned(), fragment.to_owned()));
+    };
     let (id, inside) = rest
         .split_once('/')
         .map_or((rest, ""), |(id, inside)| (id, inside));
