@@ -52,27 +52,30 @@ pub(super) fn explain(
     out: &mut Vec<Problem>,
 ) {
     let pointer = error.instance_path().as_str().to_owned();
-    let value = error.instance().as_ref();
-    let problem = match error.kind() {
+    match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             for field in unexpected {
                 out.push(unknown_field(error, spec, &pointer, field));
             }
-            return;
         }
         ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            return alternatives(context, &pointer, spec, out);
+            alternatives(context, &pointer, spec, out);
         }
-        ValidationErrorKind::PropertyNames { error } => {
-            return explain(error, spec, out);
+        ValidationErrorKind::PropertyNames { error } => explain(error, spec, out),
+        kind => {
+            let (message, help) = said(kind, error);
+            out.push(Problem::new(pointer, message, help));
         }
+    }
+}
+
+/// The message and the fix for one failed keyword about the value itself.
+fn said(kind: &ValidationErrorKind, error: &ValidationError<'_>) -> (String, Option<String>) {
+    let value = error.instance().as_ref();
+    match kind {
         ValidationErrorKind::Required { property } => {
             let field = scalar_text(property);
-            Problem::new(
-                pointer,
-                format!("missing the required field `{field}`"),
-                Some(format!("add `{field}` here")),
-            )
+            (format!("missing the required field `{field}`"), Some(format!("add `{field}` here")))
         }
         ValidationErrorKind::Enum { options } => {
             let allowed: Vec<String> = options
@@ -83,52 +86,41 @@ pub(super) fn explain(
                 .as_str()
                 .and_then(|v| closest(v, allowed.iter().map(String::as_str)))
                 .map(|s| format!("did you mean `{s}`?"));
-            Problem::new(
-                pointer,
-                format!("{} is not allowed here: expected {}", shown(value), one_of_list(&allowed)),
-                help,
-            )
+            (format!("{} is not allowed here: expected {}", shown(value), one_of_list(&allowed)), help)
         }
-        ValidationErrorKind::Constant { expected_value } => Problem::new(
-            pointer,
-            format!("{} is not allowed here: expected `{}`", shown(value), scalar_text(expected_value)),
-            None,
-        ),
-        ValidationErrorKind::Type { kind } => Problem::new(
-            pointer,
-            format!("expected {}, found {}", expected_types(kind), type_of(value)),
-            None,
-        ),
-        ValidationErrorKind::Format { format } => Problem::new(
-            pointer,
+        ValidationErrorKind::Constant { expected_value } => {
+            let expected = scalar_text(expected_value);
+            let message = format!("{} is not allowed here: expected `{expected}`", shown(value));
+            (message, Some(format!("write `{expected}`")))
+        }
+        ValidationErrorKind::Type { kind } => {
+            let expected = expected_types(kind);
+            let message = format!("expected {expected}, found {}", type_of(value));
+            (message, Some(format!("write {expected} here")))
+        }
+        ValidationErrorKind::Format { format } => (
             format!("{} is not a valid `{format}`", shown(value)),
-            None,
+            Some(format!("write a value in the `{format}` format")),
         ),
-        ValidationErrorKind::Pattern { pattern } => Problem::new(
-            pointer,
+        ValidationErrorKind::Pattern { pattern } => (
             format!("{} does not match the pattern `{pattern}`", shown(value)),
-            None,
+            Some("change it to match the pattern".to_owned()),
         ),
-        ValidationErrorKind::UniqueItems => Problem::new(
-            pointer,
+        ValidationErrorKind::UniqueItems => (
             "the items of this list must be unique, and two are equal".to_owned(),
             Some("remove the repeated item".to_owned()),
         ),
-        ValidationErrorKind::OneOfMultipleValid { .. } => Problem::new(
-            pointer,
+        ValidationErrorKind::OneOfMultipleValid { .. } => (
             "this value matches more than one of the forms allowed here, so its meaning is ambiguous".to_owned(),
-            None,
+            Some("remove what makes it fit more than one form (e.g. a `$ref` next to other fields)".to_owned()),
         ),
-        ValidationErrorKind::FalseSchema => Problem::new(
-            pointer,
-            "no value is allowed here".to_owned(),
-            Some("remove it".to_owned()),
-        ),
+        ValidationErrorKind::FalseSchema => {
+            ("no value is allowed here".to_owned(), Some("remove it".to_owned()))
+        }
         // The remaining keywords (sizes, bounds, `not`, ...) read well in the
         // validator's own words once the value itself is masked out.
-        _ => Problem::new(pointer, error.masked().to_string(), None),
-    };
-    out.push(problem);
+        _ => (error.masked().to_string(), None),
+    }
 }
 
 /// A field the object's schema does not list.
@@ -220,10 +212,11 @@ fn alternatives(
             .next()
             .map(|e| type_of(e.instance().as_ref()))
             .unwrap_or("something else");
+        let wanted = wanted.join(" or ");
         out.push(Problem::new(
             pointer.to_owned(),
-            format!("expected {}, found {found}", wanted.join(" or ")),
-            None,
+            format!("expected {wanted}, found {found}"),
+            Some(format!("write {wanted} here")),
         ));
         return;
     }

@@ -77,26 +77,7 @@ fn v3(doc: &Value, written: &Value, out: &mut Vec<Problem>) {
         let address = channel.get("address").and_then(Value::as_str).unwrap_or("");
         address_parameters(address, channel, &at, false, out);
         let written_servers = written.pointer(&format!("{at}/servers"));
-        for (i, server) in written_servers
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let Some(reference) = server.get("$ref").and_then(Value::as_str) else {
-                continue;
-            };
-            let names_a_root_server = reference
-                .strip_prefix("#/servers/")
-                .is_some_and(|name| root_servers.iter().any(|s| *s == unescape(name)));
-            if !names_a_root_server {
-                out.push(Problem::new(
-                    format!("{at}/servers/{i}/$ref"),
-                    format!("`{reference}` is not a server of the root `servers`: a channel's servers must be among them"),
-                    Some("reference a server under the root `servers` (`#/servers/<name>`)".to_owned()),
-                ).of_rule("channel-servers"));
-            }
-        }
+        channel_server_refs(written_servers, &root_servers, &at, out);
     }
     for (name, channel) in entries(doc.pointer("/components/channels")) {
         let at = pointer(&["components", "channels", name]);
@@ -104,52 +85,85 @@ fn v3(doc: &Value, written: &Value, out: &mut Vec<Problem>) {
         address_parameters(address, channel, &at, false, out);
     }
     for (name, operation) in entries(written.get("operations")) {
-        let at = pointer(&["operations", name]);
-        let channel = operation.pointer("/channel/$ref").and_then(Value::as_str);
-        if let Some(channel) = channel {
-            if !channel.starts_with("#/channels/") {
-                out.push(Problem::new(
-                    format!("{at}/channel/$ref"),
-                    format!("`{channel}` is not a channel of the root `channels`: an operation's channel must be one of them"),
-                    Some("reference a channel under the root `channels` (`#/channels/<name>`)".to_owned()),
-                ).of_rule("operation-channel"));
-            }
+        operation_refs(operation, &pointer(&["operations", name]), out);
+    }
+}
+
+/// A 3.x channel's servers (as written) must be `$ref`s into the root `servers`.
+fn channel_server_refs(
+    servers: Option<&Value>,
+    root_servers: &[&str],
+    at: &str,
+    out: &mut Vec<Problem>,
+) {
+    for (i, server) in servers
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let Some(reference) = server.get("$ref").and_then(Value::as_str) else {
+            continue;
+        };
+        let names_a_root_server = reference
+            .strip_prefix("#/servers/")
+            .is_some_and(|name| root_servers.iter().any(|s| *s == unescape(name)));
+        if !names_a_root_server {
+            out.push(Problem::new(
+                format!("{at}/servers/{i}/$ref"),
+                format!("`{reference}` is not a server of the root `servers`: a channel's servers must be among them"),
+                Some("reference a server under the root `servers` (`#/servers/<name>`)".to_owned()),
+            ).of_rule("channel-servers"));
         }
-        // The official parser checks only operations whose references are strings
-        // (others are errors of the structure); without a channel reference no
-        // message can belong to it (it compares with the prefix `undefined/messages`).
-        let messages = operation.get("messages").and_then(Value::as_array);
-        let refs = std::iter::once(operation.get("channel"))
-            .chain(messages.into_iter().flatten().map(Some))
-            .flatten();
-        if refs.filter_map(|r| r.get("$ref")).any(|r| !r.is_string()) {
+    }
+}
+
+/// A 3.x operation (as written) names a channel of the root `channels`, and messages of
+/// that channel.
+fn operation_refs(operation: &Value, at: &str, out: &mut Vec<Problem>) {
+    let channel = operation.pointer("/channel/$ref").and_then(Value::as_str);
+    if let Some(channel) = channel.filter(|c| !c.starts_with("#/channels/")) {
+        out.push(Problem::new(
+            format!("{at}/channel/$ref"),
+            format!("`{channel}` is not a channel of the root `channels`: an operation's channel must be one of them"),
+            Some("reference a channel under the root `channels` (`#/channels/<name>`)".to_owned()),
+        ).of_rule("operation-channel"));
+    }
+    // The official parser checks only operations whose references are strings
+    // (others are errors of the structure); without a channel reference no message
+    // can belong to it (it compares with the prefix `undefined/messages`).
+    let messages: Vec<&Value> = operation
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .collect();
+    let refs = std::iter::once(operation.get("channel"))
+        .chain(messages.iter().copied().map(Some))
+        .flatten();
+    if refs.filter_map(|r| r.get("$ref")).any(|r| !r.is_string()) {
+        return;
+    }
+    let prefix = format!("{}/messages", channel.unwrap_or("undefined"));
+    for (i, message) in messages.into_iter().enumerate() {
+        let Some(reference) = message.get("$ref").and_then(Value::as_str) else {
+            continue;
+        };
+        if reference.starts_with(&prefix) {
             continue;
         }
-        let prefix = format!("{}/messages", channel.unwrap_or("undefined"));
-        for (i, message) in operation
-            .get("messages")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let Some(reference) = message.get("$ref").and_then(Value::as_str) else {
-                continue;
-            };
-            if !reference.starts_with(&prefix) {
-                out.push(
-                    Problem::new(
-                        format!("{at}/messages/{i}"),
-                        format!("`{reference}` is not a message of the operation's channel"),
-                        Some(match channel {
-                            Some(_) => format!("reference one of the channel's messages (`{prefix}/<name>`)"),
-                            None => "give the operation its `channel` (a `$ref` into the root `channels`), then reference that channel's messages".to_owned(),
-                        }),
-                    )
-                    .of_rule("operation-messages"),
-                );
-            }
-        }
+        let help = match channel {
+            Some(_) => format!("reference one of the channel's messages (`{prefix}/<name>`)"),
+            None => "give the operation its `channel` (a `$ref` into the root `channels`), then reference that channel's messages".to_owned(),
+        };
+        out.push(
+            Problem::new(
+                format!("{at}/messages/{i}"),
+                format!("`{reference}` is not a message of the operation's channel"),
+                Some(help),
+            )
+            .of_rule("operation-messages"),
+        );
     }
 }
 
