@@ -108,6 +108,14 @@ pub fn escape_segment(segment: &str) -> String {
     out
 }
 
+/// The JSON pointer of `segment` under `base`.
+pub fn pointer_under(base: &str, segment: &str) -> String {
+    let mut pointer = String::with_capacity(base.len() + 1 + segment.len());
+    pointer.push_str(base);
+    push_segment(&mut pointer, segment);
+    pointer
+}
+
 /// Appends `/` and the escaped `segment` to a JSON pointer.
 pub fn push_segment(pointer: &mut String, segment: &str) {
     pointer.push('/');

@@ -6,7 +6,7 @@ use jsonschema::{Draft, Validator};
 use serde_json::{json, Value};
 
 use super::explain::{explain, Problem};
-use crate::load::push_segment;
+use crate::load::pointer_under;
 use crate::resolve::ref_of;
 
 /// Problems of the examples and defaults of a 2.x document: `resolved` with its
@@ -137,7 +137,7 @@ fn messages(doc: &Value) -> Vec<(&Value, String)> {
                 let Some(message) = channel.get(action).and_then(|o| o.get("message")) else {
                     continue;
                 };
-                let at = format!("{}/{action}/message", under(base, name));
+                let at = format!("{}/{action}/message", pointer_under(base, name));
                 match message.get("oneOf").and_then(Value::as_array) {
                     Some(members) => {
                         for (i, member) in members.iter().enumerate() {
@@ -159,7 +159,7 @@ fn messages(doc: &Value) -> Vec<(&Value, String)> {
             .into_iter()
             .flatten()
         {
-            let at = under(base, name);
+            let at = pointer_under(base, name);
             if is_trait {
                 found.push((message, at));
             } else {
@@ -197,7 +197,10 @@ fn schemas(doc: &Value) -> Vec<(&Value, String)> {
                 if let Some(schema) = value.get("schema") {
                     let at = format!(
                         "{}/schema",
-                        under(&format!("{}/parameters", under(base, name)), parameter)
+                        pointer_under(
+                            &format!("{}/parameters", pointer_under(base, name)),
+                            parameter
+                        )
                     );
                     found.push((schema, at));
                 }
@@ -213,7 +216,7 @@ fn schemas(doc: &Value) -> Vec<(&Value, String)> {
         if let Some(schema) = value.get("schema") {
             found.push((
                 schema,
-                format!("{}/schema", under("/components/parameters", name)),
+                format!("{}/schema", pointer_under("/components/parameters", name)),
             ));
         }
     }
@@ -223,13 +226,7 @@ fn schemas(doc: &Value) -> Vec<(&Value, String)> {
         .into_iter()
         .flatten()
     {
-        found.push((schema, under("/components/schemas", name)));
+        found.push((schema, pointer_under("/components/schemas", name)));
     }
     found
-}
-
-fn under(base: &str, name: &str) -> String {
-    let mut at = base.to_owned();
-    push_segment(&mut at, name);
-    at
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::explain::Problem;
-use crate::load::push_segment;
+use crate::load::{pointer_under, push_segment};
 use crate::suggest::{closest, one_of_list};
 
 /// The rule a security requirement naming an undefined scheme breaks.
@@ -460,12 +460,6 @@ fn pointer(segments: &[&str]) -> String {
     for s in segments {
         push_segment(&mut p, s);
     }
-    p
-}
-
-fn pointer_under(at: &str, segment: &str) -> String {
-    let mut p = at.to_owned();
-    push_segment(&mut p, segment);
     p
 }
 
