@@ -30,11 +30,12 @@ pub fn check(r: &Resolver, root: &NodeId, version: &Version, report: &mut Report
         None => return,
     };
     let written = r.get(root).unwrap_or(&NULL);
-    let resolved = structure::resolved_document(r, root, report);
+    let circular = circular::circular_refs(r);
+    let resolved = structure::resolved_document(r, root, &circular, report);
     let mut problems = structure::problems(&resolved, written, spec);
     rules::check(&resolved.document, written, version.major, &mut problems);
     if version.major == 2 {
-        let schema_at = |pointer: &str| structure::fully_resolved(r, root, pointer);
+        let schema_at = |pointer: &str| structure::fully_resolved(r, root, &circular, pointer);
         examples::check(&resolved.document, &schema_at, &mut problems);
     }
     for problem in problems {

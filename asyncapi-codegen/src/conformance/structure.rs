@@ -8,7 +8,6 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
-use super::circular::circular_refs;
 use super::explain::{explain, Problem, MISPLACED_REF};
 use super::leniency::REMOTE_REF;
 use super::spec_schema::SpecSchema;
@@ -28,8 +27,13 @@ const INLINE_BUDGET: usize = 2_000_000;
 /// stay references): it is checked once, and a document whose schemas share
 /// components does not grow many times over. Everything else is copied everywhere it
 /// is referenced, so each use is checked where it stands.
-pub(super) fn resolved_document(r: &Resolver, root: &NodeId, report: &mut Report) -> Resolved {
-    let mut inliner = Inliner::new(r, circular_refs(r), report);
+pub(super) fn resolved_document(
+    r: &Resolver,
+    root: &NodeId,
+    circular: &HashSet<NodeId>,
+    report: &mut Report,
+) -> Resolved {
+    let mut inliner = Inliner::new(r, circular, report);
     inliner.schemas_once = true;
     let document = inliner.inline(root, r.get(root).unwrap_or(&NULL));
     Resolved {
@@ -41,10 +45,15 @@ pub(super) fn resolved_document(r: &Resolver, root: &NodeId, report: &mut Report
 /// The value at `pointer` of the resolved document with every reference in it
 /// followed (a payload schema to check an example against). Problems of references
 /// were reported when the document was resolved.
-pub(super) fn fully_resolved(r: &Resolver, root: &NodeId, pointer: &str) -> Value {
+pub(super) fn fully_resolved(
+    r: &Resolver,
+    root: &NodeId,
+    circular: &HashSet<NodeId>,
+    pointer: &str,
+) -> Value {
     let node = source_of(r, root, pointer);
     let mut ignored = Report::default();
-    let mut inliner = Inliner::new(r, circular_refs(r), &mut ignored);
+    let mut inliner = Inliner::new(r, circular, &mut ignored);
     inliner.at = pointer.to_owned();
     inliner.inline(&node, r.get(&node).unwrap_or(&NULL))
 }
@@ -149,7 +158,7 @@ fn misplaced_refs(
 struct Inliner<'a> {
     resolver: &'a Resolver,
     /// Where the circular references are written.
-    circular: HashSet<NodeId>,
+    circular: &'a HashSet<NodeId>,
     stack: Vec<NodeId>,
     budget: usize,
     report: &'a mut Report,
@@ -163,7 +172,7 @@ struct Inliner<'a> {
 }
 
 impl<'a> Inliner<'a> {
-    fn new(resolver: &'a Resolver, circular: HashSet<NodeId>, report: &'a mut Report) -> Self {
+    fn new(resolver: &'a Resolver, circular: &'a HashSet<NodeId>, report: &'a mut Report) -> Self {
         Inliner {
             resolver,
             circular,
