@@ -6,6 +6,7 @@ use jsonschema::{Draft, Validator};
 use serde_json::{json, Value};
 
 use super::explain::{explain, Problem};
+use super::Items;
 use crate::load::pointer_under;
 use crate::resolve::ref_of;
 
@@ -71,13 +72,7 @@ fn defaults_and_examples(schema: &Value, at: &str, out: &mut Vec<Problem>) {
             out,
         );
     }
-    for (i, example) in schema
-        .get("examples")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, example) in schema.get("examples").items().enumerate() {
         if !example.is_string() {
             matches(
                 schema,
@@ -172,13 +167,7 @@ fn messages(doc: &Value) -> Vec<(&Value, String)> {
 }
 
 fn with_traits<'a>(message: &'a Value, at: String, found: &mut Vec<(&'a Value, String)>) {
-    for (i, message_trait) in message
-        .get("traits")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, message_trait) in message.get("traits").items().enumerate() {
         found.push((message_trait, format!("{at}/traits/{i}")));
     }
     found.push((message, at));

@@ -16,6 +16,18 @@ use crate::diagnostics::{Diagnostic, Report};
 use crate::resolve::{NodeId, Resolver, NULL};
 use crate::validate::Version;
 
+/// The items of a value that should be a list; none when it is missing or not a list.
+trait Items<'a> {
+    fn items(self) -> std::slice::Iter<'a, serde_json::Value>;
+}
+
+impl<'a> Items<'a> for Option<&'a serde_json::Value> {
+    fn items(self) -> std::slice::Iter<'a, serde_json::Value> {
+        self.and_then(serde_json::Value::as_array)
+            .map_or([].iter(), |list| list.iter())
+    }
+}
+
 /// Checks a document whose version is supported; every problem goes to `report`.
 pub fn check(r: &Resolver, root: &NodeId, version: &Version, report: &mut Report) {
     let spec = match spec_schema::for_version(&version.text) {

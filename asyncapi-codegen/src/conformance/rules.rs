@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::explain::Problem;
+use super::Items;
 use crate::load::{pointer_under, push_segment};
 use crate::suggest::{closest, one_of_list};
 
@@ -96,12 +97,7 @@ fn channel_server_refs(
     at: &str,
     out: &mut Vec<Problem>,
 ) {
-    for (i, server) in servers
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, server) in servers.items().enumerate() {
         let Some(reference) = server.get("$ref").and_then(Value::as_str) else {
             continue;
         };
@@ -132,12 +128,7 @@ fn operation_refs(operation: &Value, at: &str, out: &mut Vec<Problem>) {
     // The official parser checks only operations whose references are strings
     // (others are errors of the structure); without a channel reference no message
     // can belong to it (it compares with the prefix `undefined/messages`).
-    let messages: Vec<&Value> = operation
-        .get("messages")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .collect();
+    let messages: Vec<&Value> = operation.get("messages").items().collect();
     let refs = std::iter::once(operation.get("channel"))
         .chain(messages.iter().copied().map(Some))
         .flatten();
@@ -177,7 +168,7 @@ fn security_requirements(
     out: &mut Vec<Problem>,
 ) {
     let schemes = names(defined);
-    let listed = requirements.and_then(Value::as_array).into_iter().flatten();
+    let listed = requirements.items();
     for (i, requirement) in listed.enumerate() {
         for (scheme, scopes) in entries(Some(requirement)) {
             let requirement_at = pointer_under(&format!("{at}/security/{i}"), scheme);
@@ -355,13 +346,7 @@ fn placeholders(text: &str) -> Vec<&str> {
 }
 
 fn channel_servers(channel: &Value, servers: &[&str], at: &str, out: &mut Vec<Problem>) {
-    for (i, server) in channel
-        .get("servers")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, server) in channel.get("servers").items().enumerate() {
         let Some(name) = server.as_str() else {
             continue;
         };
@@ -396,12 +381,7 @@ fn no_query_nor_fragment(name: &str, at: &str, out: &mut Vec<Problem>) {
 
 fn unique_tags(tags: Option<&Value>, at: &str, out: &mut Vec<Problem>) {
     let mut seen = Seen::default();
-    for (i, tag) in tags
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    for (i, tag) in tags.items().enumerate() {
         if let Some(name) = tag.get("name").and_then(Value::as_str) {
             seen.add(name, format!("{at}/{i}/name"), "tag name", out);
         }
