@@ -123,6 +123,27 @@ fn schema_or(schema: Option<&Value>, otherwise: Value) -> Value {
 /// `schemaFormat`), with their pointers.
 fn messages(doc: &Value) -> Vec<(&Value, String)> {
     let mut found = Vec::new();
+    for (message, at) in v2_messages(doc) {
+        with_traits(message, at, &mut found);
+    }
+    let traits = doc
+        .pointer("/components/messageTraits")
+        .and_then(Value::as_object);
+    for (name, message_trait) in traits.into_iter().flatten() {
+        found.push((
+            message_trait,
+            pointer_under("/components/messageTraits", name),
+        ));
+    }
+    found.retain(|(message, _)| message.get("schemaFormat").is_none());
+    found
+}
+
+/// The messages of a 2.x document (of its channels' and component channels'
+/// operations, each member of a `oneOf`, and `components.messages`), with their
+/// pointers.
+pub(super) fn v2_messages(doc: &Value) -> Vec<(&Value, String)> {
+    let mut found = Vec::new();
     for (channels, base) in [
         (doc.get("channels"), "/channels"),
         (doc.pointer("/components/channels"), "/components/channels"),
@@ -134,35 +155,23 @@ fn messages(doc: &Value) -> Vec<(&Value, String)> {
                 };
                 let at = format!("{}/{action}/message", pointer_under(base, name));
                 match message.get("oneOf").and_then(Value::as_array) {
-                    Some(members) => {
-                        for (i, member) in members.iter().enumerate() {
-                            with_traits(member, format!("{at}/oneOf/{i}"), &mut found);
-                        }
-                    }
-                    None => with_traits(message, at, &mut found),
+                    Some(members) => found.extend(
+                        members
+                            .iter()
+                            .enumerate()
+                            .map(|(i, m)| (m, format!("{at}/oneOf/{i}"))),
+                    ),
+                    None => found.push((message, at)),
                 }
             }
         }
     }
-    for (base, is_trait) in [
-        ("/components/messages", false),
-        ("/components/messageTraits", true),
-    ] {
-        for (name, message) in doc
-            .pointer(base)
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            let at = pointer_under(base, name);
-            if is_trait {
-                found.push((message, at));
-            } else {
-                with_traits(message, at, &mut found);
-            }
-        }
+    let components = doc
+        .pointer("/components/messages")
+        .and_then(Value::as_object);
+    for (name, message) in components.into_iter().flatten() {
+        found.push((message, pointer_under("/components/messages", name)));
     }
-    found.retain(|(message, _)| message.get("schemaFormat").is_none());
     found
 }
 

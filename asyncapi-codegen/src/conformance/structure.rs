@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
+use super::examples::v2_messages;
 use super::explain::{explain, Problem, MISPLACED_REF};
 use super::leniency::REMOTE_REF;
 use super::spec_schema::SpecSchema;
@@ -361,41 +362,11 @@ fn is_remote(value: &Value) -> bool {
     })
 }
 
-/// The payloads of a 2.x document written as AsyncAPI or JSON Schema (no
+/// The payloads of a 2.x document's messages written as AsyncAPI or JSON Schema (no
 /// `schemaFormat`, or one of theirs), with their pointers: the official parser checks
 /// them as Schema Objects, which the 2.x document schema leaves open.
 fn v2_payloads(document: &Value) -> Vec<(&Value, String)> {
-    let mut messages: Vec<(&Value, String)> = Vec::new();
-    let channels = document.get("channels").and_then(Value::as_object);
-    for (name, channel) in channels.into_iter().flatten() {
-        for action in ["publish", "subscribe"] {
-            let Some(message) = channel.get(action).and_then(|o| o.get("message")) else {
-                continue;
-            };
-            let mut at = String::new();
-            push_segment(&mut at, "channels");
-            push_segment(&mut at, name);
-            push_segment(&mut at, action);
-            push_segment(&mut at, "message");
-            match message.get("oneOf").and_then(Value::as_array) {
-                Some(members) => {
-                    for (i, member) in members.iter().enumerate() {
-                        messages.push((member, format!("{at}/oneOf/{i}")));
-                    }
-                }
-                None => messages.push((message, at)),
-            }
-        }
-    }
-    let components = document
-        .pointer("/components/messages")
-        .and_then(Value::as_object);
-    for (name, message) in components.into_iter().flatten() {
-        let mut at = "/components/messages".to_owned();
-        push_segment(&mut at, name);
-        messages.push((message, at));
-    }
-    messages
+    v2_messages(document)
         .into_iter()
         .filter(|(message, _)| is_schema_format(message.get("schemaFormat")))
         .filter_map(|(message, at)| Some((message.get("payload")?, format!("{at}/payload"))))
