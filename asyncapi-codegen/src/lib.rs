@@ -7,6 +7,7 @@
 //! (what Kafka and Rust need of it) → [`types`] (JSON Schema to Rust) and [`generate`]
 //! (message types, channels, clients) → tokens. Every stage reports to one [`Report`].
 
+pub mod broker;
 pub mod conformance;
 pub mod content_type;
 pub mod diagnostics;
@@ -59,6 +60,12 @@ impl Expansion {
     /// The generated code, formatted (for snapshots, a CLI, `cargo expand`-like views).
     pub fn pretty(&self) -> String {
         pretty(&self.tokens)
+    }
+
+    /// The topics `side` needs on the broker (what its `TOPIC_SPECS` lists), and the
+    /// channels whose topics are named at run time.
+    pub fn broker_needs(&self, side: broker::Side) -> broker::BrokerNeeds {
+        broker::needs(&self.document, side)
     }
 }
 

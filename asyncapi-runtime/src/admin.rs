@@ -25,22 +25,23 @@ pub enum AdminError {
 }
 
 /// A topic a side needs, with what the document's Kafka binding says of it
-/// (generated as `Application::TOPIC_SPECS` / `Client::TOPIC_SPECS`).
+/// (generated as `Application::TOPIC_SPECS` / `Client::TOPIC_SPECS`, which borrow
+/// `'static` strings; a tool reading a document at run time borrows its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TopicSpec {
-    pub name: &'static str,
+pub struct TopicSpec<'a> {
+    pub name: &'a str,
     /// `bindings.kafka.partitions`; `None`: the caller's default.
     pub partitions: Option<i32>,
     /// `bindings.kafka.replicas`; `None`: the broker's `default.replication.factor`.
     pub replicas: Option<i32>,
     /// `bindings.kafka.topicConfiguration`, as topic configs (`cleanup.policy`,
     /// `retention.ms`, ...).
-    pub config: &'static [(&'static str, &'static str)],
+    pub config: &'a [(&'a str, &'a str)],
 }
 
-impl TopicSpec {
+impl<'a> TopicSpec<'a> {
     /// A topic the document says nothing more of than its name.
-    pub const fn named(name: &'static str) -> TopicSpec {
+    pub const fn named(name: &'a str) -> TopicSpec<'a> {
         TopicSpec {
             name,
             partitions: None,
@@ -60,7 +61,7 @@ impl TopicSpec {
 /// factor where it gives none). Existing topics are left as they are.
 pub async fn ensure_topics(
     config: &KafkaConfig,
-    topics: &[TopicSpec],
+    topics: &[TopicSpec<'_>],
     default_partitions: i32,
 ) -> Result<(), AdminError> {
     let client: AdminClient<DefaultClientContext> =

@@ -127,7 +127,7 @@ impl EmbeddedKafka {
     /// Creates the topics a side needs (`Application::TOPIC_SPECS`), each with its
     /// spec's partition count or else the cluster's default. The mock cluster has one
     /// broker and no topic configs: replicas and configs are not applied.
-    pub fn create_topics(&self, topics: &[TopicSpec]) -> Result<(), EmbeddedError> {
+    pub fn create_topics(&self, topics: &[TopicSpec<'_>]) -> Result<(), EmbeddedError> {
         topics.iter().try_for_each(|spec| {
             self.create_topic(spec.name, spec.partitions_or(self.default_partitions))
         })

@@ -28,6 +28,7 @@ pub mod codec;
 pub mod config;
 pub mod consumer;
 pub mod contract;
+pub mod dead_letters;
 pub mod embedded;
 pub mod error;
 pub mod producer;
@@ -45,6 +46,7 @@ pub use consumer::{
     Subscription,
 };
 pub use contract::*;
+pub use dead_letters::{DeadLetter, DeadLetterError, DeadLetterReader, SourceRecord};
 pub use embedded::EmbeddedKafka;
 pub use error::{
     ConfigError, ConnectionError, ConsumerError, DecodeError, EmbeddedError, EncodeError,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use asyncapi_runtime::{
-    event_listener, CancellationToken, Channel, ConsumerError, EmbeddedKafka, MessageContext,
-    RetryPolicy, Shared,
+    event_listener, CancellationToken, Channel, ConsumerError, DeadLetterReader, EmbeddedKafka,
+    MessageContext, RetryPolicy, Shared,
 };
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -179,6 +179,100 @@ async fn payloads_the_schema_rejects_are_dead_lettered_even_where_decoding_is_th
     }
     stop.cancel();
     service_loop.await.unwrap().unwrap();
+}
+
+/// A dead letter read back through the runtime's reader: the original record, typed,
+/// with why and from where; replayed, it reaches its channel's handler again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_read_back_typed_and_replayed_to_their_channel() {
+    let kafka = broker();
+    let client = account::Client::new(kafka.config()).unwrap();
+    let failing = CancellationToken::new();
+    let fast = RetryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+    };
+    let failing_loop = tokio::spawn(
+        account::Application::new(kafka.config())
+            .unwrap()
+            .consumer()
+            .retry(fast)
+            .listen::<always_fails>()
+            .run(failing.clone()),
+    );
+    let signup = UserSignup {
+        email: Some("carol@example.com".into()),
+        name: Some("Carol".into()),
+    };
+    client.send_user_signup(&signup).await.unwrap();
+
+    let reader = DeadLetterReader::for_channel::<channels::UserSignup>(&kafka.config())
+        .timeout(Duration::from_secs(10));
+    assert_eq!(reader.topic(), "user.signup.dlq");
+    let letters = read_at_least(&reader, 1).await;
+    failing.cancel();
+    failing_loop.await.unwrap().unwrap();
+    let [letter] = letters.as_slice() else {
+        panic!("one dead letter, got {}", letters.len())
+    };
+    assert_eq!(letter.reason.as_deref(), Some("handler-error"));
+    assert!(letter
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("carol@example.com"));
+    assert_eq!(letter.attempts, Some(3), "the listener's `retries = 3`");
+    let source = letter.source.as_ref().unwrap();
+    assert_eq!(
+        (source.topic.as_str(), source.partition, source.offset),
+        ("user.signup", 0, 0)
+    );
+    assert!(letter
+        .headers
+        .iter()
+        .all(|(name, _)| !name.starts_with("x-dlq-")));
+    assert_eq!(letter.not_replayable(), None);
+    let typed = letter.message::<channels::UserSignup>().unwrap();
+    assert_eq!(typed, signup);
+
+    let stop = CancellationToken::new();
+    let (service_loop, mut seen_rx) = spawn_signup_recorder(&kafka, &stop);
+    let producer = asyncapi_runtime::Producer::new(&kafka.config()).unwrap();
+    let delivery = reader.replay(&producer, letter).await.unwrap();
+    assert_eq!(
+        (delivery.topic.as_ref(), delivery.offset),
+        ("user.signup", 1)
+    );
+    loop {
+        let (handled, offset) = tokio::time::timeout(Duration::from_secs(20), seen_rx.recv())
+            .await
+            .expect("the replayed signup within 20 s")
+            .unwrap();
+        assert_eq!(handled, signup);
+        if offset == 1 {
+            break;
+        }
+    }
+    stop.cancel();
+    service_loop.await.unwrap().unwrap();
+}
+
+/// Reads `reader`'s topic until it holds `n` records (dead-lettering is asynchronous).
+async fn read_at_least(reader: &DeadLetterReader, n: usize) -> Vec<asyncapi_runtime::DeadLetter> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let letters = reader.read().await.unwrap();
+        if letters.len() >= n {
+            return letters;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {n} dead letters within 30 s",
+            letters.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 type ServiceLoop = tokio::task::JoinHandle<Result<(), asyncapi_runtime::ConsumerError>>;

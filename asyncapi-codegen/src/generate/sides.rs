@@ -7,7 +7,8 @@ use quote::{format_ident, quote};
 
 use super::naming::{channel_type_name, server_const_names};
 use super::Generator;
-use crate::ir::{Action, Channel, Operation, Reply};
+use crate::broker::{self, Side, TopicNeed, TopicRole};
+use crate::ir::{Channel, Operation, Reply, TopicBinding};
 use crate::types::field_ident_text;
 
 /// What one side does on the document's channels.
@@ -29,27 +30,27 @@ impl Generator<'_> {
     /// The application the document describes, and a client of it (the mirror image).
     pub(super) fn sides(&self) -> TokenStream {
         let mut out = TokenStream::new();
-        for (side, mirrored) in [("Application", false), ("Client", true)] {
-            out.extend(self.side(side, mirrored));
+        for side in [Side::Application, Side::Client] {
+            out.extend(self.side(side));
         }
         out
     }
 
     /// The struct of one side, its constants, constructors and send methods.
-    fn side(&self, side: &str, mirrored: bool) -> TokenStream {
+    fn side(&self, side: Side) -> TokenStream {
         let rt = &self.rt;
-        let ident = format_ident!("{}", side);
-        let channels = self.side_channels(&ident, mirrored);
+        let ident = format_ident!("{}", side.type_name());
+        let channels = self.side_channels(&ident, side);
         let sends_doc = list_doc("Sends on", &channels.sends);
         let all_receives = [channels.receives.as_slice(), &channels.reply_receives].concat();
         let receives_doc = list_doc("Receives from", &all_receives);
-        let head = if mirrored {
+        let head = if side == Side::Client {
             format!(" A client of {}: the mirror image of [`Application`], it sends what the application receives and receives what it sends.", self.doc.title)
         } else {
             format!(" The application described by {}.", self.doc.title)
         };
-        let constants = self.side_constants(&channels);
-        let client_id = self.side_client_id(mirrored);
+        let constants = self.side_constants(side, &channels);
+        let client_id = self.side_client_id(side);
         let connect = self.side_constructors(channels.requests, client_id);
         let requester_field = channels.requests.then(|| {
             quote! {
@@ -109,15 +110,19 @@ impl Generator<'_> {
 
     /// A side's lists: channels, topics, dead-letter topics and the specs to create
     /// them with.
-    fn side_constants(&self, channels: &SideChannels) -> TokenStream {
+    fn side_constants(&self, side: Side, channels: &SideChannels) -> TokenStream {
         let rt = &self.rt;
-        let topics = self.side_topics();
-        let dead_letters = self.dead_letter_topics(&channels.receives);
-        let specs = topics.iter().map(|t| self.topic_spec(t)).chain(
-            dead_letters
+        let needs = broker::needs(self.doc, side);
+        let names = |role: TopicRole| -> Vec<&str> {
+            needs
+                .topics
                 .iter()
-                .map(|t| quote! { #rt::TopicSpec::named(#t) }),
-        );
+                .filter(|t| t.role == role)
+                .map(|t| t.name.as_str())
+                .collect()
+        };
+        let (topics, dead_letters) = (names(TopicRole::Channel), names(TopicRole::DeadLetter));
+        let specs = needs.topics.iter().map(|t| self.topic_spec(t));
         let sends = &channels.sends;
         let receives = [channels.receives.as_slice(), &channels.reply_receives].concat();
         quote! {
@@ -133,28 +138,26 @@ impl Generator<'_> {
             /// [`TOPICS`](Self::TOPICS) and [`DEAD_LETTER_TOPICS`](Self::DEAD_LETTER_TOPICS)
             /// with the partitions, replicas and topic configs of each channel's Kafka
             /// binding: what `ensure_topics` and `EmbeddedKafka::create_topics` create.
-            pub const TOPIC_SPECS: &'static [#rt::TopicSpec] = &[#(#specs),*];
+            pub const TOPIC_SPECS: &'static [#rt::TopicSpec<'static>] = &[#(#specs),*];
         }
     }
 
-    /// The `TopicSpec` of `topic`, from the binding of the first channel on it.
-    fn topic_spec(&self, topic: &str) -> TokenStream {
+    /// The `TopicSpec` of a topic the side needs.
+    fn topic_spec(&self, topic: &TopicNeed) -> TokenStream {
         let rt = &self.rt;
-        let binding = self
-            .doc
-            .channels
-            .iter()
-            .find(|c| c.topic.as_deref() == Ok(topic))
-            .map(|c| c.topic_binding.clone())
-            .unwrap_or_default();
+        let name = &topic.name;
+        if topic.binding == TopicBinding::default() {
+            return quote! { #rt::TopicSpec::named(#name) };
+        }
         let opt = |n: Option<i32>| match n {
             Some(n) => quote! { ::std::option::Option::Some(#n) },
             None => quote! { ::std::option::Option::None },
         };
+        let binding = &topic.binding;
         let (partitions, replicas) = (opt(binding.partitions), opt(binding.replicas));
         let config = binding.config.iter().map(|(k, v)| quote! { (#k, #v) });
         quote! {
-            #rt::TopicSpec { name: #topic, partitions: #partitions, replicas: #replicas, config: &[#(#config),*] }
+            #rt::TopicSpec { name: #name, partitions: #partitions, replicas: #replicas, config: &[#(#config),*] }
         }
     }
 
@@ -201,9 +204,9 @@ impl Generator<'_> {
 
     /// Sorts the document's operations into what `ident` sends and receives: a client
     /// sends what the application receives.
-    fn side_channels(&self, ident: &proc_macro2::Ident, mirrored: bool) -> SideChannels {
+    fn side_channels(&self, ident: &proc_macro2::Ident, side: Side) -> SideChannels {
         let rt = &self.rt;
-        let mut side = SideChannels {
+        let mut lists = SideChannels {
             methods: Vec::new(),
             impls: Vec::new(),
             sends: Vec::new(),
@@ -217,29 +220,31 @@ impl Generator<'_> {
             if c.topic.is_err() {
                 continue;
             }
-            let sending = (op.action == Action::Send) != mirrored;
+            let sending = side.sends(op);
             if !done.insert((op.channel, sending)) {
                 continue;
             }
             let ch = format_ident!("{}", channel_type_name(c));
             if sending {
-                side.sends.push(c.id.clone());
-                side.impls
+                lists.sends.push(c.id.clone());
+                lists
+                    .impls
                     .push(quote! { impl #rt::Sends<channels::#ch> for #ident {} });
-                side.methods.push(self.send_methods(op, c));
+                lists.methods.push(self.send_methods(op, c));
             } else {
-                side.receives.push(c.id.clone());
-                side.impls
+                lists.receives.push(c.id.clone());
+                lists
+                    .impls
                     .push(quote! { impl #rt::Receives<channels::#ch> for #ident {} });
             }
         }
         // After every operation's own channel, so an operation that also sends on a
         // reply channel keeps its send methods.
         for (op, reply) in self.request_operations() {
-            let sending = (op.action == Action::Send) != mirrored;
-            self.reply_side(&mut side, &mut done, ident, op, reply, sending);
+            let sending = side.sends(op);
+            self.reply_side(&mut lists, &mut done, ident, op, reply, sending);
         }
-        side
+        lists
     }
 
     /// What a side does with the reply channel of operation `op`: the side sending the
@@ -346,14 +351,14 @@ impl Generator<'_> {
 
     /// The `clientId` binding of the first operation the application sends with; the
     /// mirrored client is another program and names itself.
-    fn side_client_id(&self, mirrored: bool) -> Option<&str> {
-        if mirrored {
+    fn side_client_id(&self, side: Side) -> Option<&str> {
+        if side == Side::Client {
             return None;
         }
         self.doc
             .operations
             .iter()
-            .filter(|op| op.action == Action::Send)
+            .filter(|op| side.sends(op))
             .find_map(|op| op.client_id.as_deref())
     }
 
@@ -378,37 +383,6 @@ impl Generator<'_> {
                 quote! { #rt::KafkaConfig::from_env_or_server(::std::option::Option::None)? }
             }
         }
-    }
-
-    /// The topics of the channels with operations (and their reply channels) that have
-    /// no parameters.
-    fn side_topics(&self) -> Vec<String> {
-        let mut topics: Vec<String> = Vec::new();
-        let channels =
-            self.doc.operations.iter().flat_map(|op| {
-                std::iter::once(op.channel).chain(op.reply.as_ref().map(|r| r.channel))
-            });
-        for index in channels {
-            let c = &self.doc.channels[index];
-            if let Ok(t) = &c.topic {
-                if c.parameters.is_empty() && !t.contains('{') && !topics.contains(t) {
-                    topics.push(t.clone());
-                }
-            }
-        }
-        topics
-    }
-
-    /// `<topic>.dlq`, the consumer's default, for each topic of the channels `receives`.
-    fn dead_letter_topics(&self, receives: &[String]) -> Vec<String> {
-        self.doc
-            .channels
-            .iter()
-            .filter(|c| receives.contains(&c.id) && c.parameters.is_empty())
-            .filter_map(|c| c.topic.as_ref().ok())
-            .filter(|t| !t.contains('{'))
-            .map(|t| format!("{t}.dlq"))
-            .collect()
     }
 }
 

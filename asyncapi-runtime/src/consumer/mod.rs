@@ -21,10 +21,10 @@
 //! - `headers`: reading header names that may not be UTF-8.
 
 mod builder;
-mod dead_letter;
+pub(crate) mod dead_letter;
 mod group;
 mod handler;
-mod headers;
+pub(crate) mod headers;
 mod health;
 mod partition;
 mod rebalance;
