@@ -58,12 +58,13 @@ impl<'a> TopicSpec<'a> {
 
 /// Creates the topics that do not exist yet, each with the partitions, replicas and
 /// configs its spec gives (`default_partitions` and the broker's default replication
-/// factor where it gives none). Existing topics are left as they are.
+/// factor where it gives none), and returns the names of those it created. Existing
+/// topics are left as they are.
 pub async fn ensure_topics(
     config: &KafkaConfig,
     topics: &[TopicSpec<'_>],
     default_partitions: i32,
-) -> Result<(), AdminError> {
+) -> Result<Vec<String>, AdminError> {
     let client: AdminClient<DefaultClientContext> =
         config.for_producer().client_config(&[], &[])?.create()?;
     let new: Vec<NewTopic<'_>> = topics
@@ -82,12 +83,16 @@ pub async fn ensure_topics(
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let mut created = Vec::new();
     for result in client.create_topics(&new, &options).await? {
         match result {
-            Ok(topic) => tracing::info!(%topic, "created topic"),
+            Ok(topic) => {
+                tracing::info!(%topic, "created topic");
+                created.push(topic);
+            }
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => return Err(AdminError::CreateTopic { topic, code }),
         }
     }
-    Ok(())
+    Ok(created)
 }

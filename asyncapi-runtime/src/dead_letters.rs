@@ -28,7 +28,7 @@ use crate::producer::{Delivery, Producer};
 
 /// The header a replayed record carries: the dead letter it came from
 /// (`<dead-letter topic>/<partition>/<offset>`).
-pub const REPLAYED_FROM_HEADER: &str = "x-dlq-replayed-from";
+pub const REPLAYED_FROM_HEADER: &str = "x-replayed-from";
 
 /// How long [`DeadLetterReader::read`] waits for the broker by default.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

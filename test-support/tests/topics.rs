@@ -79,9 +79,14 @@ async fn kafka_ensure_topics_applies_partitions_replicas_and_configs() {
 
     let kafka = asyncapi_test_support::kafka::Kafka::start().expect("start Apache Kafka");
     let app = Application::new(kafka.config()).unwrap();
-    app.ensure_topics(1).await.unwrap();
+    let mut created = app.ensure_topics(1).await.unwrap();
+    created.sort();
+    assert_eq!(
+        created,
+        ["ledger.audit", "ledger.entries", "ledger.entries.dlq"]
+    );
     // A second call finds every topic and leaves it as it is.
-    app.ensure_topics(1).await.unwrap();
+    assert_eq!(app.ensure_topics(1).await.unwrap(), Vec::<String>::new());
     let counts = partition_counts(
         app.config(),
         &["ledger.entries", "ledger.audit", "ledger.entries.dlq"],

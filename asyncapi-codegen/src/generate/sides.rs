@@ -196,7 +196,8 @@ impl Generator<'_> {
             /// with the partitions, replicas and configs of the document's Kafka
             /// bindings, and `partitions` partitions where a binding gives none.
             /// Channels with parameters are skipped: their topics depend on values.
-            pub async fn ensure_topics(&self, partitions: i32) -> ::std::result::Result<(), #rt::AdminError> {
+            /// Returns the topics it created.
+            pub async fn ensure_topics(&self, partitions: i32) -> ::std::result::Result<::std::vec::Vec<::std::string::String>, #rt::AdminError> {
                 #rt::ensure_topics(&self.config, Self::TOPIC_SPECS, partitions).await
             }
         }
