@@ -133,4 +133,9 @@ impl ClientContext for ProducerContext {
             self.shared.purge_queued();
         }
     }
+
+    #[cfg(feature = "metrics")]
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        crate::telemetry::producer_statistics(&statistics);
+    }
 }

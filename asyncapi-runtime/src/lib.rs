@@ -34,6 +34,7 @@ pub mod error;
 pub mod producer;
 mod request;
 mod schema;
+pub mod telemetry;
 mod topic;
 
 pub use admin::{ensure_topics, AdminError, TopicSpec};

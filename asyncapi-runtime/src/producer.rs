@@ -180,6 +180,7 @@ impl Future for DeliveryFuture {
                 offset: delivery.offset,
             }),
             Ok(Err((source, message))) => {
+                crate::telemetry::delivery_error(&topic);
                 let record = Box::new(failed_record(topic.into_owned(), &message));
                 match this.shared.watch.failure() {
                     // Only the failure purges the queue.
@@ -295,7 +296,9 @@ impl<S> std::fmt::Debug for Producer<S> {
 impl Producer<()> {
     /// A producer with no side: it sends on any channel.
     pub fn new(config: &KafkaConfig) -> Result<Self, ConfigError> {
-        let cc = config.client_config(&[("enable.idempotence", "true"), ("acks", "all")], &[])?;
+        let defaults = [("enable.idempotence", "true"), ("acks", "all")];
+        let defaults = [&defaults[..], crate::telemetry::CLIENT_DEFAULTS].concat();
+        let cc = config.client_config(&defaults, &[])?;
         let shared = Arc::new(ProducerShared::default());
         let context = ProducerContext {
             shared: shared.clone(),

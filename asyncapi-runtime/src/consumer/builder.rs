@@ -367,6 +367,7 @@ impl<S> Consumer<S> {
         if let Some(id) = client_id {
             defaults.push(("client.id", id));
         }
+        defaults.extend_from_slice(crate::telemetry::CLIENT_DEFAULTS);
         let client = self.config.client_config(
             &defaults,
             &[

@@ -52,6 +52,7 @@ impl PartitionHealth {
     pub(crate) fn stuck_at(&self, offset: i64, reason: String) {
         let mut stuck = lock(&self.stuck);
         if stuck.is_none() {
+            crate::telemetry::stuck_partitions(1.0);
             *stuck = Some(Stuck {
                 offset,
                 since: SystemTime::now(),
@@ -61,7 +62,9 @@ impl PartitionHealth {
     }
 
     pub(crate) fn unstuck(&self) {
-        lock(&self.stuck).take();
+        if lock(&self.stuck).take().is_some() {
+            crate::telemetry::stuck_partitions(-1.0);
+        }
     }
 
     fn status(&self) -> PartitionStatus {
@@ -161,5 +164,14 @@ impl Health {
 
     pub(crate) fn revoked(&self, topic: &Arc<str>, partition: i32) {
         lock(&self.table.partitions).remove(&(topic.clone(), partition));
+    }
+}
+
+/// A partition revoked while stuck is no longer stuck here.
+impl Drop for PartitionHealth {
+    fn drop(&mut self) {
+        if lock(&self.stuck).is_some() {
+            crate::telemetry::stuck_partitions(-1.0);
+        }
     }
 }

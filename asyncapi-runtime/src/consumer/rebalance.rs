@@ -273,6 +273,11 @@ impl ClientContext for GroupContext {
     fn error(&self, error: KafkaError, reason: &str) {
         self.watch.observe(error, reason);
     }
+
+    #[cfg(feature = "metrics")]
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        crate::telemetry::consumer_statistics(&statistics);
+    }
 }
 
 impl ConsumerContext for GroupContext {

@@ -236,6 +236,7 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
         };
         // Building the future, polling it and dropping it may all panic; a panic is
         // one failed attempt. The future is dropped inside the guard, on time-out too.
+        let timer = crate::telemetry::HandlerTimer::start();
         let called =
             std::panic::catch_unwind(AssertUnwindSafe(|| self.handler.call(message, context)));
         let result = match called {
@@ -253,6 +254,7 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
             }
             Err(panic) => Err(panic),
         };
+        timer.finished(C::ID);
         match result {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(e))) => Err((DeadReason::HandlerError, e)),
@@ -405,6 +407,7 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
                     };
                 }
                 let wait = settings.retry.backoff(attempt);
+                crate::telemetry::retried(C::ID);
                 tracing::warn!(
                     attempt,
                     max_attempts,

@@ -13,6 +13,7 @@ use super::dead_letter::{DeadLetters, Failure, Undeliverable};
 use super::health::PartitionHealth;
 use super::route::{panic_text, DeadReason, ErasedRoute, HandlingSettings, Outcome, Record};
 use crate::error::ConsumerError;
+use crate::telemetry;
 
 /// What every partition worker runs a record through; one per consumer.
 pub(crate) struct Pipeline {
@@ -64,6 +65,7 @@ impl Settler<'_> {
     }
 
     async fn handle_or_dead_letter(&self, record: &Record<'_>) -> Settled {
+        let _in_flight = telemetry::InFlight::start();
         let Some(route) = self.route else {
             tracing::warn!("no route for topic; skipping record");
             return Settled::Done;
@@ -74,6 +76,7 @@ impl Settler<'_> {
                 .await;
         let (reason, error, attempts) = match processed {
             Ok(Outcome::Done) => {
+                telemetry::handled(route.channel_id());
                 tracing::debug!("record handled");
                 return Settled::Done;
             }
@@ -92,6 +95,7 @@ impl Settler<'_> {
                 0,
             ),
         };
+        telemetry::failed(route.channel_id(), reason.as_str());
         tracing::error!(reason = reason.as_str(), %error, attempts, "record goes to the dead-letter topic");
         let failure = Failure {
             reason,
@@ -119,7 +123,10 @@ impl Settler<'_> {
         .catch_unwind()
         .await;
         match sent {
-            Ok(Ok(())) => Settled::Done,
+            Ok(Ok(())) => {
+                telemetry::dead_lettered(route.channel_id(), failure.reason.as_str());
+                Settled::Done
+            }
             Ok(Err(Undeliverable::Abandoned)) => Settled::Abandoned,
             Ok(Err(Undeliverable::Fatal { topic, error })) => {
                 Settled::Fatal(ConsumerError::DeadLetter {

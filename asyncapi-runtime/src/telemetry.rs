@@ -1,0 +1,155 @@
+//! Metrics through the [`metrics`](https://docs.rs/metrics) facade (cargo feature
+//! `metrics`): install any recorder (Prometheus, StatsD, OpenTelemetry...) and these
+//! are reported. Without the feature every function here is empty and inlined away,
+//! so the record path pays nothing.
+//!
+//! | name | kind | labels | what |
+//! |---|---|---|---|
+//! | `asyncapi_records_handled_total` | counter | `channel` | records whose handler succeeded |
+//! | `asyncapi_records_retried_total` | counter | `channel` | handler attempts that failed and are retried |
+//! | `asyncapi_records_failed_total` | counter | `channel`, `reason` | records given up (decode, schema, handler error, panic, time-out) |
+//! | `asyncapi_records_dead_lettered_total` | counter | `channel`, `reason` | records written to their dead-letter topic |
+//! | `asyncapi_handler_duration_seconds` | histogram | `channel` | one handler attempt |
+//! | `asyncapi_records_in_flight` | gauge | | records being settled |
+//! | `asyncapi_partitions_stuck` | gauge | | partitions waiting on a failing dead-letter send |
+//! | `asyncapi_consumer_lag` | gauge | `topic`, `partition` | records behind the partition's end, from librdkafka statistics |
+//! | `asyncapi_producer_queue_depth` | gauge | | records in the producer's queues, from librdkafka statistics |
+//! | `asyncapi_producer_delivery_errors_total` | counter | `topic` | sends the broker did not acknowledge |
+//!
+//! With the feature, consumers and producers ask librdkafka for statistics every 15 s
+//! (`statistics.interval.ms`, which a configuration may set otherwise; `0` turns the
+//! lag and queue-depth gauges off).
+
+pub const RECORDS_HANDLED: &str = "asyncapi_records_handled_total";
+pub const RECORDS_RETRIED: &str = "asyncapi_records_retried_total";
+pub const RECORDS_FAILED: &str = "asyncapi_records_failed_total";
+pub const RECORDS_DEAD_LETTERED: &str = "asyncapi_records_dead_lettered_total";
+pub const HANDLER_DURATION: &str = "asyncapi_handler_duration_seconds";
+pub const RECORDS_IN_FLIGHT: &str = "asyncapi_records_in_flight";
+pub const PARTITIONS_STUCK: &str = "asyncapi_partitions_stuck";
+pub const CONSUMER_LAG: &str = "asyncapi_consumer_lag";
+pub const PRODUCER_QUEUE_DEPTH: &str = "asyncapi_producer_queue_depth";
+pub const PRODUCER_DELIVERY_ERRORS: &str = "asyncapi_producer_delivery_errors_total";
+
+/// librdkafka properties a client gets by default when metrics are reported.
+#[cfg(feature = "metrics")]
+pub(crate) const CLIENT_DEFAULTS: &[(&str, &str)] = &[("statistics.interval.ms", "15000")];
+#[cfg(not(feature = "metrics"))]
+pub(crate) const CLIENT_DEFAULTS: &[(&str, &str)] = &[];
+
+#[cfg(feature = "metrics")]
+mod report {
+    use std::time::Instant;
+
+    use super::*;
+
+    pub(crate) fn handled(channel: &'static str) {
+        metrics::counter!(RECORDS_HANDLED, "channel" => channel).increment(1);
+    }
+
+    pub(crate) fn retried(channel: &'static str) {
+        metrics::counter!(RECORDS_RETRIED, "channel" => channel).increment(1);
+    }
+
+    pub(crate) fn failed(channel: &'static str, reason: &'static str) {
+        metrics::counter!(RECORDS_FAILED, "channel" => channel, "reason" => reason).increment(1);
+    }
+
+    pub(crate) fn dead_lettered(channel: &'static str, reason: &'static str) {
+        metrics::counter!(RECORDS_DEAD_LETTERED, "channel" => channel, "reason" => reason)
+            .increment(1);
+    }
+
+    pub(crate) fn stuck_partitions(change: f64) {
+        metrics::gauge!(PARTITIONS_STUCK).increment(change);
+    }
+
+    pub(crate) fn delivery_error(topic: &str) {
+        metrics::counter!(PRODUCER_DELIVERY_ERRORS, "topic" => topic.to_owned()).increment(1);
+    }
+
+    /// Reports the consumer lag of every partition in a statistics event.
+    pub(crate) fn consumer_statistics(statistics: &rdkafka::Statistics) {
+        for (topic, stats) in &statistics.topics {
+            for (partition, p) in &stats.partitions {
+                // -1 is librdkafka's "unknown"; partition -1 is its internal UA partition.
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    metrics::gauge!(CONSUMER_LAG, "topic" => topic.clone(), "partition" => partition.to_string())
+                        .set(p.consumer_lag as f64);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn producer_statistics(statistics: &rdkafka::Statistics) {
+        metrics::gauge!(PRODUCER_QUEUE_DEPTH).set(statistics.msg_cnt as f64);
+    }
+
+    /// Counts a record in flight while it lives.
+    pub(crate) struct InFlight;
+
+    impl InFlight {
+        pub(crate) fn start() -> Self {
+            metrics::gauge!(RECORDS_IN_FLIGHT).increment(1.0);
+            InFlight
+        }
+    }
+
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            metrics::gauge!(RECORDS_IN_FLIGHT).decrement(1.0);
+        }
+    }
+
+    /// Times one handler attempt.
+    pub(crate) struct HandlerTimer(Instant);
+
+    impl HandlerTimer {
+        pub(crate) fn start() -> Self {
+            HandlerTimer(Instant::now())
+        }
+
+        pub(crate) fn finished(self, channel: &'static str) {
+            metrics::histogram!(HANDLER_DURATION, "channel" => channel)
+                .record(self.0.elapsed().as_secs_f64());
+        }
+    }
+}
+
+#[cfg(not(feature = "metrics"))]
+mod report {
+    #[inline(always)]
+    pub(crate) fn handled(_channel: &'static str) {}
+    #[inline(always)]
+    pub(crate) fn retried(_channel: &'static str) {}
+    #[inline(always)]
+    pub(crate) fn failed(_channel: &'static str, _reason: &'static str) {}
+    #[inline(always)]
+    pub(crate) fn dead_lettered(_channel: &'static str, _reason: &'static str) {}
+    #[inline(always)]
+    pub(crate) fn stuck_partitions(_change: f64) {}
+    #[inline(always)]
+    pub(crate) fn delivery_error(_topic: &str) {}
+
+    pub(crate) struct InFlight;
+
+    impl InFlight {
+        #[inline(always)]
+        pub(crate) fn start() -> Self {
+            InFlight
+        }
+    }
+
+    pub(crate) struct HandlerTimer;
+
+    impl HandlerTimer {
+        #[inline(always)]
+        pub(crate) fn start() -> Self {
+            HandlerTimer
+        }
+        #[inline(always)]
+        pub(crate) fn finished(self, _channel: &'static str) {}
+    }
+}
+
+pub(crate) use report::*;
