@@ -76,6 +76,9 @@ pub struct KafkaConfig {
     secure: bool,
     /// Producers check what they send against the channel's payload schema.
     validate_sends: bool,
+    /// Clients built from this configuration use this in-memory broker, not Kafka.
+    #[cfg(feature = "testing")]
+    memory: Option<std::sync::Arc<crate::testing::Memory>>,
 }
 
 impl KafkaConfig {
@@ -137,6 +140,20 @@ impl KafkaConfig {
             (None, Some(server)) => KafkaConfig::for_server(server, &[]),
             (None, None) => Err(ConfigError::MissingBootstrapServers),
         }
+    }
+
+    /// A configuration whose clients use `memory` instead of Kafka.
+    #[cfg(feature = "testing")]
+    pub(crate) fn in_memory(memory: std::sync::Arc<crate::testing::Memory>) -> Self {
+        let mut config = KafkaConfig::new("in-memory");
+        config.memory = Some(memory);
+        config
+    }
+
+    /// The in-memory broker clients of this configuration use, if any.
+    #[cfg(feature = "testing")]
+    pub(crate) fn memory(&self) -> Option<&std::sync::Arc<crate::testing::Memory>> {
+        self.memory.as_ref()
     }
 
     /// Sets any librdkafka property (overrides earlier values and runtime defaults).

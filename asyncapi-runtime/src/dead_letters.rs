@@ -105,7 +105,7 @@ impl DeadLetter {
         None
     }
 
-    fn from_record(
+    pub(crate) fn from_record(
         partition: i32,
         offset: i64,
         key: Option<Vec<u8>>,

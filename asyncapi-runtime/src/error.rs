@@ -270,6 +270,10 @@ pub enum ConsumerError {
     ConflictingGroupIds(String, String),
     #[error("nothing to consume: add a route, a listener or a subscription")]
     NoRoutes,
+    /// `TestBroker::start` was given a consumer built from another configuration.
+    #[cfg(feature = "testing")]
+    #[error("the consumer was not built from this test broker's `config()`")]
+    NotOnTestBroker,
     #[error("the listener of channel `{channel}` reads a `{expected}` from the consumer's state, which was not given: call `.with_state(..)` with one")]
     MissingState {
         channel: &'static str,

@@ -35,6 +35,8 @@ pub mod producer;
 mod request;
 mod schema;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod topic;
 
 pub use admin::{ensure_topics, AdminError, TopicSpec};

@@ -137,6 +137,23 @@ struct Prepared {
 }
 
 impl Prepared {
+    /// The record as the in-memory broker keeps it.
+    #[cfg(feature = "testing")]
+    fn into_stored(self) -> crate::testing::StoredRecord {
+        let mut headers = self.headers;
+        if let Some(ct) = self.content_type {
+            headers.push((CONTENT_TYPE_HEADER.to_owned(), ct.as_bytes().to_vec()));
+        }
+        crate::testing::StoredRecord {
+            topic: self.topic.into_owned(),
+            partition: 0,
+            offset: 0,
+            key: self.key,
+            payload: self.payload,
+            headers,
+        }
+    }
+
     /// The record as handed back to the caller when it could not be sent.
     fn into_failed(self) -> FailedRecord {
         let mut headers = self.headers;
@@ -155,7 +172,7 @@ impl Prepared {
 /// Resolves once the broker acknowledged (or finally refused) an enqueued record.
 #[must_use = "a delivery future does nothing unless awaited; drop it to fire and forget"]
 pub struct DeliveryFuture {
-    inner: rdkafka::producer::DeliveryFuture,
+    inner: Pending,
     // Only the topic is kept: on a delivery failure librdkafka hands the whole record
     // back, so holding a copy of every payload in flight is not needed.
     topic: Cow<'static, str>,
@@ -163,12 +180,36 @@ pub struct DeliveryFuture {
     shared: Arc<ProducerShared>,
 }
 
+/// A delivery librdkafka reports later, or one known when the record was taken (the
+/// in-memory broker of `testing`).
+enum Pending {
+    Kafka(rdkafka::producer::DeliveryFuture),
+    #[cfg(feature = "testing")]
+    Ready(Option<Delivery>),
+}
+
 impl Future for DeliveryFuture {
     type Output = Result<Delivery, SendError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let result = match Pin::new(&mut this.inner).poll(cx) {
+        // One arm without the `testing` feature.
+        #[allow(clippy::infallible_destructuring_match)]
+        let pending = match &mut this.inner {
+            Pending::Kafka(pending) => pending,
+            #[cfg(feature = "testing")]
+            Pending::Ready(delivery) => {
+                return Poll::Ready(delivery.take().ok_or(SendError::Canceled {
+                    record: Box::new(FailedRecord {
+                        topic: this.topic.to_string(),
+                        key: None,
+                        payload: Vec::new(),
+                        headers: Vec::new(),
+                    }),
+                }))
+            }
+        };
+        let result = match Pin::new(pending).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(result) => result,
         };
@@ -239,8 +280,25 @@ pub(crate) fn raw_headers<H: rdkafka::message::Headers>(headers: Option<&H>) -> 
         .unwrap_or_default()
 }
 
+/// Where records go: Kafka, or the in-memory broker of `testing`.
+enum Backend {
+    Kafka(FutureProducer<ProducerContext>),
+    #[cfg(feature = "testing")]
+    Memory(Arc<crate::testing::Memory>),
+}
+
+impl Backend {
+    fn kafka(&self) -> Option<&FutureProducer<ProducerContext>> {
+        match self {
+            Backend::Kafka(producer) => Some(producer),
+            #[cfg(feature = "testing")]
+            Backend::Memory(_) => None,
+        }
+    }
+}
+
 struct Inner {
-    producer: FutureProducer<ProducerContext>,
+    backend: Backend,
     shared: Arc<ProducerShared>,
     flush_on_drop: Duration,
     client_id: Option<String>,
@@ -249,14 +307,17 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        let Some(producer) = self.backend.kafka() else {
+            return;
+        };
         if self.shared.watch.failure().is_some() {
             // Nothing queued can be delivered: do not wait for it.
-            self.producer.purge(PurgeConfig::default().queue());
+            producer.purge(PurgeConfig::default().queue());
         }
         // rdkafka purges unsent records on drop; flush first so nothing enqueued is
         // lost. Flushing blocks: on a multi-threaded runtime, tell tokio, so the
         // thread's other tasks move elsewhere meanwhile.
-        let flush = || self.producer.flush(self.flush_on_drop);
+        let flush = || producer.flush(self.flush_on_drop);
         let flushed = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(flush),
             _ => flush(),
@@ -300,6 +361,14 @@ impl Producer<()> {
         let defaults = [&defaults[..], crate::telemetry::CLIENT_DEFAULTS].concat();
         let cc = config.client_config(&defaults, &[])?;
         let shared = Arc::new(ProducerShared::default());
+        #[cfg(feature = "testing")]
+        if let Some(memory) = config.memory() {
+            return Ok(Producer::with_backend(
+                Backend::Memory(memory.clone()),
+                shared,
+                config,
+            ));
+        }
         let context = ProducerContext {
             shared: shared.clone(),
         };
@@ -307,16 +376,24 @@ impl Producer<()> {
             .create_with_context(context)
             .map_err(ConfigError::Client)?;
         shared.attach(producer.client().native_ptr());
-        Ok(Producer {
+        Ok(Producer::with_backend(
+            Backend::Kafka(producer),
+            shared,
+            config,
+        ))
+    }
+
+    fn with_backend(backend: Backend, shared: Arc<ProducerShared>, config: &KafkaConfig) -> Self {
+        Producer {
             inner: Arc::new(Inner {
-                producer,
+                backend,
                 shared,
                 flush_on_drop: DEFAULT_FLUSH_ON_DROP,
                 client_id: config.get("client.id").map(str::to_owned),
                 validate_sends: config.validates_sends(),
             }),
             _side: PhantomData,
-        })
+        }
     }
 }
 
@@ -406,6 +483,15 @@ impl<S> Producer<S> {
     }
 
     async fn enqueue_prepared(&self, record: Prepared) -> Result<DeliveryFuture, SendError> {
+        #[cfg(feature = "testing")]
+        if let Backend::Memory(memory) = &self.inner.backend {
+            let delivery = memory.append(record.into_stored());
+            return Ok(DeliveryFuture {
+                inner: Pending::Ready(Some(delivery)),
+                topic: Cow::Borrowed(""),
+                shared: self.inner.shared.clone(),
+            });
+        }
         let mut backoff = QUEUE_FULL_BACKOFF_MIN;
         loop {
             if let Some(failure) = self.inner.shared.watch.failure() {
@@ -418,7 +504,7 @@ impl<S> Producer<S> {
                 Ok(inner) => {
                     self.purge_if_failed_meanwhile();
                     return Ok(DeliveryFuture {
-                        inner,
+                        inner: Pending::Kafka(inner),
                         topic: record.topic,
                         shared: self.inner.shared.clone(),
                     });
@@ -442,10 +528,10 @@ impl<S> Producer<S> {
     /// not yet queued, so its purge missed it: purge again rather than let the record
     /// wait for `message.timeout.ms`.
     fn purge_if_failed_meanwhile(&self) {
-        if self.inner.shared.watch.failure().is_some() {
-            self.inner
-                .producer
-                .purge(PurgeConfig::default().queue().non_blocking());
+        if let Some(producer) = self.inner.backend.kafka() {
+            if self.inner.shared.watch.failure().is_some() {
+                producer.purge(PurgeConfig::default().queue().non_blocking());
+            }
         }
     }
 
@@ -453,6 +539,9 @@ impl<S> Producer<S> {
         &self,
         record: &Prepared,
     ) -> Result<rdkafka::producer::DeliveryFuture, KafkaError> {
+        let Some(producer) = self.inner.backend.kafka() else {
+            return Err(KafkaError::Canceled);
+        };
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len() + 1);
         for (name, value) in &record.headers {
             headers = headers.insert(Header {
@@ -475,24 +564,35 @@ impl<S> Producer<S> {
         if let Some(p) = record.partition {
             fr = fr.partition(p);
         }
-        self.inner.producer.send_result(fr).map_err(|(e, _)| e)
+        producer.send_result(fr).map_err(|(e, _)| e)
     }
 
     /// Waits until every enqueued record is delivered or `timeout` passes (blocking).
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
-        self.inner.producer.flush(timeout)
+        match self.inner.backend.kafka() {
+            Some(producer) => producer.flush(timeout),
+            None => Ok(()),
+        }
     }
 
     /// Flushes off the async workers, for use from async code.
     pub async fn shutdown(&self, timeout: Duration) -> Result<(), KafkaError> {
+        if self.inner.backend.kafka().is_none() {
+            return Ok(());
+        }
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.producer.flush(timeout))
-            .await
-            .unwrap_or(Err(KafkaError::Canceled))
+        tokio::task::spawn_blocking(move || {
+            inner.backend.kafka().map_or(Ok(()), |p| p.flush(timeout))
+        })
+        .await
+        .unwrap_or(Err(KafkaError::Canceled))
     }
 
     /// Records enqueued but not yet acknowledged.
     pub fn in_flight_count(&self) -> i32 {
-        self.inner.producer.in_flight_count()
+        self.inner
+            .backend
+            .kafka()
+            .map_or(0, |producer| producer.in_flight_count())
     }
 }

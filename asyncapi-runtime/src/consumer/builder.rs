@@ -350,6 +350,56 @@ impl<S> Consumer<S> {
     }
 
     async fn run_inner(mut self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
+        #[cfg(feature = "testing")]
+        if let Some(memory) = self.config.memory() {
+            let registration = crate::testing::Registered::new(memory.clone());
+            let assembled = self.assemble()?;
+            let (group, pipeline, fatal) = (assembled.group, assembled.pipeline, assembled.fatal);
+            let health = self.health.clone();
+            return crate::testing::consume(registration, group, pipeline, fatal, health, shutdown)
+                .await;
+        }
+        let assembled = self.assemble()?;
+        let membership = group::Membership {
+            client: assembled.client,
+            group: assembled.group,
+            topics: assembled.topics,
+            pipeline: assembled.pipeline,
+            fatal: assembled.fatal,
+            health: self.health.clone(),
+            drain_timeout: self.drain_timeout,
+        };
+        group::run(membership, shutdown, self.stopping.clone()).await
+    }
+
+    /// Runs on the in-memory broker it was started on (`TestBroker::start`).
+    #[cfg(feature = "testing")]
+    pub(crate) async fn run_in_memory(
+        mut self,
+        registration: crate::testing::Registered,
+        shutdown: CancellationToken,
+    ) -> Result<(), ConsumerError> {
+        if !registration.is_on(self.config.memory()) {
+            return Err(ConsumerError::NotOnTestBroker);
+        }
+        let stopping = self.stopping.clone();
+        let result = match self.assemble() {
+            Ok(assembled) => {
+                let (group, pipeline, fatal) =
+                    (assembled.group, assembled.pipeline, assembled.fatal);
+                let health = self.health.clone();
+                crate::testing::consume(registration, group, pipeline, fatal, health, shutdown)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        stopping.cancel();
+        result
+    }
+
+    /// Checks the routes and state and builds what consuming needs: the group, the
+    /// client configuration, the topics and the pipeline records go through.
+    fn assemble(&mut self) -> Result<Assembled, ConsumerError> {
         if let Some(e) = self.build_error.take() {
             return Err(e);
         }
@@ -411,17 +461,23 @@ impl<S> Consumer<S> {
             },
             fatal: fatal_tx,
         };
-        let membership = group::Membership {
+        Ok(Assembled {
             client,
             group,
             topics,
             pipeline: Arc::new(pipeline),
             fatal,
-            health: self.health.clone(),
-            drain_timeout: self.drain_timeout,
-        };
-        group::run(membership, shutdown, self.stopping.clone()).await
+        })
     }
+}
+
+/// A consumer's parts, checked and built, before it joins a group.
+struct Assembled {
+    client: rdkafka::ClientConfig,
+    group: String,
+    topics: Vec<String>,
+    pipeline: Arc<Pipeline>,
+    fatal: tokio::sync::mpsc::UnboundedReceiver<ConsumerError>,
 }
 
 #[cfg(unix)]

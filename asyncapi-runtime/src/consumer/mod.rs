@@ -29,8 +29,8 @@ mod health;
 mod partition;
 mod rebalance;
 mod reply;
-mod route;
-mod settle;
+pub(crate) mod route;
+pub(crate) mod settle;
 mod subscription;
 
 pub use builder::Consumer;

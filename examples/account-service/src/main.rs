@@ -9,43 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use account_service::account::{self, UserSignup};
+use account_service::on_signup;
 use anyhow::Context as _;
-use asyncapi_runtime::CancellationToken;
-use asyncapi_runtime::{event_listener, EmbeddedKafka, KafkaConfig, MessageContext, Shared};
+use asyncapi_runtime::{CancellationToken, EmbeddedKafka, KafkaConfig};
 use futures::StreamExt;
-
-// The seed document is imperfect on purpose (an undeclared `{version}` server variable,
-// a security requirement naming no scheme): `asyncapi!` reports both as warnings.
-#[allow(deprecated)]
-mod account {
-    asyncapi_runtime::asyncapi!("specs/account-service.yaml");
-}
-
-use account::{AccountCreated, UserSignup};
-
-/// The service's handler: opens an account for every signup and announces it.
-#[event_listener(api = account, channel = "user/signup", group = "account-service")]
-async fn on_signup(
-    signup: UserSignup,
-    ctx: MessageContext,
-    service: Shared<account::Application>,
-) -> anyhow::Result<()> {
-    let email = signup.email.clone().unwrap_or_default();
-    let account = AccountCreated {
-        account_id: Some(format!("acc-{}", ctx.offset + 1)),
-        balance: Some(0.0),
-    };
-    println!(
-        "service  <- user/signup      {email} (partition {}, offset {})",
-        ctx.partition, ctx.offset
-    );
-    service.send_account_created(&account).await?;
-    println!(
-        "service  -> account/created  {}",
-        account.account_id.as_deref().unwrap_or("?")
-    );
-    Ok(())
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
