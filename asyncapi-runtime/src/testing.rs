@@ -69,9 +69,12 @@ pub struct Sent<C: Channel> {
 #[derive(Debug)]
 pub(crate) struct Memory {
     state: Mutex<MemoryState>,
-    /// Bumped on every change (a record appended, a consumer idle or gone): consumers
-    /// and [`TestBroker::settled`] wait on it, and a `watch` loses no wake-up.
-    changes: watch::Sender<u64>,
+    /// Bumped when a record is appended: consumers wait on it (a `watch` loses no
+    /// wake-up, and a consumer going idle does not wake itself).
+    appends: watch::Sender<u64>,
+    /// Bumped on every change (a record appended, a consumer idle or gone):
+    /// [`TestBroker::settled`] waits on it.
+    progress: watch::Sender<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -93,8 +96,8 @@ impl Memory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn changed(&self) {
-        self.changes.send_modify(|count| *count += 1);
+    fn progressed(&self) {
+        self.progress.send_modify(|count| *count += 1);
     }
 
     /// Appends `record` to its topic; where it landed.
@@ -112,7 +115,8 @@ impl Memory {
             records.push(record);
             delivery
         };
-        self.changed();
+        self.appends.send_modify(|count| *count += 1);
+        self.progressed();
         delivery
     }
 
@@ -127,7 +131,7 @@ impl Memory {
 
     fn deregister(&self, id: u64) {
         self.lock().consumers.remove(&id);
-        self.changed();
+        self.progressed();
     }
 
     /// The next record of `group` on a topic `wanted` accepts, in topic-name order;
@@ -158,7 +162,7 @@ impl Memory {
                 *idle = Some(appended);
             }
             drop(state);
-            self.changed();
+            self.progressed();
         }
         next
     }
@@ -206,7 +210,8 @@ impl TestBroker {
         TestBroker {
             memory: Arc::new(Memory {
                 state: Mutex::new(MemoryState::default()),
-                changes: watch::channel(0).0,
+                appends: watch::channel(0).0,
+                progress: watch::channel(0).0,
             }),
         }
     }
@@ -233,13 +238,13 @@ impl TestBroker {
     /// Waits until every started consumer has settled every record there is: handled
     /// or dead-lettered, including the records their handlers sent meanwhile.
     pub async fn settled(&self) {
-        let mut changes = self.memory.changes.subscribe();
+        let mut progress = self.memory.progress.subscribe();
         loop {
-            changes.borrow_and_update();
+            progress.borrow_and_update();
             if self.memory.all_idle() {
                 return;
             }
-            if changes.changed().await.is_err() {
+            if progress.changed().await.is_err() {
                 return;
             }
         }
@@ -329,7 +334,7 @@ pub(crate) async fn consume(
     shutdown: CancellationToken,
 ) -> Result<(), ConsumerError> {
     let (memory, id) = (&registration.memory, registration.id);
-    let mut changes = memory.changes.subscribe();
+    let mut appends = memory.appends.subscribe();
     let never = CancellationToken::new();
     let mut partitions = HashMap::new();
     health.set_running(true);
@@ -337,12 +342,13 @@ pub(crate) async fn consume(
         if let Ok(error) = fatal.try_recv() {
             break Err(error);
         }
-        changes.borrow_and_update();
+        // Marked seen before looking: an append from now on wakes the wait below.
+        appends.borrow_and_update();
         let wanted = |topic: &str| pipeline.routes.iter().any(|r| r.matches(topic));
         let Some(stored) = memory.next_or_idle(id, &group, wanted) else {
             tokio::select! {
                 _ = shutdown.cancelled() => break Ok(()),
-                changed = changes.changed() => if changed.is_err() { break Ok(()) },
+                changed = appends.changed() => if changed.is_err() { break Ok(()) },
             }
             continue;
         };

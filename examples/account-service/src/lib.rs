@@ -36,3 +36,8 @@ pub async fn on_signup(
     );
     Ok(())
 }
+
+/// `docs/guide.md`, whose code blocks are compiled and run as this crate's doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/guide.md")]
+pub struct Guide;
