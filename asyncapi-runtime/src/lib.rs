@@ -38,6 +38,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod topic;
+mod trace_context;
 
 pub use admin::{ensure_topics, AdminError, TopicSpec};
 pub use asyncapi_macros::{asyncapi, event_listener};

@@ -111,6 +111,7 @@ impl<'a, C: Channel> Outgoing<'a, C> {
             None => Vec::new(),
         };
         headers.extend(self.extra_headers);
+        crate::trace_context::inject(&mut headers);
         let content_type = (!headers.iter().any(|(n, _)| n == CONTENT_TYPE_HEADER))
             .then(|| self.message.content_type());
         Ok(Prepared {

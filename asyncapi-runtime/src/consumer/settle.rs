@@ -57,6 +57,7 @@ impl Settler<'_> {
             partition = record.partition,
             offset = record.offset,
         );
+        crate::trace_context::continue_trace(&span, &record.headers);
         tokio::select! {
             biased;
             settled = self.handle_or_dead_letter(record).instrument(span) => settled,
