@@ -133,6 +133,26 @@ impl Inbox {
         }
     }
 
+    /// Hands a record of the reply topic to the request it answers.
+    fn receive(&self, headers: &[RawHeader], payload: Vec<u8>) {
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .and_then(|(_, value)| String::from_utf8(value.clone()).ok())
+        };
+        let Some(correlation_id) = header(self.correlation_header) else {
+            self.late.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("a record on the reply topic carries no correlation id");
+            return;
+        };
+        let reply = ReplyRecord {
+            payload,
+            content_type: header(CONTENT_TYPE_HEADER),
+        };
+        self.deliver(&correlation_id, reply);
+    }
+
     fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<ReplyRecord>>> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -256,6 +276,16 @@ impl<S> Requester<S> {
             return Ok(inbox.clone());
         }
         let failed = |reason: String| RequestError::Inbox { topic, reason };
+        #[cfg(feature = "testing")]
+        if let Some(memory) = self.shared.config.memory() {
+            let inbox = Arc::new(Inbox::new(correlation_header, self.shared.late.clone()));
+            let reader = inbox.clone();
+            crate::testing::follow_topic(memory, topic, self.shared.stop.clone(), move |record| {
+                reader.receive(&record.headers, record.payload.clone())
+            });
+            inboxes.insert(topic, inbox.clone());
+            return Ok(inbox);
+        }
         let consumer = inbox_consumer(&self.shared.config, topic)
             .await
             .map_err(|e| failed(e.to_string()))?;
@@ -332,21 +362,6 @@ async fn read_replies(consumer: StreamConsumer, inbox: Arc<Inbox>, stop: Cancell
         };
         // Header names are read as bytes: a foreign record cannot make this panic.
         let (headers, _) = read_headers(&message, &mut previous_headers);
-        let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .and_then(|(_, value)| String::from_utf8(value.clone()).ok())
-        };
-        let Some(correlation_id) = header(inbox.correlation_header) else {
-            inbox.late.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!("a record on the reply topic carries no correlation id");
-            continue;
-        };
-        let reply = ReplyRecord {
-            payload: message.payload().unwrap_or_default().to_vec(),
-            content_type: header(CONTENT_TYPE_HEADER),
-        };
-        inbox.deliver(&correlation_id, reply);
+        inbox.receive(&headers, message.payload().unwrap_or_default().to_vec());
     }
 }

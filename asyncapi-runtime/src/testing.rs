@@ -21,8 +21,8 @@
 //!
 //! Each topic has one partition; consumer groups each read every topic from its start.
 //! A record handed to a typed stream (`subscribe`) is settled when it is acked: read
-//! the stream before waiting for `settled`. Requests sent with a generated `request_*`
-//! method are not served in memory.
+//! the stream before waiting for `settled`. Requests (`request_*`) get their replies
+//! from the reply topic as on Kafka.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -185,7 +185,16 @@ impl Memory {
     }
 
     fn records(&self, topic: &str) -> Vec<StoredRecord> {
-        self.lock().topics.get(topic).cloned().unwrap_or_default()
+        self.records_from(topic, 0)
+    }
+
+    fn records_from(&self, topic: &str, first: usize) -> Vec<StoredRecord> {
+        self.lock()
+            .topics
+            .get(topic)
+            .and_then(|records| records.get(first..))
+            .map(<[StoredRecord]>::to_vec)
+            .unwrap_or_default()
     }
 
     fn topics(&self) -> Vec<String> {
@@ -322,6 +331,32 @@ impl TestConsumer {
             Err(join) => Err(ConsumerError::Task(join.to_string())),
         }
     }
+}
+
+/// Hands every record appended to `topic` from now on to `each`, until `stop`: a
+/// requester's reply inbox on the in-memory broker.
+pub(crate) fn follow_topic(
+    memory: &Arc<Memory>,
+    topic: &'static str,
+    stop: CancellationToken,
+    mut each: impl FnMut(&StoredRecord) + Send + 'static,
+) {
+    // Subscribed and positioned before this returns, so before the request is sent.
+    let mut appends = memory.appends.subscribe();
+    let mut next = memory.records(topic).len();
+    let memory = memory.clone();
+    tokio::spawn(async move {
+        loop {
+            appends.borrow_and_update();
+            let records = memory.records_from(topic, next);
+            next += records.len();
+            records.iter().for_each(&mut each);
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                changed = appends.changed() => if changed.is_err() { break },
+            }
+        }
+    });
 }
 
 /// Consumes `memory`'s records for `group` through `pipeline` until `shutdown`.

@@ -193,3 +193,38 @@ async fn requests_that_cannot_be_answered_are_dead_lettered_with_the_reason(kafk
     );
     stop(token, handle).await;
 }
+
+/// Request/reply on the in-memory broker: the same generated request method and reply
+/// route, no broker. Requests from several tasks each get their own reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_requests_get_their_own_replies() {
+    let broker = asyncapi_runtime::testing::TestBroker::new();
+    let replier = broker.start(
+        Application::new(broker.config())
+            .unwrap()
+            .consumer()
+            .group_id("pricing")
+            .answer::<quote>(),
+    );
+    let client = Client::new(broker.config()).unwrap();
+    let answered: Vec<(i64, Quote)> = stream::iter(0..100i64)
+        .map(|n| {
+            let client = &client;
+            async move {
+                let request = QuoteRequest {
+                    id: format!("q-{n}"),
+                    qty: n,
+                };
+                (n, client.request_quote_requests(&request).await.unwrap())
+            }
+        })
+        .buffer_unordered(100)
+        .collect()
+        .await;
+    for (n, quote) in &answered {
+        assert_eq!((quote.id.clone(), quote.price), (format!("q-{n}"), n * 5));
+    }
+    assert_eq!(answered.len(), 100);
+    assert_eq!(client.requester().late_replies(), 0);
+    replier.stop().await.unwrap();
+}
