@@ -11,23 +11,13 @@ use account_service::on_signup;
 use asyncapi_runtime::testing::TestBroker;
 use asyncapi_runtime::{HandlerError, ListenerOptions, MessageContext, Producer, RetryPolicy};
 
-fn signup(email: &str) -> UserSignup {
-    UserSignup {
-        email: Some(email.into()),
-        name: None,
-    }
-}
+mod common;
+use common::{signup, start_service};
 
 #[tokio::test]
 async fn each_signup_opens_an_account_and_announces_it() {
     let broker = TestBroker::new();
-    let service = Arc::new(account::Application::new(broker.config()).unwrap());
-    let consumer = broker.start(
-        service
-            .consumer()
-            .with_shared_state(service.clone())
-            .listen::<on_signup>(),
-    );
+    let consumer = start_service(&broker);
     let client = account::Client::new(broker.config()).unwrap();
     client
         .send_user_signup(&signup("ada@example.com"))
@@ -57,13 +47,7 @@ async fn each_signup_opens_an_account_and_announces_it() {
 #[tokio::test]
 async fn a_record_breaking_the_schema_is_dead_lettered_with_why() {
     let broker = TestBroker::new();
-    let service = Arc::new(account::Application::new(broker.config()).unwrap());
-    let consumer = broker.start(
-        service
-            .consumer()
-            .with_shared_state(service.clone())
-            .listen::<on_signup>(),
-    );
+    let consumer = start_service(&broker);
     // A foreign producer's record: an array where the schema wants an object.
     let foreign = Producer::new(&broker.config()).unwrap();
     foreign
@@ -153,13 +137,7 @@ async fn a_typed_stream_receives_what_a_handler_sent() {
     use futures::StreamExt as _;
 
     let broker = TestBroker::new();
-    let service = Arc::new(account::Application::new(broker.config()).unwrap());
-    let service_consumer = broker.start(
-        service
-            .consumer()
-            .with_shared_state(service.clone())
-            .listen::<on_signup>(),
-    );
+    let service_consumer = start_service(&broker);
     let client = account::Client::new(broker.config()).unwrap();
     let mut client_consumer = client.consumer().group_id("account-client");
     let mut accounts = client_consumer.subscribe::<channels::AccountCreated>();

@@ -2,15 +2,16 @@
 //! in continues the trace of the span it was sent from, through the `traceparent`
 //! header, and what the handler sends carries the same trace on.
 
-use std::sync::Arc;
 
 use account_service::account::{self, channels, UserSignup};
-use account_service::on_signup;
 use asyncapi_runtime::testing::TestBroker;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tracing::Instrument as _;
 use tracing_subscriber::layer::SubscriberExt as _;
+
+mod common;
+use common::{signup, start_service};
 
 fn header<'h>(headers: &'h [(String, Vec<u8>)], name: &str) -> &'h str {
     let (_, value) = headers
@@ -41,18 +42,9 @@ async fn the_handlers_span_continues_the_senders_trace() {
     let _default = tracing::subscriber::set_default(subscriber);
 
     let broker = TestBroker::new();
-    let service = Arc::new(account::Application::new(broker.config()).unwrap());
-    let consumer = broker.start(
-        service
-            .consumer()
-            .with_shared_state(service.clone())
-            .listen::<on_signup>(),
-    );
+    let consumer = start_service(&broker);
     let client = account::Client::new(broker.config()).unwrap();
-    let signup = UserSignup {
-        email: Some("ada@example.com".into()),
-        name: None,
-    };
+    let signup = signup("ada@example.com");
     async { client.send_user_signup(&signup).await.unwrap() }
         .instrument(tracing::info_span!("signup-form"))
         .await;
