@@ -59,7 +59,8 @@ impl<'a> TopicSpec<'a> {
 /// Creates the topics that do not exist yet, each with the partitions, replicas and
 /// configs its spec gives (`default_partitions` and the broker's default replication
 /// factor where it gives none), and returns the names of those it created. Existing
-/// topics are left as they are.
+/// topics are left as they are; a name given twice (both sides' specs together) is
+/// created once, as its first spec says.
 pub async fn ensure_topics(
     config: &KafkaConfig,
     topics: &[TopicSpec<'_>],
@@ -67,8 +68,7 @@ pub async fn ensure_topics(
 ) -> Result<Vec<String>, AdminError> {
     let client: AdminClient<DefaultClientContext> =
         config.for_producer().client_config(&[], &[])?.create()?;
-    let new: Vec<NewTopic<'_>> = topics
-        .iter()
+    let new: Vec<NewTopic<'_>> = first_of_each_name(topics)
         .map(|spec| {
             // -1: the broker's `default.replication.factor` (Kafka >= 2.4).
             let replication = TopicReplication::Fixed(spec.replicas.unwrap_or(-1));
@@ -95,4 +95,20 @@ pub async fn ensure_topics(
         }
     }
     Ok(created)
+}
+
+/// `topics` without the specs whose name an earlier one has: a broker refuses a
+/// request that names a topic twice.
+pub(crate) fn first_of_each_name<'s, 'a>(
+    topics: &'s [TopicSpec<'a>],
+) -> impl Iterator<Item = &'s TopicSpec<'a>> {
+    topics
+        .iter()
+        .enumerate()
+        .filter(|(index, spec)| {
+            !topics[..*index]
+                .iter()
+                .any(|earlier| earlier.name == spec.name)
+        })
+        .map(|(_, spec)| spec)
 }

@@ -128,7 +128,7 @@ impl EmbeddedKafka {
     /// spec's partition count or else the cluster's default. The mock cluster has one
     /// broker and no topic configs: replicas and configs are not applied.
     pub fn create_topics(&self, topics: &[TopicSpec<'_>]) -> Result<(), EmbeddedError> {
-        topics.iter().try_for_each(|spec| {
+        crate::admin::first_of_each_name(topics).try_for_each(|spec| {
             self.create_topic(spec.name, spec.partitions_or(self.default_partitions))
         })
     }
@@ -138,5 +138,81 @@ impl Drop for EmbeddedKafka {
     fn drop(&mut self) {
         // SAFETY: created in `start`, destroyed once, before `_client` is dropped.
         unsafe { rdsys::rd_kafka_mock_cluster_destroy(self.mock.0) };
+    }
+}
+
+/// The broker of an example or a local run, with the topics a side needs: the cluster
+/// `KAFKA_BOOTSTRAP_SERVERS` names (topics created there when missing), or else an
+/// embedded one (topics created on it). One call, then build the side from
+/// [`config`](Self::config).
+#[derive(Debug)]
+pub struct LocalKafka {
+    embedded: Option<EmbeddedKafka>,
+    config: crate::KafkaConfig,
+}
+
+/// A [`LocalKafka`] could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocalKafkaError {
+    #[error("cannot start the embedded broker: {0}")]
+    Embedded(#[from] EmbeddedError),
+    #[error("cannot create the topics on KAFKA_BOOTSTRAP_SERVERS: {0}")]
+    Topics(#[from] crate::AdminError),
+}
+
+impl LocalKafka {
+    /// Connects or starts, and creates `topics` (e.g. `Application::TOPIC_SPECS`) with
+    /// `default_partitions` where a spec names none.
+    pub async fn start(
+        topics: &[TopicSpec<'_>],
+        default_partitions: i32,
+    ) -> Result<LocalKafka, LocalKafkaError> {
+        let from_env = std::env::var(crate::config::ENV_BOOTSTRAP_SERVERS)
+            .ok()
+            .filter(|servers| !servers.trim().is_empty());
+        if let Some(servers) = from_env {
+            let config = crate::KafkaConfig::new(servers.trim());
+            crate::admin::ensure_topics(&config, topics, default_partitions).await?;
+            return Ok(LocalKafka {
+                embedded: None,
+                config,
+            });
+        }
+        let embedded = EmbeddedKafka::start(default_partitions)?;
+        embedded.create_topics(topics)?;
+        let config = embedded.config();
+        Ok(LocalKafka {
+            embedded: Some(embedded),
+            config,
+        })
+    }
+
+    /// The configuration to build clients with.
+    pub fn config(&self) -> crate::KafkaConfig {
+        self.config.clone()
+    }
+
+    /// The embedded broker, when no external one was named.
+    pub fn embedded(&self) -> Option<&EmbeddedKafka> {
+        self.embedded.as_ref()
+    }
+}
+
+impl fmt::Display for LocalKafka {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.embedded {
+            Some(embedded) => write!(
+                f,
+                "embedded mock cluster at {}",
+                embedded.bootstrap_servers()
+            ),
+            None => write!(
+                f,
+                "{} ({})",
+                self.config.bootstrap_servers().unwrap_or("?"),
+                crate::config::ENV_BOOTSTRAP_SERVERS
+            ),
+        }
     }
 }

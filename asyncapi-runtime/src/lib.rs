@@ -51,7 +51,7 @@ pub use consumer::{
 };
 pub use contract::*;
 pub use dead_letters::{DeadLetter, DeadLetterError, DeadLetterReader, SourceRecord};
-pub use embedded::EmbeddedKafka;
+pub use embedded::{EmbeddedKafka, LocalKafka, LocalKafkaError};
 pub use error::{
     ConfigError, ConnectionError, ConsumerError, DecodeError, EmbeddedError, EncodeError,
     FailedRecord, KafkaError, SendError, TopicError, UnknownValue,

@@ -114,3 +114,32 @@ async fn kafka_ensure_topics_applies_partitions_replicas_and_configs() {
     assert_eq!(value("cleanup.policy"), "compact,delete");
     assert_eq!(value("retention.ms"), "86400000");
 }
+
+/// `LocalKafka` on the cluster `KAFKA_BOOTSTRAP_SERVERS` names: both sides' topics
+/// (which share names) created in one call, with the bindings' partitions.
+#[cfg(feature = "kafka")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_local_kafka_creates_both_sides_topics_on_the_named_cluster() {
+    let kafka = asyncapi_test_support::kafka::Kafka::start().expect("start Apache Kafka");
+    // Only this test of this binary reads the variable.
+    std::env::set_var("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers());
+    let topics = [Application::TOPIC_SPECS, ledger::Client::TOPIC_SPECS].concat();
+    let local = asyncapi_runtime::LocalKafka::start(&topics, 2)
+        .await
+        .unwrap();
+    assert!(local.embedded().is_none());
+    assert!(
+        local.to_string().ends_with("(KAFKA_BOOTSTRAP_SERVERS)"),
+        "{local}"
+    );
+    let counts = partition_counts(
+        &local.config(),
+        &[
+            "ledger.entries",
+            "ledger.audit",
+            "ledger.entries.dlq",
+            "ledger.audit.dlq",
+        ],
+    );
+    assert_eq!(counts, [3, 2, 2, 2]);
+}

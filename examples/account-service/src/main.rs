@@ -12,7 +12,7 @@ use std::time::Duration;
 use account_service::account::{self, UserSignup};
 use account_service::on_signup;
 use anyhow::Context as _;
-use asyncapi_runtime::{CancellationToken, EmbeddedKafka, KafkaConfig};
+use asyncapi_runtime::{CancellationToken, LocalKafka};
 use futures::StreamExt;
 
 #[tokio::main]
@@ -21,25 +21,16 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .init();
 
-    // A real broker when KAFKA_BOOTSTRAP_SERVERS is set, else the embedded one.
-    let (_embedded, config) = match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
-        Ok(servers) => {
-            println!("broker: {servers} (KAFKA_BOOTSTRAP_SERVERS)");
-            let config = KafkaConfig::new(servers);
-            asyncapi_runtime::ensure_topics(&config, account::Application::TOPIC_SPECS, 1).await?;
-            (None, config)
-        }
-        Err(_) => {
-            let broker = EmbeddedKafka::start(1)?;
-            broker.create_topics(account::Application::TOPIC_SPECS)?;
-            println!(
-                "broker: embedded mock cluster at {}",
-                broker.bootstrap_servers()
-            );
-            let config = broker.config();
-            (Some(broker), config)
-        }
-    };
+    // A real broker when KAFKA_BOOTSTRAP_SERVERS is set, else the embedded one; the
+    // topics (and dead-letter topics) of both sides created on it either way.
+    let topics = [
+        account::Application::TOPIC_SPECS,
+        account::Client::TOPIC_SPECS,
+    ]
+    .concat();
+    let kafka = LocalKafka::start(&topics, 1).await?;
+    println!("broker: {kafka}");
+    let config = kafka.config();
 
     let shutdown = CancellationToken::new();
 

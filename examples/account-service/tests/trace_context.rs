@@ -2,7 +2,6 @@
 //! in continues the trace of the span it was sent from, through the `traceparent`
 //! header, and what the handler sends carries the same trace on.
 
-
 use account_service::account::{self, channels, UserSignup};
 use asyncapi_runtime::testing::TestBroker;
 use opentelemetry::trace::TracerProvider as _;
