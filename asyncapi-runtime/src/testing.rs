@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::KafkaConfig;
+use crate::consumer::route::Record;
 use crate::consumer::settle::{Pipeline, Settled, Settler};
 use crate::consumer::{Consumer, Health};
 use crate::contract::{Channel, Message, RawHeader, RecordKey};
@@ -50,6 +51,22 @@ pub struct StoredRecord {
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
     pub headers: Vec<RawHeader>,
+}
+
+impl StoredRecord {
+    /// The record as a consumer's pipeline reads it.
+    fn as_record(&self) -> Record<'_> {
+        Record {
+            topic: Arc::from(self.topic.as_str()),
+            partition: self.partition,
+            offset: self.offset,
+            timestamp: None,
+            key: self.key.as_deref().map(Arc::from),
+            payload: Some(&self.payload),
+            headers: Arc::from(self.headers.as_slice()),
+            unreadable: None,
+        }
+    }
 }
 
 /// A message sent on channel `C`, decoded.
@@ -186,6 +203,11 @@ impl Memory {
 
     fn records(&self, topic: &str) -> Vec<StoredRecord> {
         self.records_from(topic, 0)
+    }
+
+    /// The offset the next record of `topic` gets.
+    fn end(&self, topic: &str) -> usize {
+        self.lock().topics.get(topic).map_or(0, Vec::len)
     }
 
     fn records_from(&self, topic: &str, first: usize) -> Vec<StoredRecord> {
@@ -343,7 +365,7 @@ pub(crate) fn follow_topic(
 ) {
     // Subscribed and positioned before this returns, so before the request is sent.
     let mut appends = memory.appends.subscribe();
-    let mut next = memory.records(topic).len();
+    let mut next = memory.end(topic);
     let memory = memory.clone();
     tokio::spawn(async move {
         loop {
@@ -387,10 +409,9 @@ pub(crate) async fn consume(
             }
             continue;
         };
-        let topic: Arc<str> = Arc::from(stored.topic.as_str());
         let partition_health = partitions
             .entry(stored.topic.clone())
-            .or_insert_with(|| health.assigned(&topic, 0))
+            .or_insert_with(|| health.assigned(&Arc::from(stored.topic.as_str()), 0))
             .clone();
         let route = pipeline.routes.iter().find(|r| r.matches(&stored.topic));
         let settler = Settler {
@@ -400,17 +421,7 @@ pub(crate) async fn consume(
             intake_closed: &shutdown,
             abandon: &never,
         };
-        let record = crate::consumer::route::Record {
-            topic,
-            partition: 0,
-            offset: stored.offset,
-            timestamp: None,
-            key: stored.key.as_deref().map(Arc::from),
-            payload: Some(&stored.payload),
-            headers: Arc::from(stored.headers.as_slice()),
-            unreadable: None,
-        };
-        match settler.settle(&record).await {
+        match settler.settle(&stored.as_record()).await {
             Settled::Done => {
                 partition_health.settled(stored.offset);
                 memory.advance(&group, &stored.topic, stored.offset);
