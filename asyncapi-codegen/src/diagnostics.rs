@@ -111,6 +111,12 @@ impl Report {
         }
     }
 
+    /// Takes over what `other` found, after what this report holds.
+    pub fn absorb(&mut self, other: Report) {
+        other.errors.into_iter().for_each(|e| self.error(e));
+        other.warnings.into_iter().for_each(|w| self.warn(w));
+    }
+
     /// The errors, when the expansion stops.
     pub fn into_errors(self) -> Diagnostics {
         Diagnostics(self.errors)

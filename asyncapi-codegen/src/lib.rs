@@ -172,27 +172,63 @@ fn expand_resolved(
     let (Some(version), Some(runtime)) = (version, runtime) else {
         return Err(report.into_errors());
     };
-    // A document the specification rejects is not read further: what normalization
-    // would say about it would only repeat the same mistakes in other words.
-    conformance::check(resolver, root, &version, &mut report);
+    // The check against the specification and the expansion run side by side (the
+    // check is about a fifth of the work). A document the specification rejects gets
+    // only the check's errors: what normalization would say about it would repeat the
+    // same mistakes in other words, so the expansion's result is then dropped.
+    let (checked, expanded) = std::thread::scope(|scope| {
+        let checking = scope.spawn(|| {
+            let mut found = Report::default();
+            conformance::check(resolver, root, &version, &mut found);
+            found
+        });
+        let expanded = catch_unwind(AssertUnwindSafe(|| {
+            let mut found = Report::default();
+            let expansion = expand_conforming(resolver, root, &version, runtime, &mut found);
+            (expansion, found)
+        }));
+        (checking.join(), expanded)
+    });
+    let checked = checked.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    report.absorb(checked);
     report.check()?;
-    let document = normalize::normalize(resolver, root, &version, &mut report);
-    validate::document(resolver, root, &document, &mut report);
-    report.check()?;
-    let generator = generate::Generator {
-        rt: runtime.clone(),
-        doc: &document,
-        types: types::TypeSpace::new(runtime, &mut report),
-        channel_messages: Vec::new(),
-        channel_envelopes: Vec::new(),
+    let (expansion, found) = expanded.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    report.absorb(found);
+    // `None` only with errors in `found`.
+    let (Some((tokens, document)), false) = (expansion, report.has_errors()) else {
+        return Err(report.into_errors());
     };
-    let tokens = generator.generate(resolver);
     Ok(Expansion {
         tokens,
         files: resolver.files().map(Path::to_path_buf).collect(),
         warnings: report.into_warnings(),
         document,
     })
+}
+
+/// Normalizes, validates and generates a document the specification accepts; `None`
+/// when `report` got errors.
+fn expand_conforming(
+    resolver: &resolve::Resolver,
+    root: &resolve::NodeId,
+    version: &validate::Version,
+    runtime: TokenStream,
+    report: &mut Report,
+) -> Option<(TokenStream, ir::Document)> {
+    let document = normalize::normalize(resolver, root, version, report);
+    validate::document(resolver, root, &document, report);
+    if report.has_errors() {
+        return None;
+    }
+    let generator = generate::Generator {
+        rt: runtime.clone(),
+        doc: &document,
+        types: types::TypeSpace::new(runtime, report),
+        channel_messages: Vec::new(),
+        channel_envelopes: Vec::new(),
+    };
+    let tokens = generator.generate(resolver);
+    Some((tokens, document))
 }
 
 /// The runtime's hidden module, the only way generated code reaches the runtime.

@@ -1,9 +1,9 @@
 //! Stage 1: read a YAML or JSON file into a JSON value, and remember where each node
 //! starts so errors can name a line and column.
 
-use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde_json::Value;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -19,7 +19,7 @@ pub struct LoadedFile {
     text: String,
     /// JSON pointer to (line, column), worked out on the first diagnostic: positions
     /// take a second parse, which most expansions never need.
-    positions: OnceCell<HashMap<String, (usize, usize)>>,
+    positions: OnceLock<HashMap<String, (usize, usize)>>,
 }
 
 impl LoadedFile {
@@ -97,7 +97,7 @@ fn parse_owned(path: &Path, text: String) -> Result<LoadedFile, Diagnostic> {
         path: path.to_owned(),
         value,
         text,
-        positions: OnceCell::new(),
+        positions: OnceLock::new(),
     })
 }
 

@@ -51,9 +51,13 @@ pub struct Resolver {
     /// Files some `$ref` names that could not be loaded, and why: an error only where
     /// such a reference is followed.
     failed: HashMap<PathBuf, Diagnostic>,
-    /// How deep [`Resolver::walk`] is in following references on the way to another
-    /// reference's target: a pointer that leads through itself must end.
-    walking: Cell<usize>,
+}
+
+thread_local! {
+    /// How deep [`Resolver::walk`] is, on this thread, in following references on the
+    /// way to another reference's target: a pointer that leads through itself must end.
+    /// Per thread, so stages may read one resolver side by side.
+    static WALK_DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
 /// How many references [`Resolver::walk`] follows inside one another before it gives
@@ -295,12 +299,12 @@ impl Resolver {
                 return Some((target, value));
             }
         }
-        if self.walking.get() >= MAX_WALK_DEPTH {
+        if WALK_DEPTH.get() >= MAX_WALK_DEPTH {
             return None;
         }
-        self.walking.set(self.walking.get() + 1);
+        WALK_DEPTH.set(WALK_DEPTH.get() + 1);
         let found = self.walk_through_refs(&target);
-        self.walking.set(self.walking.get() - 1);
+        WALK_DEPTH.set(WALK_DEPTH.get() - 1);
         found
     }
 
