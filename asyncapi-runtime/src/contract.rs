@@ -12,6 +12,16 @@ use crate::topic::TopicError;
 /// A Kafka header as it travels on the wire.
 pub type RawHeader = (String, Vec<u8>);
 
+/// The value of the last header named `name` (names are compared exactly, as Kafka
+/// does).
+pub(crate) fn header_value<'h>(headers: &'h [RawHeader], name: &str) -> Option<&'h [u8]> {
+    headers
+        .iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_slice())
+}
+
 /// A message payload: how it is written to and read from a Kafka record value.
 pub trait Message: Sized + Send + Sync + 'static {
     /// The message's name in the document (`name`, or its key under `components.messages`).

@@ -75,16 +75,13 @@ pub struct DeadLetter {
 impl DeadLetter {
     /// The original record's `content-type` header, if it had one.
     pub fn content_type(&self) -> Option<&str> {
-        self.header("content-type")
+        self.header(crate::producer::CONTENT_TYPE_HEADER)
             .and_then(|v| std::str::from_utf8(v).ok())
     }
 
-    /// The value of the original record's header `name`.
+    /// The value of the original record's (last) header `name`.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        crate::contract::header_value(&self.headers, name)
     }
 
     /// The payload decoded as channel `C`'s message, as the consumer decodes it.
@@ -114,11 +111,8 @@ impl DeadLetter {
         unreadable_header: Option<String>,
     ) -> DeadLetter {
         let text = |name: &str| {
-            all_headers
-                .iter()
-                .rev()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            crate::contract::header_value(all_headers, name)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
         };
         let number = |name: &str| text(name).and_then(|t| t.trim().parse::<i64>().ok());
         let source = text(DLQ_TOPIC_HEADER).map(|topic| SourceRecord {

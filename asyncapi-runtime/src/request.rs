@@ -136,10 +136,8 @@ impl Inbox {
     /// Hands a record of the reply topic to the request it answers.
     fn receive(&self, headers: &[RawHeader], payload: Vec<u8>) {
         let header = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .and_then(|(_, value)| String::from_utf8(value.clone()).ok())
+            crate::contract::header_value(headers, name)
+                .and_then(|value| String::from_utf8(value.to_vec()).ok())
         };
         let Some(correlation_id) = header(self.correlation_header) else {
             self.late.fetch_add(1, Ordering::Relaxed);

@@ -35,10 +35,10 @@ use crate::config::KafkaConfig;
 use crate::consumer::route::Record;
 use crate::consumer::settle::{Pipeline, Settled, Settler};
 use crate::consumer::{Consumer, Health};
-use crate::contract::{Channel, Message, RawHeader, RecordKey};
+use crate::contract::{header_value, Channel, Message, RawHeader, RecordKey};
 use crate::dead_letters::DeadLetter;
 use crate::error::{ConsumerError, DecodeError};
-use crate::producer::Delivery;
+use crate::producer::{Delivery, CONTENT_TYPE_HEADER};
 use crate::topic::TopicTemplate;
 
 /// A record as the in-memory broker keeps it.
@@ -299,8 +299,8 @@ impl TestBroker {
                 continue;
             }
             for record in self.memory.records(&topic) {
-                let content_type =
-                    header_text(&record.headers, crate::producer::CONTENT_TYPE_HEADER);
+                let content_type = header_value(&record.headers, CONTENT_TYPE_HEADER)
+                    .and_then(|v| std::str::from_utf8(v).ok());
                 sent.push(Sent {
                     message: C::Message::decode(&record.payload, content_type)?,
                     key: record.key.as_deref().map(C::Key::decode_key).transpose()?,
@@ -321,13 +321,6 @@ impl TestBroker {
             .map(|r| DeadLetter::from_record(0, r.offset, r.key, r.payload, &r.headers, None))
             .collect()
     }
-}
-
-fn header_text<'h>(headers: &'h [RawHeader], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| std::str::from_utf8(v).ok())
 }
 
 /// A consumer started on a [`TestBroker`].

@@ -67,10 +67,7 @@ struct HeaderExtractor<'h>(&'h [RawHeader]);
 #[cfg(feature = "otel")]
 impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(key))
-            .and_then(|(_, value)| std::str::from_utf8(value).ok())
+        crate::contract::header_value(self.0, key).and_then(|value| std::str::from_utf8(value).ok())
     }
 
     fn keys(&self) -> Vec<&str> {

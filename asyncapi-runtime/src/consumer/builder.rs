@@ -351,13 +351,9 @@ impl<S> Consumer<S> {
 
     async fn run_inner(mut self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
         #[cfg(feature = "testing")]
-        if let Some(memory) = self.config.memory() {
-            let registration = crate::testing::Registered::new(memory.clone());
-            let assembled = self.assemble()?;
-            let (group, pipeline, fatal) = (assembled.group, assembled.pipeline, assembled.fatal);
-            let health = self.health.clone();
-            return crate::testing::consume(registration, group, pipeline, fatal, health, shutdown)
-                .await;
+        if let Some(memory) = self.config.memory().cloned() {
+            let registration = crate::testing::Registered::new(memory);
+            return self.consume_in_memory(registration, shutdown).await;
         }
         let assembled = self.assemble()?;
         let membership = group::Membership {
@@ -383,18 +379,29 @@ impl<S> Consumer<S> {
             return Err(ConsumerError::NotOnTestBroker);
         }
         let stopping = self.stopping.clone();
-        let result = match self.assemble() {
-            Ok(assembled) => {
-                let (group, pipeline, fatal) =
-                    (assembled.group, assembled.pipeline, assembled.fatal);
-                let health = self.health.clone();
-                crate::testing::consume(registration, group, pipeline, fatal, health, shutdown)
-                    .await
-            }
-            Err(error) => Err(error),
-        };
+        let result = self.consume_in_memory(registration, shutdown).await;
         stopping.cancel();
         result
+    }
+
+    /// Assembles and consumes the in-memory broker `registration` is on.
+    #[cfg(feature = "testing")]
+    async fn consume_in_memory(
+        &mut self,
+        registration: crate::testing::Registered,
+        shutdown: CancellationToken,
+    ) -> Result<(), ConsumerError> {
+        let assembled = self.assemble()?;
+        let health = self.health.clone();
+        crate::testing::consume(
+            registration,
+            assembled.group,
+            assembled.pipeline,
+            assembled.fatal,
+            health,
+            shutdown,
+        )
+        .await
     }
 
     /// Checks the routes and state and builds what consuming needs: the group, the

@@ -155,11 +155,7 @@ impl<P> MessageContext<P> {
 
     /// The value of the last header named `name`.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+        crate::contract::header_value(&self.headers, name)
     }
 }
 
