@@ -1,33 +1,41 @@
 //! AsyncAPI document to Rust code: the logic behind `asyncapi!`, usable on its own by a
 //! CLI or a build script.
 //!
-//! Stages, one module each: [`load`] (YAML/JSON with positions) → [`resolve`] (`$ref`s)
-//! → [`conformance`] (the document against the AsyncAPI specification: its official
-//! JSON Schema and rules) → [`normalize`] (2.x and 3.x into one [`ir`]) → [`validate`]
-//! (what Kafka and Rust need of it) → [`types`] (JSON Schema to Rust) and [`generate`]
-//! (message types, channels, clients) → tokens. Every stage reports to one [`Report`].
+//! [`expand_file`] and [`expand_str`] turn a document into the code `asyncapi!` expands
+//! into, [`check_file`] checks a document against the AsyncAPI specification only. Every
+//! problem of a document comes back at once, as [`Diagnostics`] naming file, line,
+//! column and JSON pointer. [`ir`] is the document as the expansion understood it, and
+//! [`broker`] what a side of the service needs on the broker.
+//!
+//! Inside, one module per stage: `load` (YAML/JSON with positions) → `resolve`
+//! (`$ref`s) → `conformance` (the official JSON Schema and rules of the specification)
+//! → `normalize` (2.x and 3.x into one IR) → `validate` (what Kafka and Rust need of
+//! it) → `types` (JSON Schema to Rust) and `generate` (message types, channels,
+//! clients) → tokens. Every stage reports to one `Report`.
 
 pub mod broker;
-pub mod conformance;
-pub mod content_type;
-pub mod diagnostics;
-pub mod exact;
-pub mod generate;
+mod conformance;
+mod content_type;
+mod diagnostics;
+mod exact;
+mod generate;
 pub mod ir;
-pub mod load;
-pub mod normalize;
-pub mod resolve;
-pub mod suggest;
-pub mod topic;
-pub mod types;
-pub mod validate;
+mod load;
+mod normalize;
+mod resolve;
+mod suggest;
+mod topic;
+mod types;
+mod validate;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use proc_macro2::TokenStream;
 
-pub use diagnostics::{Diagnostic, Diagnostics, Location, Report};
+pub use conformance::leniency::{Leniency, LENIENCIES};
+use diagnostics::Report;
+pub use diagnostics::{Diagnostic, Diagnostics, Location};
 
 /// Options of one expansion.
 #[derive(Debug, Clone)]

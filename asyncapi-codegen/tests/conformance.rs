@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use asyncapi_codegen::conformance::leniency::LENIENCIES;
+use asyncapi_codegen::LENIENCIES;
 use asyncapi_codegen::{check_file, expand_str, Settings};
 
 fn outcome(text: &str) -> Result<Vec<String>, String> {

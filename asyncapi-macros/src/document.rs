@@ -16,7 +16,7 @@ struct Input {
 }
 
 impl Parse for Input {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         if input.is_empty() {
             return Err(input.error("expected the path of an AsyncAPI document, e.g. `asyncapi!(\"specs/service.yaml\")`"));
         }
