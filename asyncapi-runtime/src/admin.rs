@@ -12,6 +12,7 @@ use crate::error::{ConfigError, KafkaError};
 
 /// A topic could not be created.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdminError {
     #[error(transparent)]
     Config(#[from] ConfigError),

@@ -23,6 +23,7 @@ const REDACTED: &str = "<redacted>";
 
 /// A configuration problem, found before any connection is attempted.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     #[error("server `{server}`: variable `{variable}` has no value and no default; pass it as an override")]
     MissingVariable {

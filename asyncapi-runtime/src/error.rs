@@ -2,6 +2,7 @@
 
 /// A value could not be encoded into a record.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     #[error("cannot encode payload as JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -16,6 +17,7 @@ pub enum EncodeError {
 /// Messages describe where and why, never the record's content: they end up in logs and
 /// dead-letter headers, and the content is someone else's data.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     #[error("payload is not valid JSON for `{message}`: {detail}")]
     Json {
@@ -132,6 +134,7 @@ use crate::contract::RawHeader;
 /// cure. librdkafka would reconnect forever; the runtime stops at the first one, so
 /// build a new client once the configuration is fixed. Never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectionError {
     /// SASL authentication failed: a wrong user name or password, or a mechanism the
     /// broker's listener does not enable.
@@ -177,6 +180,7 @@ impl std::fmt::Debug for FailedRecord {
 
 /// Sending a record failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The message, key or headers could not be encoded; nothing was enqueued.
     #[error("cannot encode the record: {0}")]
@@ -259,6 +263,7 @@ impl SendError {
 
 /// The consumer could not be built or stopped on a fatal error.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConsumerError {
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -325,7 +330,9 @@ pub enum ConsumerError {
 }
 
 /// The embedded mock cluster could not be started or used.
+#[cfg(feature = "embedded")]
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EmbeddedError {
     #[error("cannot start the mock cluster: {0}")]
     Start(#[source] KafkaError),

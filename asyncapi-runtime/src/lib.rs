@@ -29,6 +29,7 @@ pub mod config;
 pub mod consumer;
 pub mod contract;
 pub mod dead_letters;
+#[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod error;
 pub mod producer;
@@ -51,10 +52,13 @@ pub use consumer::{
 };
 pub use contract::*;
 pub use dead_letters::{DeadLetter, DeadLetterError, DeadLetterReader, SourceRecord};
+#[cfg(feature = "embedded")]
 pub use embedded::{EmbeddedKafka, LocalKafka, LocalKafkaError};
+#[cfg(feature = "embedded")]
+pub use error::EmbeddedError;
 pub use error::{
-    ConfigError, ConnectionError, ConsumerError, DecodeError, EmbeddedError, EncodeError,
-    FailedRecord, KafkaError, SendError, TopicError, UnknownValue,
+    ConfigError, ConnectionError, ConsumerError, DecodeError, EncodeError, FailedRecord,
+    KafkaError, SendError, TopicError, UnknownValue,
 };
 pub use producer::{Delivery, DeliveryFuture, Outgoing, Producer};
 pub use request::{Replies, Request, RequestError, Requester, Requests, DEFAULT_REQUEST_TIMEOUT};

@@ -72,6 +72,7 @@ impl<C: Request> Replies<C> for () {}
 
 /// Why a request got no reply.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RequestError {
     #[error("the request could not be sent: {0}")]
     Send(#[from] SendError),

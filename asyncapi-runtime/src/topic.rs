@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 /// Why a topic could not be built from a channel's parameters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TopicError {
     #[error("topic `{template}` needs a value for parameter #{index} (`{{{name}}}`)")]
     MissingParameter {
