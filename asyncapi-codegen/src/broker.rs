@@ -40,7 +40,9 @@ pub enum TopicRole {
 /// A topic a side needs, with what the document's Kafka binding says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicNeed {
+    /// The topic's name.
     pub name: String,
+    /// Whether it carries a channel's records or its dead letters.
     pub role: TopicRole,
     /// The channels on the topic; for a dead-letter topic, the channels whose records
     /// land on it.

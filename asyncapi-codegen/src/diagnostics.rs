@@ -6,6 +6,7 @@ use std::path::PathBuf;
 /// Where in which file a problem is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Location {
+    /// The file, as it was opened.
     pub file: PathBuf,
     /// JSON pointer into the file (`""` is the whole document).
     pub pointer: String,
@@ -32,12 +33,16 @@ impl fmt::Display for Location {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{location}: {message}{}", help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
 pub struct Diagnostic {
+    /// Where the problem is.
     pub location: Location,
+    /// What is wrong, in a sentence.
     pub message: String,
+    /// How to fix it, when there is something to say.
     pub help: Option<String>,
 }
 
 impl Diagnostic {
+    /// A problem at `location`, with no help yet.
     pub fn new(location: Location, message: impl Into<String>) -> Self {
         Diagnostic {
             location,
@@ -46,6 +51,7 @@ impl Diagnostic {
         }
     }
 
+    /// The same problem, with what to do about it.
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self

@@ -7,53 +7,84 @@ use serde_json::Value;
 
 use crate::resolve::NodeId;
 
+/// A document as the expansion understood it: its parts in document order, 2.x and
+/// 3.x alike.
 #[derive(Debug, Clone)]
 pub struct Document {
     /// The `asyncapi` field, e.g. `2.6.0`.
     pub asyncapi_version: String,
+    /// `id` (the application's identifier URI), when written.
     pub id: Option<String>,
+    /// `info.title`.
     pub title: String,
+    /// `info.version`.
     pub version: String,
+    /// `info.description`.
     pub description: Option<String>,
+    /// `defaultContentType`: the content type of messages that declare none.
     pub default_content_type: Option<String>,
+    /// `servers`, in document order.
     pub servers: Vec<Server>,
+    /// The channels, in document order.
     pub channels: Vec<Channel>,
+    /// The operations: 3.x `operations`, or 2.x `publish`/`subscribe` turned around
+    /// to the application's point of view.
     pub operations: Vec<Operation>,
+    /// Every message the channels carry, each once.
     pub messages: Vec<Message>,
+    /// `components.securitySchemes`.
     pub security_schemes: Vec<SecurityScheme>,
 }
 
+/// A server the document lists (`servers.<name>`).
 #[derive(Debug, Clone)]
 pub struct Server {
+    /// The server's key under `servers`.
     pub name: String,
     /// 2.x `url`, or 3.x `host` + `pathname`.
     pub url: String,
+    /// `protocol`, e.g. `kafka` or `kafka-secure`.
     pub protocol: String,
+    /// `protocolVersion`.
     pub protocol_version: Option<String>,
+    /// `description`.
     pub description: Option<String>,
+    /// `variables` used in the URL.
     pub variables: Vec<ServerVariable>,
+    /// The names of the security schemes `security` refers to.
     pub security: Vec<String>,
 }
 
+/// A variable of a server URL (`servers.<name>.variables.<name>`).
 #[derive(Debug, Clone)]
 pub struct ServerVariable {
+    /// The variable's name, as written between braces in the URL.
     pub name: String,
+    /// `default`.
     pub default: Option<String>,
+    /// `enum`: the values it may take (empty: any).
     pub allowed: Vec<String>,
+    /// `description`.
     pub description: Option<String>,
 }
 
+/// A security scheme (`components.securitySchemes.<name>`).
 #[derive(Debug, Clone)]
 pub struct SecurityScheme {
+    /// The scheme's key.
     pub name: String,
+    /// `type`, e.g. `scramSha256`, `plain`, `X509`.
     pub kind: String,
+    /// `description`.
     pub description: Option<String>,
 }
 
+/// A channel: one Kafka topic (or a family of them when it has parameters).
 #[derive(Debug, Clone)]
 pub struct Channel {
     /// The channel's key (2.x) or id (3.x).
     pub id: String,
+    /// Where the channel stands in the document (for diagnostics).
     pub node: NodeId,
     /// The address as written; `None` when 3.x leaves it null (unknown, dynamic).
     pub address: Option<String>,
@@ -61,9 +92,13 @@ pub struct Channel {
     pub topic: Result<String, String>,
     /// How the topic was derived, for the generated docs.
     pub topic_note: String,
+    /// `title` (3.x).
     pub title: Option<String>,
+    /// `summary` (3.x).
     pub summary: Option<String>,
+    /// `description`.
     pub description: Option<String>,
+    /// `parameters`, in the order they appear in the address.
     pub parameters: Vec<Parameter>,
     /// Indices into `Document::messages`, in document order.
     pub messages: Vec<usize>,
@@ -83,48 +118,69 @@ pub struct TopicBinding {
     pub config: Vec<(String, String)>,
 }
 
+/// A channel parameter: a `{name}` placeholder of the address.
 #[derive(Debug, Clone)]
 pub struct Parameter {
+    /// The parameter's name, as written in the address.
     pub name: String,
+    /// `description`.
     pub description: Option<String>,
     /// `enum`, as the values appear in a topic.
     pub allowed: Vec<String>,
+    /// `default`.
     pub default: Option<String>,
     /// The schema's `type` (2.x); 3.x parameters are strings.
     pub kind: ParameterKind,
     /// The schema's `pattern` (2.x).
     pub pattern: Option<String>,
+    /// Where the parameter stands in the document (for diagnostics).
     pub node: NodeId,
 }
 
 /// The Rust type of a channel parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParameterKind {
+    /// Any string (3.x, or 2.x `type: string`).
     String,
+    /// 2.x `type: integer`.
     Integer,
+    /// 2.x `type: number`.
     Number,
+    /// 2.x `type: boolean`.
     Boolean,
 }
 
+/// What the application does on a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    /// The application sends (3.x `send`, 2.x `subscribe`).
     Send,
+    /// The application receives (3.x `receive`, 2.x `publish`).
     Receive,
 }
 
+/// An operation: the application sends or receives messages on one channel.
 #[derive(Debug, Clone)]
 pub struct Operation {
+    /// The operation's key (3.x) or `operationId` (2.x; derived when absent).
     pub id: String,
+    /// Where the operation stands in the document (for diagnostics).
     pub node: NodeId,
+    /// Whether the application sends or receives.
     pub action: Action,
     /// Index into `Document::channels`.
     pub channel: usize,
     /// Indices into `Document::messages`.
     pub messages: Vec<usize>,
+    /// `title`.
     pub title: Option<String>,
+    /// `summary`.
     pub summary: Option<String>,
+    /// `description`.
     pub description: Option<String>,
+    /// The Kafka operation binding's `groupId` (its `const` or `enum[0]`).
     pub group_id: Option<String>,
+    /// The Kafka operation binding's `clientId` (its `const` or `enum[0]`).
     pub client_id: Option<String>,
     /// The 3.x `reply`: the operation's messages are requests answered on it.
     pub reply: Option<Reply>,
@@ -149,17 +205,26 @@ pub enum PayloadFormat {
     Opaque(String),
 }
 
+/// A message a channel carries.
 #[derive(Debug, Clone)]
 pub struct Message {
     /// The name the generated type is built from.
     pub name: String,
+    /// Where the message stands in the document (for diagnostics).
     pub node: NodeId,
+    /// `title`.
     pub title: Option<String>,
+    /// `summary`.
     pub summary: Option<String>,
+    /// `description`.
     pub description: Option<String>,
+    /// `contentType`, or the document's `defaultContentType`, or `application/json`.
     pub content_type: String,
+    /// `payload`: where it stands and its (unresolved) schema.
     pub payload: Option<(NodeId, Value)>,
+    /// How the payload is described (`schemaFormat`).
     pub payload_format: PayloadFormat,
+    /// `headers`: where the schema stands and the schema.
     pub headers: Option<(NodeId, Value)>,
     /// The Kafka message binding's `key` schema.
     pub key: Option<(NodeId, Value)>,

@@ -13,6 +13,8 @@
 //! it) → `types` (JSON Schema to Rust) and `generate` (message types, channels,
 //! clients) → tokens. Every stage reports to one `Report`.
 
+#![warn(missing_docs)]
+
 pub mod broker;
 mod conformance;
 mod content_type;
@@ -55,12 +57,14 @@ impl Default for Settings {
 /// The result of expanding a document.
 #[derive(Debug, Clone)]
 pub struct Expansion {
+    /// The code `asyncapi!` expands into.
     pub tokens: TokenStream,
     /// Every file read (the document and what it references): a change to any must
     /// trigger a rebuild.
     pub files: Vec<PathBuf>,
     /// Problems that did not stop the expansion.
     pub warnings: Vec<Diagnostic>,
+    /// The document as the expansion understood it.
     pub document: ir::Document,
 }
 

@@ -2,6 +2,8 @@
 //! The document-to-code logic lives in `asyncapi-codegen`; this crate only parses macro
 //! input and turns diagnostics into compile errors.
 
+#![warn(missing_docs)]
+
 mod document;
 mod listener;
 mod timings;
