@@ -14,13 +14,18 @@ use crate::error::{ConfigError, KafkaError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AdminError {
+    /// The admin client's configuration was refused.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The admin request itself failed (no broker answered, time-out, ...).
     #[error("admin request failed: {0}")]
     Kafka(#[from] KafkaError),
+    /// The broker refused to create one topic.
     #[error("cannot create topic `{topic}`: {code}")]
     CreateTopic {
+        /// The topic that was not created.
         topic: String,
+        /// The broker's answer.
         code: RDKafkaErrorCode,
     },
 }
@@ -30,6 +35,7 @@ pub enum AdminError {
 /// `'static` strings; a tool reading a document at run time borrows its own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TopicSpec<'a> {
+    /// The topic's name.
     pub name: &'a str,
     /// `bindings.kafka.partitions`; `None`: the caller's default.
     pub partitions: Option<i32>,

@@ -25,38 +25,58 @@ const REDACTED: &str = "<redacted>";
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// A variable of a server's URL has no override and no default value.
     #[error("server `{server}`: variable `{variable}` has no value and no default; pass it as an override")]
     MissingVariable {
+        /// The name of the server.
         server: &'static str,
+        /// The name of the variable without a value.
         variable: String,
     },
+    /// A variable of a server's URL has a value that is not among its allowed values.
     #[error("server `{server}`: value `{value}` of variable `{variable}` is not one of the allowed values: {}", allowed.join(", "))]
     DisallowedValue {
+        /// The name of the server.
         server: &'static str,
+        /// The name of the variable.
         variable: String,
+        /// The value the variable was given.
         value: String,
+        /// The values the variable allows.
         allowed: Vec<&'static str>,
     },
+    /// A server's URL has a `{` with no closing `}`.
     #[error("server `{server}`: url `{url}` has an unclosed `{{`")]
     MalformedUrl {
+        /// The name of the server.
         server: &'static str,
+        /// The server's URL as written in the document.
         url: &'static str,
     },
+    /// No bootstrap servers were given, neither by the environment nor by a server.
     #[error("no bootstrap servers: set {ENV_BOOTSTRAP_SERVERS} or pass a server of the document")]
     MissingBootstrapServers,
+    /// A security scheme has a type this runtime does not support for Kafka.
     #[error("security scheme `{scheme}` has type `{kind}`, which this runtime does not support for Kafka")]
     UnsupportedSecurity {
+        /// The name of the security scheme.
         scheme: &'static str,
+        /// The scheme's type, as written in the document.
         kind: &'static str,
     },
+    /// A security scheme needs a credential that neither the builder nor the environment gives.
     #[error(
         "security scheme `{scheme}` needs a {what}: set it on the config builder or in ${env}"
     )]
     MissingCredential {
+        /// The name of the security scheme.
         scheme: &'static str,
+        /// The credential that is missing: `user name` or `password`.
         what: &'static str,
+        /// The environment variable the credential can be set in.
         env: &'static str,
     },
+    /// librdkafka could not create the client from the configuration.
     #[error("cannot create the Kafka client: {0}")]
     Client(#[source] rdkafka::error::KafkaError),
 }

@@ -52,13 +52,17 @@ pub trait Message: Sized + Send + Sync + 'static {
 /// Typed message headers, mapped to Kafka record headers (one header per property:
 /// strings as raw UTF-8, everything else as JSON text).
 pub trait HeaderSet: Sized + Send + Sync + 'static {
+    /// Encodes the headers as Kafka record headers.
     fn to_kafka_headers(&self) -> Result<Vec<RawHeader>, EncodeError>;
+    /// Decodes the headers from a record's Kafka headers.
     fn from_kafka_headers(headers: &[RawHeader]) -> Result<Self, DecodeError>;
 }
 
 /// A typed record key (the Kafka message binding's `key` schema).
 pub trait RecordKey: Sized + Send + Sync + 'static {
+    /// Encodes the key as a record's key bytes.
     fn encode_key(&self) -> Result<Vec<u8>, EncodeError>;
+    /// Decodes the key from a record's key bytes.
     fn decode_key(bytes: &[u8]) -> Result<Self, DecodeError>;
 }
 
@@ -175,12 +179,17 @@ impl<C: Channel> Sends<C> for () {}
 /// A server entry of the document.
 #[derive(Debug, Clone, Copy)]
 pub struct Server {
+    /// The server's key under `servers` in the document.
     pub name: &'static str,
     /// `url` (2.x), or `host` + `pathname` (3.x), with `{variables}` unresolved.
     pub url: &'static str,
+    /// The server's `protocol` (`kafka`, `kafka-secure`, ...).
     pub protocol: &'static str,
+    /// The server's `protocolVersion`, if the document gives one.
     pub protocol_version: Option<&'static str>,
+    /// The server's `description`, if the document gives one.
     pub description: Option<&'static str>,
+    /// The `{variables}` the server's URL contains.
     pub variables: &'static [ServerVariable],
     /// Names of the security schemes this server requires.
     pub security: &'static [&'static str],
@@ -189,18 +198,24 @@ pub struct Server {
 /// A `{variable}` of a server URL.
 #[derive(Debug, Clone, Copy)]
 pub struct ServerVariable {
+    /// The variable's name, as it appears between braces in the URL.
     pub name: &'static str,
+    /// The variable's `default` value, if the document gives one.
     pub default: Option<&'static str>,
+    /// The values the variable's `enum` allows (empty when any value is allowed).
     pub allowed: &'static [&'static str],
+    /// The variable's `description`, if the document gives one.
     pub description: Option<&'static str>,
 }
 
 /// A security scheme of the document (`components.securitySchemes`).
 #[derive(Debug, Clone, Copy)]
 pub struct SecurityScheme {
+    /// The scheme's key under `components.securitySchemes`.
     pub name: &'static str,
     /// The scheme's `type` (`userPassword`, `plain`, `scramSha256`, `scramSha512`, `X509`, ...).
     pub kind: &'static str,
+    /// The scheme's `description`, if the document gives one.
     pub description: Option<&'static str>,
 }
 

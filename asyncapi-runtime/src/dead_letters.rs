@@ -38,8 +38,11 @@ const DEFAULT_LIMIT: usize = 1_000;
 /// Where a dead-lettered record came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceRecord {
+    /// The topic the original record was read from.
     pub topic: String,
+    /// The original record's partition (-1 when the dead letter does not say).
     pub partition: i32,
+    /// The original record's offset (-1 when the dead letter does not say).
     pub offset: i64,
 }
 
@@ -49,6 +52,7 @@ pub struct SourceRecord {
 pub struct DeadLetter {
     /// The dead-letter topic's partition and offset of this record.
     pub partition: i32,
+    /// The offset of this record in the dead-letter topic's partition.
     pub offset: i64,
     /// The original record's key.
     pub key: Option<Vec<u8>>,
@@ -146,20 +150,34 @@ impl DeadLetter {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeadLetterError {
+    /// The Kafka configuration could not build the reading client.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Kafka failed while the dead-letter topic was being read.
     #[error("cannot read the dead-letter topic: {0}")]
     Kafka(#[from] KafkaError),
+    /// The named dead-letter topic does not exist or has no partitions.
     #[error("the dead-letter topic `{0}` does not exist")]
     NoSuchTopic(String),
+    /// Reading the topic to its end took longer than the reader's timeout.
     #[error("reading `{topic}` took longer than {timeout:?}")]
-    Timeout { topic: String, timeout: Duration },
+    Timeout {
+        /// The dead-letter topic being read.
+        topic: String,
+        /// The time the reader was allowed.
+        timeout: Duration,
+    },
+    /// The dead letter lacks its source topic or its payload, so it cannot be sent again.
     #[error("dead letter {partition}/{offset} cannot be replayed: {why}")]
     NotReplayable {
+        /// The dead letter's partition in the dead-letter topic.
         partition: i32,
+        /// The dead letter's offset in the dead-letter topic.
         offset: i64,
+        /// Why the dead letter cannot be replayed.
         why: String,
     },
+    /// Sending the original record to its source topic again failed.
     #[error("cannot replay the record: {0}")]
     Send(#[from] SendError),
 }

@@ -155,8 +155,10 @@ pub struct LocalKafka {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LocalKafkaError {
+    /// The embedded broker did not start or refused a topic.
     #[error("cannot start the embedded broker: {0}")]
     Embedded(#[from] EmbeddedError),
+    /// The cluster `KAFKA_BOOTSTRAP_SERVERS` names did not create the topics.
     #[error("cannot create the topics on KAFKA_BOOTSTRAP_SERVERS: {0}")]
     Topics(#[from] crate::AdminError),
 }

@@ -4,10 +4,18 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EncodeError {
+    /// The payload could not be serialized as JSON.
     #[error("cannot encode payload as JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// A header value could not be encoded.
     #[error("cannot encode header `{name}`: {reason}")]
-    Header { name: String, reason: String },
+    Header {
+        /// The name of the header.
+        name: String,
+        /// Why the header value could not be encoded.
+        reason: String,
+    },
+    /// The headers did not serialize to a JSON object; holds the JSON they produced.
     #[error("headers must serialize to a JSON object, got {0}")]
     HeadersNotObject(String),
 }
@@ -19,37 +27,67 @@ pub enum EncodeError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
+    /// The payload is not valid JSON for the message it was decoded as.
     #[error("payload is not valid JSON for `{message}`: {detail}")]
     Json {
+        /// The name of the message the payload was decoded as.
         message: &'static str,
         /// What the JSON parser said, with every value it quoted from the payload
         /// removed (see [`DecodeError::json`]).
         detail: String,
     },
+    /// The payload does not match the payload schema of its channel.
     #[error("payload does not match the schema of channel `{channel}`: {details}")]
     Schema {
+        /// The ID of the channel whose schema the payload breaks.
         channel: &'static str,
+        /// What the schema validation found wrong.
         details: String,
     },
+    /// The record has no payload (a tombstone).
     #[error("record has no payload (tombstone)")]
     EmptyPayload,
+    /// The payload is larger than the size limit.
     #[error("payload is {size} bytes, more than the limit of {limit}")]
-    TooLarge { size: usize, limit: usize },
+    TooLarge {
+        /// The size of the payload, in bytes.
+        size: usize,
+        /// The largest payload size allowed, in bytes.
+        limit: usize,
+    },
+    /// The payload matches none of the channel's messages; holds why each one failed.
     #[error("payload matches none of the messages of the channel: {0}")]
     NoMatchingMessage(String),
+    /// The record's content type is not supported; holds that content type.
     #[error("unsupported content type `{0}`")]
     ContentType(String),
+    /// A header of the record could not be decoded.
     #[error("invalid header `{name}`: {reason}")]
-    Header { name: String, reason: String },
+    Header {
+        /// The name of the header, or `*` when the headers as a whole do not fit the type.
+        name: String,
+        /// Why the header could not be decoded.
+        reason: String,
+    },
+    /// The record key could not be decoded; holds the reason.
     #[error("invalid record key: {0}")]
     Key(String),
+    /// The record's topic does not match the address of the channel.
     #[error("topic `{topic}` does not match the channel address `{address}`")]
     Topic {
+        /// The topic the record was read from.
         topic: String,
+        /// The channel address the topic was matched against.
         address: &'static str,
     },
+    /// A channel parameter taken from the topic is missing or invalid.
     #[error("invalid channel parameter `{name}`: {reason}")]
-    Parameter { name: &'static str, reason: String },
+    Parameter {
+        /// The name of the parameter.
+        name: &'static str,
+        /// Why the parameter's value was rejected.
+        reason: String,
+    },
 }
 
 impl DecodeError {
@@ -139,12 +177,22 @@ pub enum ConnectionError {
     /// SASL authentication failed: a wrong user name or password, or a mechanism the
     /// broker's listener does not enable.
     #[error("authentication failed at broker {broker}: {reason}")]
-    Authentication { broker: String, reason: String },
+    Authentication {
+        /// The broker that refused the client, as librdkafka names it.
+        broker: String,
+        /// What librdkafka reported about the failure.
+        reason: String,
+    },
     /// The TLS handshake failed: typically the broker's certificate is not signed by a
     /// CA the client trusts (`KAFKA_SSL_CA_LOCATION`, `ssl.ca.location`) or does not
     /// name the host connected to.
     #[error("TLS handshake failed with broker {broker}: {reason}")]
-    Tls { broker: String, reason: String },
+    Tls {
+        /// The broker the handshake failed with, as librdkafka names it.
+        broker: String,
+        /// What librdkafka reported about the failure.
+        reason: String,
+    },
 }
 
 /// A record that could not be delivered, handed back so the caller loses nothing.
@@ -153,9 +201,13 @@ pub enum ConnectionError {
 /// their bytes: failed sends get logged, and the bytes are the sender's data.
 #[derive(Clone, PartialEq, Eq)]
 pub struct FailedRecord {
+    /// The topic the record was for.
     pub topic: String,
+    /// The encoded key of the record, if it had one.
     pub key: Option<Vec<u8>>,
+    /// The encoded payload of the record.
     pub payload: Vec<u8>,
+    /// The headers of the record, as names and encoded values.
     pub headers: Vec<RawHeader>,
 }
 
@@ -192,34 +244,45 @@ pub enum SendError {
     /// asks for it: `KafkaConfig::validate_sends`); nothing was enqueued.
     #[error("the message breaks the payload schema of channel `{channel}`: {details}")]
     Schema {
+        /// The ID of the channel whose schema the message breaks.
         channel: &'static str,
+        /// What the schema validation found wrong.
         details: String,
     },
     /// librdkafka refused the record (other than a full queue, which is waited out).
     #[error("cannot enqueue record for `{}`: {source}", record.topic)]
     Enqueue {
+        /// The error librdkafka refused the record with.
         #[source]
         source: KafkaError,
+        /// The record that was not enqueued.
         record: Box<FailedRecord>,
     },
     /// The broker did not accept the record (after librdkafka's own retries).
     #[error("delivery to `{}` failed: {source}", record.topic)]
     Delivery {
+        /// The error the delivery report carried.
         #[source]
         source: KafkaError,
+        /// The record that was not delivered.
         record: Box<FailedRecord>,
     },
     /// The producer was torn down before the delivery report arrived (dropping the last
     /// `Producer` clone flushes first, so this needs a flush that timed out); librdkafka
     /// no longer holds the record, so only its topic is known.
     #[error("producer closed before the delivery of a record to `{}` was confirmed", record.topic)]
-    Canceled { record: Box<FailedRecord> },
+    Canceled {
+        /// The record whose delivery was not confirmed, with only its topic filled in.
+        record: Box<FailedRecord>,
+    },
     /// A broker refused the producer (authentication or TLS): the record was not
     /// sent, and no record will be until a new producer is built.
     #[error("cannot send to `{}`: {source}", record.topic)]
     Connection {
+        /// Why the broker refused the producer.
         #[source]
         source: ConnectionError,
+        /// The record that was not sent.
         record: Box<FailedRecord>,
     },
 }
@@ -265,66 +328,94 @@ impl SendError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConsumerError {
+    /// The client configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// No consumer group was given, neither on the consumer nor by a listener or channel.
     #[error("no consumer group: call `.group_id(..)` on the consumer (no listener or channel names one)")]
     MissingGroupId,
+    /// Listeners ask for two different consumer groups; holds both group IDs.
     #[error(
         "listeners ask for different consumer groups (`{0}` and `{1}`); one consumer has one group"
     )]
     ConflictingGroupIds(String, String),
+    /// The consumer has no route, listener or subscription.
     #[error("nothing to consume: add a route, a listener or a subscription")]
     NoRoutes,
     /// `TestBroker::start` was given a consumer built from another configuration.
     #[cfg(feature = "testing")]
     #[error("the consumer was not built from this test broker's `config()`")]
     NotOnTestBroker,
+    /// A listener reads a state type that was not given to the consumer.
     #[error("the listener of channel `{channel}` reads a `{expected}` from the consumer's state, which was not given: call `.with_state(..)` with one")]
     MissingState {
+        /// The ID of the listener's channel.
         channel: &'static str,
+        /// The name of the state type the listener reads.
         expected: &'static str,
     },
+    /// The topic template of a channel's address could not be parsed.
     #[error("channel `{channel}`: {source}")]
     Topic {
+        /// The ID of the channel.
         channel: &'static str,
+        /// Why the channel's address is not a valid topic template.
         #[source]
         source: TopicError,
     },
+    /// The payload schema of a channel could not be compiled.
     #[error("channel `{channel}` has an invalid payload schema: {details}")]
     InvalidSchema {
+        /// The ID of the channel.
         channel: &'static str,
+        /// Why the schema could not be compiled.
         details: String,
     },
+    /// librdkafka reported an error.
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
     /// A broker refused the consumer (authentication or TLS); it stopped.
     #[error(transparent)]
     Connection(#[from] ConnectionError),
+    /// The consumer could not listen for shutdown signals.
     #[error("cannot listen for shutdown signals: {0}")]
     Signal(#[source] std::io::Error),
+    /// A task or thread of the consumer failed; holds what went wrong.
     #[error("a consumer task failed: {0}")]
     Task(String),
     /// Two listeners, routes or subscriptions on one channel (or on the same topics):
     /// each record goes to one of them, so the other would never get any.
     #[error("channel `{channel}` has two handlers (listeners, routes or subscriptions) in one consumer; give each its own consumer and group")]
-    DuplicateRoute { channel: &'static str },
+    DuplicateRoute {
+        /// The ID of the channel with two handlers.
+        channel: &'static str,
+    },
     /// The dead-letter send of a record kept failing and the consumer was told to
     /// stop (`DeadLetterFailure::StopConsumer`); the record's offset is not committed.
     #[error("cannot dead-letter the record at {topic}/{partition}/{offset} to `{dead_letter_topic}`: {error}")]
     DeadLetter {
+        /// The topic of the record.
         topic: String,
+        /// The partition of the record.
         partition: i32,
+        /// The offset of the record.
         offset: i64,
+        /// The dead-letter topic the record could not be sent to.
         dead_letter_topic: String,
+        /// Why the dead-letter send failed.
         error: String,
     },
     /// The runtime panicked settling a record and again dead-lettering it; the
     /// record's offset is not committed.
     #[error("partition worker of {topic}/{partition} panicked at offset {offset}: {message}")]
     WorkerPanic {
+        /// The topic of the worker's partition.
         topic: String,
+        /// The partition the worker read.
         partition: i32,
+        /// The offset the worker was at when it panicked, or -1 if it had settled none.
         offset: i64,
+        /// The panic's message.
         message: String,
     },
 }
@@ -334,13 +425,18 @@ pub enum ConsumerError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EmbeddedError {
+    /// The mock cluster could not be started.
     #[error("cannot start the mock cluster: {0}")]
     Start(#[source] KafkaError),
+    /// A topic could not be created on the mock cluster.
     #[error("cannot create topic `{topic}` on the mock cluster: {code}")]
     CreateTopic {
+        /// The name of the topic.
         topic: String,
+        /// The error code the mock cluster returned.
         code: rdkafka::types::RDKafkaErrorCode,
     },
+    /// A topic name contains a NUL byte; holds that name.
     #[error("invalid topic name `{0}`")]
     TopicName(String),
 }
@@ -349,11 +445,14 @@ pub enum EmbeddedError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown value `{value}`, expected one of: {}", .expected.join(", "))]
 pub struct UnknownValue {
+    /// The string that was parsed.
     pub value: String,
+    /// The values the enum accepts.
     pub expected: &'static [&'static str],
 }
 
 impl UnknownValue {
+    /// The error for `value`, which is none of `expected`.
     pub fn new(value: &str, expected: &'static [&'static str]) -> Self {
         UnknownValue {
             value: value.to_owned(),

@@ -22,6 +22,8 @@
 //! Delivery is at least once: a record's offset is stored only after its handler
 //! succeeded or the record reached its dead-letter topic.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 mod client;
 pub mod codec;

@@ -32,8 +32,11 @@ const QUEUE_FULL_BACKOFF_MAX: Duration = Duration::from_millis(100);
 /// Where a record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
+    /// The topic the record was written to.
     pub topic: Cow<'static, str>,
+    /// Its partition.
     pub partition: i32,
+    /// Its offset in that partition.
     pub offset: i64,
 }
 
@@ -48,6 +51,7 @@ pub struct Outgoing<'a, C: Channel> {
 }
 
 impl<'a, C: Channel> Outgoing<'a, C> {
+    /// `message`, with no parameters, key or headers yet.
     pub fn new(message: &'a C::Message) -> Self {
         Outgoing {
             message,

@@ -74,18 +74,29 @@ impl<C: Request> Replies<C> for () {}
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RequestError {
+    /// The request record could not be sent.
     #[error("the request could not be sent: {0}")]
     Send(#[from] SendError),
+    /// No reply came within the given time.
     #[error("no reply within {0:?}")]
     Timeout(Duration),
+    /// The reply came but could not be decoded as the reply channel's message.
     #[error("the reply could not be decoded: {0}")]
     Decode(#[from] DecodeError),
+    /// The reply channel's topic has `{name}` placeholders, so no inbox can read it.
     #[error(
         "reply topic `{0}` has placeholders: a request needs a reply channel without parameters"
     )]
     ReplyTopic(&'static str),
+    /// The consumer reading the reply topic could not be set up.
     #[error("the reply inbox on `{topic}` could not start: {reason}")]
-    Inbox { topic: &'static str, reason: String },
+    Inbox {
+        /// The reply topic the inbox reads.
+        topic: &'static str,
+        /// Why the inbox could not start.
+        reason: String,
+    },
+    /// The reply inbox shut down while the request was waiting.
     #[error("the reply inbox stopped before the reply came")]
     InboxStopped,
 }

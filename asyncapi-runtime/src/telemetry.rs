@@ -20,15 +20,25 @@
 //! (`statistics.interval.ms`, which a configuration may set otherwise; `0` turns the
 //! lag and queue-depth gauges off).
 
+/// Counter of records whose handler succeeded, labelled by `channel`.
 pub const RECORDS_HANDLED: &str = "asyncapi_records_handled_total";
+/// Counter of failed handler attempts that are retried, labelled by `channel`.
 pub const RECORDS_RETRIED: &str = "asyncapi_records_retried_total";
+/// Counter of records given up, labelled by `channel` and `reason`.
 pub const RECORDS_FAILED: &str = "asyncapi_records_failed_total";
+/// Counter of records written to their dead-letter topic, labelled by `channel` and `reason`.
 pub const RECORDS_DEAD_LETTERED: &str = "asyncapi_records_dead_lettered_total";
+/// Histogram of the seconds one handler attempt takes, labelled by `channel`.
 pub const HANDLER_DURATION: &str = "asyncapi_handler_duration_seconds";
+/// Gauge of the records being settled.
 pub const RECORDS_IN_FLIGHT: &str = "asyncapi_records_in_flight";
+/// Gauge of the partitions waiting on a failing dead-letter send.
 pub const PARTITIONS_STUCK: &str = "asyncapi_partitions_stuck";
+/// Gauge of the records behind a partition's end, labelled by `topic` and `partition`.
 pub const CONSUMER_LAG: &str = "asyncapi_consumer_lag";
+/// Gauge of the records in the producer's queues.
 pub const PRODUCER_QUEUE_DEPTH: &str = "asyncapi_producer_queue_depth";
+/// Counter of sends the broker did not acknowledge, labelled by `topic`.
 pub const PRODUCER_DELIVERY_ERRORS: &str = "asyncapi_producer_delivery_errors_total";
 
 /// librdkafka properties a client gets by default when metrics are reported.

@@ -44,12 +44,17 @@ use crate::topic::TopicTemplate;
 /// A record as the in-memory broker keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
+    /// The topic the record was sent to.
     pub topic: String,
     /// Always 0: one partition per topic.
     pub partition: i32,
+    /// The record's position in its topic, from 0.
     pub offset: i64,
+    /// The record's raw key, if it has one.
     pub key: Option<Vec<u8>>,
+    /// The record's encoded payload.
     pub payload: Vec<u8>,
+    /// The record's headers.
     pub headers: Vec<RawHeader>,
 }
 
@@ -73,12 +78,15 @@ impl StoredRecord {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Sent<C: Channel> {
+    /// The message, decoded as channel `C`'s message type.
     pub message: C::Message,
     /// The key, decoded as the channel's key type (`Vec<u8>` when untyped).
     pub key: Option<C::Key>,
+    /// The record's headers.
     pub headers: Vec<RawHeader>,
     /// The topic (differs per parameter values on a channel with parameters).
     pub topic: String,
+    /// The record's position in its topic, from 0.
     pub offset: i64,
 }
 
@@ -237,6 +245,7 @@ impl Default for TestBroker {
 }
 
 impl TestBroker {
+    /// An empty broker, with no topics or records.
     pub fn new() -> Self {
         TestBroker {
             memory: Arc::new(Memory {

@@ -10,26 +10,45 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TopicError {
+    /// Fewer parameter values were given than the template has placeholders.
     #[error("topic `{template}` needs a value for parameter #{index} (`{{{name}}}`)")]
     MissingParameter {
+        /// The topic template being rendered.
         template: &'static str,
+        /// The position of the missing value among the placeholders.
         index: usize,
+        /// The name of the placeholder without a value.
         name: String,
     },
+    /// A parameter value is empty or holds a character outside `A-Z a-z 0-9 _ -`.
     #[error("value `{value}` of parameter `{name}` is not a valid topic segment (allowed: A-Z a-z 0-9 _ -)")]
-    InvalidParameter { name: String, value: String },
+    InvalidParameter {
+        /// The parameter's name.
+        name: String,
+        /// The rejected value.
+        value: String,
+    },
+    /// The topic template has a `{` without a closing `}`.
     #[error("topic template `{0}` has an unclosed `{{`")]
     Malformed(&'static str),
+    /// A parameter value does not match the `pattern` the document gives it.
     #[error("value `{value}` of parameter `{name}` does not match its pattern `{pattern}`")]
     PatternMismatch {
+        /// The parameter's name.
         name: &'static str,
+        /// The rejected value.
         value: String,
+        /// The regular expression the value must match.
         pattern: &'static str,
     },
+    /// A parameter value is not one of the `enum` values the document allows.
     #[error("value `{value}` of parameter `{name}` is not one of {}", allowed.join(", "))]
     NotAllowed {
+        /// The parameter's name.
         name: &'static str,
+        /// The rejected value.
         value: String,
+        /// The values the parameter may take.
         allowed: &'static [&'static str],
     },
 }

@@ -10,12 +10,17 @@ use super::health::PartitionHealth;
 use super::route::{DeadReason, ErasedRoute, Record};
 use crate::producer::Producer;
 
-/// Dead-letter headers added to the original record's headers.
+/// Dead-letter header: why the record was dead-lettered (a reason code).
 pub const DLQ_REASON_HEADER: &str = "x-dlq-reason";
+/// Dead-letter header: the error, bounded and without the record's content.
 pub const DLQ_ERROR_HEADER: &str = "x-dlq-error";
+/// Dead-letter header: the topic the record was read from.
 pub const DLQ_TOPIC_HEADER: &str = "x-dlq-topic";
+/// Dead-letter header: the partition the record was read from.
 pub const DLQ_PARTITION_HEADER: &str = "x-dlq-partition";
+/// Dead-letter header: the record's offset in that partition.
 pub const DLQ_OFFSET_HEADER: &str = "x-dlq-offset";
+/// Dead-letter header: how many times the handler was tried.
 pub const DLQ_ATTEMPTS_HEADER: &str = "x-dlq-attempts";
 /// Set when the record was too large to dead-letter whole: why, and where the original is.
 pub const DLQ_PAYLOAD_OMITTED_HEADER: &str = "x-dlq-payload-omitted";

@@ -16,6 +16,7 @@ use crate::error::DecodeError;
 pub struct State(Option<Arc<dyn Any + Send + Sync>>);
 
 impl State {
+    /// A state holding `value`.
     pub fn new<T: Send + Sync + 'static>(value: T) -> Self {
         State(Some(Arc::new(value)))
     }
@@ -52,6 +53,7 @@ pub struct StateRequirement {
 }
 
 impl StateRequirement {
+    /// The requirement of a state of type `T`.
     pub fn of<T: Send + Sync + 'static>() -> Self {
         StateRequirement {
             type_id: std::any::TypeId::of::<T>(),
@@ -123,11 +125,17 @@ impl fmt::Debug for State {
 /// calling handlers directly in unit tests.
 #[derive(Debug, Clone, Default)]
 pub struct MessageContext<P = NoParameters> {
+    /// The topic the record was read from.
     pub topic: Arc<str>,
+    /// The partition the record was read from.
     pub partition: i32,
+    /// The record's offset in its partition.
     pub offset: i64,
+    /// The record's timestamp, if it has one.
     pub timestamp: Option<DateTime<Utc>>,
+    /// The record's raw key, if it has one.
     pub key: Option<Arc<[u8]>>,
+    /// The record's headers as they came off the wire.
     pub headers: Arc<[RawHeader]>,
     /// The channel parameters, parsed from the topic name.
     pub parameters: P,
@@ -259,6 +267,7 @@ impl From<Box<dyn std::error::Error + Send + Sync>> for HandlerError {
 
 /// What a handler may return: `()` or `Result<(), E>` for any displayable `E`.
 pub trait IntoHandlerResult {
+    /// The handler's outcome as the runtime settles it.
     fn into_handler_result(self) -> Result<(), HandlerError>;
 }
 
@@ -297,6 +306,7 @@ impl HandlerError {
 /// Handles the messages of channel `C`. Implemented for every
 /// `Fn(C::Message, MessageContext<C::Parameters>) -> impl Future<Output = () | Result<(), E>>`.
 pub trait Handler<C: Channel>: Send + Sync + 'static {
+    /// Handles one decoded message with its record context.
     fn call(
         &self,
         message: C::Message,
@@ -341,6 +351,7 @@ pub struct ListenerOptions {
 }
 
 impl ListenerOptions {
+    /// Sets the consumer group of this listener.
     pub fn group_id(mut self, group_id: impl Into<String>) -> Self {
         self.group_id = Some(group_id.into());
         self
@@ -350,18 +361,22 @@ impl ListenerOptions {
         self.state = Some(StateRequirement::of::<T>());
         self
     }
+    /// Sets how many handler attempts a record gets before it is dead-lettered.
     pub fn max_attempts(mut self, max_attempts: u32) -> Self {
         self.max_attempts = Some(max_attempts);
         self
     }
+    /// Sets the topic this listener's failed records are dead-lettered to.
     pub fn dead_letter_topic(mut self, topic: impl Into<String>) -> Self {
         self.dead_letter_topic = Some(topic.into());
         self
     }
+    /// Sets how many handler calls of this listener may run at once.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = Some(concurrency);
         self
     }
+    /// Sets how long one handler call may take before it counts as failed.
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -371,12 +386,15 @@ impl ListenerOptions {
 /// A handler declared with `#[event_listener]`: a type naming its channel, options
 /// and handling function. Registered with `Consumer::listen::<L>()`.
 pub trait Listener: Send + Sync + 'static {
+    /// The channel whose messages this listener handles.
     type Channel: Channel;
 
+    /// The listener's settings (the defaults unless `#[event_listener(..)]` sets some).
     fn options() -> ListenerOptions {
         ListenerOptions::default()
     }
 
+    /// Handles one message of the channel with its record context.
     fn handle(
         message: <Self::Channel as Channel>::Message,
         context: MessageContext<<Self::Channel as Channel>::Parameters>,

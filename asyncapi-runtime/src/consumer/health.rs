@@ -93,8 +93,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PartitionStatus {
+    /// The partition's topic.
     pub topic: String,
+    /// The partition's number.
     pub partition: i32,
+    /// Whether it makes progress, and why not.
     pub state: PartitionState,
     /// The offset of the last record handled or dead-lettered, if any.
     pub last_settled_offset: Option<i64>,
@@ -109,7 +112,9 @@ pub enum PartitionState {
     /// A record can be neither handled nor dead-lettered: the partition waits (its
     /// later records are not taken) and retries the dead-letter send now and then.
     Stuck {
+        /// The offset of the record it waits on.
         offset: i64,
+        /// When the partition got stuck.
         since: SystemTime,
         /// Why (the dead-letter send's error, never the record's content).
         reason: String,

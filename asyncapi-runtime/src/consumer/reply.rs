@@ -18,6 +18,7 @@ const MAX_TOPIC_LEN: usize = 249;
 /// What answers requests on channel `C`: an `async` function (or closure) taking the
 /// request and its context and returning `Result<Reply, E>` where `E: Display`.
 pub trait ReplyHandler<C: Request>: Send + Sync + 'static {
+    /// Answers one request: the reply, or why there is none.
     fn call(
         &self,
         message: C::Message,
@@ -45,12 +46,15 @@ where
 /// A `#[event_listener]` whose function returns the reply (`Result<Reply, E>`),
 /// registered with `Consumer::answer`.
 pub trait ReplyListener: Send + Sync + 'static {
+    /// The channel whose requests it answers.
     type Channel: Request;
 
+    /// The listener's group, attempts, dead-letter topic, concurrency and time limit.
     fn options() -> ListenerOptions {
         ListenerOptions::default()
     }
 
+    /// Answers one request: the listener's function.
     #[allow(clippy::type_complexity)]
     fn handle(
         message: <Self::Channel as Channel>::Message,

@@ -83,7 +83,9 @@ pub(crate) enum Outcome {
 pub struct RetryPolicy {
     /// Handler calls per record, the first included, before it is dead-lettered.
     pub max_attempts: u32,
+    /// The wait after the first failed attempt; each later wait doubles it.
     pub initial_backoff: Duration,
+    /// The longest wait between two attempts.
     pub max_backoff: Duration,
 }
 

@@ -23,9 +23,11 @@ pub struct Acker {
 }
 
 impl Acker {
+    /// The record is handled: its offset may be stored.
     pub fn ack(self) {
         let _ = self.tx.send(Ok(()));
     }
+    /// The record failed with `reason`: retried, then dead-lettered.
     pub fn nack(self, reason: impl std::fmt::Display) {
         let _ = self.tx.send(Err(HandlerError::new(reason)));
     }
@@ -33,7 +35,9 @@ impl Acker {
 
 /// A record received through a [`Subscription`].
 pub struct Received<C: Channel> {
+    /// The decoded message.
     pub message: C::Message,
+    /// Where it came from: parameters, key, headers, topic, partition, offset.
     pub context: MessageContext<C::Parameters>,
     acker: Acker,
 }
