@@ -260,7 +260,7 @@ impl DeadLetterReader {
             format!("{}/{}/{}", self.topic, letter.partition, letter.offset).into_bytes(),
         ));
         let delivery = producer
-            .send_record(
+            .send_bytes(
                 &source.topic,
                 letter.key.as_deref(),
                 &headers,

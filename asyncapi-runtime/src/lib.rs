@@ -3,38 +3,71 @@
 //! Users depend on this crate only: it re-exports the `asyncapi!` and
 //! `#[event_listener]` macros, and everything the generated code needs.
 //!
-//! ```ignore
-//! let kafka = EmbeddedKafka::start(3)?;                 // or KafkaConfig::from_env_or_server(..)
-//! let producer = Producer::new(&kafka.config())?;
-//! producer.send::<UserSignups>(Outgoing::new(&msg).key(&key)).await?;
+//! `asyncapi!` turns a document into message types, one type per channel and the two
+//! sides of the document: `Application` (the service it describes) and `Client` (its
+//! mirror image). A handler is an `async fn` the compiler checks against the document:
 //!
-//! let mut consumer = Consumer::new(kafka.config())
-//!     .side::<Application>()
-//!     .listen::<OnUserSignedUp>()                       // S: Receives<Channel> checked here
-//!     .route::<UserEvents, _>(
-//!         |msg: UserEvent, ctx: MessageContext<UserEventsParameters>| async move { .. },
-//!         ListenerOptions::default(),
-//!     );
-//! let stream = consumer.subscribe::<Orders>();          // Stream<Item = Received<Orders>>
-//! consumer.run_until_signal().await?;
+//! ```no_run
+//! mod account {
+//!     // doc/account.yaml: the service receives `userSignup`, sends `accountCreated`.
+//!     asyncapi_runtime::asyncapi!("doc/account.yaml"); // relative to Cargo.toml
+//! }
+//! use std::sync::Arc;
+//!
+//! use account::{AccountCreated, UserSignup};
+//! use asyncapi_runtime::{event_listener, MessageContext, SendError, Shared};
+//!
+//! /// Opens an account for every signup and announces it.
+//! #[event_listener(api = account, channel = "userSignup", group = "account-service")]
+//! async fn on_signup(
+//!     signup: UserSignup,
+//!     ctx: MessageContext,
+//!     service: Shared<account::Application>,
+//! ) -> Result<(), SendError> {
+//!     let created = AccountCreated {
+//!         account_id: format!("acc-{}-{}", ctx.partition, ctx.offset),
+//!         email: Some(signup.email),
+//!     };
+//!     service.send_account_created(&created).await?;
+//!     Ok(())
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // KAFKA_BOOTSTRAP_SERVERS, or the document's server.
+//!     let service = Arc::new(account::Application::from_env()?);
+//!     service
+//!         .consumer()
+//!         .with_shared_state(service.clone())
+//!         .listen::<on_signup>() // a listener of the other side would not compile
+//!         .run_until_signal() // SIGINT/SIGTERM: finish what is in flight, commit
+//!         .await?;
+//!     Ok(())
+//! }
 //! ```
 //!
 //! Delivery is at least once: a record's offset is stored only after its handler
-//! succeeded or the record reached its dead-letter topic.
+//! succeeded or the record reached its dead-letter topic. A record that cannot be
+//! decoded, breaks the channel's schema or fails every attempt goes to the dead-letter
+//! topic (`<topic>.dlq`) with headers that say why ([`headers`]).
+//!
+//! Cargo features: `embedded` (default: [`EmbeddedKafka`], librdkafka's in-process mock
+//! cluster, and [`LocalKafka`]), `testing` (the in-memory broker of `testing`),
+//! `metrics` (`telemetry`), `otel` (W3C trace context), `ssl`, `zstd`, `gssapi`.
 
 #![warn(missing_docs)]
 
-pub mod admin;
+mod admin;
 mod client;
-pub mod codec;
-pub mod config;
-pub mod consumer;
-pub mod contract;
-pub mod dead_letters;
+mod codec;
+mod config;
+mod consumer;
+mod contract;
+mod dead_letters;
 #[cfg(feature = "embedded")]
-pub mod embedded;
-pub mod error;
-pub mod producer;
+mod embedded;
+mod error;
+mod producer;
 mod request;
 mod schema;
 pub mod telemetry;
@@ -43,16 +76,23 @@ pub mod testing;
 mod topic;
 mod trace_context;
 
+// Each public item has one path: types and traits at the root, constants grouped in the
+// modules below. The modules that define them are private.
 pub use admin::{ensure_topics, AdminError, TopicSpec};
 pub use asyncapi_macros::{asyncapi, event_listener};
-pub use config::KafkaConfig;
+pub use config::{
+    KafkaConfig, ENV_BOOTSTRAP_SERVERS, ENV_SASL_PASSWORD, ENV_SASL_USERNAME, ENV_SSL_CA_LOCATION,
+};
 pub use consumer::{
     Acker, Consumer, DeadLetterFailure, FromState, Handler, HandlerError, Health,
     IntoHandlerResult, Listener, ListenerOptions, MessageContext, PartitionState, PartitionStatus,
     Received, ReplyHandler, ReplyListener, RetryPolicy, Shared, State, StateRequirement,
     Subscription,
 };
-pub use contract::*;
+pub use contract::{
+    Channel, ChannelParameters, HeaderSet, Message, NoParameters, RawHeader, RawHeaders, Receives,
+    RecordKey, SecurityScheme, Sends, Server, ServerVariable,
+};
 pub use dead_letters::{DeadLetter, DeadLetterError, DeadLetterReader, SourceRecord};
 #[cfg(feature = "embedded")]
 pub use embedded::{EmbeddedKafka, LocalKafka, LocalKafkaError};
@@ -63,8 +103,21 @@ pub use error::{
     KafkaError, SendError, TopicError, UnknownValue,
 };
 pub use producer::{Delivery, DeliveryFuture, Outgoing, Producer};
+/// The librdkafka binding this runtime is built on, so its types (the error codes inside
+/// a [`KafkaError`], say) can be named at the version the runtime uses.
+pub use rdkafka;
 pub use request::{Replies, Request, RequestError, Requester, Requests, DEFAULT_REQUEST_TIMEOUT};
 pub use tokio_util::sync::CancellationToken;
+
+/// The names of the record headers the runtime writes and reads.
+pub mod headers {
+    pub use crate::consumer::{
+        DLQ_ATTEMPTS_HEADER, DLQ_ERROR_HEADER, DLQ_OFFSET_HEADER, DLQ_PARTITION_HEADER,
+        DLQ_PAYLOAD_OMITTED_HEADER, DLQ_REASON_HEADER, DLQ_TOPIC_HEADER,
+    };
+    pub use crate::dead_letters::REPLAYED_FROM_HEADER;
+    pub use crate::producer::CONTENT_TYPE_HEADER;
+}
 
 /// The types generated code puts in fields, so a service can name them without
 /// depending on the crates that define them.
@@ -84,7 +137,10 @@ pub mod types {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::admin::{ensure_topics, AdminError, TopicSpec};
-    pub use crate::codec;
+    /// Encoding and decoding helpers the generated message, key and header types call.
+    pub mod codec {
+        pub use crate::codec::*;
+    }
     pub use crate::config::KafkaConfig;
     pub use crate::consumer::{
         Consumer, FromState, HandlerError, IntoHandlerResult, Listener, ListenerOptions,

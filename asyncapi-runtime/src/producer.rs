@@ -402,6 +402,24 @@ impl Producer<()> {
     }
 }
 
+impl Producer<()> {
+    /// Sends bytes to a topic as they are, outside the contract (no encoding, schema
+    /// check or direction check), and waits for the broker's acknowledgement.
+    ///
+    /// For bridges and tools that forward records they did not encode, and for tests
+    /// that play a foreign producer. Only a producer with no side has it: the producer
+    /// of a generated side sends only what its document says it sends.
+    pub async fn send_raw(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        headers: &[RawHeader],
+        payload: &[u8],
+    ) -> Result<Delivery, SendError> {
+        self.send_bytes(topic, key, headers, payload).await
+    }
+}
+
 impl<S> Producer<S> {
     /// The `client.id` the producer was built with, if any (brokers log and quota by it).
     pub fn client_id(&self) -> Option<&str> {
@@ -468,8 +486,9 @@ impl<S> Producer<S> {
         }
     }
 
-    /// Sends raw bytes to a topic and waits for the acknowledgement (dead-letter path).
-    pub async fn send_record(
+    /// Sends bytes to a topic as they are and waits for the acknowledgement (the
+    /// dead-letter, reply and replay paths, which carry records already encoded).
+    pub(crate) async fn send_bytes(
         &self,
         topic: &str,
         key: Option<&[u8]>,

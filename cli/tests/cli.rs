@@ -268,7 +268,7 @@ async fn write_dead_letters(broker: &EmbeddedKafka) {
     };
     let payload = br#"{"entryId":"e-1","amount":12.5}"#;
     producer
-        .send_record("ledger.entries.dlq", Some(b"e-1"), &common("41"), payload)
+        .send_raw("ledger.entries.dlq", Some(b"e-1"), &common("41"), payload)
         .await
         .unwrap();
     let mut omitted = common("42");
@@ -277,7 +277,7 @@ async fn write_dead_letters(broker: &EmbeddedKafka) {
         "2000000 bytes exceed message.max.bytes",
     ));
     producer
-        .send_record("ledger.entries.dlq", None, &omitted, &[])
+        .send_raw("ledger.entries.dlq", None, &omitted, &[])
         .await
         .unwrap();
 }

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use asyncapi_runtime::codec;
+use asyncapi_runtime::__private::codec;
 use asyncapi_runtime::{Channel, DecodeError, EncodeError, Message, NoParameters, RawHeaders};
 use serde::{Deserialize, Serialize};
 

@@ -9,7 +9,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use asyncapi_runtime::codec;
+use asyncapi_runtime::__private::codec;
 use asyncapi_runtime::{
     Channel, Consumer, ConsumerError, DeadLetterFailure, DecodeError, EncodeError, HandlerError,
     ListenerOptions, Message, MessageContext, Outgoing, PartitionState, Producer, RetryPolicy,

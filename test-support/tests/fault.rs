@@ -281,7 +281,7 @@ async fn poison(kafka: &dyn Broker, raise_limit: bool) {
     // The runtime's producer refuses an oversized record with a typed error.
     let producer = Producer::new(&kafka.config()).expect("producer");
     let refused = producer
-        .send_record(
+        .send_raw(
             TOPIC,
             Some(b"x"),
             &[],
@@ -310,10 +310,10 @@ async fn poison(kafka: &dyn Broker, raise_limit: bool) {
         match Poison::of(id) {
             Some(kind) => {
                 bad.insert(id, kind);
-                // `send_record` waits for the ack: a task keeps many in flight.
+                // `send_raw` waits for the ack: a task keeps many in flight.
                 let raw = raw.clone();
                 let task = tokio::spawn(async move {
-                    raw.send_record(TOPIC, Some(key.as_bytes()), &[], &kind.payload(id))
+                    raw.send_raw(TOPIC, Some(key.as_bytes()), &[], &kind.payload(id))
                         .await
                 });
                 pending.push(Box::pin(async move { task.await.expect("send task") }));

@@ -216,7 +216,7 @@ async fn malformed_payload_is_dead_lettered_at_once_and_loop_goes_on(kafka: &dyn
     let (token, handle) = spawn(counting_consumer(kafka, handled.clone()));
 
     producer
-        .send_record(SIGNUPS, Some(b"k"), &[], b"{not json")
+        .send_raw(SIGNUPS, Some(b"k"), &[], b"{not json")
         .await
         .unwrap();
     producer
@@ -353,7 +353,7 @@ async fn dead_letter_errors_quote_no_payload_content(kafka: &dyn Broker) {
     ];
     for payload in payloads {
         producer
-            .send_record(SIGNUPS, Some(b"k"), &[], payload)
+            .send_raw(SIGNUPS, Some(b"k"), &[], payload)
             .await
             .unwrap();
     }
@@ -613,7 +613,7 @@ async fn parameterized_channel_subscribes_by_regex_and_fills_parameters(kafka: &
         assert_eq!(d.topic, format!("user.{user}.events"));
     }
     producer
-        .send_record("user.carol.other", None, &[], br#"{"kind":"no"}"#)
+        .send_raw("user.carol.other", None, &[], br#"{"kind":"no"}"#)
         .await
         .unwrap();
     wait_until(20, "both users' events", || seen.lock().unwrap().len() >= 2).await;

@@ -13,10 +13,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use asyncapi_runtime::config::{
+use asyncapi_runtime::{CancellationToken, ConnectionError, ConsumerError, SendError};
+use asyncapi_runtime::{
     ENV_BOOTSTRAP_SERVERS, ENV_SASL_PASSWORD, ENV_SASL_USERNAME, ENV_SSL_CA_LOCATION,
 };
-use asyncapi_runtime::{CancellationToken, ConnectionError, ConsumerError, SendError};
 use asyncapi_test_support::kafka::{ClientListener, Kafka, KafkaOptions, SCRAM_USER};
 use futures::StreamExt;
 

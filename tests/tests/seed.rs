@@ -28,7 +28,7 @@ async fn record_signup(signup: UserSignup, ctx: MessageContext, seen: Shared<See
     let _ = seen.send((signup, ctx.offset));
 }
 
-#[event_listener(api = account, channel = "user/signup", group = "seed-failing", retries = 3)]
+#[event_listener(api = account, channel = "user/signup", group = "seed-failing", max_attempts = 3)]
 async fn always_fails(signup: UserSignup, ctx: MessageContext) -> Result<(), String> {
     if let Some(attempts) = ctx.state::<Arc<AtomicU32>>() {
         attempts.fetch_add(1, Ordering::SeqCst);
@@ -153,10 +153,7 @@ async fn payloads_the_schema_rejects_are_dead_lettered_even_where_decoding_is_th
         br#"{"email": null, "name": "Null email"}"#,
         br#"{"email": "ok@example.com"}"#,
     ] {
-        producer
-            .send_record(topic, None, &[], payload)
-            .await
-            .unwrap();
+        producer.send_raw(topic, None, &[], payload).await.unwrap();
     }
     let (handled, offset) = tokio::time::timeout(Duration::from_secs(20), seen_rx.recv())
         .await
@@ -222,7 +219,11 @@ async fn dead_letters_are_read_back_typed_and_replayed_to_their_channel() {
         .as_deref()
         .unwrap()
         .contains("carol@example.com"));
-    assert_eq!(letter.attempts, Some(3), "the listener's `retries = 3`");
+    assert_eq!(
+        letter.attempts,
+        Some(3),
+        "the listener's `max_attempts = 3`"
+    );
     let source = letter.source.as_ref().unwrap();
     assert_eq!(
         (source.topic.as_str(), source.partition, source.offset),

@@ -99,7 +99,7 @@ impl DeadLetters {
         loop {
             let error = match self
                 .producer
-                .send_record(topic, key, &headers, payload)
+                .send_bytes(topic, key, &headers, payload)
                 .await
             {
                 Ok(delivery) => {

@@ -124,7 +124,7 @@ impl<C: Request, H: ReplyHandler<C>> Handler<C> for Replying<H> {
                 ),
             ];
             producer
-                .send_record(&topic, None, &headers, &payload)
+                .send_bytes(&topic, None, &headers, &payload)
                 .await
                 .map(|_| ())
                 .map_err(|e| {

@@ -51,7 +51,7 @@ async fn a_record_breaking_the_schema_is_dead_lettered_with_why() {
     // A foreign producer's record: an array where the schema wants an object.
     let foreign = Producer::new(&broker.config()).unwrap();
     foreign
-        .send_record("user.signup", None, &[], br#"["ada@example.com"]"#)
+        .send_raw("user.signup", None, &[], br#"["ada@example.com"]"#)
         .await
         .unwrap();
 

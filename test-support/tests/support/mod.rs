@@ -68,7 +68,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 
-use asyncapi_runtime::codec;
+use asyncapi_runtime::__private::codec;
 use asyncapi_runtime::{
     Channel, ChannelParameters, Consumer, ConsumerError, DecodeError, EncodeError, HeaderSet,
     Message, RawHeader, RawHeaders, Receives,
