@@ -13,7 +13,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, FnArg, ItemFn, Lit, LitStr, Meta, Path, ReturnType, Token, Type};
 
-const OPTIONS: &str = "`channel = \"...\"` (required), `side = Application | Client`, `api = path::to::module`, `group = \"...\"`, `retries = N`, `dead_letter = \"topic\"`, `concurrency = N`, `timeout_ms = N`";
+const OPTIONS: &str = "`channel = \"...\"` (required), `side = Application | Client`, `api = path::to::module`, `group = \"...\"`, `max_attempts = N`, `dead_letter = \"topic\"`, `concurrency = N`, `timeout_ms = N`";
 
 #[derive(Default)]
 struct Options {
@@ -21,7 +21,7 @@ struct Options {
     side: Option<syn::Ident>,
     api: Option<Path>,
     group: Option<LitStr>,
-    retries: Option<u32>,
+    max_attempts: Option<u32>,
     dead_letter: Option<LitStr>,
     concurrency: Option<u32>,
     timeout_ms: Option<u32>,
@@ -123,7 +123,8 @@ fn parse_options(args: TokenStream) -> syn::Result<Options> {
                 }
                 o.dead_letter = Some(t);
             }
-            "retries" => o.retries = Some(positive(value, "retries")?),
+            "max_attempts" => o.max_attempts = Some(positive(value, "max_attempts")?),
+            "retries" | "max_retries" => return Err(syn::Error::new(nv.path.span(), format!("unknown option `{name}`: the number of handler calls per record, the first included, is `max_attempts = N`"))),
             "concurrency" => o.concurrency = Some(positive(value, "concurrency")?),
             "timeout_ms" => o.timeout_ms = Some(positive(value, "timeout_ms")?),
             "side" => match value {
@@ -246,7 +247,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
         .group
         .as_ref()
         .map(|g| quote! { ::std::string::String::from(#g) }));
-    let retries = opt(o.retries.map(|n| quote! { #n }));
+    let max_attempts = opt(o.max_attempts.map(|n| quote! { #n }));
     let dead_letter = opt(o
         .dead_letter
         .as_ref()
@@ -290,7 +291,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
             fn options() -> #rt::ListenerOptions {
                 #rt::ListenerOptions {
                     group_id: #group,
-                    max_attempts: #retries,
+                    max_attempts: #max_attempts,
                     dead_letter_topic: #dead_letter,
                     concurrency: #concurrency,
                     timeout: #timeout,

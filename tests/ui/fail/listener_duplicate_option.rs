@@ -3,7 +3,7 @@ mod account {
 }
 use account::*;
 
-#[asyncapi_runtime::event_listener(channel = "user/signup", retries = 3, retries = 5)]
+#[asyncapi_runtime::event_listener(channel = "user/signup", max_attempts = 3, max_attempts = 5)]
 async fn on_signup(message: UserSignup) {
     let _ = message;
 }

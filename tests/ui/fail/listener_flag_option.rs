@@ -3,7 +3,7 @@ mod account {
 }
 use account::*;
 
-#[asyncapi_runtime::event_listener(channel = "user/signup", retries)]
+#[asyncapi_runtime::event_listener(channel = "user/signup", max_attempts)]
 async fn on_signup(message: UserSignup) {
     let _ = message;
 }

@@ -3,7 +3,7 @@ mod account {
 }
 use account::*;
 
-#[asyncapi_runtime::event_listener(retries = 3)]
+#[asyncapi_runtime::event_listener(max_attempts = 3)]
 async fn on_signup(message: UserSignup) {
     let _ = message;
 }

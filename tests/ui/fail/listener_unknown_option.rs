@@ -3,7 +3,7 @@ mod account {
 }
 use account::*;
 
-#[asyncapi_runtime::event_listener(channel = "user/signup", max_retries = 3)]
+#[asyncapi_runtime::event_listener(channel = "user/signup", prefetch = 3)]
 async fn on_signup(message: UserSignup) {
     let _ = message;
 }

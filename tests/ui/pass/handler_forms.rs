@@ -46,7 +46,7 @@ async fn alias_error(message: UserSignup) -> my::Result<()> {
     channel = "user/signup",
     side = Application,
     group = "accounts",
-    retries = 5,
+    max_attempts = 5,
     dead_letter = "user.signup.dlq",
     concurrency = 4,
 )]
