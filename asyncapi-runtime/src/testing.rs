@@ -35,7 +35,7 @@ use crate::config::KafkaConfig;
 use crate::consumer::route::Record;
 use crate::consumer::settle::{Pipeline, Settled, Settler};
 use crate::consumer::{Consumer, Health};
-use crate::contract::{header_value, Channel, Message, RawHeader, RecordKey};
+use crate::contract::{header_value, Channel, HeaderSet, Message, RawHeader, RecordKey};
 use crate::dead_letters::DeadLetter;
 use crate::error::{ConsumerError, DecodeError};
 use crate::producer::{Delivery, CONTENT_TYPE_HEADER};
@@ -82,8 +82,11 @@ pub struct Sent<C: Channel> {
     pub message: C::Message,
     /// The key, decoded as the channel's key type (`Vec<u8>` when untyped).
     pub key: Option<C::Key>,
-    /// The record's headers.
-    pub headers: Vec<RawHeader>,
+    /// The headers, decoded as the channel's header type (every header, as
+    /// [`RawHeaders`](crate::RawHeaders), when the channel declares none).
+    pub headers: C::Headers,
+    /// The record's headers as sent (with `content-type` and trace context).
+    pub raw_headers: Vec<RawHeader>,
     /// The topic (differs per parameter values on a channel with parameters).
     pub topic: String,
     /// The record's position in its topic, from 0.
@@ -313,7 +316,8 @@ impl TestBroker {
                 sent.push(Sent {
                     message: C::Message::decode(&record.payload, content_type)?,
                     key: record.key.as_deref().map(C::Key::decode_key).transpose()?,
-                    headers: record.headers,
+                    headers: C::Headers::from_kafka_headers(&record.headers)?,
+                    raw_headers: record.headers,
                     topic: record.topic,
                     offset: record.offset,
                 });

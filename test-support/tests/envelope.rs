@@ -142,3 +142,68 @@ async fn records_breaking_the_typed_headers_are_dead_lettered_before_the_handler
     );
     stop(token, handle).await;
 }
+
+/// The same contract on the in-memory broker: what the client sent is read back with
+/// its typed key and headers, the handler gets them typed, and a record missing the
+/// required header is dead-lettered before the handler, with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_sends_carry_typed_keys_and_headers() {
+    let broker = asyncapi_runtime::testing::TestBroker::new();
+    let seen: Seen = Arc::default();
+    let seen_by_handler = seen.clone();
+    let consumer = broker.start(
+        Application::new(broker.config())
+            .unwrap()
+            .consumer()
+            .group_id("orders")
+            .retry(fast_retry(3))
+            .route::<channels::Orders, _>(
+                move |order: Order, context: MessageContext| {
+                    let seen = seen_by_handler.clone();
+                    async move {
+                        let key = context.key_as::<String>().unwrap();
+                        let headers = context.headers_as::<OrderHeaders>().unwrap();
+                        seen.lock().unwrap().push((order.id, key, headers));
+                    }
+                },
+                ListenerOptions::default(),
+            ),
+    );
+    let headers = OrderHeaders {
+        correlation_id: "c-1".into(),
+        attempt: Some(2),
+    };
+    let client = Client::new(broker.config()).unwrap();
+    client
+        .send_orders(
+            &"customer-9".to_owned(),
+            &headers,
+            &Order { id: "o-1".into() },
+        )
+        .await
+        .unwrap();
+    broker.settled().await;
+    let sent = broker.sent::<channels::Orders>().unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].key.as_deref(), Some("customer-9"));
+    assert_eq!(sent[0].headers, headers);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [("o-1".to_owned(), Some("customer-9".to_owned()), headers)]
+    );
+
+    asyncapi_runtime::Producer::new(&broker.config())
+        .unwrap()
+        .send_raw("traced.orders", Some(b"k"), &[], br#"{"id":"o-2"}"#)
+        .await
+        .unwrap();
+    broker.settled().await;
+    let dead = broker.dead_letters("traced.orders.dlq");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].reason.as_deref(), Some("decode-error"));
+    assert_eq!(dead[0].attempts, Some(0), "not retried: never handled");
+    let error = dead[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("correlation-id"), "{error}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "the handler never saw it");
+    consumer.stop().await.unwrap();
+}
