@@ -243,19 +243,11 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
         v.map(|t| quote! { ::std::option::Option::Some(#t) })
             .unwrap_or_else(|| quote! { ::std::option::Option::None })
     };
-    let group = opt(o
-        .group
-        .as_ref()
-        .map(|g| quote! { ::std::string::String::from(#g) }));
+    let group = opt(o.group.as_ref().map(|g| quote! { #g }));
     let max_attempts = opt(o.max_attempts.map(|n| quote! { #n }));
-    let dead_letter = opt(o
-        .dead_letter
-        .as_ref()
-        .map(|g| quote! { ::std::string::String::from(#g) }));
+    let dead_letter = opt(o.dead_letter.as_ref().map(|t| quote! { #t }));
     let concurrency = opt(o.concurrency.map(|n| quote! { #n as usize }));
-    let timeout = opt(o
-        .timeout_ms
-        .map(|n| quote! { ::std::time::Duration::from_millis(#n as u64) }));
+    let timeout = opt(o.timeout_ms.map(|n| quote! { #n as u64 }));
     // The document's lookup macro refuses a reply listener on a channel without `reply`.
     let kind = match returns {
         Returns::Nothing => format_ident!("listener"),
@@ -289,14 +281,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
         // message conversion (checking `#msg_ty`), or emits only an error at `#channel`.
         #prefix __asyncapi_listener! { #kind #side #channel [#prefix] #fn_name (#msg_ty) (#channel) { impl #head for #fn_name } {
             fn options() -> #rt::ListenerOptions {
-                #rt::ListenerOptions {
-                    group_id: #group,
-                    max_attempts: #max_attempts,
-                    dead_letter_topic: #dead_letter,
-                    concurrency: #concurrency,
-                    timeout: #timeout,
-                    state: #state,
-                }
+                #rt::listener_options(#group, #max_attempts, #dead_letter, #concurrency, #timeout, #state)
             }
 
             fn handle(

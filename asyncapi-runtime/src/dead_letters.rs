@@ -37,6 +37,7 @@ const DEFAULT_LIMIT: usize = 1_000;
 
 /// Where a dead-lettered record came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SourceRecord {
     /// The topic the original record was read from.
     pub topic: String,

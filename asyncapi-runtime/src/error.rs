@@ -200,6 +200,7 @@ pub enum ConnectionError {
 /// `Debug` shows the topic, the sizes of key and payload and the header names, never
 /// their bytes: failed sends get logged, and the bytes are the sender's data.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FailedRecord {
     /// The topic the record was for.
     pub topic: String,
@@ -443,6 +444,7 @@ pub enum EmbeddedError {
 
 /// A string that is none of an enum's values (`FromStr` of generated string enums).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 #[error("unknown value `{value}`, expected one of: {}", .expected.join(", "))]
 pub struct UnknownValue {
     /// The string that was parsed.

@@ -147,6 +147,25 @@ pub mod __private {
         MessageContext, ReplyListener,
     };
 
+    /// The options of a listener declared with `#[event_listener(..)]`.
+    pub fn listener_options(
+        group_id: Option<&str>,
+        max_attempts: Option<u32>,
+        dead_letter_topic: Option<&str>,
+        concurrency: Option<usize>,
+        timeout_ms: Option<u64>,
+        state: Option<crate::StateRequirement>,
+    ) -> ListenerOptions {
+        ListenerOptions {
+            group_id: group_id.map(str::to_owned),
+            max_attempts,
+            dead_letter_topic: dead_letter_topic.map(str::to_owned),
+            concurrency,
+            timeout: timeout_ms.map(std::time::Duration::from_millis),
+            state,
+        }
+    }
+
     /// A replying listener's result, its error kept as the runtime keeps handler errors.
     pub fn reply_result<T, E: std::fmt::Display + 'static>(
         result: Result<T, E>,

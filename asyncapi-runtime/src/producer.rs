@@ -31,6 +31,7 @@ const QUEUE_FULL_BACKOFF_MAX: Duration = Duration::from_millis(100);
 
 /// Where a record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Delivery {
     /// The topic the record was written to.
     pub topic: Cow<'static, str>,
@@ -320,16 +321,47 @@ impl Drop for Inner {
             producer.purge(PurgeConfig::default().queue());
         }
         // rdkafka purges unsent records on drop; flush first so nothing enqueued is
-        // lost. Flushing blocks: on a multi-threaded runtime, tell tokio, so the
-        // thread's other tasks move elsewhere meanwhile.
-        let flush = || producer.flush(self.flush_on_drop);
+        // lost. A flush blocks until the queue is empty or the time is up, so it never
+        // runs where it would stop other tasks: on a multi-threaded runtime tokio moves
+        // this thread's tasks elsewhere first; on a current-thread runtime (the only
+        // thread of every task) a thread of its own flushes, and `shutdown().await` is
+        // how a caller waits for it.
         let flushed = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(flush),
-            _ => flush(),
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                tokio::task::block_in_place(|| producer.flush(self.flush_on_drop))
+            }
+            Ok(_) => {
+                flush_in_background(producer.clone(), self.flush_on_drop);
+                return;
+            }
+            Err(_) => producer.flush(self.flush_on_drop),
         };
         if let Err(e) = flushed {
             tracing::warn!(error = %e, "producer closed with records still undelivered");
         }
+    }
+}
+
+/// Flushes `producer` on a thread of its own, for a `Drop` on a current-thread runtime.
+fn flush_in_background(producer: FutureProducer<ProducerContext>, timeout: Duration) {
+    let in_flight = producer.in_flight_count();
+    if in_flight > 0 {
+        tracing::debug!(
+            in_flight,
+            "producer dropped on a current-thread runtime; flushing on a thread of its own \
+             (await `Producer::shutdown` to wait for delivery)"
+        );
+    }
+    let flush = move || {
+        if let Err(e) = producer.flush(timeout) {
+            tracing::warn!(error = %e, "producer closed with records still undelivered");
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("asyncapi-producer-flush".into())
+        .spawn(flush)
+    {
+        tracing::warn!(error = %e, "no thread to flush the dropped producer on");
     }
 }
 
@@ -435,8 +467,14 @@ impl<S> Producer<S> {
     }
 
     /// Encodes the message and enqueues the record without waiting for its delivery,
-    /// so many sends can be in flight. Waits (briefly, repeatedly) while the local
-    /// queue is full instead of failing.
+    /// so many sends can be in flight.
+    ///
+    /// Two awaits, for two events: `enqueue(..).await?` returns once the record is in
+    /// librdkafka's queue (waiting while the queue is full: the backpressure that keeps
+    /// memory bounded), and the [`DeliveryFuture`] it gives resolves when the broker
+    /// acknowledged the record. A loop that awaits the first and keeps the second
+    /// (or drops it, relying on [`shutdown`](Self::shutdown)) sends as fast as the
+    /// broker takes records; [`send`](Self::send) awaits both.
     ///
     /// The message is encoded when this is called; the returned future only enqueues.
     /// (A plain function returning a future whose type names neither `S` nor `C`: the

@@ -43,6 +43,7 @@ use crate::topic::TopicTemplate;
 
 /// A record as the in-memory broker keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoredRecord {
     /// The topic the record was sent to.
     pub topic: String,

@@ -427,11 +427,12 @@ async fn permanent_handler_error_skips_the_retries(kafka: &dyn Broker) {
     let attempts = Arc::new(Mutex::new(Vec::new()));
     let a = attempts.clone();
     let consumer = Consumer::new(kafka.config())
-        .retry(RetryPolicy {
-            max_attempts: 5,
-            initial_backoff: Duration::from_secs(30),
-            max_backoff: Duration::from_secs(30),
-        })
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(5)
+                .initial_backoff(Duration::from_secs(30))
+                .max_backoff(Duration::from_secs(30)),
+        )
         .route::<UserSignups, _>(
             move |_msg: UserSignedUp, ctx: MessageContext| {
                 let attempts = a.clone();

@@ -96,11 +96,10 @@ async fn handler_error_is_retried_then_dead_lettered_with_reason() {
     let client = account::Client::new(kafka.config()).unwrap();
     let stop = CancellationToken::new();
     let attempts = Arc::new(AtomicU32::new(0));
-    let fast = RetryPolicy {
-        max_attempts: 3,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-    };
+    let fast = RetryPolicy::default()
+        .max_attempts(3)
+        .initial_backoff(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(50));
     let service_loop = tokio::spawn(
         service
             .consumer()
@@ -185,11 +184,10 @@ async fn dead_letters_are_read_back_typed_and_replayed_to_their_channel() {
     let kafka = broker();
     let client = account::Client::new(kafka.config()).unwrap();
     let failing = CancellationToken::new();
-    let fast = RetryPolicy {
-        max_attempts: 3,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-    };
+    let fast = RetryPolicy::default()
+        .max_attempts(3)
+        .initial_backoff(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(50));
     let failing_loop = tokio::spawn(
         account::Application::new(kafka.config())
             .unwrap()

@@ -311,7 +311,7 @@ impl Generator<'_> {
             .or(op.description.as_deref())
             .map(|s| format!(" Operation `{}`: {}", op.id, s))
             .unwrap_or_else(|| format!(" Operation `{}`.", op.id));
-        let edoc = format!(" Queues a message on channel `{}` with a key, headers or parameters; await the returned future for the delivery report. Many sends may be in flight at once.", c.id);
+        let edoc = format!(" Queues a message on channel `{}` with a key, headers or parameters: the first `.await` waits for room in the producer's queue, the `DeliveryFuture` it returns for the broker's acknowledgement. Many sends may be in flight at once.", c.id);
         let (args, uses) = self.send_arguments(op.channel, c);
         quote! {
             #[doc = #doc]

@@ -331,8 +331,10 @@ where
     }
 }
 
-/// Per-listener settings (from `#[event_listener(..)]` or given to `Consumer::route`).
+/// Per-listener settings (from `#[event_listener(..)]` or given to `Consumer::route`):
+/// `ListenerOptions::default().max_attempts(5).timeout(Duration::from_secs(2))`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListenerOptions {
     /// The consumer group; overrides the channel's `groupId` binding.
     pub group_id: Option<String>,

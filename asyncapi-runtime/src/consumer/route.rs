@@ -78,8 +78,10 @@ pub(crate) enum Outcome {
     Abandoned,
 }
 
-/// Exponential backoff between handler attempts.
+/// How many times a record is handed to its handler, and the exponential backoff
+/// between attempts: `RetryPolicy::default().max_attempts(5)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Handler calls per record, the first included, before it is dead-lettered.
     pub max_attempts: u32,
@@ -100,6 +102,22 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// Sets the handler calls per record, the first included (at least 1).
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts.max(1);
+        self
+    }
+    /// Sets the wait after the first failed attempt.
+    pub fn initial_backoff(mut self, backoff: Duration) -> Self {
+        self.initial_backoff = backoff;
+        self
+    }
+    /// Sets the longest wait between two attempts.
+    pub fn max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
     /// The wait after failed attempt number `attempt` (1-based).
     pub fn backoff(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));

@@ -34,6 +34,7 @@ impl Acker {
 }
 
 /// A record received through a [`Subscription`].
+#[non_exhaustive]
 pub struct Received<C: Channel> {
     /// The decoded message.
     pub message: C::Message,

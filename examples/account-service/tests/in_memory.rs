@@ -89,11 +89,12 @@ async fn a_failing_handler_is_retried_then_its_record_dead_lettered() {
     let consumer = broker.start(
         service
             .consumer()
-            .retry(RetryPolicy {
-                max_attempts: 3,
-                initial_backoff: Duration::from_millis(1),
-                max_backoff: Duration::from_millis(1),
-            })
+            .retry(
+                RetryPolicy::default()
+                    .max_attempts(3)
+                    .initial_backoff(Duration::from_millis(1))
+                    .max_backoff(Duration::from_millis(1)),
+            )
             .route::<channels::UserSignup, _>(
                 always_fails,
                 ListenerOptions::default().group_id("always-failing"),

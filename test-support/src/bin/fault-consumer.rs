@@ -33,11 +33,12 @@ async fn main() {
     let log = Arc::new(IdLog::open(log.as_ref()).expect("opening the id log"));
     let consumer = Consumer::new(config)
         .group_id(group.clone())
-        .retry(RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-        })
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(3)
+                .initial_backoff(Duration::from_millis(10))
+                .max_backoff(Duration::from_millis(50)),
+        )
         .with_state(log)
         .route::<FaultEvents, _>(
             move |msg: FaultEvent, ctx: MessageContext| async move {

@@ -239,11 +239,10 @@ pub fn cluster(kafka: &dyn asyncapi_test_support::Broker, partitions: i32) {
 
 /// Retries a few milliseconds apart, so retry tests take no time.
 pub fn fast_retry(max_attempts: u32) -> asyncapi_runtime::RetryPolicy {
-    asyncapi_runtime::RetryPolicy {
-        max_attempts,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-    }
+    asyncapi_runtime::RetryPolicy::default()
+        .max_attempts(max_attempts)
+        .initial_backoff(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(50))
 }
 
 pub fn spawn<S: Send + 'static>(
