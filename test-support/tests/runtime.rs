@@ -1,5 +1,5 @@
-//! End-to-end tests of the producer and the consumer loop (moved here from
-//! `asyncapi-runtime/tests/kafka.rs`). Every test body runs on both brokers:
+//! End-to-end tests of the producer and the consumer loop. Every test body runs on both
+//! brokers:
 //! `embedded::<name>` on the runtime's `EmbeddedKafka` (default suite) and
 //! `kafka::<name>` on Apache Kafka (`--features kafka`).
 
@@ -757,4 +757,43 @@ async fn validating_producer_refuses_a_message_breaking_the_schema(kafka: &dyn B
         .unwrap();
     // The refused message never reached the topic: the valid one is its first record.
     assert_eq!(delivery.offset, 0);
+}
+
+/// A producer dropped on a current-thread runtime does not hold the runtime's only
+/// thread for its flush (up to 10 s): a thread of its own flushes, so the records
+/// enqueued and never awaited still reach the broker while the runtime goes on.
+#[tokio::test(flavor = "current_thread")]
+async fn a_producer_dropped_on_a_current_thread_runtime_flushes_off_it() {
+    // No broker answers here: a blocking flush would wait its whole 10 s.
+    let unreachable = Producer::new(&KafkaConfig::new("127.0.0.1:9")).unwrap();
+    let pending = unreachable
+        .enqueue::<UserSignups>(Outgoing::new(&signup(1)))
+        .await
+        .unwrap();
+    drop(pending);
+    let started = std::time::Instant::now();
+    drop(unreachable);
+    let blocked = started.elapsed();
+    assert!(
+        blocked < Duration::from_secs(5),
+        "dropping the producer held the runtime for {blocked:?}"
+    );
+
+    run_on(asyncapi_test_support::BrokerKind::Embedded, |kafka| {
+        Box::pin(async move {
+            cluster(kafka, 1);
+            let producer = Producer::new(&kafka.config()).unwrap();
+            for seq in 1..=50 {
+                let delivery = producer
+                    .enqueue::<UserSignups>(Outgoing::new(&signup(seq)))
+                    .await
+                    .unwrap();
+                drop(delivery); // never awaited: only the flush delivers it
+            }
+            drop(producer);
+            let records = read_topic(&kafka.bootstrap_servers(), SIGNUPS, 50, 200).await;
+            assert_eq!(records.len(), 50, "every enqueued record was delivered");
+        })
+    })
+    .await;
 }
