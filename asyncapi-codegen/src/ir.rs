@@ -1,11 +1,11 @@
-//! Stage 3 output: one model for AsyncAPI 2.x and 3.x documents.
+//! One model for AsyncAPI 2.x and 3.x documents, as normalisation leaves it.
 //!
 //! Directions are always from the point of view of the application the document
 //! describes: `Send` means the application sends, `Receive` that it receives.
 
 use serde_json::Value;
 
-use crate::resolve::NodeId;
+pub use crate::resolve::NodeId;
 
 /// A document as the expansion understood it: its parts in document order, 2.x and
 /// 3.x alike.

@@ -11,15 +11,17 @@ use serde_json::{Map, Value};
 use crate::diagnostics::{Diagnostic, Location};
 use crate::load::{load_file, push_segment, LoadedFile};
 
-/// A node: which loaded file, and the JSON pointer inside it.
+/// Where a part of the document was read: which file, and the JSON pointer inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId {
+    /// The file's index in [`Expansion::files`](crate::Expansion::files) (0: the document itself).
     pub file: usize,
+    /// The JSON pointer of the node in that file (`""` for its root).
     pub pointer: String,
 }
 
 impl NodeId {
-    pub fn child(&self, segment: &str) -> NodeId {
+    pub(crate) fn child(&self, segment: &str) -> NodeId {
         let mut pointer = String::with_capacity(self.pointer.len() + 1 + segment.len());
         pointer.push_str(&self.pointer);
         push_segment(&mut pointer, segment);
@@ -29,12 +31,12 @@ impl NodeId {
         }
     }
 
-    pub fn index(&self, i: usize) -> NodeId {
+    pub(crate) fn index(&self, i: usize) -> NodeId {
         self.child(&i.to_string())
     }
 
     /// The last segment of the pointer, unescaped (a component's name).
-    pub fn last_segment(&self) -> Option<String> {
+    pub(crate) fn last_segment(&self) -> Option<String> {
         let seg = self.pointer.rsplit('/').next()?;
         (!seg.is_empty()).then(|| seg.replace("~1", "/").replace("~0", "~"))
     }
