@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 /// Where in which file a problem is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Location {
     /// The file, as it was opened.
     pub file: PathBuf,
@@ -12,6 +13,17 @@ pub struct Location {
     pub pointer: String,
     /// 1-based line and column, where the parser reports one.
     pub line_col: Option<(usize, usize)>,
+}
+
+impl Location {
+    /// A whole file, with no position inside it.
+    pub fn file(file: impl Into<PathBuf>) -> Location {
+        Location {
+            file: file.into(),
+            pointer: String::new(),
+            line_col: None,
+        }
+    }
 }
 
 impl fmt::Display for Location {
@@ -31,6 +43,7 @@ impl fmt::Display for Location {
 
 /// One error (or warning) about a document: where, what, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 #[error("{location}: {message}{}", help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
 pub struct Diagnostic {
     /// Where the problem is.

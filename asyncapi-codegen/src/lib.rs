@@ -7,6 +7,38 @@
 //! column and JSON pointer. [`ir`] is the document as the expansion understood it, and
 //! [`broker`] what a side of the service needs on the broker.
 //!
+//! ```
+//! use std::path::Path;
+//!
+//! use asyncapi_codegen::{expand_str, Settings};
+//!
+//! let document = r#"
+//! asyncapi: 3.0.0
+//! info: { title: Greetings, version: 1.0.0 }
+//! channels:
+//!   greetings:
+//!     address: greetings
+//!     messages:
+//!       greeting:
+//!         name: Greeting
+//!         payload: { type: object, properties: { name: { type: string } } }
+//! operations:
+//!   greet: { action: send, channel: { $ref: '#/channels/greetings' } }
+//! "#;
+//! let path = Path::new("greetings.yaml");
+//! let expansion = expand_str(path, document, &Settings::default())?;
+//! assert!(expansion.pretty().contains("pub struct Greeting"));
+//!
+//! // A mistake is an error at its line and JSON pointer, with the fix.
+//! let mistaken = document.replace("action: send", "action: sendd");
+//! let errors = expand_str(path, &mistaken, &Settings::default()).unwrap_err();
+//! let message = errors.to_string();
+//! assert!(message.contains("greetings.yaml:12:"), "{message}");
+//! assert!(message.contains("#/operations/greet/action"), "{message}");
+//! assert!(message.contains("did you mean `send`?"), "{message}");
+//! # Ok::<(), asyncapi_codegen::Diagnostics>(())
+//! ```
+//!
 //! Inside, one module per stage: `load` (YAML/JSON with positions) → `resolve`
 //! (`$ref`s) → `conformance` (the official JSON Schema and rules of the specification)
 //! → `normalize` (2.x and 3.x into one IR) → `validate` (what Kafka and Rust need of
@@ -41,6 +73,7 @@ pub use diagnostics::{Diagnostic, Diagnostics, Location};
 
 /// Options of one expansion.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Settings {
     /// Path of the runtime crate in generated code (default `::asyncapi_runtime`).
     pub runtime_path: String,

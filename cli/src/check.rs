@@ -14,11 +14,7 @@ pub fn expand_document(document: &Path) -> Result<Expansion, Diagnostics> {
     // The macro's own message for a missing file points at the crate's manifest
     // directory; here the path is the user's, relative to where they are.
     if let Err(error) = std::fs::metadata(document) {
-        let location = Location {
-            file: document.to_owned(),
-            pointer: String::new(),
-            line_col: None,
-        };
+        let location = Location::file(document);
         return Err(
             Diagnostic::new(location, format!("cannot read the document: {error}"))
                 .help("check the path (relative to the current directory)")
