@@ -6,6 +6,7 @@ use crate::ir::{Action, Channel, Document, Operation, TopicBinding};
 
 /// One of the two sides generated from a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Side {
     /// The application the document describes (`Application`).
     Application,
@@ -30,6 +31,7 @@ impl Side {
 
 /// What a topic is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TopicRole {
     /// The topic of one or more channels.
     Channel,
@@ -39,6 +41,7 @@ pub enum TopicRole {
 
 /// A topic a side needs, with what the document's Kafka binding says of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopicNeed {
     /// The topic's name.
     pub name: String,
@@ -54,6 +57,7 @@ pub struct TopicNeed {
 
 /// Everything a side needs on the broker.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BrokerNeeds {
     /// Topics with a fixed name, channel topics first, in document order.
     pub topics: Vec<TopicNeed>,

@@ -10,6 +10,7 @@ pub use crate::resolve::NodeId;
 /// A document as the expansion understood it: its parts in document order, 2.x and
 /// 3.x alike.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Document {
     /// The `asyncapi` field, e.g. `2.6.0`.
     pub asyncapi_version: String,
@@ -38,6 +39,7 @@ pub struct Document {
 
 /// A server the document lists (`servers.<name>`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Server {
     /// The server's key under `servers`.
     pub name: String,
@@ -57,6 +59,7 @@ pub struct Server {
 
 /// A variable of a server URL (`servers.<name>.variables.<name>`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServerVariable {
     /// The variable's name, as written between braces in the URL.
     pub name: String,
@@ -70,6 +73,7 @@ pub struct ServerVariable {
 
 /// A security scheme (`components.securitySchemes.<name>`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SecurityScheme {
     /// The scheme's key.
     pub name: String,
@@ -81,6 +85,7 @@ pub struct SecurityScheme {
 
 /// A channel: one Kafka topic (or a family of them when it has parameters).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Channel {
     /// The channel's key (2.x) or id (3.x).
     pub id: String,
@@ -109,6 +114,7 @@ pub struct Channel {
 /// The topic settings of a channel's Kafka binding (`bindings.kafka`), used when the
 /// topic is created.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TopicBinding {
     /// `partitions`: the topic's partition count.
     pub partitions: Option<i32>,
@@ -120,6 +126,7 @@ pub struct TopicBinding {
 
 /// A channel parameter: a `{name}` placeholder of the address.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Parameter {
     /// The parameter's name, as written in the address.
     pub name: String,
@@ -139,6 +146,7 @@ pub struct Parameter {
 
 /// The Rust type of a channel parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParameterKind {
     /// Any string (3.x, or 2.x `type: string`).
     String,
@@ -152,6 +160,7 @@ pub enum ParameterKind {
 
 /// What the application does on a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
     /// The application sends (3.x `send`, 2.x `subscribe`).
     Send,
@@ -161,6 +170,7 @@ pub enum Action {
 
 /// An operation: the application sends or receives messages on one channel.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Operation {
     /// The operation's key (3.x) or `operationId` (2.x; derived when absent).
     pub id: String,
@@ -188,6 +198,7 @@ pub struct Operation {
 
 /// Where the answers to an operation's messages go (3.x `operation.reply`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Reply {
     /// Index into `Document::channels` (`reply.channel`).
     pub channel: usize,
@@ -198,6 +209,7 @@ pub struct Reply {
 
 /// How a message's payload is described.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PayloadFormat {
     /// AsyncAPI Schema / JSON Schema: typed.
     JsonSchema,
@@ -207,6 +219,7 @@ pub enum PayloadFormat {
 
 /// A message a channel carries.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Message {
     /// The name the generated type is built from.
     pub name: String,

@@ -239,9 +239,12 @@ impl DeadLetterReader {
 
     /// Sends `letter`'s original record (key, headers and payload) to its source topic
     /// again, with a [`REPLAYED_FROM_HEADER`] saying which dead letter it was.
-    pub async fn replay<S>(
+    ///
+    /// The producer has no side (`Producer::new`): a replay sends bytes the document's
+    /// sides did not encode, which only an untyped producer may.
+    pub async fn replay(
         &self,
-        producer: &Producer<S>,
+        producer: &Producer,
         letter: &DeadLetter,
     ) -> Result<Delivery, DeadLetterError> {
         let Some(source) = letter

@@ -76,8 +76,9 @@ pub mod testing;
 mod topic;
 mod trace_context;
 
-// Each public item has one path: types and traits at the root, constants grouped in the
-// modules below. The modules that define them are private.
+// Each public item has one path: types, traits, the environment variable names and the
+// request time-out at the root; header names in `headers`, metric names in `telemetry`.
+// The modules that define them are private.
 pub use admin::{ensure_topics, AdminError, TopicSpec};
 pub use asyncapi_macros::{asyncapi, event_listener};
 pub use config::{
@@ -103,9 +104,9 @@ pub use error::{
     KafkaError, SendError, TopicError, UnknownValue,
 };
 pub use producer::{Delivery, DeliveryFuture, Outgoing, Producer};
-/// The librdkafka binding this runtime is built on, so its types (the error codes inside
-/// a [`KafkaError`], say) can be named at the version the runtime uses.
-pub use rdkafka;
+/// The error codes inside a [`KafkaError`], to match on them (librdkafka's, through
+/// the `rdkafka` version this runtime uses).
+pub use rdkafka::error::RDKafkaErrorCode;
 pub use request::{Replies, Request, RequestError, Requester, Requests, DEFAULT_REQUEST_TIMEOUT};
 pub use tokio_util::sync::CancellationToken;
 

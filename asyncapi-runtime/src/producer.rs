@@ -324,44 +324,30 @@ impl Drop for Inner {
         // lost. A flush blocks until the queue is empty or the time is up, so it never
         // runs where it would stop other tasks: on a multi-threaded runtime tokio moves
         // this thread's tasks elsewhere first; on a current-thread runtime (the only
-        // thread of every task) a thread of its own flushes, and `shutdown().await` is
-        // how a caller waits for it.
-        let flushed = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
-                tokio::task::block_in_place(|| producer.flush(self.flush_on_drop))
-            }
-            Ok(_) => {
-                flush_in_background(producer.clone(), self.flush_on_drop);
-                return;
-            }
-            Err(_) => producer.flush(self.flush_on_drop),
+        // thread of every task) the runtime's blocking pool flushes, and the runtime
+        // waits for that when it is dropped (the end of `#[tokio::main]`), so records
+        // still reach the broker before the process exits.
+        let timeout = self.flush_on_drop;
+        let flushed = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => match runtime.runtime_flavor() {
+                tokio::runtime::RuntimeFlavor::MultiThread => {
+                    tokio::task::block_in_place(|| producer.flush(timeout))
+                }
+                _ => {
+                    let producer = producer.clone();
+                    drop(runtime.spawn_blocking(move || report_flush(producer.flush(timeout))));
+                    return;
+                }
+            },
+            Err(_) => producer.flush(timeout),
         };
-        if let Err(e) = flushed {
-            tracing::warn!(error = %e, "producer closed with records still undelivered");
-        }
+        report_flush(flushed);
     }
 }
 
-/// Flushes `producer` on a thread of its own, for a `Drop` on a current-thread runtime.
-fn flush_in_background(producer: FutureProducer<ProducerContext>, timeout: Duration) {
-    let in_flight = producer.in_flight_count();
-    if in_flight > 0 {
-        tracing::debug!(
-            in_flight,
-            "producer dropped on a current-thread runtime; flushing on a thread of its own \
-             (await `Producer::shutdown` to wait for delivery)"
-        );
-    }
-    let flush = move || {
-        if let Err(e) = producer.flush(timeout) {
-            tracing::warn!(error = %e, "producer closed with records still undelivered");
-        }
-    };
-    if let Err(e) = std::thread::Builder::new()
-        .name("asyncapi-producer-flush".into())
-        .spawn(flush)
-    {
-        tracing::warn!(error = %e, "no thread to flush the dropped producer on");
+fn report_flush(flushed: Result<(), KafkaError>) {
+    if let Err(e) = flushed {
+        tracing::warn!(error = %e, "producer closed with records still undelivered");
     }
 }
 

@@ -95,6 +95,7 @@ fn role_name(role: TopicRole) -> &'static str {
     match role {
         TopicRole::Channel => "channel",
         TopicRole::DeadLetter => "dead-letter",
+        _ => "other",
     }
 }
 
@@ -116,6 +117,7 @@ fn describe(topic: &TopicNeed, created: Option<&[String]>) -> String {
     let of = match topic.role {
         TopicRole::Channel => "channel",
         TopicRole::DeadLetter => "dead letters of",
+        _ => "topic of",
     };
     let channels: Vec<String> = topic.channels.iter().map(|c| format!("`{c}`")).collect();
     let mut line = format!("{}  {of} {}", topic.name, channels.join(", "));

@@ -96,8 +96,9 @@ async fn handler_error_is_retried_then_dead_lettered_with_reason() {
     let client = account::Client::new(kafka.config()).unwrap();
     let stop = CancellationToken::new();
     let attempts = Arc::new(AtomicU32::new(0));
+    // The consumer allows 5 attempts: the listener's `max_attempts = 3` must win.
     let fast = RetryPolicy::default()
-        .max_attempts(3)
+        .max_attempts(5)
         .initial_backoff(Duration::from_millis(10))
         .max_backoff(Duration::from_millis(50));
     let service_loop = tokio::spawn(
@@ -122,7 +123,7 @@ async fn handler_error_is_retried_then_dead_lettered_with_reason() {
     assert_eq!(
         attempts.load(Ordering::SeqCst),
         3,
-        "three attempts before dead-lettering"
+        "the listener's three attempts before dead-lettering"
     );
     let header = |name: &str| header(&record, name);
     assert_eq!(header("x-dlq-reason").as_deref(), Some("handler-error"));
@@ -184,8 +185,9 @@ async fn dead_letters_are_read_back_typed_and_replayed_to_their_channel() {
     let kafka = broker();
     let client = account::Client::new(kafka.config()).unwrap();
     let failing = CancellationToken::new();
+    // The consumer allows 5 attempts: the listener's `max_attempts = 3` must win.
     let fast = RetryPolicy::default()
-        .max_attempts(3)
+        .max_attempts(5)
         .initial_backoff(Duration::from_millis(10))
         .max_backoff(Duration::from_millis(50));
     let failing_loop = tokio::spawn(
