@@ -321,27 +321,19 @@ impl Drop for Inner {
             producer.purge(PurgeConfig::default().queue());
         }
         // rdkafka purges unsent records on drop; flush first so nothing enqueued is
-        // lost. A flush blocks until the queue is empty or the time is up, so it never
-        // runs where it would stop other tasks: on a multi-threaded runtime tokio moves
-        // this thread's tasks elsewhere first; on a current-thread runtime (the only
-        // thread of every task) the runtime's blocking pool flushes, and the runtime
-        // waits for that when it is dropped (the end of `#[tokio::main]`), so records
-        // still reach the broker before the process exits.
+        // lost. A flush blocks until the queue is empty or the time is up, so inside a
+        // tokio runtime it runs on the runtime's blocking pool and the drop returns at
+        // once; the runtime waits for that flush when it is dropped (the end of
+        // `#[tokio::main]`), so the records still go out before the process exits.
+        // Outside a runtime, the drop is a synchronous close and flushes in place.
         let timeout = self.flush_on_drop;
-        let flushed = match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => match runtime.runtime_flavor() {
-                tokio::runtime::RuntimeFlavor::MultiThread => {
-                    tokio::task::block_in_place(|| producer.flush(timeout))
-                }
-                _ => {
-                    let producer = producer.clone();
-                    drop(runtime.spawn_blocking(move || report_flush(producer.flush(timeout))));
-                    return;
-                }
-            },
-            Err(_) => producer.flush(timeout),
-        };
-        report_flush(flushed);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let producer = producer.clone();
+                drop(runtime.spawn_blocking(move || report_flush(producer.flush(timeout))));
+            }
+            Err(_) => report_flush(producer.flush(timeout)),
+        }
     }
 }
 
@@ -352,7 +344,9 @@ fn report_flush(flushed: Result<(), KafkaError>) {
 }
 
 /// An idempotent Kafka producer (`enable.idempotence=true`, `acks=all` unless the
-/// configuration says otherwise). Cheap to clone; flushes when the last clone drops.
+/// configuration says otherwise). Cheap to clone. When the last clone drops, what is
+/// still queued is flushed (up to 10 s) on the tokio runtime's blocking pool, without
+/// holding the dropping task; [`shutdown`](Self::shutdown) waits for it instead.
 ///
 /// `S` is a generated side (`Application`, `Client`): the producer of a side only
 /// sends on the channels that side sends on (`S: Sends<C>`, checked by the compiler).
