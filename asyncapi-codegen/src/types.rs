@@ -608,14 +608,14 @@ impl<'p> TypeSpace<'p> {
                     #skip
                     pub #fident: ::std::option::Option<::std::option::Option<#t>>,
                 }
-            } else if let Some(value) = default_literal(&fty, resolved) {
+            } else if let Some(value) = self.default_value(&fty, resolved) {
                 // The document's `default` is what an absent property means.
                 let function = format!("__asyncapi_default_{}_{field}", type_name.to_snake_case());
                 let fname = Ident::new(&function, Span::call_site());
                 let present = runtime_item_path(&self.rt, "codec::present");
                 self.items.push(quote! {
                     #[doc(hidden)]
-                    fn #fname() -> ::std::option::Option<#t> { ::std::option::Option::Some(#value) }
+                    fn #fname() -> ::std::option::Option<#t> { #value }
                 });
                 let written = crate::resolve::field(resolved, "default")
                     .map(Value::to_string)
@@ -1006,6 +1006,25 @@ impl<'p> TypeSpace<'p> {
                 }
             }
         });
+    }
+}
+
+impl TypeSpace<'_> {
+    /// The value of an absent optional field whose schema has a `default`, as an
+    /// expression of type `Option<T>`: a literal for scalars; for enums, arrays and
+    /// objects the default's JSON decoded as the field's type, which gives `None` if
+    /// the default does not fit the type (the document's mistake).
+    fn default_value(&self, fty: &Ty, schema: &Value) -> Option<TokenStream> {
+        if let Some(literal) = default_literal(fty, schema) {
+            return Some(quote! { ::std::option::Option::Some(#literal) });
+        }
+        let value = field(schema, "default")?;
+        if fty.nullable || fty.recursive || value.is_null() {
+            return None;
+        }
+        let json = value.to_string();
+        let p = &self.private;
+        Some(quote! { #p::serde_json::from_str(#json).ok() })
     }
 }
 

@@ -377,6 +377,16 @@ fn absent_properties_take_the_schemas_default() {
     assert_eq!(job.urgent, Some(false));
     assert_eq!(job.queue.as_deref(), Some("standard"));
     assert_eq!(job.note, None);
+    assert_eq!(job.priority, Some(defaults::JobPriority::Normal));
+    assert_eq!(
+        job.tags.as_deref(),
+        Some(&["nightly".to_owned(), "batch".to_owned()][..])
+    );
+    let limits = job.limits.expect("the object's default");
+    assert_eq!(
+        (limits.cpu, limits.memory.as_deref()),
+        (Some(2), Some("512Mi"))
+    );
     let given: defaults::Job =
         serde_json::from_value(json!({"id": "j-2", "retries": 7, "queue": "bulk"})).unwrap();
     assert_eq!(
