@@ -29,6 +29,11 @@ pub trait Message: Sized + Send + Sync + 'static {
     /// The content type records of this message carry (`contentType` / `defaultContentType`).
     const CONTENT_TYPE: &'static str;
 
+    /// The message's name in the document: of this value's variant when `Self` is a
+    /// channel's enum of several messages.
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
     /// The content type of this value (differs per variant when `Self` is a channel's
     /// enum of several messages).
     fn content_type(&self) -> &'static str {
@@ -161,7 +166,12 @@ impl RecordKey for String {
     label = "this side only sends on that channel, or the channel belongs to another document",
     note = "listen, route and subscribe only on channels this side receives from; see the generated `RECEIVES` list"
 )]
-pub trait Receives<C: Channel> {}
+pub trait Receives<C: Channel> {
+    /// The names of the channel's messages this side receives, when its operations list
+    /// only some of them (3.x `operation.messages`): a record that decodes as another
+    /// is dead-lettered before any handler sees it. `None`: every message of the channel.
+    const MESSAGES: Option<&'static [&'static str]> = None;
+}
 
 /// Marks the channels a generated side (`Application` or `Client`) sends on.
 #[diagnostic::on_unimplemented(

@@ -58,6 +58,17 @@ pub enum DecodeError {
     /// The payload matches none of the channel's messages; holds why each one failed.
     #[error("payload matches none of the messages of the channel: {0}")]
     NoMatchingMessage(String),
+    /// The record decoded as a message of the channel that none of this side's
+    /// operations receive (a 3.x operation may list some of its channel's messages).
+    #[error("message `{message}` is not one this side receives on channel `{channel}` (it receives {receives})")]
+    NotReceived {
+        /// The message the record decoded as.
+        message: &'static str,
+        /// The channel's id.
+        channel: &'static str,
+        /// The messages this side's operations receive on the channel, listed.
+        receives: String,
+    },
     /// The record's content type is not supported; holds that content type.
     #[error("unsupported content type `{0}`")]
     ContentType(String),

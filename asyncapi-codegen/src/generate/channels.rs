@@ -256,6 +256,10 @@ impl Generator<'_> {
             let d = format!(" Message `{}`.", m.name);
             quote! { #[doc = #d] #v(#t), }
         });
+        let name_arms = variants.iter().map(|(v, _, m)| {
+            let name = &m.name;
+            quote! { Self::#v(_) => #name, }
+        });
         let ct_arms = variants
             .iter()
             .map(|(v, _, _)| quote! { Self::#v(m) => #rt::Message::content_type(m), });
@@ -284,6 +288,7 @@ impl Generator<'_> {
             impl #rt::Message for #eident {
                 const NAME: &'static str = #name;
                 const CONTENT_TYPE: &'static str = #first_ct;
+                fn name(&self) -> &'static str { match self { #(#name_arms)* } }
                 fn content_type(&self) -> &'static str { match self { #(#ct_arms)* } }
                 fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { match self { #(#enc_arms)* } }
                 fn decode(bytes: &[u8], content_type: ::std::option::Option<&str>) -> ::std::result::Result<Self, #rt::DecodeError> { #decode }

@@ -234,9 +234,16 @@ impl Generator<'_> {
                 lists.methods.push(self.send_methods(op, c));
             } else {
                 lists.receives.push(c.id.clone());
+                let impl_body = match self.received_subset(op.channel, side) {
+                    Some(names) => quote! {
+                        const MESSAGES: ::std::option::Option<&'static [&'static str]> =
+                            ::std::option::Option::Some(&[#(#names),*]);
+                    },
+                    None => quote! {},
+                };
                 lists
                     .impls
-                    .push(quote! { impl #rt::Receives<channels::#ch> for #ident {} });
+                    .push(quote! { impl #rt::Receives<channels::#ch> for #ident { #impl_body } });
             }
         }
         // After every operation's own channel, so an operation that also sends on a
@@ -246,6 +253,27 @@ impl Generator<'_> {
             self.reply_side(&mut lists, &mut done, ident, op, reply, sending);
         }
         lists
+    }
+
+    /// The names of the messages `side` receives on channel `index`, when its
+    /// operations there list only some of the channel's messages; `None` when they
+    /// cover them all.
+    fn received_subset(&self, index: usize, side: Side) -> Option<Vec<&str>> {
+        let channel = &self.doc.channels[index];
+        let mut received = HashSet::new();
+        for op in &self.doc.operations {
+            if op.channel == index && !side.sends(op) {
+                if op.messages.is_empty() {
+                    return None;
+                }
+                received.extend(op.messages.iter().copied());
+            }
+        }
+        if channel.messages.iter().all(|m| received.contains(m)) {
+            return None;
+        }
+        let names = channel.messages.iter().filter(|m| received.contains(*m));
+        Some(names.map(|&m| self.doc.messages[m].name.as_str()).collect())
     }
 
     /// What a side does with the reply channel of operation `op`: the side sending the

@@ -132,7 +132,7 @@ impl<S> Consumer<S> {
     where
         S: Receives<C>,
     {
-        self.add_route::<C, H>(handler, options);
+        self.add_route::<C, H>(handler, options, <S as Receives<C>>::MESSAGES);
         self
     }
 
@@ -151,7 +151,7 @@ impl<S> Consumer<S> {
         S: Replies<C>,
     {
         match Producer::new(&self.config.for_producer()) {
-            Ok(producer) => self.add_route::<C, _>(Replying::new(handler, producer), options),
+            Ok(producer) => self.add_route::<C, _>(Replying::new(handler, producer), options, None),
             Err(e) => {
                 self.build_error.get_or_insert(e.into());
             }
@@ -173,7 +173,11 @@ impl<S> Consumer<S> {
     where
         S: Receives<L::Channel>,
     {
-        self.add_route::<L::Channel, _>(ListenerHandler::<L>::new(), L::options());
+        self.add_route::<L::Channel, _>(
+            ListenerHandler::<L>::new(),
+            L::options(),
+            <S as Receives<L::Channel>>::MESSAGES,
+        );
         self
     }
 
@@ -197,12 +201,18 @@ impl<S> Consumer<S> {
         options.timeout.get_or_insert(Duration::MAX);
         let (forwarder, subscription) =
             subscription::channel::<C>(SUBSCRIPTION_BUFFER, self.stopping.clone());
-        self.add_route::<C, _>(forwarder, options);
+        self.add_route::<C, _>(forwarder, options, <S as Receives<C>>::MESSAGES);
         subscription
     }
 
-    fn add_route<C: Channel, H: Handler<C>>(&mut self, handler: H, options: ListenerOptions) {
-        match TypedRoute::<C, H>::new(handler, options) {
+    /// `receives`: the channel's messages this side receives, if not all of them.
+    fn add_route<C: Channel, H: Handler<C>>(
+        &mut self,
+        handler: H,
+        options: ListenerOptions,
+        receives: Option<&'static [&'static str]>,
+    ) {
+        match TypedRoute::<C, H>::new(handler, options, receives) {
             Ok(route) => self.routes.push(Arc::new(route)),
             Err(e) => {
                 self.build_error.get_or_insert(e);

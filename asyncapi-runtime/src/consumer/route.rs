@@ -160,11 +160,17 @@ pub(crate) struct TypedRoute<C: Channel, H> {
     validator: Option<Arc<jsonschema::Validator>>,
     options: ListenerOptions,
     limit: Option<Arc<Semaphore>>,
+    /// The channel's messages the side receives, when its operations list only some.
+    receives: Option<&'static [&'static str]>,
     _channel: PhantomData<fn() -> C>,
 }
 
 impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
-    pub(crate) fn new(handler: H, options: ListenerOptions) -> Result<Self, ConsumerError> {
+    pub(crate) fn new(
+        handler: H,
+        options: ListenerOptions,
+        receives: Option<&'static [&'static str]>,
+    ) -> Result<Self, ConsumerError> {
         let template = TopicTemplate::parse(C::TOPIC).map_err(|source| ConsumerError::Topic {
             channel: C::ID,
             source,
@@ -187,11 +193,36 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
             validator,
             options,
             limit,
+            receives,
             _channel: PhantomData,
         })
     }
 
+    /// The record's message, if it is one this side receives on the channel.
     fn decode(
+        &self,
+        record: &Record<'_>,
+        validate: bool,
+    ) -> Result<C::Message, (DeadReason, String)> {
+        let message = self.decode_payload(record, validate)?;
+        match self.receives {
+            Some(receives) if !receives.contains(&message.name()) => {
+                let error = DecodeError::NotReceived {
+                    message: message.name(),
+                    channel: C::ID,
+                    receives: receives
+                        .iter()
+                        .map(|name| format!("`{name}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                Err((DeadReason::DecodeError, error.to_string()))
+            }
+            _ => Ok(message),
+        }
+    }
+
+    fn decode_payload(
         &self,
         record: &Record<'_>,
         validate: bool,
