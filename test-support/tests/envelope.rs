@@ -8,7 +8,7 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use asyncapi_runtime::{Consumer, ListenerOptions, MessageContext};
+use asyncapi_runtime::{Consumer, KafkaConfig, ListenerOptions, MessageContext};
 use asyncapi_test_support::foreign::{self, ForeignRecord};
 use asyncapi_test_support::Broker;
 use support::*;
@@ -33,8 +33,8 @@ fn topics(kafka: &dyn Broker) {
 }
 
 /// The application's consumer, recording each order with its typed key and headers.
-fn recording(kafka: &dyn Broker, seen: Seen) -> Consumer<Application> {
-    Application::new(kafka.config())
+fn recording(config: KafkaConfig, seen: Seen) -> Consumer<Application> {
+    Application::new(config)
         .unwrap()
         .consumer()
         .group_id(format!("orders-{}", uuid::Uuid::new_v4()))
@@ -55,7 +55,7 @@ fn recording(kafka: &dyn Broker, seen: Seen) -> Consumer<Application> {
 async fn typed_key_and_headers_reach_the_handler(kafka: &dyn Broker) {
     topics(kafka);
     let seen: Seen = Arc::default();
-    let (token, handle) = spawn(recording(kafka, seen.clone()));
+    let (token, handle) = spawn(recording(kafka.config(), seen.clone()));
     let headers = OrderHeaders {
         correlation_id: "c-1".into(),
         attempt: Some(2),
@@ -85,7 +85,7 @@ async fn records_breaking_the_typed_headers_are_dead_lettered_before_the_handler
 ) {
     topics(kafka);
     let seen: Seen = Arc::default();
-    let (token, handle) = spawn(recording(kafka, seen.clone()));
+    let (token, handle) = spawn(recording(kafka.config(), seen.clone()));
     let payload = br#"{"id":"o-1"}"#.to_vec();
     let record = |headers: Vec<(&str, &str)>| ForeignRecord {
         key: Some(b"k".to_vec()),
@@ -150,25 +150,7 @@ async fn records_breaking_the_typed_headers_are_dead_lettered_before_the_handler
 async fn in_memory_sends_carry_typed_keys_and_headers() {
     let broker = asyncapi_runtime::testing::TestBroker::new();
     let seen: Seen = Arc::default();
-    let seen_by_handler = seen.clone();
-    let consumer = broker.start(
-        Application::new(broker.config())
-            .unwrap()
-            .consumer()
-            .group_id("orders")
-            .retry(fast_retry(3))
-            .route::<channels::Orders, _>(
-                move |order: Order, context: MessageContext| {
-                    let seen = seen_by_handler.clone();
-                    async move {
-                        let key = context.key_as::<String>().unwrap();
-                        let headers = context.headers_as::<OrderHeaders>().unwrap();
-                        seen.lock().unwrap().push((order.id, key, headers));
-                    }
-                },
-                ListenerOptions::default(),
-            ),
-    );
+    let consumer = broker.start(recording(broker.config(), seen.clone()));
     let headers = OrderHeaders {
         correlation_id: "c-1".into(),
         attempt: Some(2),
