@@ -271,6 +271,7 @@ fn expand_conforming(
         types: types::TypeSpace::new(runtime, report),
         channel_messages: Vec::new(),
         channel_envelopes: Vec::new(),
+        distinct_messages: Default::default(),
     };
     let tokens = generator.generate(resolver);
     Some((tokens, document))

@@ -323,23 +323,32 @@ impl Drop for Inner {
         // rdkafka purges unsent records on drop; flush first so nothing enqueued is
         // lost. A flush blocks until the queue is empty or the time is up, so inside a
         // tokio runtime it runs on the runtime's blocking pool and the drop returns at
-        // once; the runtime waits for that flush when it is dropped (the end of
-        // `#[tokio::main]`), so the records still go out before the process exits.
+        // once. A runtime that is shutting down may refuse that task or drop it unrun:
+        // the flush is then done by the task's own drop, where it is refused.
         // Outside a runtime, the drop is a synchronous close and flushes in place.
-        let timeout = self.flush_on_drop;
+        let flush = PendingFlush {
+            producer: producer.clone(),
+            timeout: self.flush_on_drop,
+        };
         match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let producer = producer.clone();
-                drop(runtime.spawn_blocking(move || report_flush(producer.flush(timeout))));
-            }
-            Err(_) => report_flush(producer.flush(timeout)),
+            Ok(runtime) => drop(runtime.spawn_blocking(move || drop(flush))),
+            Err(_) => drop(flush),
         }
     }
 }
 
-fn report_flush(flushed: Result<(), KafkaError>) {
-    if let Err(e) = flushed {
-        tracing::warn!(error = %e, "producer closed with records still undelivered");
+/// A flush of a dropped producer's queue, done when this is dropped: on the blocking
+/// thread that runs it, or wherever a refused task drops it.
+struct PendingFlush {
+    producer: FutureProducer<ProducerContext>,
+    timeout: Duration,
+}
+
+impl Drop for PendingFlush {
+    fn drop(&mut self) {
+        if let Err(e) = self.producer.flush(self.timeout) {
+            tracing::warn!(error = %e, "producer closed with records still undelivered");
+        }
     }
 }
 

@@ -799,3 +799,39 @@ async fn a_producer_dropped_on_a_current_thread_runtime_flushes_off_it() {
     })
     .await;
 }
+
+/// A producer still held by a task when its runtime shuts down is dropped during the
+/// shutdown, when the runtime's blocking pool may refuse new work: its queued records
+/// still reach the broker (the flush runs in place rather than being dropped with the
+/// refused task).
+#[test]
+fn a_producer_dropped_while_its_runtime_shuts_down_still_delivers() {
+    let kafka = asyncapi_runtime::EmbeddedKafka::start(1).unwrap();
+    kafka.create_topic(SIGNUPS, 1).unwrap();
+    let config = kafka.config();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let producer = Producer::new(&config).unwrap();
+        for seq in 1..=50 {
+            let delivery = producer
+                .enqueue::<UserSignups>(Outgoing::new(&signup(seq)))
+                .await
+                .unwrap();
+            drop(delivery);
+        }
+        // The task holds the producer until the runtime drops it.
+        tokio::spawn(async move {
+            let _held = producer;
+            std::future::pending::<()>().await
+        });
+    });
+    drop(runtime);
+
+    let reader = tokio::runtime::Runtime::new().unwrap();
+    let records = reader.block_on(read_topic(kafka.bootstrap_servers(), SIGNUPS, 50, 200));
+    assert_eq!(records.len(), 50, "every enqueued record was delivered");
+}

@@ -36,7 +36,7 @@ impl Generator<'_> {
             Ok(t) => t.clone(),
             Err(_) => String::new(),
         };
-        let top_level = self.channel_message_type(r, c, messages);
+        let top_level = self.channel_message_type(r, i, messages);
         let message_ty = if c.messages.is_empty() {
             top_level.clone()
         } else {
@@ -108,9 +108,10 @@ impl Generator<'_> {
     fn channel_message_type(
         &mut self,
         r: &Resolver,
-        c: &Channel,
+        index: usize,
         messages: &[MessageCode],
     ) -> TokenStream {
+        let c: &Channel = &self.doc.channels[index];
         let rt = &self.rt;
         let p = rt.clone();
         match c.messages.as_slice() {
@@ -121,7 +122,7 @@ impl Generator<'_> {
                     .types
                     .claim_name(&format!("{}Message", channel_type_name(c)));
                 let eident = format_ident!("{}", enum_name);
-                self.channel_enum(r, c, &eident, many, messages);
+                self.channel_enum(r, index, &eident, many, messages);
                 quote! { #eident }
             }
         }
@@ -235,12 +236,13 @@ impl Generator<'_> {
     pub(super) fn channel_enum(
         &mut self,
         r: &Resolver,
-        c: &Channel,
+        channel: usize,
         eident: &proc_macro2::Ident,
         many: &[usize],
         messages: &[MessageCode],
     ) {
         let rt = self.rt.clone();
+        let c: &Channel = &self.doc.channels[channel];
         let variants: Vec<Variant<'_>> = many
             .iter()
             .map(|&m| {
@@ -271,7 +273,7 @@ impl Generator<'_> {
             let t = &mc.ty;
             quote! { impl ::std::convert::From<#t> for #eident { fn from(m: #t) -> Self { Self::#v(m) } } }
         });
-        let (strategy, decode) = self.enum_decoding(r, eident, many, &variants);
+        let (strategy, decode) = self.enum_decoding(r, channel, eident, many, &variants);
         let head = format!(" The messages of channel `{}`.", c.id);
         let name = format!("{}Message", channel_type_name(c));
         let first_ct = variants
@@ -302,8 +304,9 @@ impl Generator<'_> {
     /// else as the first message that decodes. Returns the doc line saying which, and
     /// the body of `decode`.
     fn enum_decoding(
-        &self,
+        &mut self,
         r: &Resolver,
+        channel: usize,
         eident: &proc_macro2::Ident,
         many: &[usize],
         variants: &[Variant<'_>],
@@ -324,8 +327,10 @@ impl Generator<'_> {
             .map(|(_, _, m)| m.content_type.as_str())
             .collect();
         if let Some((prop, tags)) = tag {
+            self.distinct_messages.insert(channel);
             self.decode_by_tag(eident, variants, &prop, &tags)
         } else if cts.len() == variants.len() {
+            self.distinct_messages.insert(channel);
             self.decode_by_content_type(variants)
         } else {
             self.decode_first_match(variants)

@@ -11,6 +11,8 @@ mod parameters;
 mod requests;
 mod sides;
 
+use std::collections::HashSet;
+
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
@@ -30,6 +32,10 @@ pub struct Generator<'a> {
     pub channel_messages: Vec<TokenStream>,
     /// Each channel's typed key and headers, as named at the top level.
     pub channel_envelopes: Vec<Envelope>,
+    /// The channels of several messages whose enum tells them apart by a tag property
+    /// or a content type (not by trying each in turn, where an earlier message may
+    /// take a record of a later one).
+    pub distinct_messages: HashSet<usize>,
 }
 
 /// A channel's typed record key and headers, when its messages declare them (`None`:

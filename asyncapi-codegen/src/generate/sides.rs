@@ -256,24 +256,48 @@ impl Generator<'_> {
     }
 
     /// The names of the messages `side` receives on channel `index`, when its
-    /// operations there list only some of the channel's messages; `None` when they
-    /// cover them all.
+    /// operations there list only some of the channel's messages and a record's message
+    /// is known for sure: `None` (every message accepted) when they cover them all, when
+    /// the side also sends on the channel or it carries replies (its own records or
+    /// replies would be refused), when the channel's enum finds a record's message by
+    /// trying each in turn (an earlier one may take a later one's record), or when two
+    /// of its messages share a name.
     fn received_subset(&self, index: usize, side: Side) -> Option<Vec<&str>> {
         let channel = &self.doc.channels[index];
+        if !self.distinct_messages.contains(&index) {
+            return None;
+        }
+        let on_channel = self.doc.operations.iter().filter(|op| op.channel == index);
         let mut received = HashSet::new();
-        for op in &self.doc.operations {
-            if op.channel == index && !side.sends(op) {
-                if op.messages.is_empty() {
-                    return None;
-                }
-                received.extend(op.messages.iter().copied());
+        for op in on_channel {
+            if side.sends(op) || op.messages.is_empty() {
+                return None;
             }
+            received.extend(op.messages.iter().copied());
+        }
+        let carries_replies = self.doc.operations.iter().any(|op| {
+            op.reply
+                .as_ref()
+                .is_some_and(|reply| reply.channel == index)
+        });
+        let names: Vec<&str> = channel
+            .messages
+            .iter()
+            .map(|&m| self.doc.messages[m].name.as_str())
+            .collect();
+        let unique: HashSet<&str> = names.iter().copied().collect();
+        if carries_replies || unique.len() < names.len() {
+            return None;
         }
         if channel.messages.iter().all(|m| received.contains(m)) {
             return None;
         }
-        let names = channel.messages.iter().filter(|m| received.contains(*m));
-        Some(names.map(|&m| self.doc.messages[m].name.as_str()).collect())
+        let listed = channel.messages.iter().filter(|m| received.contains(*m));
+        Some(
+            listed
+                .map(|&m| self.doc.messages[m].name.as_str())
+                .collect(),
+        )
     }
 
     /// What a side does with the reply channel of operation `op`: the side sending the

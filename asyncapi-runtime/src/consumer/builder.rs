@@ -151,7 +151,11 @@ impl<S> Consumer<S> {
         S: Replies<C>,
     {
         match Producer::new(&self.config.for_producer()) {
-            Ok(producer) => self.add_route::<C, _>(Replying::new(handler, producer), options, None),
+            Ok(producer) => self.add_route::<C, _>(
+                Replying::new(handler, producer),
+                options,
+                <S as Receives<C>>::MESSAGES,
+            ),
             Err(e) => {
                 self.build_error.get_or_insert(e.into());
             }
