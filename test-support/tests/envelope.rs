@@ -52,15 +52,14 @@ fn recording(config: KafkaConfig, seen: Seen) -> Consumer<Application> {
         )
 }
 
-async fn typed_key_and_headers_reach_the_handler(kafka: &dyn Broker) {
-    topics(kafka);
-    let seen: Seen = Arc::default();
-    let (token, handle) = spawn(recording(kafka.config(), seen.clone()));
+/// Sends order `o-1` with key `customer-9` through the generated client; returns the
+/// headers it carried.
+async fn send_order(config: KafkaConfig) -> OrderHeaders {
     let headers = OrderHeaders {
         correlation_id: "c-1".into(),
         attempt: Some(2),
     };
-    Client::new(kafka.config())
+    Client::new(config)
         .unwrap()
         .send_orders(
             &"customer-9".to_owned(),
@@ -69,6 +68,14 @@ async fn typed_key_and_headers_reach_the_handler(kafka: &dyn Broker) {
         )
         .await
         .unwrap();
+    headers
+}
+
+async fn typed_key_and_headers_reach_the_handler(kafka: &dyn Broker) {
+    topics(kafka);
+    let seen: Seen = Arc::default();
+    let (token, handle) = spawn(recording(kafka.config(), seen.clone()));
+    let headers = send_order(kafka.config()).await;
     wait_until(20, "the order is handled", || {
         !seen.lock().unwrap().is_empty()
     })
@@ -151,19 +158,7 @@ async fn in_memory_sends_carry_typed_keys_and_headers() {
     let broker = asyncapi_runtime::testing::TestBroker::new();
     let seen: Seen = Arc::default();
     let consumer = broker.start(recording(broker.config(), seen.clone()));
-    let headers = OrderHeaders {
-        correlation_id: "c-1".into(),
-        attempt: Some(2),
-    };
-    let client = Client::new(broker.config()).unwrap();
-    client
-        .send_orders(
-            &"customer-9".to_owned(),
-            &headers,
-            &Order { id: "o-1".into() },
-        )
-        .await
-        .unwrap();
+    let headers = send_order(broker.config()).await;
     broker.settled().await;
     let sent = broker.sent::<channels::Orders>().unwrap();
     assert_eq!(sent.len(), 1);

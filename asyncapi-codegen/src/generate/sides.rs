@@ -263,13 +263,11 @@ impl Generator<'_> {
     /// trying each in turn (an earlier one may take a later one's record), or when two
     /// of its messages share a name.
     fn received_subset(&self, index: usize, side: Side) -> Option<Vec<&str>> {
-        let channel = &self.doc.channels[index];
         if !self.distinct_messages.contains(&index) {
             return None;
         }
-        let on_channel = self.doc.operations.iter().filter(|op| op.channel == index);
         let mut received = HashSet::new();
-        for op in on_channel {
+        for op in self.doc.operations.iter().filter(|op| op.channel == index) {
             if side.sends(op) || op.messages.is_empty() {
                 return None;
             }
@@ -280,19 +278,16 @@ impl Generator<'_> {
                 .as_ref()
                 .is_some_and(|reply| reply.channel == index)
         });
-        let names: Vec<&str> = channel
-            .messages
+        let messages = &self.doc.channels[index].messages;
+        let names: HashSet<&str> = messages
             .iter()
             .map(|&m| self.doc.messages[m].name.as_str())
             .collect();
-        let unique: HashSet<&str> = names.iter().copied().collect();
-        if carries_replies || unique.len() < names.len() {
+        let all_received = messages.iter().all(|m| received.contains(m));
+        if carries_replies || names.len() < messages.len() || all_received {
             return None;
         }
-        if channel.messages.iter().all(|m| received.contains(m)) {
-            return None;
-        }
-        let listed = channel.messages.iter().filter(|m| received.contains(*m));
+        let listed = messages.iter().filter(|m| received.contains(*m));
         Some(
             listed
                 .map(|&m| self.doc.messages[m].name.as_str())
