@@ -23,7 +23,10 @@ async fn unit_return(message: UserSignup) -> () {
 
 #[asyncapi_runtime::event_listener(channel = "user/signup")]
 async fn string_error(message: UserSignup) -> Result<(), String> {
-    message.email.map(|_| ()).ok_or_else(|| "no email".to_owned())
+    message
+        .email
+        .map(|_| ())
+        .ok_or_else(|| "no email".to_owned())
 }
 
 #[asyncapi_runtime::event_listener(channel = "user/signup")]
@@ -50,7 +53,10 @@ async fn alias_error(message: UserSignup) -> my::Result<()> {
     dead_letter = "user.signup.dlq",
     concurrency = 4,
 )]
-pub async fn every_option(message: UserSignup, _context: MessageContext) -> Result<(), std::io::Error> {
+pub async fn every_option(
+    message: UserSignup,
+    _context: MessageContext,
+) -> Result<(), std::io::Error> {
     let _ = message;
     Ok(())
 }
@@ -85,7 +91,11 @@ fn register(app: &Application) -> asyncapi_runtime::Consumer<Application> {
 // The handler stays an ordinary async fn, callable from unit tests.
 #[allow(dead_code)]
 async fn call_directly() {
-    message_only(UserSignup { email: None, name: None }).await;
+    message_only(UserSignup {
+        email: None,
+        name: None,
+    })
+    .await;
 }
 
 fn main() {}
