@@ -171,54 +171,27 @@ fn positive(value: &Expr, name: &str) -> syn::Result<u32> {
     }
 }
 
+/// At most this many parameters after the message: one of each kind the runtime builds
+/// from a record (`MessageContext`, `Shared<T>`, `Key<K>`, `Headers<H>`).
+const MAX_PARAMETERS: usize = 4;
+
+const SIGNATURE_HELP: &str = "an event listener takes the message, then any of `MessageContext`, `Shared<AppState>`, `Key<K>` (or `Option<Key<K>>`) and `Headers<H>`, each at most once";
+
+/// The parts of the listener's signature the expansion reads.
+struct Signature {
+    message: Type,
+    /// The types of the parameters after the message, in order.
+    parameters: Vec<Type>,
+    returns: Returns,
+}
+
 fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
     let o = parse_options(args)?;
     let Some(channel) = o.channel.clone() else {
         return Err(syn::Error::new(Span::call_site(), "`#[event_listener]` needs the channel it handles: `#[event_listener(channel = \"user/signup\")]`"));
     };
-    let sig = &func.sig;
-    if sig.asyncness.is_none() {
-        return Err(syn::Error::new(
-            sig.fn_token.span(),
-            "an event listener must be an `async fn`",
-        ));
-    }
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        return Err(syn::Error::new(
-            sig.generics.span(),
-            "an event listener cannot be generic: its message type comes from the channel",
-        ));
-    }
-    let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
-    if inputs.is_empty() || inputs.len() > 3 {
-        return Err(syn::Error::new(
-            if inputs.is_empty() { sig.paren_token.span.join() } else { sig.inputs.span() },
-            format!("an event listener takes the message, and optionally a `MessageContext` and the consumer's state: `async fn {}(message: M, ctx: MessageContext, state: Shared<AppState>)`; found {} parameter(s)", sig.ident, inputs.len()),
-        ));
-    }
-    let mut types = Vec::new();
-    for arg in &inputs {
-        match arg {
-            FnArg::Receiver(r) => {
-                return Err(syn::Error::new(
-                    r.span(),
-                    "an event listener is a free function, not a method",
-                ))
-            }
-            FnArg::Typed(t) => {
-                if let Type::Reference(r) = &*t.ty {
-                    return Err(syn::Error::new(
-                        r.span(),
-                        "an event listener takes its arguments by value: remove the `&`",
-                    ));
-                }
-                types.push((*t.ty).clone());
-            }
-        }
-    }
-    let returns = check_return(&sig.output)?;
-
-    let fn_name = &sig.ident;
+    let signature = check_signature(&func.sig)?;
+    let fn_name = &func.sig.ident;
     let vis = &func.vis;
     let side = o
         .side
@@ -229,38 +202,20 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
         None => quote! {},
     };
     let rt = quote! { ::asyncapi_runtime::__private };
-    let msg_ty = &types[0];
-    let call = handler_call(&rt, fn_name, &types);
-    let state = match types.get(2) {
-        // Spanned at the state parameter's type: a type that is not `Shared<T>` is
-        // reported there.
-        Some(state_ty) => quote::quote_spanned! {state_ty.span()=>
-            ::std::option::Option::Some(<#state_ty as #rt::FromState>::requirement())
-        },
-        None => quote! { ::std::option::Option::None },
-    };
-    let opt = |v: Option<TokenStream>| {
-        v.map(|t| quote! { ::std::option::Option::Some(#t) })
-            .unwrap_or_else(|| quote! { ::std::option::Option::None })
-    };
-    let group = opt(o.group.as_ref().map(|g| quote! { #g }));
-    let max_attempts = opt(o.max_attempts.map(|n| quote! { #n }));
-    let dead_letter = opt(o.dead_letter.as_ref().map(|t| quote! { #t }));
-    let concurrency = opt(o.concurrency.map(|n| quote! { #n as usize }));
-    let timeout = opt(o.timeout_ms.map(|n| quote! { #n as u64 }));
+    let msg_ty = &signature.message;
+    let call = handler_call(&rt, fn_name, &signature.parameters);
+    let options = listener_options(&rt, &o, &signature.parameters);
     // The document's lookup macro refuses a reply listener on a channel without `reply`.
-    let kind = match returns {
-        Returns::Nothing => format_ident!("listener"),
-        Returns::Reply => format_ident!("reply_listener"),
-    };
-    let (head, output, finish, register) = match returns {
+    let (kind, head, output, finish, register) = match signature.returns {
         Returns::Nothing => (
+            format_ident!("listener"),
             quote! { #rt::Listener },
             quote! { () },
             quote! { #rt::IntoHandlerResult::into_handler_result(#call) },
             "listen",
         ),
         Returns::Reply => (
+            format_ident!("reply_listener"),
             quote! { #rt::ReplyListener },
             quote! { <<Self::Channel as #rt::Request>::Reply as #rt::Channel>::Message },
             quote! { #rt::reply_result(#call) },
@@ -281,7 +236,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
         // message conversion (checking `#msg_ty`), or emits only an error at `#channel`.
         #prefix __asyncapi_listener! { #kind #side #channel [#prefix] #fn_name (#msg_ty) (#channel) { impl #head for #fn_name } {
             fn options() -> #rt::ListenerOptions {
-                #rt::listener_options(#group, #max_attempts, #dead_letter, #concurrency, #timeout, #state)
+                #options
             }
 
             fn handle(
@@ -294,26 +249,127 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
     })
 }
 
-/// The call of the user's function with the message, and the context and state where
-/// it takes them. The state was checked when the consumer started; finding none here
-/// would be a bug, reported as a permanent handler error rather than a panic.
-fn handler_call(rt: &TokenStream, fn_name: &syn::Ident, types: &[Type]) -> TokenStream {
-    let message = quote! { Self::__asyncapi_message(message) };
-    let Some(ctx_ty) = types.get(1) else {
-        return quote! { { let _ = context; #fn_name(#message).await } };
+/// An `async fn`, not generic, taking the message and up to [`MAX_PARAMETERS`] more,
+/// all by value, at most one of them state, returning what a listener may return.
+fn check_signature(sig: &syn::Signature) -> syn::Result<Signature> {
+    if sig.asyncness.is_none() {
+        return Err(syn::Error::new(
+            sig.fn_token.span(),
+            "an event listener must be an `async fn`",
+        ));
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(syn::Error::new(
+            sig.generics.span(),
+            "an event listener cannot be generic: its message type comes from the channel",
+        ));
+    }
+    let count = sig.inputs.len();
+    if count == 0 || count > MAX_PARAMETERS + 1 {
+        return Err(syn::Error::new(
+            if count == 0 { sig.paren_token.span.join() } else { sig.inputs.span() },
+            format!("{SIGNATURE_HELP}: `async fn {}(message: M, context: MessageContext, state: Shared<AppState>)`; found {count} parameter(s)", sig.ident),
+        ));
+    }
+    let mut types = Vec::with_capacity(count);
+    for arg in &sig.inputs {
+        types.push(parameter_type(arg)?);
+    }
+    check_distinct(&types[1..])?;
+    let message = types.remove(0);
+    Ok(Signature {
+        message,
+        parameters: types,
+        returns: check_return(&sig.output)?,
+    })
+}
+
+/// A parameter's type, refused for `self` and references.
+fn parameter_type(arg: &FnArg) -> syn::Result<Type> {
+    match arg {
+        FnArg::Receiver(r) => Err(syn::Error::new(
+            r.span(),
+            "an event listener is a free function, not a method",
+        )),
+        FnArg::Typed(t) => match &*t.ty {
+            Type::Reference(r) => Err(syn::Error::new(
+                r.span(),
+                "an event listener takes its arguments by value: remove the `&`",
+            )),
+            ty => Ok(ty.clone()),
+        },
+    }
+}
+
+/// No parameter type twice, and one state at most: a consumer holds one state value,
+/// so two `Shared<..>` parameters could never both be given.
+fn check_distinct(parameters: &[Type]) -> syn::Result<()> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut shared = false;
+    for ty in parameters {
+        let text = ty.to_token_stream().to_string();
+        if seen.contains(&text) {
+            return Err(syn::Error::new(
+                ty.span(),
+                format!("{SIGNATURE_HELP}: this type is taken twice"),
+            ));
+        }
+        seen.push(text);
+        let is_shared = matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Shared"));
+        if is_shared && shared {
+            return Err(syn::Error::new(
+                ty.span(),
+                "an event listener takes the consumer's state once: a consumer holds one state value (`Consumer::with_state`)",
+            ));
+        }
+        shared |= is_shared;
+    }
+    Ok(())
+}
+
+/// `listener_options(..)` with the attribute's options and the state the parameters
+/// read (checked when the consumer starts).
+fn listener_options(rt: &TokenStream, o: &Options, parameters: &[Type]) -> TokenStream {
+    let opt = |v: Option<TokenStream>| {
+        v.map(|t| quote! { ::std::option::Option::Some(#t) })
+            .unwrap_or_else(|| quote! { ::std::option::Option::None })
     };
-    // Spanned at the second parameter's type: a wrong type is reported there.
-    let ctx = quote::quote_spanned! {ctx_ty.span()=> { let context: #ctx_ty = context; context } };
-    let Some(state_ty) = types.get(2) else {
-        return quote! { #fn_name(#message, #ctx).await };
-    };
+    let group = opt(o.group.as_ref().map(|g| quote! { #g }));
+    let max_attempts = opt(o.max_attempts.map(|n| quote! { #n }));
+    let dead_letter = opt(o.dead_letter.as_ref().map(|t| quote! { #t }));
+    let concurrency = opt(o.concurrency.map(|n| quote! { #n as usize }));
+    let timeout = opt(o.timeout_ms.map(|n| quote! { #n as u64 }));
+    // Spanned at each parameter's type: a type the runtime cannot build is reported there.
+    let state = parameters.iter().map(|ty| {
+        quote::quote_spanned! {ty.span()=>
+            <#ty as #rt::FromRecord<Self::Channel>>::state_requirement()
+        }
+    });
+    quote! {
+        #rt::listener_options(#group, #max_attempts, #dead_letter, #concurrency, #timeout, &[#(#state),*])
+    }
+}
+
+/// The call of the user's function: each parameter after the message built from the
+/// record first, in order; one that cannot be built is the handler's error.
+fn handler_call(rt: &TokenStream, fn_name: &syn::Ident, parameters: &[Type]) -> TokenStream {
+    let names: Vec<syn::Ident> = (1..=parameters.len())
+        .map(|i| format_ident!("__asyncapi_parameter_{i}"))
+        .collect();
+    // Spanned at each parameter's type, as in `listener_options`.
+    let build = parameters.iter().zip(&names).map(|(ty, name)| {
+        quote::quote_spanned! {ty.span()=>
+            let #name = match <#ty as #rt::FromRecord<Self::Channel>>::from_record(&context) {
+                ::std::result::Result::Ok(value) => value,
+                ::std::result::Result::Err(error) => return ::std::result::Result::Err(error),
+            };
+        }
+    });
     quote! {
         {
-            let state = match <#state_ty as #rt::FromState>::from_state(&context.state) {
-                ::std::option::Option::Some(state) => state,
-                ::std::option::Option::None => return ::std::result::Result::Err(#rt::HandlerError::permanent("the consumer's state is missing")),
-            };
-            #fn_name(#message, #ctx, state).await
+            #(#build)*
+            let _ = &context;
+            #fn_name(Self::__asyncapi_message(message) #(, #names)*).await
         }
     }
 }

@@ -85,10 +85,10 @@ pub use config::{
     KafkaConfig, ENV_BOOTSTRAP_SERVERS, ENV_SASL_PASSWORD, ENV_SASL_USERNAME, ENV_SSL_CA_LOCATION,
 };
 pub use consumer::{
-    Acker, Consumer, DeadLetterFailure, FromState, Handler, HandlerError, Health,
-    IntoHandlerResult, Listener, ListenerOptions, MessageContext, PartitionState, PartitionStatus,
-    Received, ReplyHandler, ReplyListener, RetryPolicy, Shared, State, StateRequirement,
-    Subscription,
+    Acker, Consumer, DeadLetterFailure, FromRecord, Handler, HandlerError, Headers, Health,
+    IntoHandlerResult, Key, Listener, ListenerOptions, MessageContext, PartitionState,
+    PartitionStatus, Received, ReplyHandler, ReplyListener, RetryPolicy, Shared, State,
+    StateRequirement, Subscription,
 };
 pub use contract::{
     Channel, ChannelParameters, HeaderSet, Message, NoParameters, RawHeader, RawHeaders, Receives,
@@ -144,7 +144,7 @@ pub mod __private {
     }
     pub use crate::config::KafkaConfig;
     pub use crate::consumer::{
-        Consumer, FromState, HandlerError, IntoHandlerResult, Listener, ListenerOptions,
+        Consumer, FromRecord, HandlerError, IntoHandlerResult, Listener, ListenerOptions,
         MessageContext, ReplyListener,
     };
 
@@ -155,7 +155,8 @@ pub mod __private {
         dead_letter_topic: Option<&str>,
         concurrency: Option<usize>,
         timeout_ms: Option<u64>,
-        state: Option<crate::StateRequirement>,
+        // One entry per parameter after the message; the macro lets at most one be state.
+        parameter_state: &[Option<crate::StateRequirement>],
     ) -> ListenerOptions {
         ListenerOptions {
             group_id: group_id.map(str::to_owned),
@@ -163,7 +164,7 @@ pub mod __private {
             dead_letter_topic: dead_letter_topic.map(str::to_owned),
             concurrency,
             timeout: timeout_ms.map(std::time::Duration::from_millis),
-            state,
+            state: parameter_state.iter().flatten().next().copied(),
         }
     }
 

@@ -1,14 +1,17 @@
 //! Typed record keys and headers through code generated from `tests/specs/traced.yaml`
 //! (a required `correlation-id` header, an integer `attempt` header, a string key):
-//! the generated send takes them, the handler reads them typed, and a foreign record
-//! that breaks them is dead-lettered before any handler runs, without retries.
+//! the generated send takes them, the handler reads them typed (from its context, or as
+//! `Key`/`Headers` parameters of an `#[event_listener]`), and a foreign record that
+//! breaks them is dead-lettered before any handler runs, without retries.
 
 #[macro_use]
 mod support;
 
 use std::sync::{Arc, Mutex};
 
-use asyncapi_runtime::{Consumer, KafkaConfig, ListenerOptions, MessageContext};
+use asyncapi_runtime::{
+    event_listener, Consumer, Headers, KafkaConfig, Key, ListenerOptions, MessageContext, Shared,
+};
 use asyncapi_test_support::foreign::{self, ForeignRecord};
 use asyncapi_test_support::Broker;
 use support::*;
@@ -182,5 +185,107 @@ async fn in_memory_sends_carry_typed_keys_and_headers() {
     let error = dead[0].error.as_deref().unwrap_or_default();
     assert!(error.contains("correlation-id"), "{error}");
     assert_eq!(seen.lock().unwrap().len(), 1, "the handler never saw it");
+    consumer.stop().await.unwrap();
+}
+
+/// What the listeners below saw: the order's id, its key, and its headers.
+type Taken = Arc<Mutex<Vec<(String, Option<String>, Option<OrderHeaders>)>>>;
+
+/// Takes the channel's typed key and headers as parameters, in any order after the
+/// message; a record without a key never reaches it.
+#[event_listener(channel = "orders", api = traced)]
+async fn keyed_order(
+    order: Order,
+    headers: Headers<OrderHeaders>,
+    taken: Shared<Taken>,
+    key: Key<String>,
+) {
+    let Key(key) = key;
+    let Headers(headers) = headers;
+    taken
+        .lock()
+        .unwrap()
+        .push((order.id, Some(key), Some(headers)));
+}
+
+/// Takes records with and without a key.
+#[event_listener(channel = "orders", api = traced)]
+async fn any_order(order: Order, key: Option<Key<String>>, taken: Shared<Taken>) {
+    taken
+        .lock()
+        .unwrap()
+        .push((order.id, key.map(|Key(key)| key), None));
+}
+
+/// Sends order `id` with no key, as a foreign producer might, with valid headers.
+async fn send_keyless_order(config: &KafkaConfig, id: &str) {
+    asyncapi_runtime::Producer::new(config)
+        .unwrap()
+        .send_raw(
+            "traced.orders",
+            None,
+            &[("correlation-id".to_owned(), b"c-9".to_vec())],
+            format!(r#"{{"id":"{id}"}}"#).as_bytes(),
+        )
+        .await
+        .unwrap();
+}
+
+/// A listener's `Key<String>` and `Headers<OrderHeaders>` parameters are the channel's
+/// key and headers, decoded; a record without a key is dead-lettered at once (one
+/// attempt, never retried) with the reason, where `Option<Key<String>>` takes it as
+/// `None`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_take_the_typed_key_and_headers_as_parameters() {
+    let broker = asyncapi_runtime::testing::TestBroker::new();
+    let keyed: Taken = Arc::default();
+    let consumer = broker.start(
+        Application::new(broker.config())
+            .unwrap()
+            .consumer()
+            .group_id("keyed-orders")
+            .retry(fast_retry(3))
+            .with_state(keyed.clone())
+            .listen::<keyed_order>(),
+    );
+    let headers = send_order(broker.config()).await;
+    send_keyless_order(&broker.config(), "o-2").await;
+    broker.settled().await;
+    assert_eq!(
+        *keyed.lock().unwrap(),
+        [(
+            "o-1".to_owned(),
+            Some("customer-9".to_owned()),
+            Some(headers)
+        )]
+    );
+    let dead = broker.dead_letters("traced.orders.dlq");
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(
+        dead[0].attempts,
+        Some(1),
+        "not retried: no retry gives it a key"
+    );
+    let error = dead[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("the record has no key"), "{error}");
+    consumer.stop().await.unwrap();
+
+    let any: Taken = Arc::default();
+    let consumer = broker.start(
+        Application::new(broker.config())
+            .unwrap()
+            .consumer()
+            .group_id("any-orders")
+            .with_state(any.clone())
+            .listen::<any_order>(),
+    );
+    broker.settled().await;
+    assert_eq!(
+        *any.lock().unwrap(),
+        [
+            ("o-1".to_owned(), Some("customer-9".to_owned()), None),
+            ("o-2".to_owned(), None, None),
+        ]
+    );
     consumer.stop().await.unwrap();
 }

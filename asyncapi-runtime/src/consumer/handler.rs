@@ -67,9 +67,9 @@ impl StateRequirement {
     }
 }
 
-/// A listener's share of the consumer's state: `async fn on(m: M, ctx: MessageContext,
-/// state: Shared<AppState>)` needs `Consumer::with_state(AppState { .. })`, which is
-/// checked when the consumer starts (`ConsumerError::MissingState`), not per record.
+/// A listener's share of the consumer's state: `async fn on(m: M, state:
+/// Shared<AppState>)` needs `Consumer::with_state(AppState { .. })`, which is checked
+/// when the consumer starts (`ConsumerError::MissingState`), not per record.
 #[derive(Debug)]
 pub struct Shared<T>(pub Arc<T>);
 
@@ -83,28 +83,6 @@ impl<T> std::ops::Deref for Shared<T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.0
-    }
-}
-
-/// What the third parameter of an `#[event_listener]` can be: [`Shared<T>`].
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be an event listener's state parameter",
-    label = "expected `Shared<YourState>`",
-    note = "the third parameter of an event listener is `Shared<T>`, where `T` is what `Consumer::with_state` is given"
-)]
-pub trait FromState: Sized + Send + 'static {
-    /// The state type this parameter needs.
-    fn requirement() -> StateRequirement;
-    /// The parameter, from a state that satisfies [`requirement`](Self::requirement).
-    fn from_state(state: &State) -> Option<Self>;
-}
-
-impl<T: Send + Sync + 'static> FromState for Shared<T> {
-    fn requirement() -> StateRequirement {
-        StateRequirement::of::<T>()
-    }
-    fn from_state(state: &State) -> Option<Self> {
-        state.get_shared::<T>().map(Shared)
     }
 }
 

@@ -17,11 +17,13 @@
 //! - `dead_letter`: the dead-letter send and its failure policy;
 //! - `health`: what the consumer reports about its partitions;
 //! - `handler`: what user code plugs in (handlers, listeners, their context);
+//! - `extract`: what a listener takes after the message (context, state, key, headers);
 //! - `subscription`: typed streams of records with ack and nack;
 //! - `headers`: reading header names that may not be UTF-8.
 
 mod builder;
 pub(crate) mod dead_letter;
+mod extract;
 mod group;
 mod handler;
 pub(crate) mod headers;
@@ -38,9 +40,10 @@ pub use dead_letter::{
     DeadLetterFailure, DLQ_ATTEMPTS_HEADER, DLQ_ERROR_HEADER, DLQ_OFFSET_HEADER,
     DLQ_PARTITION_HEADER, DLQ_PAYLOAD_OMITTED_HEADER, DLQ_REASON_HEADER, DLQ_TOPIC_HEADER,
 };
+pub use extract::{FromRecord, Headers, Key};
 pub use handler::{
-    FromState, Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions, MessageContext,
-    Shared, State, StateRequirement,
+    Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions, MessageContext, Shared,
+    State, StateRequirement,
 };
 pub(crate) use headers::read_headers;
 pub use health::{Health, PartitionState, PartitionStatus};
