@@ -260,9 +260,12 @@ impl TestBroker {
         }
     }
 
-    /// The configuration clients of this broker are built with.
+    /// The configuration clients of this broker are built with. Producers built with
+    /// it validate what they send against the channel's payload schema
+    /// ([`KafkaConfig::validate_sends`]), so a test finds a message breaking the contract
+    /// where it is sent; `.validate_sends(false)` sends it anyway, to test a receiver.
     pub fn config(&self) -> KafkaConfig {
-        KafkaConfig::in_memory(self.memory.clone())
+        KafkaConfig::in_memory(self.memory.clone()).validate_sends(true)
     }
 
     /// Runs `consumer` until [`TestConsumer::stop`]; [`settled`](Self::settled) waits

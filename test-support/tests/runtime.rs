@@ -759,6 +759,29 @@ async fn validating_producer_refuses_a_message_breaking_the_schema(kafka: &dyn B
     assert_eq!(delivery.offset, 0);
 }
 
+/// The in-memory broker's configuration validates sends, as tests want: a message
+/// breaking its channel's schema is refused where it is sent, not found later as a dead
+/// letter; `validate_sends(false)` lets a test send it to exercise a receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_producers_validate_what_they_send() {
+    let broker = asyncapi_runtime::testing::TestBroker::new();
+    let producer = Producer::new(&broker.config()).unwrap();
+    let refused = producer
+        .send::<UserSignups>(Outgoing::new(&signup(0)))
+        .await;
+    assert!(
+        matches!(refused, Err(asyncapi_runtime::SendError::Schema { .. })),
+        "{refused:?}"
+    );
+    assert!(broker.records("user.signedup").is_empty());
+    let lenient = Producer::new(&broker.config().validate_sends(false)).unwrap();
+    lenient
+        .send::<UserSignups>(Outgoing::new(&signup(0)))
+        .await
+        .unwrap();
+    assert_eq!(broker.records("user.signedup").len(), 1);
+}
+
 /// A producer dropped on a current-thread runtime does not hold the runtime's only
 /// thread for its flush: the runtime's blocking pool flushes, so the records enqueued
 /// and never awaited still reach the broker while the runtime goes on (and the
