@@ -50,6 +50,7 @@
 pub mod broker;
 mod conformance;
 mod content_type;
+mod defaults;
 mod diagnostics;
 mod exact;
 mod generate;

@@ -608,7 +608,7 @@ impl<'p> TypeSpace<'p> {
                     #skip
                     pub #fident: ::std::option::Option<::std::option::Option<#t>>,
                 }
-            } else if let Some(value) = self.default_value(&fty, resolved) {
+            } else if let Some(value) = self.checked_default(r, pid, pschema, &fty, resolved) {
                 // The document's `default` is what an absent property means.
                 let function = format!("__asyncapi_default_{}_{field}", type_name.to_snake_case());
                 let fname = Ident::new(&function, Span::call_site());
@@ -1014,8 +1014,33 @@ impl TypeSpace<'_> {
     /// expression of type `Option<T>`: a literal for scalars; for enums, arrays and
     /// objects the default's JSON decoded as the field's type, which gives `None` if
     /// the default does not fit the type (the document's mistake).
+    /// The property's `default` as the field's value, or `None` when it has none; one
+    /// that cannot be the field's value is a warning at it, and no default.
+    fn checked_default(
+        &mut self,
+        r: &Resolver,
+        at: &NodeId,
+        written: &Value,
+        fty: &Ty,
+        resolved: &Value,
+    ) -> Option<TokenStream> {
+        if let Some(problem) = crate::defaults::default_problem(fty, resolved) {
+            // Where the default is written, unless it is behind a `$ref`.
+            let at = match ref_of(written) {
+                Some(_) => at.clone(),
+                None => at.child("default"),
+            };
+            self.report.warn(r.error(
+                &at,
+                format!("this `default` cannot be the property's value ({problem}), so it is ignored: an absent property decodes as `None`"),
+            ));
+            return None;
+        }
+        self.default_value(fty, resolved)
+    }
+
     fn default_value(&self, fty: &Ty, schema: &Value) -> Option<TokenStream> {
-        if let Some(literal) = default_literal(fty, schema) {
+        if let Some(literal) = crate::defaults::default_literal(fty, schema) {
             return Some(quote! { ::std::option::Option::Some(#literal) });
         }
         let value = field(schema, "default")?;
@@ -1025,47 +1050,6 @@ impl TypeSpace<'_> {
         let json = value.to_string();
         let p = &self.private;
         Some(quote! { #p::serde_json::from_str(#json).ok() })
-    }
-}
-
-/// The schema's `default` as a Rust literal of the field's type, for scalar fields
-/// (strings, integers, numbers, booleans) whose default has that type.
-fn default_literal(fty: &Ty, schema: &Value) -> Option<TokenStream> {
-    let value = field(schema, "default")?;
-    if fty.nominal.is_some() || fty.nullable || fty.recursive {
-        return None;
-    }
-    let ty = fty.tokens.to_string().replace(' ', "");
-    match (ty.as_str(), value) {
-        ("::std::string::String", Value::String(s)) => {
-            Some(quote! { ::std::string::String::from(#s) })
-        }
-        ("bool", Value::Bool(b)) => Some(quote! { #b }),
-        ("i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64", Value::Number(n)) => {
-            let n = n.as_i64()?;
-            // A default the field's type cannot hold is the document's mistake: no
-            // default rather than code that does not compile.
-            let fits = match ty.as_str() {
-                "i8" => i8::try_from(n).is_ok(),
-                "i16" => i16::try_from(n).is_ok(),
-                "i32" => i32::try_from(n).is_ok(),
-                "u8" => u8::try_from(n).is_ok(),
-                "u16" => u16::try_from(n).is_ok(),
-                "u32" => u32::try_from(n).is_ok(),
-                "u64" => n >= 0,
-                _ => true,
-            };
-            if !fits {
-                return None;
-            }
-            let n = proc_macro2::Literal::i64_unsuffixed(n);
-            Some(quote! { #n })
-        }
-        ("f32" | "f64", Value::Number(n)) => {
-            let n = proc_macro2::Literal::f64_unsuffixed(n.as_f64()?);
-            Some(quote! { #n })
-        }
-        _ => None,
     }
 }
 

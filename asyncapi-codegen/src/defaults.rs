@@ -1,0 +1,113 @@
+//! An optional property's `default`: what an absent property decodes as. It is checked
+//! against the property's schema and the field's Rust type when the document is
+//! expanded, so a default that cannot be the field's value is a warning at its line,
+//! not a field that is silently `None` at run time. 2.x documents have their defaults
+//! checked by the specification check too (as the official parser does); 3.x leaves
+//! them to tools, so this is where a 3.x document hears about one.
+
+use jsonschema::Draft;
+use proc_macro2::TokenStream;
+use quote::quote;
+use serde_json::Value;
+
+use crate::resolve::field;
+use crate::types::Ty;
+
+/// Why the schema's `default` cannot be the field's value, if it cannot: it breaks the
+/// schema (type, `enum`, `const`, `format`, bounds, items), or the field's integer type
+/// cannot hold it. A schema with `$ref`s inside is checked for its own type only (its
+/// references are not followed here).
+pub(crate) fn default_problem(fty: &Ty, schema: &Value) -> Option<String> {
+    let default = field(schema, "default").filter(|d| !d.is_null())?;
+    if let Some(why) = integer_out_of_range(fty, default) {
+        return Some(why);
+    }
+    if contains_ref(schema) {
+        return type_mismatch(schema, default);
+    }
+    let validator = jsonschema::options()
+        .with_draft(Draft::Draft7)
+        .should_validate_formats(true)
+        .build(schema)
+        .ok()?;
+    let error = validator.iter_errors(default).next()?;
+    let at = error.instance_path().to_string();
+    Some(if at.is_empty() {
+        error.to_string()
+    } else {
+        format!("at `{at}`: {error}")
+    })
+}
+
+/// An integer default the field's Rust integer type cannot hold.
+fn integer_out_of_range(fty: &Ty, default: &Value) -> Option<String> {
+    let ty = fty.tokens.to_string();
+    let n = default.as_i64()?;
+    let fits = match ty.as_str() {
+        "i8" => i8::try_from(n).is_ok(),
+        "i16" => i16::try_from(n).is_ok(),
+        "i32" => i32::try_from(n).is_ok(),
+        "u8" => u8::try_from(n).is_ok(),
+        "u16" => u16::try_from(n).is_ok(),
+        "u32" => u32::try_from(n).is_ok(),
+        "u64" => n >= 0,
+        _ => true,
+    };
+    (!fits).then(|| format!("{n} does not fit the field's type `{ty}` (the schema's `format`)"))
+}
+
+/// The default's JSON type against the schema's `type` (one name or a list).
+fn type_mismatch(schema: &Value, default: &Value) -> Option<String> {
+    let types: Vec<&str> = match field(schema, "type")? {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+        _ => return None,
+    };
+    let matches = |t: &str| match t {
+        "string" => default.is_string(),
+        "integer" => default.is_i64() || default.is_u64(),
+        "number" => default.is_number(),
+        "boolean" => default.is_boolean(),
+        "array" => default.is_array(),
+        "object" => default.is_object(),
+        "null" => default.is_null(),
+        _ => true,
+    };
+    (!types.iter().any(|t| matches(t)))
+        .then(|| format!("{default} is not of type {}", types.join(" or ")))
+}
+
+fn contains_ref(schema: &Value) -> bool {
+    match schema {
+        Value::Object(map) => map.contains_key("$ref") || map.values().any(contains_ref),
+        Value::Array(items) => items.iter().any(contains_ref),
+        _ => false,
+    }
+}
+
+/// The schema's `default` as a Rust literal of the field's type, for scalar fields
+/// (strings, integers, numbers, booleans) whose default has that type.
+pub(crate) fn default_literal(fty: &Ty, schema: &Value) -> Option<TokenStream> {
+    let value = field(schema, "default")?;
+    if fty.nominal.is_some() || fty.nullable || fty.recursive {
+        return None;
+    }
+    let ty = fty.tokens.to_string().replace(' ', "");
+    match (ty.as_str(), value) {
+        ("::std::string::String", Value::String(s)) => {
+            Some(quote! { ::std::string::String::from(#s) })
+        }
+        ("bool", Value::Bool(b)) => Some(quote! { #b }),
+        ("i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64", Value::Number(n)) => {
+            // `default_problem` refused a default the type cannot hold.
+            let n = n.as_i64()?;
+            let n = proc_macro2::Literal::i64_unsuffixed(n);
+            Some(quote! { #n })
+        }
+        ("f32" | "f64", Value::Number(n)) => {
+            let n = proc_macro2::Literal::f64_unsuffixed(n.as_f64()?);
+            Some(quote! { #n })
+        }
+        _ => None,
+    }
+}
