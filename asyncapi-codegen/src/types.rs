@@ -534,28 +534,30 @@ impl<'p> TypeSpace<'p> {
             .unwrap_or_default();
         let additional =
             field(schema, "additionalProperties").map(|a| (at.child("additionalProperties"), a));
-        self.object_from_parts(r, at, schema, name, props, required, additional)
+        let parts = ObjectParts {
+            properties: props,
+            required,
+            additional,
+        };
+        self.object_from_parts(r, at, schema, name, parts)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn object_from_parts(
         &mut self,
         r: &Resolver,
         at: &NodeId,
         schema: &Value,
         name: &str,
-        props: Vec<(String, NodeId, &Value)>,
-        required: BTreeSet<String>,
-        additional: Option<(NodeId, &Value)>,
+        parts: ObjectParts<'_>,
     ) -> Ty {
         let p = self.private();
-        let additional_ty = match additional {
+        let additional_ty = match parts.additional {
             Some((aid, a @ Value::Object(_))) => {
                 Some(self.type_for(r, &aid, a, &format!("{name}Value")))
             }
             _ => None,
         };
-        if props.is_empty() {
+        if parts.properties.is_empty() {
             return match additional_ty {
                 Some(t) => {
                     let t = item_tokens(&t);
@@ -572,73 +574,10 @@ impl<'p> TypeSpace<'p> {
         let mut taken = HashSet::new();
         let mut fields = Vec::new();
         let mut all_optional = true;
-        for (prop, pid, pschema) in &props {
-            let field = unique_field(field_ident_text(prop), &mut taken);
-            let fty = self.type_for(
-                r,
-                pid,
-                pschema,
-                &format!("{type_name}{}", type_ident_text(prop)),
-            );
-            let resolved = match ref_of(pschema) {
-                Some(_) => r.resolve(pid, pschema).map_or(*pschema, |(_, v)| v),
-                None => *pschema,
-            };
-            let doc = doc_attrs(&[
-                text(resolved, "title").filter(|_| ref_of(pschema).is_none()),
-                text(resolved, "description"),
-                fty.note.as_deref(),
-            ]);
-            let fident = Ident::new(&field, Span::call_site());
-            let rename = (field != *prop).then(|| quote! { #[serde(rename = #prop)] });
-            let t = fty.field_tokens();
-            let is_required = required.contains(prop);
-            let field_tokens = if is_required && !fty.nullable {
-                all_optional = false;
-                quote! { #doc #rename pub #fident: #t, }
-            } else if is_required {
-                all_optional = false;
-                quote! { #doc #rename pub #fident: ::std::option::Option<#t>, }
-            } else if fty.nullable {
-                // Absent, `null` and a value are three things the schema tells apart:
-                // `None`, `Some(None)` and `Some(Some(v))`.
-                let skip = &self.skip_none_nullable;
-                quote! {
-                    #doc #rename
-                    #skip
-                    pub #fident: ::std::option::Option<::std::option::Option<#t>>,
-                }
-            } else if let Some(value) = self.checked_default(r, pid, pschema, &fty, resolved) {
-                // The document's `default` is what an absent property means.
-                let function = format!("__asyncapi_default_{}_{field}", type_name.to_snake_case());
-                let fname = Ident::new(&function, Span::call_site());
-                let present = runtime_item_path(&self.rt, "codec::present");
-                self.items.push(quote! {
-                    #[doc(hidden)]
-                    fn #fname() -> ::std::option::Option<#t> { #value }
-                });
-                let written = crate::resolve::field(resolved, "default")
-                    .map(Value::to_string)
-                    .unwrap_or_default();
-                let doc_default =
-                    format!(" Absent in a record: `{written}` (the schema's `default`).");
-                quote! {
-                    #doc
-                    #[doc = #doc_default]
-                    #rename
-                    #[serde(default = #function, deserialize_with = #present, skip_serializing_if = "::std::option::Option::is_none")]
-                    pub #fident: ::std::option::Option<#t>,
-                }
-            } else {
-                // Absent is `None`; `null` is rejected as the schema rejects it.
-                let skip = &self.skip_none_reject_null;
-                quote! {
-                    #doc #rename
-                    #skip
-                    pub #fident: ::std::option::Option<#t>,
-                }
-            };
-            fields.push(field_tokens);
+        for property in &parts.properties {
+            let required = parts.required.contains(&property.0);
+            all_optional &= !required;
+            fields.push(self.property_field(r, &type_name, property, required, &mut taken));
         }
         if let Some(t) = additional_ty {
             let t = item_tokens(&t);
@@ -665,6 +604,99 @@ impl<'p> TypeSpace<'p> {
             }
         });
         ty
+    }
+
+    /// The field of one property of struct `type_name`: its type, documentation, serde
+    /// name, and how absent and `null` decode (required, nullable, defaulted, optional).
+    fn property_field(
+        &mut self,
+        r: &Resolver,
+        type_name: &str,
+        (prop, pid, pschema): &(String, NodeId, &Value),
+        required: bool,
+        taken: &mut HashSet<String>,
+    ) -> TokenStream {
+        let field = unique_field(field_ident_text(prop), taken);
+        let fty = self.type_for(
+            r,
+            pid,
+            pschema,
+            &format!("{type_name}{}", type_ident_text(prop)),
+        );
+        let resolved = match ref_of(pschema) {
+            Some(_) => r.resolve(pid, pschema).map_or(*pschema, |(_, v)| v),
+            None => *pschema,
+        };
+        let doc = doc_attrs(&[
+            text(resolved, "title").filter(|_| ref_of(pschema).is_none()),
+            text(resolved, "description"),
+            fty.note.as_deref(),
+        ]);
+        let fident = Ident::new(&field, Span::call_site());
+        let rename = (field != *prop).then(|| quote! { #[serde(rename = #prop)] });
+        let t = fty.field_tokens();
+        if required && !fty.nullable {
+            return quote! { #doc #rename pub #fident: #t, };
+        }
+        if required {
+            return quote! { #doc #rename pub #fident: ::std::option::Option<#t>, };
+        }
+        if fty.nullable {
+            // Absent, `null` and a value are three things the schema tells apart:
+            // `None`, `Some(None)` and `Some(Some(v))`.
+            let skip = &self.skip_none_nullable;
+            return quote! {
+                #doc #rename
+                #skip
+                pub #fident: ::std::option::Option<::std::option::Option<#t>>,
+            };
+        }
+        if let Some(value) = self.checked_default(r, pid, pschema, &fty, resolved) {
+            let (doc_default, serde_default) =
+                self.default_function(type_name, &field, &t, value, resolved);
+            return quote! {
+                #doc
+                #doc_default
+                #rename
+                #serde_default
+                pub #fident: ::std::option::Option<#t>,
+            };
+        }
+        // Absent is `None`; `null` is rejected as the schema rejects it.
+        let skip = &self.skip_none_reject_null;
+        quote! {
+            #doc #rename
+            #skip
+            pub #fident: ::std::option::Option<#t>,
+        }
+    }
+
+    /// The document's `default` is what an absent property means: a hidden function
+    /// giving it, and the field's attributes documenting the default as written and
+    /// naming that function.
+    fn default_function(
+        &mut self,
+        type_name: &str,
+        field: &str,
+        field_ty: &TokenStream,
+        value: TokenStream,
+        resolved: &Value,
+    ) -> (TokenStream, TokenStream) {
+        let function = format!("__asyncapi_default_{}_{field}", type_name.to_snake_case());
+        let fname = Ident::new(&function, Span::call_site());
+        let present = runtime_item_path(&self.rt, "codec::present");
+        self.items.push(quote! {
+            #[doc(hidden)]
+            fn #fname() -> ::std::option::Option<#field_ty> { #value }
+        });
+        let written = crate::resolve::field(resolved, "default")
+            .map(Value::to_string)
+            .unwrap_or_default();
+        let doc_default = format!(" Absent in a record: `{written}` (the schema's `default`).");
+        (
+            quote! { #[doc = #doc_default] },
+            quote! { #[serde(default = #function, deserialize_with = #present, skip_serializing_if = "::std::option::Option::is_none")] },
+        )
     }
 
     fn all_of(&mut self, r: &Resolver, at: &NodeId, schema: &Value, n: usize, name: &str) -> Ty {
@@ -719,7 +751,12 @@ impl<'p> TypeSpace<'p> {
                 additional = Some((mid.child("additionalProperties"), a));
             }
         }
-        self.object_from_parts(r, at, schema, name, props, required, additional)
+        let parts = ObjectParts {
+            properties: props,
+            required,
+            additional,
+        };
+        self.object_from_parts(r, at, schema, name, parts)
     }
 
     fn enumeration(
@@ -1051,6 +1088,14 @@ impl TypeSpace<'_> {
         let p = &self.private;
         Some(quote! { #p::serde_json::from_str(#json).ok() })
     }
+}
+
+/// What a struct is made of: its properties (name, node, schema) in order, the names
+/// of the required ones, and its `additionalProperties` schema.
+struct ObjectParts<'a> {
+    properties: Vec<(String, NodeId, &'a Value)>,
+    required: BTreeSet<String>,
+    additional: Option<(NodeId, &'a Value)>,
 }
 
 /// A unique field name (`name_2`, `name_3`, ...).
