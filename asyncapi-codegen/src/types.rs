@@ -769,39 +769,7 @@ impl<'p> TypeSpace<'p> {
     ) -> Ty {
         let mut strings: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
         if strings.len() != values.len() || strings.is_empty() {
-            let non_null: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
-            if !non_null.is_empty() && non_null.iter().all(|v| v.is_i64()) {
-                return Ty::plain(quote! { i64 });
-            }
-            if !non_null.is_empty() && non_null.iter().all(|v| v.is_number()) {
-                return Ty::plain(quote! { f64 });
-            }
-            if !non_null.is_empty() && non_null.iter().all(|v| v.is_string()) {
-                // Strings plus `null`: a nullable string enum.
-                let mut s = schema.clone();
-                s["enum"] = Value::Array(non_null.into_iter().cloned().collect());
-                let mut t = self.enumeration(
-                    r,
-                    at,
-                    &s,
-                    s["enum"].as_array().cloned().unwrap_or_default().as_slice(),
-                    name,
-                );
-                t.nullable = true;
-                return t;
-            }
-            self.report.warn(r.error(
-                at,
-                "an `enum` mixing value types has no Rust enum equivalent; typed as any JSON value",
-            ));
-            let allowed = values
-                .iter()
-                .map(|v| format!("`{v}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            return self.fallback(&format!(
-                "Any JSON value: the `enum` mixes value types; allowed values: {allowed}."
-            ));
+            return self.non_string_enumeration(r, at, schema, values, name);
         }
         if strings.len() == 1 && name.is_empty() {
             return Ty {
@@ -826,6 +794,73 @@ impl<'p> TypeSpace<'p> {
             (format_ident!("{}", vname), *v)
         });
         let (vidents, values): (Vec<Ident>, Vec<&str>) = variants.unzip();
+        self.push_string_enum(schema, &ident, &vidents, &values);
+        let ty = Ty {
+            tokens: quote! { #ident },
+            nullable: false,
+            nominal: Some(type_name),
+            is_string: false,
+            note: None,
+            recursive: false,
+        };
+        self.by_node.insert(at.clone(), ty.clone());
+        ty
+    }
+
+    /// An `enum` that is not all strings: integers, numbers, strings and `null` (a
+    /// nullable string enum), or a mix (any JSON value, with a warning).
+    fn non_string_enumeration(
+        &mut self,
+        r: &Resolver,
+        at: &NodeId,
+        schema: &Value,
+        values: &[Value],
+        name: &str,
+    ) -> Ty {
+        let non_null: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+        if !non_null.is_empty() && non_null.iter().all(|v| v.is_i64()) {
+            return Ty::plain(quote! { i64 });
+        }
+        if !non_null.is_empty() && non_null.iter().all(|v| v.is_number()) {
+            return Ty::plain(quote! { f64 });
+        }
+        if !non_null.is_empty() && non_null.iter().all(|v| v.is_string()) {
+            // Strings plus `null`: a nullable string enum.
+            let mut s = schema.clone();
+            s["enum"] = Value::Array(non_null.into_iter().cloned().collect());
+            let mut t = self.enumeration(
+                r,
+                at,
+                &s,
+                s["enum"].as_array().cloned().unwrap_or_default().as_slice(),
+                name,
+            );
+            t.nullable = true;
+            return t;
+        }
+        self.report.warn(r.error(
+            at,
+            "an `enum` mixing value types has no Rust enum equivalent; typed as any JSON value",
+        ));
+        let allowed = values
+            .iter()
+            .map(|v| format!("`{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.fallback(&format!(
+            "Any JSON value: the `enum` mixes value types; allowed values: {allowed}."
+        ))
+    }
+
+    /// The Rust enum of a string `enum`: its variants, decoding through `FromStr`, and
+    /// `Default` when there is one value only.
+    fn push_string_enum(
+        &mut self,
+        schema: &Value,
+        ident: &Ident,
+        vidents: &[Ident],
+        values: &[&str],
+    ) {
         let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
         let derives = self.derive_attrs(Derives::FieldlessEnum);
         let rt = &self.rt;
@@ -857,7 +892,7 @@ impl<'p> TypeSpace<'p> {
 
         });
         // A single value (`const`, or a one-value `enum`) is the only value there is.
-        if let ([only], [value]) = (vidents.as_slice(), values.as_slice()) {
+        if let ([only], [value]) = (vidents, values) {
             let doc = format!(" `{value}`, the only value the document allows.");
             self.items.push(quote! {
                 impl ::std::default::Default for #ident {
@@ -868,16 +903,6 @@ impl<'p> TypeSpace<'p> {
                 }
             });
         }
-        let ty = Ty {
-            tokens: quote! { #ident },
-            nullable: false,
-            nominal: Some(type_name),
-            is_string: false,
-            note: None,
-            recursive: false,
-        };
-        self.by_node.insert(at.clone(), ty.clone());
-        ty
     }
 
     fn one_of(
@@ -922,38 +947,14 @@ impl<'p> TypeSpace<'p> {
         let mut taken = HashSet::new();
         let mut variants = Vec::new(); // (ident, type, tag value, resolved schema)
         for &i in &real {
-            let mid = &member_ids[i];
-            let raw = r.get(mid).unwrap_or(&NULL);
-            let (target, resolved) = (&members[i].0, members[i].1);
-            let ref_name = ref_of(raw).and_then(|_| target.last_segment());
-            let tag = match &discriminator {
-                Some((prop, mapping)) => mapping
-                    .iter()
-                    .find(|(_, target_ref)| ref_of(raw) == Some(target_ref.as_str()))
-                    .map(|(k, _)| k.clone())
-                    .or_else(|| const_of(resolved, prop))
-                    .or_else(|| ref_name.clone()),
-                None => tag_property
-                    .as_ref()
-                    .and_then(|prop| const_of(resolved, prop)),
+            let tags = Tags {
+                discriminator: discriminator.as_ref(),
+                property: tag_property.as_deref(),
             };
-            // A member is named by what the document calls it: its `$ref` name, its
-            // title, the tag value it pins (`method: card` → `Card`), else its position.
-            let tag_name = tag.as_deref().map(type_ident_text);
-            let hint = match &tag_name {
-                Some(t) => format!("{type_name}{t}"),
-                None => format!("{type_name}Variant{}", i + 1),
-            };
-            let vt = self.type_for(r, mid, raw, &hint);
-            let vname = ref_name
-                .as_deref()
-                .or(text(resolved, "title"))
-                .map(type_ident_text)
-                .or(tag_name)
-                .or_else(|| vt.nominal.clone())
-                .unwrap_or_else(|| primitive_variant_name(resolved, i));
+            let (vname, vt, tag) =
+                self.one_of_member(r, &type_name, (i, &member_ids[i]), &members[i], tags);
             let vname = unique(vname, &mut taken);
-            variants.push((format_ident!("{}", vname), vt, tag, resolved));
+            variants.push((format_ident!("{}", vname), vt, tag, members[i].1));
         }
         self.in_progress.pop();
         let doc = doc_attrs(&[text(schema, "title"), text(schema, "description")]);
@@ -983,6 +984,45 @@ impl<'p> TypeSpace<'p> {
             .collect();
         self.tagged_enum(&ident, doc, decls.collect(), &prop, &tagged);
         ty
+    }
+
+    /// One member of a `oneOf`/`anyOf` (number `i`, at `member_id`, resolving to
+    /// `target`): its variant name, type and tag value. A member is named by what the
+    /// document calls it: its `$ref` name, its title, the tag value it pins
+    /// (`method: card` → `Card`), else its position.
+    fn one_of_member(
+        &mut self,
+        r: &Resolver,
+        type_name: &str,
+        (i, member_id): (usize, &NodeId),
+        (target, resolved): &(NodeId, &Value),
+        tags: Tags<'_>,
+    ) -> (String, Ty, Option<String>) {
+        let raw = r.get(member_id).unwrap_or(&NULL);
+        let ref_name = ref_of(raw).and_then(|_| target.last_segment());
+        let tag = match tags.discriminator {
+            Some((prop, mapping)) => mapping
+                .iter()
+                .find(|(_, target_ref)| ref_of(raw) == Some(target_ref.as_str()))
+                .map(|(k, _)| k.clone())
+                .or_else(|| const_of(resolved, prop))
+                .or_else(|| ref_name.clone()),
+            None => tags.property.and_then(|prop| const_of(resolved, prop)),
+        };
+        let tag_name = tag.as_deref().map(type_ident_text);
+        let hint = match &tag_name {
+            Some(t) => format!("{type_name}{t}"),
+            None => format!("{type_name}Variant{}", i + 1),
+        };
+        let vt = self.type_for(r, member_id, raw, &hint);
+        let vname = ref_name
+            .as_deref()
+            .or(text(resolved, "title"))
+            .map(type_ident_text)
+            .or(tag_name)
+            .or_else(|| vt.nominal.clone())
+            .unwrap_or_else(|| primitive_variant_name(resolved, i));
+        (vname, vt, tag)
     }
 
     /// A `oneOf` enum tagged by `prop`: decoding reads the tag and decodes the variant
@@ -1088,6 +1128,14 @@ impl TypeSpace<'_> {
         let p = &self.private;
         Some(quote! { #p::serde_json::from_str(#json).ok() })
     }
+}
+
+/// How the members of a `oneOf` are told apart: the schema's `discriminator` (its
+/// property and mapping), or a property every member pins to a distinct constant.
+#[derive(Clone, Copy)]
+struct Tags<'a> {
+    discriminator: Option<&'a (String, Vec<(String, String)>)>,
+    property: Option<&'a str>,
 }
 
 /// What a struct is made of: its properties (name, node, schema) in order, the names
