@@ -638,96 +638,35 @@ impl<'r> Normalizer<'r, '_> {
         if let Some(&i) = self.message_index.get(&mid) {
             return Some(i);
         }
-        let m = self.apply_traits(&mid, raw, self.major >= 3);
-        // Nodes of merged sub-objects: from the message when it has the field, else from
-        // the trait it came from.
-        // Where a merged field is written (not followed: a `$ref` there names the type):
-        // in the message when it has the field, else in the trait it came from.
-        let field_node = |n: &mut Self, field: &str| -> Option<(NodeId, Value)> {
-            m.get(field)?;
-            if raw.get(field).is_some() {
-                let id = mid.child(field);
-                let v = n.r.get(&id).cloned()?;
-                return Some((id, v));
-            }
-            let traits = raw
-                .get("traits")
-                .and_then(Value::as_array)
-                .map(Vec::len)
-                .unwrap_or(0);
-            for i in (0..traits).rev() {
-                let tid = n.r.follow(&mid.child("traits").index(i)).ok()?;
-                if let Some(v) = n.r.get(&tid).and_then(|t| t.get(field)).cloned() {
-                    return Some((tid.child(field), v));
-                }
-            }
-            None
+        let merged = self.apply_traits(&mid, raw, self.major >= 3);
+        let written = WrittenMessage {
+            id: &mid,
+            raw,
+            merged: &merged,
         };
         let component_name = mid
             .pointer
             .contains("/messages/")
             .then(|| mid.last_segment())
             .flatten();
-        let name = str_at(&m, "messageId")
-            .or_else(|| str_at(&m, "name"))
+        let name = str_at(&merged, "messageId")
+            .or_else(|| str_at(&merged, "name"))
             .or(component_name)
             .unwrap_or_else(|| fallback_name.to_owned());
-        let (payload, payload_format) = match m.get("payload") {
-            None => (None, PayloadFormat::JsonSchema),
-            Some(p) => {
-                let fmt = str_at(&m, "schemaFormat").or_else(|| str_at(p, "schemaFormat"));
-                let is_multi_format =
-                    self.major >= 3 && p.get("schemaFormat").is_some() && p.get("schema").is_some();
-                let format = match fmt {
-                    Some(f) if !is_json_schema_format(&f) => PayloadFormat::Opaque(f),
-                    _ => PayloadFormat::JsonSchema,
-                };
-                if format != PayloadFormat::JsonSchema {
-                    (None, format)
-                } else {
-                    let base = field_node(self, "payload");
-                    let node = match (is_multi_format, base) {
-                        (true, Some((id, _))) => self
-                            .r
-                            .follow(&id)
-                            .ok()
-                            .map(|t| t.child("schema"))
-                            .and_then(|id| Some((id.clone(), self.r.get(&id)?.clone()))),
-                        (false, base) => base,
-                        (_, None) => None,
-                    };
-                    (node, format)
-                }
-            }
-        };
+        let (payload, payload_format) = self.message_payload(&written);
         let opaque = payload_format != PayloadFormat::JsonSchema;
-        let headers = field_node(self, "headers").and_then(|(id, v)| {
-            let followed = self.r.follow(&id).ok()?;
-            if self.major >= 3
-                && self
-                    .r
-                    .get(&followed)
-                    .is_some_and(|v| v.get("schemaFormat").is_some())
-            {
-                let sid = followed.child("schema");
-                return Some((sid.clone(), self.r.get(&sid)?.clone()));
-            }
-            Some((id, v))
-        });
+        let headers = self.message_headers(&written);
         // An Avro (or other non-JSON) message keeps its key in the same format: opaque.
         let key = if opaque {
             None
         } else {
-            field_node(self, "bindings")
-                .and_then(|(bid, _)| self.r.follow(&bid).ok())
-                .and_then(|bid| self.r.follow(&bid.child("kafka")).ok())
-                .map(|kid| kid.child("key"))
-                .and_then(|kid| Some((kid.clone(), self.r.get(&kid)?.clone())))
+            self.kafka_key(&written)
         };
-        let correlation_id = field_node(self, "correlationId")
+        let correlation_id = self
+            .merged_field(&written, "correlationId")
             .and_then(|(cid, _)| self.node(&cid))
             .and_then(|(_, c)| str_at(c, "location"));
-        let content_type = str_at(&m, "contentType")
+        let content_type = str_at(&merged, "contentType")
             .or_else(|| self.default_content_type.clone())
             .unwrap_or_else(|| {
                 if opaque {
@@ -739,19 +678,100 @@ impl<'r> Normalizer<'r, '_> {
         self.messages.push(Message {
             name,
             node: mid.clone(),
-            title: str_at(&m, "title"),
-            summary: str_at(&m, "summary"),
-            description: str_at(&m, "description"),
+            title: str_at(&merged, "title"),
+            summary: str_at(&merged, "summary"),
+            description: str_at(&merged, "description"),
             content_type,
             payload,
             payload_format,
             headers,
             key,
             correlation_id,
-            examples: message_examples(&m),
+            examples: message_examples(&merged),
         });
         self.message_index.insert(mid, self.messages.len() - 1);
         Some(self.messages.len() - 1)
+    }
+
+    /// Where a merged field of a message is written (not followed: a `$ref` there names
+    /// the type): in the message when it has the field, else in the last trait that does.
+    fn merged_field(&self, message: &WrittenMessage<'_>, field: &str) -> Option<(NodeId, Value)> {
+        message.merged.get(field)?;
+        if message.raw.get(field).is_some() {
+            let id = message.id.child(field);
+            let v = self.r.get(&id).cloned()?;
+            return Some((id, v));
+        }
+        let traits = message
+            .raw
+            .get("traits")
+            .and_then(Value::as_array)
+            .map(Vec::len)
+            .unwrap_or(0);
+        for i in (0..traits).rev() {
+            let tid = self.r.follow(&message.id.child("traits").index(i)).ok()?;
+            if let Some(v) = self.r.get(&tid).and_then(|t| t.get(field)).cloned() {
+                return Some((tid.child(field), v));
+            }
+        }
+        None
+    }
+
+    /// The payload schema (a 3.x multi-format schema's `schema`) and its format; no
+    /// schema for a format other than JSON Schema.
+    fn message_payload(
+        &self,
+        message: &WrittenMessage<'_>,
+    ) -> (Option<(NodeId, Value)>, PayloadFormat) {
+        let Some(p) = message.merged.get("payload") else {
+            return (None, PayloadFormat::JsonSchema);
+        };
+        let fmt = str_at(message.merged, "schemaFormat").or_else(|| str_at(p, "schemaFormat"));
+        let is_multi_format =
+            self.major >= 3 && p.get("schemaFormat").is_some() && p.get("schema").is_some();
+        let format = match fmt {
+            Some(f) if !is_json_schema_format(&f) => PayloadFormat::Opaque(f),
+            _ => PayloadFormat::JsonSchema,
+        };
+        if format != PayloadFormat::JsonSchema {
+            return (None, format);
+        }
+        let base = self.merged_field(message, "payload");
+        let node = match (is_multi_format, base) {
+            (true, Some((id, _))) => self
+                .r
+                .follow(&id)
+                .ok()
+                .map(|t| t.child("schema"))
+                .and_then(|id| Some((id.clone(), self.r.get(&id)?.clone()))),
+            (false, base) => base,
+            (_, None) => None,
+        };
+        (node, format)
+    }
+
+    /// The headers schema (a 3.x multi-format schema's `schema`).
+    fn message_headers(&self, message: &WrittenMessage<'_>) -> Option<(NodeId, Value)> {
+        let (id, v) = self.merged_field(message, "headers")?;
+        let followed = self.r.follow(&id).ok()?;
+        if self.major >= 3
+            && self
+                .r
+                .get(&followed)
+                .is_some_and(|v| v.get("schemaFormat").is_some())
+        {
+            let sid = followed.child("schema");
+            return Some((sid.clone(), self.r.get(&sid)?.clone()));
+        }
+        Some((id, v))
+    }
+
+    /// The Kafka message binding's `key` schema.
+    fn kafka_key(&self, message: &WrittenMessage<'_>) -> Option<(NodeId, Value)> {
+        let (bid, _) = self.merged_field(message, "bindings")?;
+        let bid = self.r.follow(&bid).ok()?;
+        let kid = self.r.follow(&bid.child("kafka")).ok()?.child("key");
+        Some((kid.clone(), self.r.get(&kid)?.clone()))
     }
 }
 
@@ -810,6 +830,13 @@ pub fn header_of_location(location: &str) -> Option<String> {
         return None;
     }
     Some(pointer.replace("~1", "/").replace("~0", "~"))
+}
+
+/// A message as written (its node and value) and merged with its traits.
+struct WrittenMessage<'a> {
+    id: &'a NodeId,
+    raw: &'a Value,
+    merged: &'a Value,
 }
 
 /// `{name}` placeholders of an address or URL, in order.
