@@ -418,123 +418,156 @@ impl<'r> Normalizer<'r, '_> {
     }
 
     fn v3_channels_and_operations(&mut self) -> (Vec<Channel>, Vec<Operation>) {
-        let mut channels = Vec::new();
-        let mut channel_nodes: HashMap<NodeId, usize> = HashMap::new();
-        // Messages of a channel, keyed by the node of each entry (operations point at them).
-        let mut channel_message_nodes: HashMap<NodeId, usize> = HashMap::new();
-        if let Some((list, v)) = self.node(&self.root.child("channels")) {
-            for key in keys(v) {
-                let Some((cid, c)) = self.node(&list.child(&key)) else {
-                    continue;
-                };
-                let address = match c.get("address") {
-                    Some(Value::String(a)) => Some(a.clone()),
-                    _ => None,
-                };
-                let mut channel = self.channel_base(key.clone(), cid.clone(), c, address);
-                if let Some(msgs) = c.get("messages").and_then(Value::as_object) {
-                    for mkey in msgs.keys() {
-                        let entry = cid.child("messages").child(mkey);
-                        if let Some(m) = self.message(&entry, &mkey.to_upper_camel_case()) {
-                            channel_message_nodes.insert(entry.clone(), m);
-                            if let Ok(target) = self.r.follow(&entry) {
-                                channel_message_nodes.insert(target, m);
-                            }
-                            if !channel.messages.contains(&m) {
-                                channel.messages.push(m);
-                            }
-                        }
-                    }
-                }
-                channel_nodes.insert(cid.clone(), channels.len());
-                channel_nodes.insert(list.child(&key), channels.len());
-                channels.push(channel);
-            }
-        }
+        let channels = self.v3_channels();
         let mut operations = Vec::new();
         if let Some((list, v)) = self.node(&self.root.child("operations")) {
             for key in keys(v) {
-                let Some((oid, op)) = self.node(&list.child(&key)) else {
-                    continue;
-                };
-                let op = self.apply_traits(&oid, op, true);
-                let action = match op.get("action").and_then(Value::as_str) {
-                    Some("send") => Action::Send,
-                    Some("receive") => Action::Receive,
-                    other => {
-                        let found = match other {
-                            Some(action) => format!("action `{action}`"),
-                            None => "no `action`".to_owned(),
-                        };
-                        self.report.error(
-                            self.r
-                                .error(
-                                    &oid.child("action"),
-                                    format!("operation `{key}` has {found}"),
-                                )
-                                .help("set `action` to `send` or `receive`"),
-                        );
-                        continue;
-                    }
-                };
-                let Ok(cnode) = self.r.follow(&oid.child("channel")) else {
-                    let e = self.r.follow(&oid.child("channel")).unwrap_err();
-                    self.report.error(e);
-                    continue;
-                };
-                let Some(&channel) = channel_nodes.get(&cnode) else {
-                    self.report.error(
-                        self.r
-                            .error(
-                                &oid.child("channel"),
-                                format!(
-                                    "operation `{key}` does not reference a channel of `channels`"
-                                ),
-                            )
-                            .help("write `channel: { $ref: '#/channels/<channelId>' }`"),
-                    );
-                    continue;
-                };
-                let mut messages = Vec::new();
-                match op.get("messages").and_then(Value::as_array) {
-                    Some(list) => {
-                        for i in 0..list.len() {
-                            let at = oid.child("messages").index(i);
-                            let target = self.r.follow(&at).ok();
-                            let found = target
-                                .as_ref()
-                                .and_then(|t| channel_message_nodes.get(t))
-                                .or_else(|| channel_message_nodes.get(&at));
-                            match found {
-                                Some(&m) if channels[channel].messages.contains(&m) => messages.push(m),
-                                _ => self.report.error(
-                                    self.r
-                                        .error(&at, format!("operation `{key}` lists a message that is not one of channel `{}`'s messages", channels[channel].id))
-                                        .help(format!("reference a message of the channel, e.g. `$ref: '#/channels/{}/messages/<name>'`", channels[channel].id.replace('/', "~1"))),
-                                ),
-                            }
-                        }
-                    }
-                    // No list: the operation covers every message of the channel.
-                    None => messages = channels[channel].messages.clone(),
+                if let Some(operation) = self.v3_operation(&list, key, &channels) {
+                    operations.push(operation);
                 }
-                let reply = self.reply(&oid, &key, &channel_nodes);
-                operations.push(Operation {
-                    id: key.clone(),
-                    node: oid,
-                    action,
-                    channel,
-                    messages,
-                    title: str_at(&op, "title"),
-                    summary: str_at(&op, "summary"),
-                    description: str_at(&op, "description"),
-                    group_id: binding_const(op.pointer("/bindings/kafka/groupId")),
-                    client_id: binding_const(op.pointer("/bindings/kafka/clientId")),
-                    reply,
-                });
             }
         }
-        (channels, operations)
+        (channels.channels, operations)
+    }
+
+    /// The channels of a 3.x document, with the nodes operations reach them and their
+    /// messages by.
+    fn v3_channels(&mut self) -> V3Channels {
+        let mut found = V3Channels::default();
+        let Some((list, v)) = self.node(&self.root.child("channels")) else {
+            return found;
+        };
+        for key in keys(v) {
+            let Some((cid, c)) = self.node(&list.child(&key)) else {
+                continue;
+            };
+            let address = match c.get("address") {
+                Some(Value::String(a)) => Some(a.clone()),
+                _ => None,
+            };
+            let mut channel = self.channel_base(key.clone(), cid.clone(), c, address);
+            if let Some(msgs) = c.get("messages").and_then(Value::as_object) {
+                for mkey in msgs.keys() {
+                    let entry = cid.child("messages").child(mkey);
+                    if let Some(m) = self.message(&entry, &mkey.to_upper_camel_case()) {
+                        found.message_nodes.insert(entry.clone(), m);
+                        if let Ok(target) = self.r.follow(&entry) {
+                            found.message_nodes.insert(target, m);
+                        }
+                        if !channel.messages.contains(&m) {
+                            channel.messages.push(m);
+                        }
+                    }
+                }
+            }
+            found
+                .channel_nodes
+                .insert(cid.clone(), found.channels.len());
+            found
+                .channel_nodes
+                .insert(list.child(&key), found.channels.len());
+            found.channels.push(channel);
+        }
+        found
+    }
+
+    /// Operation `key` of a 3.x document; `None` (with the error reported) when its
+    /// action or channel is wrong.
+    fn v3_operation(
+        &mut self,
+        list: &NodeId,
+        key: String,
+        channels: &V3Channels,
+    ) -> Option<Operation> {
+        let (oid, op) = self.node(&list.child(&key))?;
+        let op = self.apply_traits(&oid, op, true);
+        let action = self.operation_action(&oid, &key, &op)?;
+        let channel = match self.r.follow(&oid.child("channel")) {
+            Ok(cnode) => channels.channel_nodes.get(&cnode).copied(),
+            Err(e) => {
+                self.report.error(e);
+                return None;
+            }
+        };
+        let Some(channel) = channel else {
+            self.report.error(
+                self.r
+                    .error(
+                        &oid.child("channel"),
+                        format!("operation `{key}` does not reference a channel of `channels`"),
+                    )
+                    .help("write `channel: { $ref: '#/channels/<channelId>' }`"),
+            );
+            return None;
+        };
+        let messages =
+            self.operation_messages(&oid, &key, &op, &channels.channels[channel], channels);
+        let reply = self.reply(&oid, &key, &channels.channel_nodes);
+        Some(Operation {
+            id: key,
+            node: oid,
+            action,
+            channel,
+            messages,
+            title: str_at(&op, "title"),
+            summary: str_at(&op, "summary"),
+            description: str_at(&op, "description"),
+            group_id: binding_const(op.pointer("/bindings/kafka/groupId")),
+            client_id: binding_const(op.pointer("/bindings/kafka/clientId")),
+            reply,
+        })
+    }
+
+    /// `send` or `receive`; anything else is reported.
+    fn operation_action(&mut self, oid: &NodeId, key: &str, op: &Value) -> Option<Action> {
+        let found = match op.get("action").and_then(Value::as_str) {
+            Some("send") => return Some(Action::Send),
+            Some("receive") => return Some(Action::Receive),
+            Some(action) => format!("action `{action}`"),
+            None => "no `action`".to_owned(),
+        };
+        self.report.error(
+            self.r
+                .error(
+                    &oid.child("action"),
+                    format!("operation `{key}` has {found}"),
+                )
+                .help("set `action` to `send` or `receive`"),
+        );
+        None
+    }
+
+    /// The messages an operation lists (each must be one of its channel's), or all of
+    /// its channel's when it lists none.
+    fn operation_messages(
+        &mut self,
+        oid: &NodeId,
+        key: &str,
+        op: &Value,
+        channel: &Channel,
+        channels: &V3Channels,
+    ) -> Vec<usize> {
+        let Some(list) = op.get("messages").and_then(Value::as_array) else {
+            return channel.messages.clone();
+        };
+        let mut messages = Vec::new();
+        for i in 0..list.len() {
+            let at = oid.child("messages").index(i);
+            let target = self.r.follow(&at).ok();
+            let found = target
+                .as_ref()
+                .and_then(|t| channels.message_nodes.get(t))
+                .or_else(|| channels.message_nodes.get(&at));
+            match found {
+                Some(&m) if channel.messages.contains(&m) => messages.push(m),
+                _ => self.report.error(
+                    self.r
+                        .error(&at, format!("operation `{key}` lists a message that is not one of channel `{}`'s messages", channel.id))
+                        .help(format!("reference a message of the channel, e.g. `$ref: '#/channels/{}/messages/<name>'`", channel.id.replace('/', "~1"))),
+                ),
+            }
+        }
+        messages
     }
 
     /// The `reply` of operation `key`: its channel and where the requester names its
@@ -830,6 +863,16 @@ pub fn header_of_location(location: &str) -> Option<String> {
         return None;
     }
     Some(pointer.replace("~1", "/").replace("~0", "~"))
+}
+
+/// The channels of a 3.x document, and how operations reach them and their messages:
+/// by the node of the channel (or of its entry under `channels`), and by the node of
+/// each message entry (or what it refers to).
+#[derive(Default)]
+struct V3Channels {
+    channels: Vec<Channel>,
+    channel_nodes: HashMap<NodeId, usize>,
+    message_nodes: HashMap<NodeId, usize>,
 }
 
 /// A message as written (its node and value) and merged with its traits.
