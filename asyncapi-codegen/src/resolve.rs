@@ -224,35 +224,7 @@ impl Resolver {
         let file = if file_part.is_empty() {
             at.file
         } else {
-            let base = self
-                .files
-                .get(at.file)
-                .map(|f| base_dir(&f.path))
-                .unwrap_or_default();
-            let path = ref_path(&base, file_part);
-            if !path.exists() {
-                return Err(self
-                    .error(&here, format!("`$ref` `{reference}` names the file `{}`, which does not exist", path.display()))
-                    .help("relative references are resolved against the directory of the file that contains them"));
-            }
-            let key = file_key(&path);
-            match self.by_path.get(&key) {
-                Some(&i) => i,
-                None => {
-                    let mut d = self.failed.get(&key).cloned().unwrap_or_else(|| {
-                        // Loaded up front unless it appeared since: say so plainly.
-                        self.error(
-                            &here,
-                            format!(
-                                "`{}` was not readable when the document was loaded",
-                                path.display()
-                            ),
-                        )
-                    });
-                    d.message = format!("in the file referenced by `{reference}`: {}", d.message);
-                    return Err(d);
-                }
-            }
+            self.referenced_file(at, &here, reference, file_part)?
         };
         let pointer = percent_decode_str(fragment)
             .decode_utf8_lossy()
@@ -290,6 +262,45 @@ impl Resolver {
                 .help(help));
         };
         Ok((target, value))
+    }
+
+    /// The index of the file a `$ref` (written at `here`, in the file of `at`) names
+    /// before its `#`: relative to the directory of the file that contains it, and
+    /// loaded with the document.
+    fn referenced_file(
+        &self,
+        at: &NodeId,
+        here: &NodeId,
+        reference: &str,
+        file_part: &str,
+    ) -> Result<usize, Diagnostic> {
+        let base = self
+            .files
+            .get(at.file)
+            .map(|f| base_dir(&f.path))
+            .unwrap_or_default();
+        let path = ref_path(&base, file_part);
+        if !path.exists() {
+            return Err(self
+                .error(here, format!("`$ref` `{reference}` names the file `{}`, which does not exist", path.display()))
+                .help("relative references are resolved against the directory of the file that contains them"));
+        }
+        let key = file_key(&path);
+        if let Some(&i) = self.by_path.get(&key) {
+            return Ok(i);
+        }
+        let mut d = self.failed.get(&key).cloned().unwrap_or_else(|| {
+            // Loaded up front unless it appeared since: say so plainly.
+            self.error(
+                here,
+                format!(
+                    "`{}` was not readable when the document was loaded",
+                    path.display()
+                ),
+            )
+        });
+        d.message = format!("in the file referenced by `{reference}`: {}", d.message);
+        Err(d)
     }
 
     /// The node a pointer names, read as the document means it: a reference on the way

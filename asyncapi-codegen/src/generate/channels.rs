@@ -60,13 +60,7 @@ impl Generator<'_> {
             c.summary.as_deref(),
             c.description.as_deref(),
         ]);
-        let carried = format!("channel `{id}` carries {}", self.carried_list(c, messages));
-        let check_trait = format_ident!("{}CarriesMessage", channel_type_name(c));
-        let on_unimpl_msg = format!("`{{Self}}` is not a message of channel `{id}`");
-        let on_unimpl_note = format!("{carried}; the handler's first parameter must be that type");
-        let carried_impls: Vec<TokenStream> = std::iter::once(message_ty.clone())
-            .map(|t| quote! { impl #check_trait for #t { fn __from_message(message: #message_ty) -> Self { message } } })
-            .collect();
+        let carries = self.carries_message(c, messages, &message_ty);
         quote! {
             #doc
             #[doc = ""]
@@ -91,6 +85,25 @@ impl Generator<'_> {
 
             #params_item
 
+            #carries
+        }
+    }
+
+    /// The hidden `<Channel>CarriesMessage` trait, implemented by the channel's message
+    /// type only: a listener whose first parameter is another type fails on it, with
+    /// one error that names the channel's message.
+    fn carries_message(
+        &self,
+        c: &Channel,
+        messages: &[MessageCode],
+        message_ty: &TokenStream,
+    ) -> TokenStream {
+        let id = &c.id;
+        let carried = format!("channel `{id}` carries {}", self.carried_list(c, messages));
+        let check_trait = format_ident!("{}CarriesMessage", channel_type_name(c));
+        let on_unimpl_msg = format!("`{{Self}}` is not a message of channel `{id}`");
+        let on_unimpl_note = format!("{carried}; the handler's first parameter must be that type");
+        quote! {
             #[doc(hidden)]
             #[diagnostic::on_unimplemented(message = #on_unimpl_msg, label = "not a message of this channel", note = #on_unimpl_note)]
             pub trait #check_trait: ::std::marker::Sized {
@@ -99,7 +112,7 @@ impl Generator<'_> {
                 /// message above) and nowhere else.
                 fn __from_message(message: #message_ty) -> Self;
             }
-            #(#carried_impls)*
+            impl #check_trait for #message_ty { fn __from_message(message: #message_ty) -> Self { message } }
         }
     }
 

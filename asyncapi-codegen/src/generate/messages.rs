@@ -129,39 +129,8 @@ impl Generator<'_> {
                 } else {
                     base_name.clone()
                 });
+                let (inner, codec, why) = wrapped_payload(m, payload.as_ref(), bytes, &rt);
                 let ident = format_ident!("{}", newtype);
-                let (inner, codec, why) = match &payload {
-                    Some(t) => {
-                        let tt = &t.tokens;
-                        let inner = if t.nullable {
-                            quote! { ::std::option::Option<#tt> }
-                        } else {
-                            quote! { #tt }
-                        };
-                        let why = match &t.nominal {
-                            Some(n) => format!(" The payload type `{n}` is already another message's type, so this message wraps it."),
-                            None => " The payload schema is not an object of its own, so the message wraps it.".to_owned(),
-                        };
-                        (inner, codec_for(m, t), why)
-                    }
-                    None if bytes && m.payload_format == PayloadFormat::JsonSchema => (
-                        quote! { ::std::vec::Vec<u8> },
-                        Codec::Bytes,
-                        " The payload is `application/octet-stream`: carried as raw bytes.".to_owned(),
-                    ),
-                    None => match &m.payload_format {
-                        PayloadFormat::Opaque(f) => (
-                            quote! { ::std::vec::Vec<u8> },
-                            Codec::Bytes,
-                            format!(" The payload's `schemaFormat` (`{f}`) is not JSON Schema: it is carried as raw bytes."),
-                        ),
-                        PayloadFormat::JsonSchema => (
-                            quote! { #p::serde_json::Value },
-                            Codec::Json,
-                            " The message declares no payload schema: any JSON value.".to_owned(),
-                        ),
-                    },
-                };
                 let krate = serde_crate_path(&rt);
                 let separator = (!doc.is_empty()).then(|| quote! { #[doc = ""] });
                 self.types.push_item(quote! {
@@ -327,4 +296,46 @@ pub(super) fn tag_property(payloads: &[&Value]) -> Option<(String, Vec<String>)>
         }
     }
     None
+}
+
+/// What a message's newtype wraps, its codec, and the sentence saying why it wraps:
+/// the payload's type when another message has it or it is not an object of its own,
+/// raw bytes for `application/octet-stream` or a `schemaFormat` other than JSON Schema,
+/// any JSON value when there is no payload schema.
+fn wrapped_payload(
+    m: &Message,
+    payload: Option<&Ty>,
+    bytes: bool,
+    p: &TokenStream,
+) -> (TokenStream, Codec, String) {
+    if let Some(t) = payload {
+        let tt = &t.tokens;
+        let inner = if t.nullable {
+            quote! { ::std::option::Option<#tt> }
+        } else {
+            quote! { #tt }
+        };
+        let why = match &t.nominal {
+            Some(n) => format!(" The payload type `{n}` is already another message's type, so this message wraps it."),
+            None => " The payload schema is not an object of its own, so the message wraps it.".to_owned(),
+        };
+        return (inner, codec_for(m, t), why);
+    }
+    match &m.payload_format {
+        PayloadFormat::JsonSchema if bytes => (
+            quote! { ::std::vec::Vec<u8> },
+            Codec::Bytes,
+            " The payload is `application/octet-stream`: carried as raw bytes.".to_owned(),
+        ),
+        PayloadFormat::Opaque(f) => (
+            quote! { ::std::vec::Vec<u8> },
+            Codec::Bytes,
+            format!(" The payload's `schemaFormat` (`{f}`) is not JSON Schema: it is carried as raw bytes."),
+        ),
+        PayloadFormat::JsonSchema => (
+            quote! { #p::serde_json::Value },
+            Codec::Json,
+            " The message declares no payload schema: any JSON value.".to_owned(),
+        ),
+    }
 }
