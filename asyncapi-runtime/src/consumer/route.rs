@@ -275,6 +275,96 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
         C::Parameters::from_values(&values).map_err(|e| e.to_string())
     }
 
+    /// The record's channel parameters, or the dead letter of a record no handler can
+    /// take: unreadable headers, a topic that does not match the channel, a key or
+    /// headers that break the channel's types. None of these is retried.
+    fn admit(&self, record: &Record<'_>) -> Result<C::Parameters, Outcome> {
+        let dead = |error: String| Outcome::Dead {
+            reason: DeadReason::DecodeError,
+            error,
+            attempts: 0,
+        };
+        if let Some(error) = &record.unreadable {
+            return Err(dead(error.clone()));
+        }
+        let parameters = self.parameters(&record.topic).map_err(dead)?;
+        check_key_and_headers::<C>(record).map_err(dead)?;
+        Ok(parameters)
+    }
+
+    /// Hands the record to the handler until it succeeds, fails permanently or runs out
+    /// of attempts (then dead-lettered), waiting out the backoff between attempts;
+    /// abandoned when the consumer stops meanwhile.
+    async fn attempts(
+        &self,
+        record: &Record<'_>,
+        parameters: C::Parameters,
+        settings: &HandlingSettings,
+        intake_closed: &CancellationToken,
+    ) -> Outcome {
+        let max_attempts = self
+            .options
+            .max_attempts
+            .unwrap_or(settings.retry.max_attempts)
+            .max(1);
+        let time_limit = self.options.timeout.unwrap_or(settings.handler_timeout);
+        let mut attempt = 1;
+        loop {
+            // Decoded again per attempt: the handler consumes the message.
+            let message = match self.decode(record, settings.validate) {
+                Ok(m) => m,
+                Err((reason, error)) => {
+                    return Outcome::Dead {
+                        reason,
+                        error,
+                        attempts: attempt - 1,
+                    }
+                }
+            };
+            let context = MessageContext {
+                topic: record.topic.clone(),
+                partition: record.partition,
+                offset: record.offset,
+                timestamp: record.timestamp,
+                key: record.key.clone(),
+                headers: record.headers.clone(),
+                parameters: parameters.clone(),
+                attempt,
+                state: settings.state.clone(),
+            };
+            let (reason, error) = match self.call_once(message, context, time_limit).await {
+                Ok(()) => return Outcome::Done,
+                Err((_, e)) if e.abandon => {
+                    tracing::debug!(error = %e, "handler abandoned the record");
+                    return Outcome::Abandoned;
+                }
+                Err(failure) => failure,
+            };
+            if attempt >= max_attempts || error.permanent {
+                return Outcome::Dead {
+                    reason,
+                    error: error.to_string(),
+                    attempts: attempt,
+                };
+            }
+            let wait = settings.retry.backoff(attempt);
+            crate::telemetry::retried(C::ID);
+            tracing::warn!(
+                attempt,
+                max_attempts,
+                error = %error,
+                reason = reason.as_str(),
+                retry_in_ms = wait.as_millis() as u64,
+                "handler failed; retrying"
+            );
+            tokio::select! {
+                _ = intake_closed.cancelled() => return Outcome::Abandoned,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            attempt += 1;
+        }
+    }
+
     async fn call_once(
         &self,
         message: C::Message,
@@ -388,90 +478,12 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
         intake_closed: &'a CancellationToken,
     ) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
-            if let Some(error) = &record.unreadable {
-                return Outcome::Dead {
-                    reason: DeadReason::DecodeError,
-                    error: error.clone(),
-                    attempts: 0,
-                };
-            }
-            let parameters = match self.parameters(&record.topic) {
-                Ok(p) => p,
-                Err(error) => {
-                    return Outcome::Dead {
-                        reason: DeadReason::DecodeError,
-                        error,
-                        attempts: 0,
-                    }
+            match self.admit(record) {
+                Ok(parameters) => {
+                    self.attempts(record, parameters, settings, intake_closed)
+                        .await
                 }
-            };
-            if let Err(error) = check_key_and_headers::<C>(record) {
-                return Outcome::Dead {
-                    reason: DeadReason::DecodeError,
-                    error,
-                    attempts: 0,
-                };
-            }
-            let max_attempts = self
-                .options
-                .max_attempts
-                .unwrap_or(settings.retry.max_attempts)
-                .max(1);
-            let time_limit = self.options.timeout.unwrap_or(settings.handler_timeout);
-            let mut attempt = 1;
-            loop {
-                // Decoded again per attempt: the handler consumes the message.
-                let message = match self.decode(record, settings.validate) {
-                    Ok(m) => m,
-                    Err((reason, error)) => {
-                        return Outcome::Dead {
-                            reason,
-                            error,
-                            attempts: attempt - 1,
-                        }
-                    }
-                };
-                let context = MessageContext {
-                    topic: record.topic.clone(),
-                    partition: record.partition,
-                    offset: record.offset,
-                    timestamp: record.timestamp,
-                    key: record.key.clone(),
-                    headers: record.headers.clone(),
-                    parameters: parameters.clone(),
-                    attempt,
-                    state: settings.state.clone(),
-                };
-                let (reason, error) = match self.call_once(message, context, time_limit).await {
-                    Ok(()) => return Outcome::Done,
-                    Err((_, e)) if e.abandon => {
-                        tracing::debug!(error = %e, "handler abandoned the record");
-                        return Outcome::Abandoned;
-                    }
-                    Err(failure) => failure,
-                };
-                if attempt >= max_attempts || error.permanent {
-                    return Outcome::Dead {
-                        reason,
-                        error: error.to_string(),
-                        attempts: attempt,
-                    };
-                }
-                let wait = settings.retry.backoff(attempt);
-                crate::telemetry::retried(C::ID);
-                tracing::warn!(
-                    attempt,
-                    max_attempts,
-                    error = %error,
-                    reason = reason.as_str(),
-                    retry_in_ms = wait.as_millis() as u64,
-                    "handler failed; retrying"
-                );
-                tokio::select! {
-                    _ = intake_closed.cancelled() => return Outcome::Abandoned,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-                attempt += 1;
+                Err(outcome) => outcome,
             }
         })
     }
