@@ -12,7 +12,7 @@
 //! | `asyncapi_handler_duration_seconds` | histogram | `channel` | one handler attempt |
 //! | `asyncapi_records_in_flight` | gauge | | records being settled |
 //! | `asyncapi_partitions_stuck` | gauge | | partitions waiting on a failing dead-letter send |
-//! | `asyncapi_consumer_lag` | gauge | `topic`, `partition` | records behind the partition's end, from librdkafka statistics |
+//! | `asyncapi_consumer_lag` | gauge | `topic`, `partition` | records behind the partition's end, from librdkafka statistics; NaN once the partition is revoked from this member, or while librdkafka does not know it |
 //! | `asyncapi_producer_queue_depth` | gauge | | records in the producer's queues, from librdkafka statistics |
 //! | `asyncapi_producer_delivery_errors_total` | counter | `topic` | sends the broker did not acknowledge |
 //!
@@ -82,12 +82,27 @@ mod report {
     pub(crate) fn consumer_statistics(statistics: &rdkafka::Statistics) {
         for (topic, stats) in &statistics.topics {
             for (partition, p) in &stats.partitions {
-                // -1 is librdkafka's "unknown"; partition -1 is its internal UA partition.
-                if *partition >= 0 && p.consumer_lag >= 0 {
-                    metrics::gauge!(CONSUMER_LAG, "topic" => topic.clone(), "partition" => partition.to_string())
-                        .set(p.consumer_lag as f64);
+                // Partition -1 is librdkafka's internal UA partition.
+                if *partition >= 0 {
+                    partition_lag(topic, *partition, p.consumer_lag);
                 }
             }
+        }
+    }
+
+    /// One partition's lag. librdkafka's -1 ("unknown": not fetched yet, or no longer
+    /// assigned here) is NaN, which a dashboard shows as a gap and an alert does not
+    /// match, rather than the last lag the partition had.
+    pub(crate) fn partition_lag(topic: &str, partition: i32, lag: i64) {
+        let value = if lag >= 0 { lag as f64 } else { f64::NAN };
+        metrics::gauge!(CONSUMER_LAG, "topic" => topic.to_owned(), "partition" => partition.to_string())
+            .set(value);
+    }
+
+    /// Partitions this member gave up: their lag is no longer this member's to report.
+    pub(crate) fn partitions_released(partitions: &rdkafka::TopicPartitionList) {
+        for element in partitions.elements() {
+            partition_lag(element.topic(), element.partition(), -1);
         }
     }
 
@@ -140,6 +155,8 @@ mod report {
     pub(crate) fn stuck_partitions(_change: f64) {}
     #[inline(always)]
     pub(crate) fn delivery_error(_topic: &str) {}
+    #[inline(always)]
+    pub(crate) fn partitions_released(_partitions: &rdkafka::TopicPartitionList) {}
 
     pub(crate) struct InFlight;
 
@@ -163,3 +180,49 @@ mod report {
 }
 
 pub(crate) use report::*;
+
+#[cfg(all(test, feature = "metrics"))]
+mod tests {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use rdkafka::TopicPartitionList;
+
+    use super::*;
+
+    /// The lag gauge of `orders` partition 3, as the recorder last saw it.
+    fn lag_of(recorder: &DebuggingRecorder) -> Option<f64> {
+        recorder
+            .snapshotter()
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .find(|(key, ..)| {
+                let key = key.key();
+                key.name() == CONSUMER_LAG
+                    && key
+                        .labels()
+                        .any(|l| l.key() == "partition" && l.value() == "3")
+            })
+            .and_then(|(_, _, _, value)| match value {
+                DebugValue::Gauge(value) => Some(value.into_inner()),
+                _ => None,
+            })
+    }
+
+    /// A partition revoked from this member, or whose lag librdkafka no longer knows,
+    /// does not keep reporting the lag it had.
+    #[test]
+    fn a_released_partition_stops_reporting_its_last_lag() {
+        let recorder = DebuggingRecorder::new();
+        metrics::with_local_recorder(&recorder, || {
+            partition_lag("orders", 3, 120);
+            assert_eq!(lag_of(&recorder), Some(120.0));
+            let mut revoked = TopicPartitionList::new();
+            revoked.add_partition("orders", 3);
+            partitions_released(&revoked);
+            assert!(lag_of(&recorder).is_some_and(f64::is_nan));
+            partition_lag("orders", 3, 7);
+            partition_lag("orders", 3, -1);
+            assert!(lag_of(&recorder).is_some_and(f64::is_nan));
+        });
+    }
+}

@@ -311,6 +311,7 @@ impl ConsumerContext for GroupContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!(revoked = ?names(tpl), "partitions revoked; finishing records in hand");
                 self.revoke(consumer, tpl);
+                crate::telemetry::partitions_released(tpl);
                 if cooperative {
                     consumer.incremental_unassign(tpl)
                 } else {
@@ -321,6 +322,7 @@ impl ConsumerContext for GroupContext {
                 let code = RDKafkaErrorCode::from(other);
                 tracing::warn!(error = %code, "rebalance error; dropping the assignment");
                 self.revoke(consumer, tpl);
+                crate::telemetry::partitions_released(tpl);
                 consumer.unassign()
             }
         };
