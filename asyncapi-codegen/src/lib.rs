@@ -49,7 +49,6 @@
 
 pub mod broker;
 mod conformance;
-mod content_type;
 mod defaults;
 mod diagnostics;
 mod exact;

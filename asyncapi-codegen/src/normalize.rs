@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use asyncapi_syntax::address::placeholders;
 use heck::ToUpperCamelCase;
 use serde_json::{Map, Value};
 
@@ -880,20 +881,6 @@ struct WrittenMessage<'a> {
     id: &'a NodeId,
     raw: &'a Value,
     merged: &'a Value,
-}
-
-/// `{name}` placeholders of an address or URL, in order.
-pub fn placeholders(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else {
-            break;
-        };
-        out.push(rest[start + 1..start + len].to_owned());
-        rest = &rest[start + len + 1..];
-    }
-    out
 }
 
 /// RFC 7386 JSON Merge Patch.

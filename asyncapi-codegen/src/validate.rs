@@ -7,12 +7,12 @@
 
 use std::collections::HashMap;
 
-use crate::content_type::ContentType;
 use crate::diagnostics::Report;
 use crate::generate::channel_type_name;
 use crate::ir::{Channel, Document};
 use crate::resolve::{NodeId, Resolver, NULL};
 use crate::types::field_ident_text;
+use asyncapi_syntax::ContentType;
 
 /// The AsyncAPI versions this crate reads, each with test documents.
 pub const SUPPORTED_VERSIONS: &[&str] = &[

@@ -7,6 +7,10 @@ use regex::Regex;
 use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use serde::Serialize;
 
+/// A record's `content-type` as the generated decoding of a channel whose messages
+/// differ by content type compares it: parameters dropped, lowercase.
+pub use asyncapi_syntax::media_type;
+
 use crate::contract::RawHeader;
 use crate::error::{DecodeError, EncodeError};
 

@@ -53,17 +53,13 @@ pub enum TopicError {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
-    Literal(&'static str),
-    Param(&'static str),
-}
+use asyncapi_syntax::address::{self, Segment};
 
-/// A parsed `C::TOPIC`.
+/// A parsed `C::TOPIC`, read as the generator read the document's address.
 #[derive(Debug, Clone)]
 pub(crate) struct TopicTemplate {
     template: &'static str,
-    segments: Vec<Segment>,
+    segments: Vec<Segment<'static>>,
 }
 
 fn is_param_char(c: char) -> bool {
@@ -72,25 +68,14 @@ fn is_param_char(c: char) -> bool {
 
 impl TopicTemplate {
     pub(crate) fn parse(template: &'static str) -> Result<Self, TopicError> {
-        let mut segments = Vec::new();
-        let mut rest = template;
-        while let Some(start) = rest.find('{') {
-            if start > 0 {
-                segments.push(Segment::Literal(&rest[..start]));
-            }
-            let after = &rest[start + 1..];
-            let end = after.find('}').ok_or(TopicError::Malformed(template))?;
-            segments.push(Segment::Param(&after[..end]));
-            rest = &after[end + 1..];
-        }
-        if !rest.is_empty() {
-            segments.push(Segment::Literal(rest));
-        }
+        let segments = address::segments(template).map_err(|_| TopicError::Malformed(template))?;
         Ok(TopicTemplate { template, segments })
     }
 
     pub(crate) fn has_parameters(&self) -> bool {
-        self.segments.iter().any(|s| matches!(s, Segment::Param(_)))
+        self.segments
+            .iter()
+            .any(|s| matches!(s, Segment::Placeholder(_)))
     }
 
     /// The topic for the given parameter values (in placeholder order).
@@ -100,7 +85,7 @@ impl TopicTemplate {
         for segment in &self.segments {
             match segment {
                 Segment::Literal(text) => out.push_str(text),
-                Segment::Param(name) => {
+                Segment::Placeholder(name) => {
                     let value = values
                         .get(index)
                         .ok_or_else(|| TopicError::MissingParameter {
@@ -141,7 +126,7 @@ impl TopicTemplate {
                         re.push(c);
                     }
                 }
-                Segment::Param(_) => re.push_str("[^.]+"),
+                Segment::Placeholder(_) => re.push_str("[^.]+"),
             }
         }
         re.push('$');
@@ -155,13 +140,13 @@ impl TopicTemplate {
     }
 }
 
-fn match_from<'t>(segments: &[Segment], topic: &'t str, values: &mut Vec<&'t str>) -> bool {
+fn match_from<'t>(segments: &[Segment<'_>], topic: &'t str, values: &mut Vec<&'t str>) -> bool {
     match segments.split_first() {
         None => topic.is_empty(),
         Some((Segment::Literal(text), rest)) => topic
             .strip_prefix(text)
             .is_some_and(|remaining| match_from(rest, remaining, values)),
-        Some((Segment::Param(_), rest)) => {
+        Some((Segment::Placeholder(_), rest)) => {
             // Shortest value first; backtrack on failure.
             let max = topic
                 .find(|c: char| !is_param_char(c))

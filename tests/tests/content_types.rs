@@ -70,3 +70,21 @@ async fn bytes_and_text_payloads_reach_their_handlers() {
     stop.cancel();
     running.await.unwrap().unwrap();
 }
+
+/// A channel whose messages differ by content type decodes a record by the media type
+/// of its `content-type` header: parameters (`; charset=utf-8`) and case aside, as
+/// content types are compared. Such a record used to be refused (`ContentType` error,
+/// dead-lettered).
+#[test]
+fn records_are_told_apart_by_media_type() {
+    use asyncapi_runtime::{Channel, Message};
+    type Mixed = <channels::Mixed as Channel>::Message;
+    let event = Mixed::decode(br#"{"id":"e-1"}"#, Some("Application/JSON; charset=utf-8"))
+        .expect("a JSON record with a charset parameter");
+    assert_eq!(event.name(), "Event");
+    let remark = Mixed::decode(b"hello", Some("text/plain;charset=utf-8"))
+        .expect("a text record with a charset parameter");
+    assert_eq!(remark.name(), "Remark");
+    let unknown = Mixed::decode(b"<x/>", Some("application/xml"));
+    assert!(unknown.is_err(), "{unknown:?}");
+}

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use asyncapi_syntax::address::placeholders;
 use serde_json::{Map, Value};
 
 use super::explain::Problem;
@@ -327,22 +328,6 @@ fn url_variables_of(
             .of_rule("address-placeholders"),
         );
     }
-}
-
-/// The `{name}`s of an address, in order, as the official parser reads them.
-fn placeholders(text: &str) -> Vec<&str> {
-    let mut found = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        // `{}` is not a placeholder: the name is at least one character.
-        let Some(close) = after.get(1..).and_then(|a| a.find('}')).map(|c| c + 1) else {
-            break;
-        };
-        found.push(&after[..close]);
-        rest = &after[close + 1..];
-    }
-    found
 }
 
 fn channel_servers(channel: &Value, servers: &[&str], at: &str, out: &mut Vec<Problem>) {

@@ -1,7 +1,10 @@
 //! One marker type per channel, with its parameters and carried messages.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
+use asyncapi_syntax::address::placeholders;
+use asyncapi_syntax::media_type;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::Value;
@@ -12,7 +15,6 @@ use super::naming::{channel_type_name, opt_str};
 use super::{Envelope, Generator};
 use crate::exact::type_enforces_schema;
 use crate::ir::{Channel, Message, PayloadFormat};
-use crate::normalize::placeholders;
 use crate::resolve::{NodeId, Resolver, NULL};
 use crate::types::doc_attrs;
 
@@ -46,7 +48,7 @@ impl Generator<'_> {
         let (headers_ty, key_ty, envelope) = self.channel_headers_and_key(c, messages);
         self.channel_envelopes.push(envelope);
         let (params_ty, params_item) = self.parameters(c);
-        let names: Vec<String> = placeholders(&topic);
+        let names = placeholders(&topic);
         let (group, client) = self.channel_ids(i);
         let (schema, type_enforces_schema) = self.channel_schema(r, c, messages);
         let topic_doc = match &c.topic {
@@ -335,9 +337,9 @@ impl Generator<'_> {
             })
             .collect();
         let tag = tag_property(&payloads);
-        let cts: HashSet<&str> = variants
+        let cts: HashSet<Cow<'_, str>> = variants
             .iter()
-            .map(|(_, _, m)| m.content_type.as_str())
+            .map(|(_, _, m)| media_type(&m.content_type))
             .collect();
         if let Some((prop, tags)) = tag {
             self.distinct_messages.insert(channel);
@@ -385,13 +387,14 @@ impl Generator<'_> {
         let rt = &self.rt;
         let arms = variants.iter().map(|(v, mc, m)| {
             let t = &mc.ty;
-            let ct = &m.content_type;
+            let ct = media_type(&m.content_type);
+            let ct = ct.as_ref();
             quote! { ::std::option::Option::Some(#ct) => <#t as #rt::Message>::decode(bytes, content_type).map(Self::#v), }
         });
         (
-            " Decoded by the record's `content-type` header: each message has its own content type.".to_owned(),
+            " Decoded by the record's `content-type` header (its media type: parameters and case aside): each message has its own content type.".to_owned(),
             quote! {
-                match content_type {
+                match content_type.map(#rt::codec::media_type).as_deref() {
                     #(#arms)*
                     other => ::std::result::Result::Err(#rt::DecodeError::ContentType(::std::string::String::from(other.unwrap_or("<none>")))),
                 }

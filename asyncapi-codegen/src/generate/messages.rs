@@ -2,12 +2,12 @@
 
 use std::collections::HashSet;
 
+use asyncapi_syntax::ContentType;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use serde_json::Value;
 
 use super::Generator;
-use crate::content_type::ContentType;
 use crate::ir::{Message, PayloadFormat};
 use crate::resolve::{NodeId, Resolver};
 use crate::types::{doc_attrs, serde_crate_path, type_ident_text, Ty};

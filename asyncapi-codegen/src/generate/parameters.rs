@@ -4,13 +4,13 @@
 
 use std::collections::HashSet;
 
+use asyncapi_syntax::address::placeholders;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use super::naming::channel_type_name;
 use super::Generator;
 use crate::ir::{Channel, Parameter, ParameterKind};
-use crate::normalize::placeholders;
 use crate::types::{doc_attrs, field_ident_text, type_ident_text, unique, unique_with};
 
 /// One field of the parameters struct, and what each impl method does with it.
@@ -33,8 +33,8 @@ impl Generator<'_> {
             return (quote! { #rt::NoParameters }, quote! {});
         }
         let name = format_ident!("{}Parameters", channel_type_name(c));
-        let order = match &c.topic {
-            Ok(t) => placeholders(t),
+        let order: Vec<String> = match &c.topic {
+            Ok(t) => placeholders(t).into_iter().map(str::to_owned).collect(),
             Err(_) => c.parameters.iter().map(|p| p.name.clone()).collect(),
         };
         let mut enums = Vec::new();
