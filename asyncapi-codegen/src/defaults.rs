@@ -1,9 +1,9 @@
 //! An optional property's `default`: what an absent property decodes as. It is checked
 //! against the property's schema and the field's Rust type when the document is
 //! expanded, so a default that cannot be the field's value is a warning at its line,
-//! not a field that is silently `None` at run time. 2.x documents have their defaults
-//! checked by the specification check too (as the official parser does); 3.x leaves
-//! them to tools, so this is where a 3.x document hears about one.
+//! not a field that is silently `None` at run time. The specification check refuses
+//! some 2.x defaults already, as the official parser does (not strings, nor what only
+//! the Rust type cannot hold); 3.x leaves defaults to tools.
 
 use jsonschema::Draft;
 use proc_macro2::TokenStream;
@@ -39,10 +39,26 @@ pub(crate) fn default_problem(fty: &Ty, schema: &Value) -> Option<String> {
     })
 }
 
-/// An integer default the field's Rust integer type cannot hold.
+/// An integer default the field's Rust integer type cannot hold (out of its range, or a
+/// number with a fraction part, even `.0`: JSON Schema calls `3.0` an integer, serde
+/// does not).
 fn integer_out_of_range(fty: &Ty, default: &Value) -> Option<String> {
     let ty = fty.tokens.to_string();
-    let n = default.as_i64()?;
+    let integer_type = matches!(
+        ty.as_str(),
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64"
+    );
+    if !integer_type || !default.is_number() {
+        return None;
+    }
+    if default.is_u64() && ty == "u64" {
+        return None;
+    }
+    let Some(n) = default.as_i64() else {
+        return Some(format!(
+            "{default} is not a whole number the field's type `{ty}` can hold"
+        ));
+    };
     let fits = match ty.as_str() {
         "i8" => i8::try_from(n).is_ok(),
         "i16" => i16::try_from(n).is_ok(),

@@ -1087,10 +1087,6 @@ impl<'p> TypeSpace<'p> {
 }
 
 impl TypeSpace<'_> {
-    /// The value of an absent optional field whose schema has a `default`, as an
-    /// expression of type `Option<T>`: a literal for scalars; for enums, arrays and
-    /// objects the default's JSON decoded as the field's type, which gives `None` if
-    /// the default does not fit the type (the document's mistake).
     /// The property's `default` as the field's value, or `None` when it has none; one
     /// that cannot be the field's value is a warning at it, and no default.
     fn checked_default(
@@ -1116,6 +1112,9 @@ impl TypeSpace<'_> {
         self.default_value(fty, resolved)
     }
 
+    /// The value of an absent optional field whose schema has a `default` (checked by
+    /// `checked_default`), as an expression of type `Option<T>`: a literal for scalars;
+    /// for enums, arrays and objects the default's JSON decoded as the field's type.
     fn default_value(&self, fty: &Ty, schema: &Value) -> Option<TokenStream> {
         if let Some(literal) = crate::defaults::default_literal(fty, schema) {
             return Some(quote! { ::std::option::Option::Some(#literal) });

@@ -65,6 +65,11 @@ fn a_default_breaking_its_schema_is_a_warning_and_no_default() {
             "does not fit the field's type `u8`",
         ),
         (
+            "            whole: { type: integer, default: 3.0 }",
+            "whole",
+            "not a whole number the field's type `i64` can hold",
+        ),
+        (
             "            at: { type: string, format: date-time, default: now }",
             "at",
             "date-time",

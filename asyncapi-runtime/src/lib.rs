@@ -155,17 +155,22 @@ pub mod __private {
         dead_letter_topic: Option<&str>,
         concurrency: Option<usize>,
         timeout_ms: Option<u64>,
-        // One entry per parameter after the message; the macro lets at most one be state.
+        // One entry per parameter after the message.
         parameter_state: &[Option<crate::StateRequirement>],
     ) -> ListenerOptions {
-        ListenerOptions {
+        let mut needed = parameter_state.iter().flatten().copied();
+        let state = needed.next();
+        let mut options = ListenerOptions {
             group_id: group_id.map(str::to_owned),
             max_attempts,
             dead_letter_topic: dead_letter_topic.map(str::to_owned),
             concurrency,
             timeout: timeout_ms.map(std::time::Duration::from_millis),
-            state: parameter_state.iter().flatten().next().copied(),
-        }
+            state,
+            ..ListenerOptions::default()
+        };
+        options.other_state = needed.filter(|other| Some(*other) != state).collect();
+        options
     }
 
     /// A replying listener's result, its error kept as the runtime keeps handler errors.

@@ -27,7 +27,7 @@ impl fmt::Display for Unclosed {
 impl std::error::Error for Unclosed {}
 
 /// The address as literals and placeholders, in order; empty literals are left out.
-/// `{}` names nothing and stays literal text, as in [`placeholders`].
+/// Placeholders are found as [`placeholders`] finds them.
 pub fn segments(address: &str) -> Result<Vec<Segment<'_>>, Unclosed> {
     let mut segments = Vec::new();
     let mut rest = address;
@@ -47,7 +47,8 @@ pub fn segments(address: &str) -> Result<Vec<Segment<'_>>, Unclosed> {
 }
 
 /// The placeholder names of an address, in order, as the official AsyncAPI parser reads
-/// them: `{` and `}` around at least one character. An unclosed `{` ends the list.
+/// them (`{(.+?)}`): a `{`, at least one character, then everything up to the next `}`.
+/// An unclosed `{` ends the list.
 pub fn placeholders(address: &str) -> Vec<&str> {
     let mut names = Vec::new();
     let mut rest = address;
@@ -58,20 +59,18 @@ pub fn placeholders(address: &str) -> Vec<&str> {
     names
 }
 
-/// The byte offsets of the `{` and `}` of the next placeholder of `text`; a `{}` on
-/// the way names nothing and is passed over.
+/// The byte offsets of the `{` and `}` of the next placeholder of `text`: the name is at
+/// least one character (a `}` right after the `{` is part of it, as in `{(.+?)}`).
 fn next(text: &str) -> Result<Option<(usize, usize)>, Unclosed> {
-    let mut from = 0;
-    while let Some(open) = text[from..].find('{').map(|i| from + i) {
-        let Some(close) = text[open + 1..].find('}').map(|i| open + 1 + i) else {
-            return Err(Unclosed { at: open });
-        };
-        if close > open + 1 {
-            return Ok(Some((open, close)));
-        }
-        from = close + 1;
+    let Some(open) = text.find('{') else {
+        return Ok(None);
+    };
+    let after = &text[open + 1..];
+    let first = after.chars().next().map_or(0, char::len_utf8);
+    match after.get(first..).and_then(|rest| rest.find('}')) {
+        Some(i) if first > 0 => Ok(Some((open, open + 1 + first + i))),
+        _ => Err(Unclosed { at: open }),
     }
-    Ok(None)
 }
 
 #[cfg(test)]
@@ -95,13 +94,15 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_pair_of_braces_names_nothing() {
-        assert_eq!(placeholders("a{}b.{c}"), ["c"]);
+    fn a_name_is_at_least_one_character_as_the_official_parser_reads_it() {
+        assert_eq!(placeholders("a{}b.{c}"), ["}b.{c"]);
         assert_eq!(
             segments("a{}b.{c}").unwrap(),
-            [Segment::Literal("a{}b."), Segment::Placeholder("c")]
+            [Segment::Literal("a"), Segment::Placeholder("}b.{c")]
         );
         assert_eq!(placeholders("{{a}"), ["{a"]);
+        assert_eq!(placeholders("x.{é}"), ["é"]);
+        assert_eq!(segments("{}"), Err(Unclosed { at: 0 }));
     }
 
     #[test]

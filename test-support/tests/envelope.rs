@@ -10,7 +10,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use asyncapi_runtime::{
-    event_listener, Consumer, Headers, KafkaConfig, Key, ListenerOptions, MessageContext, Shared,
+    event_listener, Channel, Consumer, ConsumerError, FromRecord, HandlerError, Headers,
+    KafkaConfig, Key, ListenerOptions, MessageContext, Shared, StateRequirement,
 };
 use asyncapi_test_support::foreign::{self, ForeignRecord};
 use asyncapi_test_support::Broker;
@@ -288,4 +289,46 @@ async fn listeners_take_the_typed_key_and_headers_as_parameters() {
         ]
     );
     consumer.stop().await.unwrap();
+}
+
+/// A listener parameter of the test's own that reads a `u32` from the consumer's state.
+struct Budget(u32);
+
+impl<C: Channel> FromRecord<C> for Budget {
+    fn state_requirement() -> Option<StateRequirement> {
+        Some(StateRequirement::of::<u32>())
+    }
+
+    fn from_record(context: &MessageContext<C::Parameters>) -> Result<Self, HandlerError> {
+        context
+            .state::<u32>()
+            .map(|budget| Budget(*budget))
+            .ok_or_else(|| HandlerError::permanent("no budget"))
+    }
+}
+
+/// Reads two state types: the consumer's one state value cannot be both.
+#[event_listener(channel = "orders", api = traced)]
+async fn budgeted_order(order: Order, taken: Shared<Taken>, budget: Budget) {
+    let _ = (order, taken, budget.0);
+}
+
+/// Every state type a listener's parameters read is checked when the consumer starts,
+/// not only the first: a listener needing two could never run, and the consumer says
+/// so before reading a record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_reading_two_state_types_refuses_to_start() {
+    let broker = asyncapi_runtime::testing::TestBroker::new();
+    let consumer = broker.start(
+        Application::new(broker.config())
+            .unwrap()
+            .consumer()
+            .group_id("budgeted-orders")
+            .with_state(Taken::default())
+            .listen::<budgeted_order>(),
+    );
+    match consumer.stop().await {
+        Err(ConsumerError::MissingState { expected, .. }) => assert_eq!(expected, "u32"),
+        other => panic!("expected the missing `u32` state, got {other:?}"),
+    }
 }

@@ -88,3 +88,15 @@ fn records_are_told_apart_by_media_type() {
     let unknown = Mixed::decode(b"<x/>", Some("application/xml"));
     assert!(unknown.is_err(), "{unknown:?}");
 }
+
+/// Messages whose content types differ only in a parameter are told apart by the whole
+/// header, as written.
+#[test]
+fn records_are_told_apart_by_a_content_type_parameter() {
+    use asyncapi_runtime::{Channel, Message};
+    type Versions = <channels::Versions as Channel>::Message;
+    let v2 = Versions::decode(b"{}", Some("application/vnd.order+json; version=2")).unwrap();
+    assert_eq!(v2.name(), "V2");
+    let v1 = Versions::decode(b"{}", Some("application/vnd.order+json; version=1")).unwrap();
+    assert_eq!(v1.name(), "V1");
+}

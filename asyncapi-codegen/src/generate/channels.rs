@@ -18,6 +18,14 @@ use crate::ir::{Channel, Message, PayloadFormat};
 use crate::resolve::{NodeId, Resolver, NULL};
 use crate::types::doc_attrs;
 
+/// How a record's `content-type` picks a message: by media type (parameters and case
+/// aside), or as written when the messages differ only in a parameter.
+#[derive(Clone, Copy)]
+enum ContentTypeMatch {
+    MediaType,
+    Exact,
+}
+
 /// One message of a multi-message channel: its enum variant, its code, its IR.
 type Variant<'m> = (proc_macro2::Ident, &'m MessageCode, &'m Message);
 
@@ -337,16 +345,24 @@ impl Generator<'_> {
             })
             .collect();
         let tag = tag_property(&payloads);
-        let cts: HashSet<Cow<'_, str>> = variants
+        let media_types: HashSet<Cow<'_, str>> = variants
             .iter()
             .map(|(_, _, m)| media_type(&m.content_type))
+            .collect();
+        let content_types: HashSet<&str> = variants
+            .iter()
+            .map(|(_, _, m)| m.content_type.as_str())
             .collect();
         if let Some((prop, tags)) = tag {
             self.distinct_messages.insert(channel);
             self.decode_by_tag(eident, variants, &prop, &tags)
-        } else if cts.len() == variants.len() {
+        } else if media_types.len() == variants.len() {
             self.distinct_messages.insert(channel);
-            self.decode_by_content_type(variants)
+            self.decode_by_content_type(variants, ContentTypeMatch::MediaType)
+        } else if content_types.len() == variants.len() {
+            // Told apart by a parameter only (`version=1`, `version=2`): the whole text.
+            self.distinct_messages.insert(channel);
+            self.decode_by_content_type(variants, ContentTypeMatch::Exact)
         } else {
             self.decode_first_match(variants)
         }
@@ -383,18 +399,35 @@ impl Generator<'_> {
         )
     }
 
-    fn decode_by_content_type(&self, variants: &[Variant<'_>]) -> (String, TokenStream) {
+    fn decode_by_content_type(
+        &self,
+        variants: &[Variant<'_>],
+        how: ContentTypeMatch,
+    ) -> (String, TokenStream) {
         let rt = &self.rt;
         let arms = variants.iter().map(|(v, mc, m)| {
             let t = &mc.ty;
-            let ct = media_type(&m.content_type);
+            let ct = match how {
+                ContentTypeMatch::MediaType => media_type(&m.content_type),
+                ContentTypeMatch::Exact => Cow::Borrowed(m.content_type.as_str()),
+            };
             let ct = ct.as_ref();
             quote! { ::std::option::Option::Some(#ct) => <#t as #rt::Message>::decode(bytes, content_type).map(Self::#v), }
         });
+        let (doc, compared) = match how {
+            ContentTypeMatch::MediaType => (
+                " Decoded by the record's `content-type` header (its media type: parameters and case aside): each message has its own content type.",
+                quote! { content_type.map(#rt::codec::media_type).as_deref() },
+            ),
+            ContentTypeMatch::Exact => (
+                " Decoded by the record's `content-type` header, as written: the messages' content types differ only in their parameters.",
+                quote! { content_type },
+            ),
+        };
         (
-            " Decoded by the record's `content-type` header (its media type: parameters and case aside): each message has its own content type.".to_owned(),
+            doc.to_owned(),
             quote! {
-                match content_type.map(#rt::codec::media_type).as_deref() {
+                match #compared {
                     #(#arms)*
                     other => ::std::result::Result::Err(#rt::DecodeError::ContentType(::std::string::String::from(other.unwrap_or("<none>")))),
                 }

@@ -227,7 +227,8 @@ impl<S> Consumer<S> {
     /// Every handler that reads the state finds the type it needs.
     fn check_state(&self) -> Result<(), ConsumerError> {
         for route in &self.routes {
-            if let Some(requirement) = &route.options().state {
+            let options = route.options();
+            for requirement in options.state.iter().chain(&options.other_state) {
                 if !self.state.satisfies(requirement) {
                     return Err(ConsumerError::MissingState {
                         channel: route.channel_id(),

@@ -328,6 +328,9 @@ pub struct ListenerOptions {
     /// The state type the handler reads (a `Shared<T>` listener parameter): the
     /// consumer refuses to start without it.
     pub state: Option<StateRequirement>,
+    /// Other state types the parameters read (a parameter type of the user's own that
+    /// reads state): a consumer holds one state value, so it cannot start with these.
+    pub(crate) other_state: Vec<StateRequirement>,
 }
 
 impl ListenerOptions {
