@@ -44,32 +44,38 @@ pub(crate) fn default_problem(fty: &Ty, schema: &Value) -> Option<String> {
 /// does not).
 fn integer_out_of_range(fty: &Ty, default: &Value) -> Option<String> {
     let ty = fty.tokens.to_string();
-    let integer_type = matches!(
-        ty.as_str(),
-        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64"
-    );
-    if !integer_type || !default.is_number() {
+    let (min, max) = integer_range(&ty)?;
+    if !default.is_number() {
         return None;
     }
-    if default.is_u64() && ty == "u64" {
-        return None;
-    }
-    let Some(n) = default.as_i64() else {
-        return Some(format!(
+    let whole = default
+        .as_i64()
+        .map(i128::from)
+        .or_else(|| default.as_u64().map(i128::from));
+    match whole {
+        None => Some(format!(
             "{default} is not a whole number the field's type `{ty}` can hold"
-        ));
-    };
-    let fits = match ty.as_str() {
-        "i8" => i8::try_from(n).is_ok(),
-        "i16" => i16::try_from(n).is_ok(),
-        "i32" => i32::try_from(n).is_ok(),
-        "u8" => u8::try_from(n).is_ok(),
-        "u16" => u16::try_from(n).is_ok(),
-        "u32" => u32::try_from(n).is_ok(),
-        "u64" => n >= 0,
-        _ => true,
-    };
-    (!fits).then(|| format!("{n} does not fit the field's type `{ty}` (the schema's `format`)"))
+        )),
+        Some(n) if !(min..=max).contains(&n) => Some(format!(
+            "{n} does not fit the field's type `{ty}` (the schema's `format`)"
+        )),
+        Some(_) => None,
+    }
+}
+
+/// The values a Rust integer type holds; `None` for any other type.
+fn integer_range(ty: &str) -> Option<(i128, i128)> {
+    Some(match ty {
+        "i8" => (i8::MIN.into(), i8::MAX.into()),
+        "i16" => (i16::MIN.into(), i16::MAX.into()),
+        "i32" => (i32::MIN.into(), i32::MAX.into()),
+        "i64" => (i64::MIN.into(), i64::MAX.into()),
+        "u8" => (0, u8::MAX.into()),
+        "u16" => (0, u16::MAX.into()),
+        "u32" => (0, u32::MAX.into()),
+        "u64" => (0, u64::MAX.into()),
+        _ => return None,
+    })
 }
 
 /// The default's JSON type against the schema's `type` (one name or a list).
