@@ -207,6 +207,37 @@ pub struct Reply {
     pub reply_to_header: Option<String>,
 }
 
+/// How a requester names the topic its replies come to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplyAddressing {
+    /// The reply channel's topic, its parameters (if any) the request's of the same names.
+    FromRequest,
+    /// The reply channel has parameters the request lacks and the reply's `address`
+    /// is a header the requester fills in: the requester chooses them.
+    ChosenByRequester,
+    /// The reply channel has parameters the request lacks and nothing carries them.
+    Unaddressable,
+}
+
+impl Reply {
+    /// How replies to requests on `request` (answered on `reply_channel`, this reply's
+    /// channel) are addressed.
+    pub fn addressing(&self, request: &Channel, reply_channel: &Channel) -> ReplyAddressing {
+        let from_request = reply_channel
+            .parameters
+            .iter()
+            .all(|p| request.parameters.iter().any(|q| q.name == p.name));
+        if from_request {
+            ReplyAddressing::FromRequest
+        } else if self.reply_to_header.is_some() {
+            ReplyAddressing::ChosenByRequester
+        } else {
+            ReplyAddressing::Unaddressable
+        }
+    }
+}
+
 /// How a message's payload is described.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

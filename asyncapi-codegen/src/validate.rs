@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use crate::diagnostics::Report;
 use crate::generate::channel_type_name;
-use crate::ir::{Channel, Document};
+use crate::ir::{Channel, Document, ReplyAddressing};
 use crate::resolve::{NodeId, Resolver, NULL};
 use crate::types::field_ident_text;
 use asyncapi_syntax::ContentType;
@@ -129,6 +129,19 @@ fn replies(r: &Resolver, doc: &Document, report: &mut Report) {
                     .help("on Kafka a consumer of the topic would read its own replies as requests; give the replies a channel of their own"),
             );
             continue;
+        }
+        let reply_channel = &doc.channels[reply.channel];
+        if reply.addressing(channel, reply_channel) == ReplyAddressing::Unaddressable {
+            let missing: Vec<&str> = reply_channel
+                .parameters
+                .iter()
+                .filter(|p| !channel.parameters.iter().any(|q| q.name == p.name))
+                .map(|p| p.name.as_str())
+                .collect();
+            report.warn(
+                r.error(&op.node.child("reply"), format!("the replies of operation `{}` cannot be addressed: parameter `{}` of reply channel `{}` is not a parameter of request channel `{}`, and the reply has no `address`: no request/reply code is generated for it", op.id, missing.join("`, `"), reply_channel.id, channel.id))
+                    .help("give the request channel the same parameter, or let the requester name its reply topic: `address: { location: '$message.header#/replyTo' }` on the reply"),
+            );
         }
         match reply_of.insert(op.channel, reply.channel) {
             Some(first) if first != reply.channel => report.error(

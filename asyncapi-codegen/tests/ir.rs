@@ -242,6 +242,78 @@ channels:
     );
 }
 
+/// A document with one request channel `asks` (address `{request}`), replied to on
+/// `answers` (address `{reply}`), the reply given `address` (YAML) or none.
+fn parameterised_reply(request: &str, reply: &str, address: &str) -> asyncapi_codegen::Expansion {
+    let parameters = |address: &str| {
+        let names: Vec<String> = asyncapi_syntax::address::placeholders(address)
+            .into_iter()
+            .map(|name| format!("{name}: {{}}"))
+            .collect();
+        format!("{{ {} }}", names.join(", "))
+    };
+    expand(&format!(
+        r#"
+asyncapi: 3.0.0
+info: {{ title: T, version: '1' }}
+channels:
+  asks: {{ address: '{request}', parameters: {}, messages: {{ ask: {{ payload: {{ type: string }} }} }} }}
+  answers: {{ address: '{reply}', parameters: {}, messages: {{ answer: {{ payload: {{ type: string }} }} }} }}
+operations:
+  ask:
+    action: send
+    channel: {{ $ref: '#/channels/asks' }}
+    reply: {{ channel: {{ $ref: '#/channels/answers' }} {address} }}
+"#,
+        parameters(request),
+        parameters(reply),
+    ))
+}
+
+#[test]
+fn a_reply_channel_with_parameters_is_addressed_from_the_request_or_by_the_requester() {
+    // Parameters of the same names: the request's values name the reply topic.
+    let e = parameterised_reply("asks.{region}", "answers.{region}", "");
+    assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+    let code = e.pretty();
+    assert!(code.contains("pub async fn request_asks("), "{code}");
+    assert!(
+        code.contains("parameters: &channels::AsksParameters"),
+        "{code}"
+    );
+    assert!(code.contains(".request::<channels::Asks>("), "{code}");
+    assert!(!code.contains("reply_parameters"), "{code}");
+
+    // A parameter only the reply has, and an address the requester fills in: the
+    // requester chooses the reply channel's parameters.
+    let e = parameterised_reply(
+        "asks",
+        "answers.{desk}",
+        ", address: { location: '$message.header#/replyTo' }",
+    );
+    assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+    let code = e.pretty();
+    assert!(
+        code.contains("reply_parameters: &channels::AnswersParameters"),
+        "{code}"
+    );
+    assert!(code.contains(".request_replying_to::<"), "{code}");
+    assert!(
+        code.contains("(&self.producer, outgoing, reply_parameters, timeout)"),
+        "{code}"
+    );
+
+    // Nothing carries the reply's parameter: a warning at the reply, and no method.
+    let e = parameterised_reply("asks.{region}", "answers.{desk}", "");
+    let warnings: Vec<String> = e.warnings.iter().map(ToString::to_string).collect();
+    let expected = "at `#/operations/ask/reply`: the replies of operation `ask` cannot be addressed: parameter `desk` of reply channel `answers` is not a parameter of request channel `asks`";
+    assert!(
+        warnings.iter().any(|w| w.contains(expected)),
+        "missing `{expected}` in {warnings:?}"
+    );
+    assert!(!e.pretty().contains("request_asks"));
+}
+
 #[test]
 fn replies_are_read_and_a_reply_without_channel_or_header_address_is_an_error() {
     let e = expand(

@@ -107,7 +107,9 @@ pub use producer::{Delivery, DeliveryFuture, Outgoing, Producer};
 /// The error codes inside a [`KafkaError`], to match on them (librdkafka's, through
 /// the `rdkafka` version this runtime uses).
 pub use rdkafka::error::RDKafkaErrorCode;
-pub use request::{Replies, Request, RequestError, Requester, Requests, DEFAULT_REQUEST_TIMEOUT};
+pub use request::{
+    Replies, ReplyTopicError, Request, RequestError, Requester, Requests, DEFAULT_REQUEST_TIMEOUT,
+};
 pub use tokio_util::sync::CancellationToken;
 
 /// The names of the record headers the runtime writes and reads.
@@ -186,7 +188,8 @@ pub mod __private {
     pub use crate::error::{ConfigError, DecodeError, EncodeError, SendError, UnknownValue};
     pub use crate::producer::{Delivery, DeliveryFuture, Outgoing, Producer};
     pub use crate::request::{
-        Replies, Request, RequestError, Requester, Requests, DEFAULT_REQUEST_TIMEOUT,
+        Replies, ReplyTopicError, Request, RequestError, Requester, Requests,
+        DEFAULT_REQUEST_TIMEOUT,
     };
     pub use crate::topic::TopicError;
     pub use asyncapi_macros::event_listener;

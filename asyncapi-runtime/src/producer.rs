@@ -15,12 +15,10 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use crate::client::{ProducerContext, ProducerShared};
 use crate::config::{ConfigError, KafkaConfig};
-use crate::contract::{
-    Channel, ChannelParameters, HeaderSet, Message, RawHeader, RecordKey, Sends,
-};
+use crate::contract::{Channel, HeaderSet, Message, RawHeader, RecordKey, Sends};
 use crate::error::{FailedRecord, KafkaError, SendError};
 use crate::schema;
-use crate::topic::TopicTemplate;
+use crate::topic::channel_topic;
 
 /// Header carrying the payload's content type.
 pub const CONTENT_TYPE_HEADER: &str = "content-type";
@@ -88,6 +86,11 @@ impl<'a, C: Channel> Outgoing<'a, C> {
         self
     }
 
+    /// The parameter values given with [`parameters`](Self::parameters).
+    pub(crate) fn given_parameters(&self) -> Option<&'a C::Parameters> {
+        self.parameters
+    }
+
     /// Sends to this partition instead of letting the partitioner choose.
     pub fn partition(mut self, partition: i32) -> Self {
         self.partition = Some(partition);
@@ -96,19 +99,7 @@ impl<'a, C: Channel> Outgoing<'a, C> {
 
     /// Encodes everything: errors here mean nothing was enqueued.
     fn prepare(self) -> Result<Prepared, SendError> {
-        // A topic without placeholders is its own rendering.
-        let topic = if !C::TOPIC.contains('{') {
-            Cow::Borrowed(C::TOPIC)
-        } else {
-            let template = TopicTemplate::parse(C::TOPIC)?;
-            Cow::Owned(match self.parameters {
-                Some(p) => {
-                    p.check()?;
-                    template.render(&p.values())?
-                }
-                None => template.render(&[])?,
-            })
-        };
+        let topic = channel_topic::<C>(self.parameters)?;
         let payload = self.message.encode()?;
         let key = self.key.map(RecordKey::encode_key).transpose()?;
         let mut headers = match self.headers {

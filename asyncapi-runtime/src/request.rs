@@ -2,12 +2,17 @@
 //! fresh correlation id and waits for the reply that carries it back; a replier's
 //! handler returns the reply, which the runtime sends with the correlation id copied.
 //!
+//! A reply channel with parameters is addressed from the request: its parameters are the
+//! request channel's parameters of the same names, or, where the document lets the
+//! requester name the reply topic (`reply.address`), values the requester chooses.
+//!
 //! One reply inbox per reply topic and requester: a consumer outside any group,
 //! assigned every partition of the reply topic at its end offset *before* the first
 //! request goes out, so no reply can be missed; replies are matched to waiting requests
 //! by correlation id, and a reply nobody waits for any more (its request timed out) is
 //! counted as late and dropped.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, KafkaConfig};
 use crate::consumer::read_headers;
-use crate::contract::{Channel, Message, RawHeader, Receives, Sends};
+use crate::contract::{Channel, ChannelParameters, Message, RawHeader, Receives, Sends};
 use crate::error::{DecodeError, KafkaError, SendError};
 use crate::producer::{Outgoing, Producer, CONTENT_TYPE_HEADER};
+use crate::topic::{channel_topic, TopicError};
 
 /// How long [`Requester::request`] waits for a reply unless told otherwise.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,22 +89,78 @@ pub enum RequestError {
     /// The reply came but could not be decoded as the reply channel's message.
     #[error("the reply could not be decoded: {0}")]
     Decode(#[from] DecodeError),
-    /// The reply channel's topic has `{name}` placeholders, so no inbox can read it.
-    #[error(
-        "reply topic `{0}` has placeholders: a request needs a reply channel without parameters"
-    )]
-    ReplyTopic(&'static str),
+    /// Where the reply should go could not be worked out.
+    #[error("the reply topic could not be named: {0}")]
+    ReplyTopic(#[from] ReplyTopicError),
     /// The consumer reading the reply topic could not be set up.
     #[error("the reply inbox on `{topic}` could not start: {reason}")]
     Inbox {
         /// The reply topic the inbox reads.
-        topic: &'static str,
+        topic: String,
         /// Why the inbox could not start.
         reason: String,
     },
     /// The reply inbox shut down while the request was waiting.
     #[error("the reply inbox stopped before the reply came")]
     InboxStopped,
+}
+
+/// Why the reply topic of a request could not be named.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplyTopicError {
+    /// The reply channel has a parameter the request channel lacks, so the request's
+    /// parameters do not name the reply topic.
+    #[error("parameter `{name}` of reply channel `{reply}` is not a parameter of request channel `{request}`")]
+    Unmatched {
+        /// The reply channel's parameter.
+        name: &'static str,
+        /// The reply channel (`Channel::ID`).
+        reply: &'static str,
+        /// The request channel (`Channel::ID`).
+        request: &'static str,
+    },
+    /// The document gives the reply no `address` a requester fills in: replies go to
+    /// the reply channel's topic with the request's parameters, not one of the
+    /// requester's choosing.
+    #[error("replies to channel `{0}` go where the document says (its `reply` has no `address`): the requester cannot choose their topic")]
+    AddressFixed(&'static str),
+    /// A value of the request's parameters is not a value of the reply channel's.
+    #[error("a request parameter does not fit the reply channel: {0}")]
+    Parameter(#[from] DecodeError),
+    /// The reply topic could not be built from the parameter values.
+    #[error(transparent)]
+    Topic(#[from] TopicError),
+}
+
+/// The reply topic of a request on `C` with parameters `request`: the reply channel's
+/// topic, its parameters taken from the request's parameters of the same names.
+pub(crate) fn derived_reply_topic<C: Request>(
+    request: Option<&C::Parameters>,
+) -> Result<Cow<'static, str>, ReplyTopicError> {
+    if !<C::Reply as Channel>::TOPIC.contains('{') {
+        return Ok(Cow::Borrowed(<C::Reply as Channel>::TOPIC));
+    }
+    let values = request.map(ChannelParameters::values).unwrap_or_default();
+    let mut picked = Vec::new();
+    for &name in <C::Reply as Channel>::PARAMETER_NAMES {
+        let index = C::PARAMETER_NAMES.iter().position(|n| *n == name).ok_or(
+            ReplyTopicError::Unmatched {
+                name,
+                reply: <C::Reply as Channel>::ID,
+                request: C::ID,
+            },
+        )?;
+        let value = values.get(index).ok_or(TopicError::MissingParameter {
+            template: C::TOPIC,
+            index,
+            name: name.to_owned(),
+        })?;
+        picked.push(value.as_ref());
+    }
+    let parameters =
+        <<C::Reply as Channel>::Parameters as ChannelParameters>::from_values(&picked)?;
+    Ok(channel_topic::<C::Reply>(Some(&parameters))?)
 }
 
 /// A reply as it came off the reply topic, before decoding.
@@ -170,7 +232,7 @@ impl Inbox {
 
 struct RequesterShared {
     config: KafkaConfig,
-    inboxes: tokio::sync::Mutex<HashMap<&'static str, Arc<Inbox>>>,
+    inboxes: tokio::sync::Mutex<HashMap<String, Arc<Inbox>>>,
     /// Stops the inbox tasks when the last requester clone drops.
     stop: CancellationToken,
     /// Replies no request waited for, over every inbox.
@@ -231,7 +293,8 @@ impl<S> Requester<S> {
     }
 
     /// Sends `out` through `producer` with a new correlation id and waits up to
-    /// `timeout` for its reply.
+    /// `timeout` for its reply, on the reply channel's topic (its parameters, if it
+    /// has any, are the request's parameters of the same names).
     pub async fn request<C: Request>(
         &self,
         producer: &Producer<S>,
@@ -241,15 +304,47 @@ impl<S> Requester<S> {
     where
         S: Requests<C>,
     {
-        let reply_topic = <C::Reply as Channel>::TOPIC;
-        if reply_topic.contains('{') {
-            return Err(RequestError::ReplyTopic(reply_topic));
+        let reply_topic = derived_reply_topic::<C>(out.given_parameters())?;
+        self.exchange(producer, out, reply_topic, timeout).await
+    }
+
+    /// [`request`](Self::request) with the reply channel's parameters chosen by the
+    /// requester: the reply topic they name travels in the request's reply-to header
+    /// (the document's `reply.address`), where the replier sends the reply.
+    pub async fn request_replying_to<C: Request>(
+        &self,
+        producer: &Producer<S>,
+        out: Outgoing<'_, C>,
+        reply_parameters: &<C::Reply as Channel>::Parameters,
+        timeout: Duration,
+    ) -> Result<<C::Reply as Channel>::Message, RequestError>
+    where
+        S: Requests<C>,
+    {
+        if C::REPLY_TO_HEADER.is_none() {
+            return Err(ReplyTopicError::AddressFixed(C::ID).into());
         }
-        let inbox = self.inbox(reply_topic, C::CORRELATION_HEADER).await?;
+        let reply_topic =
+            channel_topic::<C::Reply>(Some(reply_parameters)).map_err(ReplyTopicError::from)?;
+        self.exchange(producer, out, reply_topic, timeout).await
+    }
+
+    /// Sends the request, its reply expected on `reply_topic`, and waits for the reply.
+    async fn exchange<C: Request>(
+        &self,
+        producer: &Producer<S>,
+        out: Outgoing<'_, C>,
+        reply_topic: Cow<'static, str>,
+        timeout: Duration,
+    ) -> Result<<C::Reply as Channel>::Message, RequestError>
+    where
+        S: Requests<C>,
+    {
+        let inbox = self.inbox(&reply_topic, C::CORRELATION_HEADER).await?;
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let mut out = out.header(C::CORRELATION_HEADER, correlation_id.clone());
         if let Some(reply_to) = C::REPLY_TO_HEADER {
-            out = out.header(reply_to, reply_topic);
+            out = out.header(reply_to, reply_topic.as_bytes());
         }
         let reply = inbox.wait_for(correlation_id.clone());
         if let Err(e) = producer.send(out).await {
@@ -278,22 +373,28 @@ impl<S> Requester<S> {
 
     async fn inbox(
         &self,
-        topic: &'static str,
+        topic: &str,
         correlation_header: &'static str,
     ) -> Result<Arc<Inbox>, RequestError> {
         let mut inboxes = self.shared.inboxes.lock().await;
         if let Some(inbox) = inboxes.get(topic) {
             return Ok(inbox.clone());
         }
-        let failed = |reason: String| RequestError::Inbox { topic, reason };
+        let failed = |reason: String| RequestError::Inbox {
+            topic: topic.to_owned(),
+            reason,
+        };
         #[cfg(feature = "testing")]
         if let Some(memory) = self.shared.config.memory() {
             let inbox = Arc::new(Inbox::new(correlation_header, self.shared.late.clone()));
             let reader = inbox.clone();
-            crate::testing::follow_topic(memory, topic, self.shared.stop.clone(), move |record| {
-                reader.receive(&record.headers, record.payload.clone())
-            });
-            inboxes.insert(topic, inbox.clone());
+            crate::testing::follow_topic(
+                memory,
+                topic.to_owned(),
+                self.shared.stop.clone(),
+                move |record| reader.receive(&record.headers, record.payload.clone()),
+            );
+            inboxes.insert(topic.to_owned(), inbox.clone());
             return Ok(inbox);
         }
         let consumer = inbox_consumer(&self.shared.config, topic)
@@ -305,7 +406,7 @@ impl<S> Requester<S> {
             inbox.clone(),
             self.shared.stop.clone(),
         ));
-        inboxes.insert(topic, inbox.clone());
+        inboxes.insert(topic.to_owned(), inbox.clone());
         Ok(inbox)
     }
 }

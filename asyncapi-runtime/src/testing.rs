@@ -369,18 +369,18 @@ impl TestConsumer {
 /// requester's reply inbox on the in-memory broker.
 pub(crate) fn follow_topic(
     memory: &Arc<Memory>,
-    topic: &'static str,
+    topic: String,
     stop: CancellationToken,
     mut each: impl FnMut(&StoredRecord) + Send + 'static,
 ) {
     // Subscribed and positioned before this returns, so before the request is sent.
     let mut appends = memory.appends.subscribe();
-    let mut next = memory.end(topic);
+    let mut next = memory.end(&topic);
     let memory = memory.clone();
     tokio::spawn(async move {
         loop {
             appends.borrow_and_update();
-            let records = memory.records_from(topic, next);
+            let records = memory.records_from(&topic, next);
             next += records.len();
             records.iter().for_each(&mut each);
             tokio::select! {

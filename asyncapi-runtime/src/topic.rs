@@ -55,6 +55,8 @@ pub enum TopicError {
 
 use asyncapi_syntax::address::{self, Segment};
 
+use crate::contract::{Channel, ChannelParameters};
+
 /// A parsed `C::TOPIC`, read as the generator read the document's address.
 #[derive(Debug, Clone)]
 pub(crate) struct TopicTemplate {
@@ -138,6 +140,25 @@ impl TopicTemplate {
         let mut values = Vec::new();
         match_from(&self.segments, topic, &mut values).then_some(values)
     }
+}
+
+/// The topic a record of channel `C` goes to: `C::TOPIC` itself when it has no
+/// placeholders (borrowed), else rendered from `parameters`, which are checked first
+/// against what the document says of them.
+pub(crate) fn channel_topic<C: Channel>(
+    parameters: Option<&C::Parameters>,
+) -> Result<Cow<'static, str>, TopicError> {
+    if !C::TOPIC.contains('{') {
+        return Ok(Cow::Borrowed(C::TOPIC));
+    }
+    let template = TopicTemplate::parse(C::TOPIC)?;
+    Ok(Cow::Owned(match parameters {
+        Some(p) => {
+            p.check()?;
+            template.render(&p.values())?
+        }
+        None => template.render(&[])?,
+    }))
 }
 
 fn match_from<'t>(segments: &[Segment<'_>], topic: &'t str, values: &mut Vec<&'t str>) -> bool {

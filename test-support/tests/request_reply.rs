@@ -1,6 +1,7 @@
 //! Request/reply through code generated from `tests/specs/pricing.yaml`: the
 //! application answers quote requests with `Consumer::reply`, the client asks with
-//! `request_quote_requests`. Every body runs on the embedded broker and, with
+//! `request_quote_requests`; and from `tests/specs/regional_pricing.yaml`, whose reply
+//! channels have parameters. Every body runs on the embedded broker and, with
 //! `--features kafka`, on Apache Kafka.
 
 #[macro_use]
@@ -10,13 +11,19 @@ use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use asyncapi_runtime::{ListenerOptions, MessageContext, Outgoing, Producer, RequestError};
+use asyncapi_runtime::{
+    ListenerOptions, MessageContext, Outgoing, Producer, ReplyTopicError, RequestError,
+};
 use asyncapi_test_support::Broker;
 use futures::stream::{self, StreamExt};
 use support::*;
 
 mod pricing {
     asyncapi_runtime::asyncapi!("tests/specs/pricing.yaml");
+}
+
+mod regional {
+    asyncapi_runtime::asyncapi!("tests/specs/regional_pricing.yaml");
 }
 
 use pricing::{channels, Application, Client, Quote, QuoteRequest};
@@ -26,6 +33,7 @@ broker_tests!(
     ten_thousand_concurrent_requests_each_get_their_own_reply,
     a_slow_reply_is_a_typed_timeout_then_counted_late,
     requests_that_cannot_be_answered_are_dead_lettered_with_the_reason,
+    replies_on_a_channel_with_parameters_take_the_request_s_or_the_requester_s_values,
 );
 
 /// The topics both sides need, as the document describes them (dead-letter topics
@@ -226,5 +234,162 @@ async fn in_memory_requests_get_their_own_replies() {
     }
     assert_eq!(answered.len(), 100);
     assert_eq!(client.requester().late_replies(), 0);
+    replier.stop().await.unwrap();
+}
+
+/// The regional document's answering side: a quote per region (`qty * 2` in `eu`,
+/// `qty * 3` in `us`) and per desk (`qty * 7`).
+fn regional_replier(
+    config: asyncapi_runtime::KafkaConfig,
+) -> asyncapi_runtime::Consumer<regional::Application> {
+    use regional::channels::RegionalRequestsRegion as Region;
+    use regional::channels::{DeskRequests, RegionalRequests, RegionalRequestsParameters};
+    regional::Application::new(config)
+        .unwrap()
+        .consumer()
+        .group_id(format!("regional-{}", uuid::Uuid::new_v4()))
+        .retry(fast_retry(2))
+        .reply::<RegionalRequests>(
+            |request: regional::QuoteRequest,
+             context: MessageContext<RegionalRequestsParameters>| async move {
+                let rate = match context.parameters.region {
+                    Region::Eu => 2,
+                    Region::Us => 3,
+                };
+                Ok::<_, Infallible>(regional::Quote {
+                    id: request.id,
+                    price: request.qty * rate,
+                })
+            },
+            ListenerOptions::default(),
+        )
+        .reply::<DeskRequests>(
+            |request: regional::QuoteRequest, _context: MessageContext| async move {
+                Ok::<_, Infallible>(regional::Quote {
+                    id: request.id,
+                    price: request.qty * 7,
+                })
+            },
+            ListenerOptions::default(),
+        )
+}
+
+async fn replies_on_a_channel_with_parameters_take_the_request_s_or_the_requester_s_values(
+    kafka: &dyn Broker,
+) {
+    use regional::channels::{
+        DeskQuotesParameters, RegionalRequestsParameters, RegionalRequestsRegion,
+    };
+    for topic in [
+        "pricing.eu.requests",
+        "pricing.us.requests",
+        "pricing.eu.quotes",
+        "pricing.us.quotes",
+        "desk.requests",
+        "desk.d7.quotes",
+    ] {
+        kafka.create_topic(topic, 2).expect("create topic");
+    }
+    let (token, handle) = spawn(regional_replier(kafka.config()));
+    let client = regional::Client::new(kafka.config()).unwrap();
+    let request = |id: &str| regional::QuoteRequest {
+        id: id.into(),
+        qty: 10,
+    };
+
+    // The reply topic's `{region}` is the request's: each region's quote comes back on
+    // its own topic, priced there.
+    for (region, price) in [
+        (RegionalRequestsRegion::Eu, 20),
+        (RegionalRequestsRegion::Us, 30),
+    ] {
+        let parameters = RegionalRequestsParameters { region };
+        let quote = client
+            .request_regional_requests(&parameters, &request(region.as_str()))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", region.as_str()));
+        assert_eq!((quote.id.as_str(), quote.price), (region.as_str(), price));
+    }
+    let eu = read_topic(&kafka.bootstrap_servers(), "pricing.eu.quotes", 1, 500).await;
+    assert_eq!(eu.len(), 1, "one reply on the eu reply topic");
+
+    // The requester chooses `{desk}`; the topic travels in the `replyTo` header.
+    let desk = DeskQuotesParameters { desk: "d7".into() };
+    let quote = client
+        .request_desk_requests(&request("desk"), &desk)
+        .await
+        .unwrap();
+    assert_eq!((quote.id.as_str(), quote.price), ("desk", 70));
+
+    // A reply topic the requester cannot choose, or cannot render, is a typed error and
+    // nothing is sent.
+    let fixed = client
+        .requester()
+        .request_replying_to::<regional::channels::RegionalRequests>(
+            &client_producer(kafka),
+            Outgoing::new(&request("x")).parameters(&RegionalRequestsParameters {
+                region: RegionalRequestsRegion::Eu,
+            }),
+            &regional::channels::RegionalQuotesParameters {
+                region: regional::channels::RegionalQuotesRegion::Us,
+            },
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            fixed,
+            RequestError::ReplyTopic(ReplyTopicError::AddressFixed("regionalRequests"))
+        ),
+        "{fixed:?}"
+    );
+    let bad_desk = client
+        .request_desk_requests(&request("y"), &DeskQuotesParameters { desk: "a.b".into() })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            bad_desk,
+            RequestError::ReplyTopic(ReplyTopicError::Topic(_))
+        ),
+        "{bad_desk:?}"
+    );
+    let sent = read_topic(&kafka.bootstrap_servers(), "desk.requests", 1, 1000).await;
+    assert_eq!(sent.len(), 1, "only the answered desk request was sent");
+    assert_eq!(sent[0].header("replyTo").as_deref(), Some("desk.d7.quotes"));
+    assert_eq!(client.requester().late_replies(), 0);
+    stop(token, handle).await;
+}
+
+/// A producer for the client side of the regional document.
+fn client_producer(kafka: &dyn Broker) -> Producer<regional::Client> {
+    Producer::new(&kafka.config())
+        .unwrap()
+        .side::<regional::Client>()
+}
+
+/// Replies on channels with parameters on the in-memory broker: the reply inbox follows
+/// the topic the request's parameters (or the requester's) name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_replies_on_channels_with_parameters() {
+    use regional::channels::RegionalRequestsRegion as Region;
+    use regional::channels::{DeskQuotesParameters, RegionalRequestsParameters};
+    let broker = asyncapi_runtime::testing::TestBroker::new();
+    let replier = broker.start(regional_replier(broker.config()));
+    let client = regional::Client::new(broker.config()).unwrap();
+    let request = regional::QuoteRequest {
+        id: "q".into(),
+        qty: 1,
+    };
+    let us = RegionalRequestsParameters { region: Region::Us };
+    let quote = client
+        .request_regional_requests(&us, &request)
+        .await
+        .unwrap();
+    assert_eq!(quote.price, 3);
+    let desk = DeskQuotesParameters { desk: "d1".into() };
+    let quote = client.request_desk_requests(&request, &desk).await.unwrap();
+    assert_eq!(quote.price, 7);
     replier.stop().await.unwrap();
 }

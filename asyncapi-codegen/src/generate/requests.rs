@@ -6,7 +6,7 @@ use quote::{format_ident, quote};
 
 use super::naming::channel_type_name;
 use super::Generator;
-use crate::ir::{Channel, Operation, Reply};
+use crate::ir::{Channel, Operation, Reply, ReplyAddressing};
 use crate::normalize::header_of_location;
 use crate::types::field_ident_text;
 
@@ -15,15 +15,21 @@ const DEFAULT_CORRELATION_HEADER: &str = "correlation-id";
 
 impl Generator<'_> {
     /// The operations whose messages are requests, one per request channel (the first
-    /// in document order). A reply on the request's own channel is left out: a consumer
-    /// of that topic would read its own replies as requests (`validate` warns).
+    /// in document order). Left out (`validate` warns): a reply on the request's own
+    /// channel, as a consumer of that topic would read its own replies as requests, and
+    /// a reply whose channel parameters nothing carries, as no reply could be addressed.
     pub(super) fn request_operations(&self) -> Vec<(&Operation, &Reply)> {
         let mut seen = Vec::new();
+        let channels = &self.doc.channels;
         self.doc
             .operations
             .iter()
             .filter_map(|op| op.reply.as_ref().map(|reply| (op, reply)))
             .filter(|(op, reply)| reply.channel != op.channel)
+            .filter(|(op, reply)| {
+                reply.addressing(&channels[op.channel], &channels[reply.channel])
+                    != ReplyAddressing::Unaddressable
+            })
             .filter(|(op, _)| {
                 let first = !seen.contains(&op.channel);
                 seen.push(op.channel);
@@ -67,21 +73,25 @@ impl Generator<'_> {
     }
 
     /// `request_<channel>` and `request_<channel>_with` for operation `op`, whose
-    /// requests this side sends; nothing when the reply channel has parameters (its
-    /// topic depends on values a requester would have to choose).
+    /// requests this side sends. The reply topic's parameters are the request's of the
+    /// same names; failing that, where the reply has an address the requester fills in,
+    /// the methods take the reply channel's parameters.
     pub(super) fn request_methods(&self, op: &Operation, reply: &Reply) -> TokenStream {
         let rt = &self.rt;
         let c = &self.doc.channels[op.channel];
         let r = &self.doc.channels[reply.channel];
-        if !r.parameters.is_empty() || r.topic.as_ref().map_or(true, |t| t.contains('{')) {
-            return quote! {};
-        }
+        let chosen = match reply.addressing(c, r) {
+            ReplyAddressing::ChosenByRequester => {
+                Some(format_ident!("{}Parameters", channel_type_name(r)))
+            }
+            _ => None,
+        };
         let ch = format_ident!("{}", channel_type_name(c));
         let request_ty = &self.channel_messages[op.channel];
         let reply_ty = &self.channel_messages[reply.channel];
         let name = format_ident!("request_{}", field_ident_text(&c.id));
         let with = format_ident!("request_{}_with", field_ident_text(&c.id));
-        let doc = format!(
+        let mut doc = format!(
             " Sends a request on channel `{}` (operation `{}`) and waits for its reply on `{}`, for at most 30 s (the runtime's `DEFAULT_REQUEST_TIMEOUT`).",
             c.id, op.id, r.id
         );
@@ -89,14 +99,29 @@ impl Generator<'_> {
             " [`{name}`](Self::{name}) with a key, headers or parameters, and its own time limit."
         );
         let (param_arg, param_use) = self.send_arguments(op.channel, c);
+        let (reply_param, reply_arg, reply_use, call) = match &chosen {
+            None => (quote! {}, quote! {}, quote! {}, quote! { request }),
+            Some(pt) => {
+                doc.push_str(&format!(
+                    " The reply comes to the topic of `{}` that `reply_parameters` name.",
+                    r.id
+                ));
+                (
+                    quote! { , reply_parameters: &channels::#pt },
+                    quote! { reply_parameters: &channels::#pt, },
+                    quote! { reply_parameters, },
+                    quote! { request_replying_to },
+                )
+            }
+        };
         quote! {
             #[doc = #doc]
-            pub async fn #name(&self, #param_arg message: &#request_ty) -> ::std::result::Result<#reply_ty, #rt::RequestError> {
-                self.#with(#rt::Outgoing::new(message) #param_use, #rt::DEFAULT_REQUEST_TIMEOUT).await
+            pub async fn #name(&self, #param_arg message: &#request_ty #reply_param) -> ::std::result::Result<#reply_ty, #rt::RequestError> {
+                self.#with(#rt::Outgoing::new(message) #param_use, #reply_use #rt::DEFAULT_REQUEST_TIMEOUT).await
             }
             #[doc = #with_doc]
-            pub async fn #with(&self, outgoing: #rt::Outgoing<'_, channels::#ch>, timeout: ::std::time::Duration) -> ::std::result::Result<#reply_ty, #rt::RequestError> {
-                self.requester.request::<channels::#ch>(&self.producer, outgoing, timeout).await
+            pub async fn #with(&self, outgoing: #rt::Outgoing<'_, channels::#ch>, #reply_arg timeout: ::std::time::Duration) -> ::std::result::Result<#reply_ty, #rt::RequestError> {
+                self.requester.#call::<channels::#ch>(&self.producer, outgoing, #reply_use timeout).await
             }
         }
     }

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use super::handler::{Handler, HandlerError, ListenerOptions, MessageContext};
 use crate::contract::{Channel, Message, RawHeader};
 use crate::producer::{Producer, CONTENT_TYPE_HEADER};
-use crate::request::Request;
+use crate::request::{derived_reply_topic, Request};
 
 /// Kafka's limit on topic names.
 const MAX_TOPIC_LEN: usize = 249;
@@ -107,7 +107,7 @@ impl<C: Request, H: ReplyHandler<C>> Handler<C> for Replying<H> {
     ) -> BoxFuture<'static, Result<(), HandlerError>> {
         // Where the reply goes and what it carries are read before the handler runs: a
         // request that cannot be answered is a permanent error whatever the handler says.
-        let addressed = reply_address::<C>(&context.headers);
+        let addressed = reply_address::<C>(&context.headers, &context.parameters);
         let reply = self.handler.call(message, context);
         let producer = self.producer.clone();
         Box::pin(async move {
@@ -134,9 +134,13 @@ impl<C: Request, H: ReplyHandler<C>> Handler<C> for Replying<H> {
     }
 }
 
-/// The reply topic (the request's reply-to header, else the reply channel's topic) and
-/// the correlation id to copy, or why the request cannot be answered.
-fn reply_address<C: Request>(headers: &[RawHeader]) -> Result<(String, Vec<u8>), HandlerError> {
+/// The reply topic (the request's reply-to header, else the reply channel's topic with
+/// the request's parameters) and the correlation id to copy, or why the request cannot
+/// be answered.
+fn reply_address<C: Request>(
+    headers: &[RawHeader],
+    parameters: &C::Parameters,
+) -> Result<(String, Vec<u8>), HandlerError> {
     let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v);
     let correlation = header(C::CORRELATION_HEADER).cloned().ok_or_else(|| {
         HandlerError::permanent(format!(
@@ -155,14 +159,11 @@ fn reply_address<C: Request>(headers: &[RawHeader]) -> Result<(String, Vec<u8>),
                     C::REPLY_TO_HEADER.unwrap_or_default()
                 ))
             })?,
-        None if !<C::Reply as Channel>::TOPIC.contains('{') => {
-            <C::Reply as Channel>::TOPIC.to_owned()
-        }
-        None => {
-            return Err(HandlerError::permanent(
-                "the reply channel has parameters and the request names no reply topic",
-            ))
-        }
+        None => derived_reply_topic::<C>(Some(parameters))
+            .map_err(|e| {
+                HandlerError::permanent(format!("the request names no reply topic and {e}"))
+            })?
+            .into_owned(),
     };
     Ok((topic, correlation))
 }
