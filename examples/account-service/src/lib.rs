@@ -41,3 +41,9 @@ pub async fn on_signup(
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/guide.md")]
 pub struct Guide;
+
+/// The workspace's `README.md`: its Rust blocks are compiled as this crate's doc-tests
+/// (the in-memory one is run), so the README's code cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct Readme;
