@@ -216,19 +216,16 @@ pub enum ReplyAddressing {
     /// The reply channel has parameters the request lacks and the reply's `address`
     /// is a header the requester fills in: the requester chooses them.
     ChosenByRequester,
-    /// The reply channel has parameters the request lacks and nothing carries them.
+    /// The reply channel has parameters the request lacks and nothing carries them:
+    /// no reply can be addressed.
     Unaddressable,
 }
 
 impl Reply {
-    /// How replies to requests on `request` (answered on `reply_channel`, this reply's
-    /// channel) are addressed.
-    pub fn addressing(&self, request: &Channel, reply_channel: &Channel) -> ReplyAddressing {
-        let from_request = reply_channel
-            .parameters
-            .iter()
-            .all(|p| request.parameters.iter().any(|q| q.name == p.name));
-        if from_request {
+    /// How replies to requests on `request` are addressed (`channels`: the document's,
+    /// among them this reply's channel).
+    pub fn addressing(&self, request: &Channel, channels: &[Channel]) -> ReplyAddressing {
+        if self.unmatched_parameters(request, channels).is_empty() {
             ReplyAddressing::FromRequest
         } else if self.reply_to_header.is_some() {
             ReplyAddressing::ChosenByRequester
@@ -236,6 +233,30 @@ impl Reply {
             ReplyAddressing::Unaddressable
         }
     }
+
+    /// The `{placeholders}` of the reply channel's topic that the topic of `request`
+    /// lacks: the values a request's parameters cannot give. Read from the topics, as
+    /// the runtime reads them (`Channel::PARAMETER_NAMES`).
+    pub fn unmatched_parameters<'d>(
+        &self,
+        request: &Channel,
+        channels: &'d [Channel],
+    ) -> Vec<&'d str> {
+        let of_request = topic_placeholders(request);
+        topic_placeholders(&channels[self.channel])
+            .into_iter()
+            .filter(|name| !of_request.contains(name))
+            .collect()
+    }
+}
+
+/// The `{placeholders}` of a channel's topic (none when it has no topic).
+fn topic_placeholders(channel: &Channel) -> Vec<&str> {
+    channel
+        .topic
+        .as_deref()
+        .map(asyncapi_syntax::address::placeholders)
+        .unwrap_or_default()
 }
 
 /// How a message's payload is described.

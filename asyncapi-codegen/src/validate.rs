@@ -131,16 +131,15 @@ fn replies(r: &Resolver, doc: &Document, report: &mut Report) {
             continue;
         }
         let reply_channel = &doc.channels[reply.channel];
-        if reply.addressing(channel, reply_channel) == ReplyAddressing::Unaddressable {
-            let missing: Vec<&str> = reply_channel
-                .parameters
-                .iter()
-                .filter(|p| !channel.parameters.iter().any(|q| q.name == p.name))
-                .map(|p| p.name.as_str())
-                .collect();
+        if reply.addressing(channel, &doc.channels) == ReplyAddressing::Unaddressable {
+            let missing = reply.unmatched_parameters(channel, &doc.channels);
+            let (noun, verb) = match missing.len() {
+                1 => ("parameter", "is not a parameter"),
+                _ => ("parameters", "are not parameters"),
+            };
             report.warn(
-                r.error(&op.node.child("reply"), format!("the replies of operation `{}` cannot be addressed: parameter `{}` of reply channel `{}` is not a parameter of request channel `{}`, and the reply has no `address`: no request/reply code is generated for it", op.id, missing.join("`, `"), reply_channel.id, channel.id))
-                    .help("give the request channel the same parameter, or let the requester name its reply topic: `address: { location: '$message.header#/replyTo' }` on the reply"),
+                r.error(&op.node.child("reply"), format!("the replies of operation `{}` cannot be addressed: {noun} `{}` of reply channel `{}` {verb} of request channel `{}`, and the reply has no `address`: no request method is generated, and the answering side dead-letters each request as one it cannot answer", op.id, missing.join("`, `"), reply_channel.id, channel.id))
+                    .help("give the request channel's address the same parameter, or let the requester name its reply topic: `address: { location: '$message.header#/replyTo' }` on the reply"),
             );
         }
         match reply_of.insert(op.channel, reply.channel) {

@@ -303,15 +303,34 @@ fn a_reply_channel_with_parameters_is_addressed_from_the_request_or_by_the_reque
         "{code}"
     );
 
-    // Nothing carries the reply's parameter: a warning at the reply, and no method.
-    let e = parameterised_reply("asks.{region}", "answers.{desk}", "");
+    // Parameters of both channels in another order, and an address the requester could
+    // fill in: still taken from the request (by name), the requester chooses nothing.
+    let e = parameterised_reply(
+        "asks.{a}.{b}",
+        "answers.{b}.{a}",
+        ", address: { location: '$message.header#/replyTo' }",
+    );
+    assert!(e.warnings.is_empty(), "{:?}", e.warnings);
+    let code = e.pretty();
+    assert!(code.contains(".request::<channels::Asks>("), "{code}");
+    assert!(!code.contains("reply_parameters"), "{code}");
+
+    // Nothing carries the reply's parameters: a warning at the reply, no request method;
+    // the channel keeps its `Request` impl, so the answering side can refuse such
+    // requests with a reason.
+    let e = parameterised_reply("asks.{region}", "answers.{desk}.{shift}", "");
     let warnings: Vec<String> = e.warnings.iter().map(ToString::to_string).collect();
-    let expected = "at `#/operations/ask/reply`: the replies of operation `ask` cannot be addressed: parameter `desk` of reply channel `answers` is not a parameter of request channel `asks`";
+    let expected = "at `#/operations/ask/reply`: the replies of operation `ask` cannot be addressed: parameters `desk`, `shift` of reply channel `answers` are not parameters of request channel `asks`";
     assert!(
         warnings.iter().any(|w| w.contains(expected)),
         "missing `{expected}` in {warnings:?}"
     );
-    assert!(!e.pretty().contains("request_asks"));
+    let code = e.pretty();
+    assert!(!code.contains("pub async fn request_asks"), "{code}");
+    assert!(
+        code.contains("impl ::asyncapi_runtime::__private::Request for Asks"),
+        "{code}"
+    );
 }
 
 #[test]

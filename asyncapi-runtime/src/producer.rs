@@ -46,6 +46,9 @@ pub struct Outgoing<'a, C: Channel> {
     key: Option<&'a C::Key>,
     headers: Option<&'a C::Headers>,
     extra_headers: Vec<RawHeader>,
+    /// Headers the runtime sets whatever the typed or extra headers say (a request's
+    /// correlation id and reply topic).
+    runtime_headers: Vec<RawHeader>,
     partition: Option<i32>,
 }
 
@@ -58,6 +61,7 @@ impl<'a, C: Channel> Outgoing<'a, C> {
             key: None,
             headers: None,
             extra_headers: Vec::new(),
+            runtime_headers: Vec::new(),
             partition: None,
         }
     }
@@ -86,6 +90,13 @@ impl<'a, C: Channel> Outgoing<'a, C> {
         self
     }
 
+    /// Sets header `name` to `value`, in place of any typed or extra header of that name:
+    /// a request's correlation id and reply topic must be the ones the requester waits on.
+    pub(crate) fn runtime_header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
+        self.runtime_headers.push((name.to_owned(), value.into()));
+        self
+    }
+
     /// The parameter values given with [`parameters`](Self::parameters).
     pub(crate) fn given_parameters(&self) -> Option<&'a C::Parameters> {
         self.parameters
@@ -107,6 +118,10 @@ impl<'a, C: Channel> Outgoing<'a, C> {
             None => Vec::new(),
         };
         headers.extend(self.extra_headers);
+        if !self.runtime_headers.is_empty() {
+            headers.retain(|(name, _)| !self.runtime_headers.iter().any(|(set, _)| set == name));
+            headers.extend(self.runtime_headers);
+        }
         crate::trace_context::inject(&mut headers);
         let content_type = (!headers.iter().any(|(n, _)| n == CONTENT_TYPE_HEADER))
             .then(|| self.message.content_type());

@@ -10,7 +10,9 @@
 //! assigned every partition of the reply topic at its end offset *before* the first
 //! request goes out, so no reply can be missed; replies are matched to waiting requests
 //! by correlation id, and a reply nobody waits for any more (its request timed out) is
-//! counted as late and dropped.
+//! counted as late and dropped. An inbox lives as long as its requester: a requester
+//! that names many distinct reply topics (one per desk, say) holds a consumer for
+//! each, and on Kafka each reply topic must exist before its first request.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -22,7 +24,7 @@ use std::time::Duration;
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::Message as _;
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OnceCell};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, KafkaConfig};
@@ -111,7 +113,7 @@ pub enum RequestError {
 pub enum ReplyTopicError {
     /// The reply channel has a parameter the request channel lacks, so the request's
     /// parameters do not name the reply topic.
-    #[error("parameter `{name}` of reply channel `{reply}` is not a parameter of request channel `{request}`")]
+    #[error("parameter `{name}` of reply channel `{reply}` is not a parameter of request channel `{request}`{}", choose_hint(*.requester_chooses))]
     Unmatched {
         /// The reply channel's parameter.
         name: &'static str,
@@ -119,11 +121,17 @@ pub enum ReplyTopicError {
         reply: &'static str,
         /// The request channel (`Channel::ID`).
         request: &'static str,
+        /// The document lets the requester name the reply topic
+        /// ([`Requester::request_replying_to`]).
+        requester_chooses: bool,
     },
-    /// The document gives the reply no `address` a requester fills in: replies go to
-    /// the reply channel's topic with the request's parameters, not one of the
-    /// requester's choosing.
-    #[error("replies to channel `{0}` go where the document says (its `reply` has no `address`): the requester cannot choose their topic")]
+    /// The request was given no parameters, and the reply topic's come from them.
+    #[error("the request on channel `{0}` was given no parameters (`Outgoing::parameters`), and the reply topic's parameters are taken from them")]
+    RequestParameters(&'static str),
+    /// Requests on this channel carry no reply-to header (the operation's `reply` has
+    /// no `address`): replies go to the reply channel's topic with the request's
+    /// parameters, which the requester cannot change.
+    #[error("requests on channel `{0}` carry no reply-to header (the operation's `reply` has no `address`): the requester cannot choose the reply topic; use `request`")]
     AddressFixed(&'static str),
     /// A value of the request's parameters is not a value of the reply channel's.
     #[error("a request parameter does not fit the reply channel: {0}")]
@@ -131,6 +139,14 @@ pub enum ReplyTopicError {
     /// The reply topic could not be built from the parameter values.
     #[error(transparent)]
     Topic(#[from] TopicError),
+}
+
+fn choose_hint(requester_chooses: bool) -> &'static str {
+    if requester_chooses {
+        "; name the reply topic with `request_replying_to`"
+    } else {
+        ""
+    }
 }
 
 /// The reply topic of a request on `C` with parameters `request`: the reply channel's
@@ -149,13 +165,12 @@ pub(crate) fn derived_reply_topic<C: Request>(
                 name,
                 reply: <C::Reply as Channel>::ID,
                 request: C::ID,
+                requester_chooses: C::REPLY_TO_HEADER.is_some(),
             },
         )?;
-        let value = values.get(index).ok_or(TopicError::MissingParameter {
-            template: C::TOPIC,
-            index,
-            name: name.to_owned(),
-        })?;
+        let value = values
+            .get(index)
+            .ok_or(ReplyTopicError::RequestParameters(C::ID))?;
         picked.push(value.as_ref());
     }
     let parameters =
@@ -232,7 +247,9 @@ impl Inbox {
 
 struct RequesterShared {
     config: KafkaConfig,
-    inboxes: tokio::sync::Mutex<HashMap<String, Arc<Inbox>>>,
+    /// One inbox per reply topic, started by the first request that needs it (a slot
+    /// per topic, so one inbox's start does not hold up requests to the others).
+    inboxes: Mutex<HashMap<String, Arc<OnceCell<Arc<Inbox>>>>>,
     /// Stops the inbox tasks when the last requester clone drops.
     stop: CancellationToken,
     /// Replies no request waited for, over every inbox.
@@ -274,7 +291,7 @@ impl Requester<()> {
         Requester {
             shared: Arc::new(RequesterShared {
                 config,
-                inboxes: tokio::sync::Mutex::default(),
+                inboxes: Mutex::default(),
                 late: Arc::default(),
                 stop: CancellationToken::new(),
             }),
@@ -342,9 +359,9 @@ impl<S> Requester<S> {
     {
         let inbox = self.inbox(&reply_topic, C::CORRELATION_HEADER).await?;
         let correlation_id = uuid::Uuid::new_v4().to_string();
-        let mut out = out.header(C::CORRELATION_HEADER, correlation_id.clone());
+        let mut out = out.runtime_header(C::CORRELATION_HEADER, correlation_id.clone());
         if let Some(reply_to) = C::REPLY_TO_HEADER {
-            out = out.header(reply_to, reply_topic.as_bytes());
+            out = out.runtime_header(reply_to, reply_topic.as_bytes());
         }
         let reply = inbox.wait_for(correlation_id.clone());
         if let Err(e) = producer.send(out).await {
@@ -371,22 +388,35 @@ impl<S> Requester<S> {
         self.shared.late.load(Ordering::Relaxed)
     }
 
+    /// The inbox of `topic`, started by the first request that needs it; a start that
+    /// failed is tried again by the next request.
     async fn inbox(
         &self,
         topic: &str,
         correlation_header: &'static str,
     ) -> Result<Arc<Inbox>, RequestError> {
-        let mut inboxes = self.shared.inboxes.lock().await;
-        if let Some(inbox) = inboxes.get(topic) {
-            return Ok(inbox.clone());
-        }
-        let failed = |reason: String| RequestError::Inbox {
-            topic: topic.to_owned(),
-            reason,
-        };
+        let slot = self
+            .shared
+            .inboxes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(topic.to_owned())
+            .or_default()
+            .clone();
+        slot.get_or_try_init(|| self.start_inbox(topic, correlation_header))
+            .await
+            .cloned()
+    }
+
+    /// A new inbox reading `topic` from its current end, and the task feeding it.
+    async fn start_inbox(
+        &self,
+        topic: &str,
+        correlation_header: &'static str,
+    ) -> Result<Arc<Inbox>, RequestError> {
+        let inbox = Arc::new(Inbox::new(correlation_header, self.shared.late.clone()));
         #[cfg(feature = "testing")]
         if let Some(memory) = self.shared.config.memory() {
-            let inbox = Arc::new(Inbox::new(correlation_header, self.shared.late.clone()));
             let reader = inbox.clone();
             crate::testing::follow_topic(
                 memory,
@@ -394,19 +424,19 @@ impl<S> Requester<S> {
                 self.shared.stop.clone(),
                 move |record| reader.receive(&record.headers, record.payload.clone()),
             );
-            inboxes.insert(topic.to_owned(), inbox.clone());
             return Ok(inbox);
         }
         let consumer = inbox_consumer(&self.shared.config, topic)
             .await
-            .map_err(|e| failed(e.to_string()))?;
-        let inbox = Arc::new(Inbox::new(correlation_header, self.shared.late.clone()));
+            .map_err(|e| RequestError::Inbox {
+                topic: topic.to_owned(),
+                reason: e.to_string(),
+            })?;
         tokio::spawn(read_replies(
             consumer,
             inbox.clone(),
             self.shared.stop.clone(),
         ));
-        inboxes.insert(topic.to_owned(), inbox.clone());
         Ok(inbox)
     }
 }

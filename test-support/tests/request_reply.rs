@@ -238,12 +238,16 @@ async fn in_memory_requests_get_their_own_replies() {
 }
 
 /// The regional document's answering side: a quote per region (`qty * 2` in `eu`,
-/// `qty * 3` in `us`) and per desk (`qty * 7`).
+/// `qty * 3` in `us`), per shelf (`qty * 5`, the id naming shelf and row) and per desk
+/// (`qty * 7`).
 fn regional_replier(
     config: asyncapi_runtime::KafkaConfig,
 ) -> asyncapi_runtime::Consumer<regional::Application> {
     use regional::channels::RegionalRequestsRegion as Region;
-    use regional::channels::{DeskRequests, RegionalRequests, RegionalRequestsParameters};
+    use regional::channels::{
+        DeskRequests, RegionalRequests, RegionalRequestsParameters, ShelfRequests,
+        ShelfRequestsParameters,
+    };
     regional::Application::new(config)
         .unwrap()
         .consumer()
@@ -263,6 +267,17 @@ fn regional_replier(
             },
             ListenerOptions::default(),
         )
+        .reply::<ShelfRequests>(
+            |request: regional::QuoteRequest,
+             context: MessageContext<ShelfRequestsParameters>| async move {
+                let place = &context.parameters;
+                Ok::<_, Infallible>(regional::Quote {
+                    id: format!("{}@{}/{}", request.id, place.shelf, place.row),
+                    price: request.qty * 5,
+                })
+            },
+            ListenerOptions::default(),
+        )
         .reply::<DeskRequests>(
             |request: regional::QuoteRequest, _context: MessageContext| async move {
                 Ok::<_, Infallible>(regional::Quote {
@@ -278,14 +293,18 @@ async fn replies_on_a_channel_with_parameters_take_the_request_s_or_the_requeste
     kafka: &dyn Broker,
 ) {
     use regional::channels::{
-        DeskQuotesParameters, RegionalRequestsParameters, RegionalRequestsRegion,
+        DeskQuotesParameters, DeskRequests, RegionalRequestsParameters, RegionalRequestsRegion,
+        ShelfRequestsParameters,
     };
     for topic in [
         "pricing.eu.requests",
         "pricing.us.requests",
         "pricing.eu.quotes",
         "pricing.us.quotes",
+        "books.s1.r2.requests",
+        "books.r2.s1.quotes",
         "desk.requests",
+        "desk.requests.dlq",
         "desk.d7.quotes",
     ] {
         kafka.create_topic(topic, 2).expect("create topic");
@@ -312,6 +331,17 @@ async fn replies_on_a_channel_with_parameters_take_the_request_s_or_the_requeste
     }
     let eu = read_topic(&kafka.bootstrap_servers(), "pricing.eu.quotes", 1, 500).await;
     assert_eq!(eu.len(), 1, "one reply on the eu reply topic");
+
+    // Two parameters, in the other order in the reply's address: matched by name.
+    let place = ShelfRequestsParameters {
+        shelf: "s1".into(),
+        row: "r2".into(),
+    };
+    let quote = client
+        .request_shelf_requests(&place, &request("book"))
+        .await
+        .unwrap();
+    assert_eq!((quote.id.as_str(), quote.price), ("book@s1/r2", 50));
 
     // The requester chooses `{desk}`; the topic travels in the `replyTo` header.
     let desk = DeskQuotesParameters { desk: "d7".into() };
@@ -355,10 +385,28 @@ async fn replies_on_a_channel_with_parameters_take_the_request_s_or_the_requeste
         ),
         "{bad_desk:?}"
     );
-    let sent = read_topic(&kafka.bootstrap_servers(), "desk.requests", 1, 1000).await;
+    let bootstrap = kafka.bootstrap_servers();
+    let sent = read_topic(&bootstrap, "desk.requests", 1, 1000).await;
     assert_eq!(sent.len(), 1, "only the answered desk request was sent");
     assert_eq!(sent[0].header("replyTo").as_deref(), Some("desk.d7.quotes"));
+    let eu_requests = read_topic(&bootstrap, "pricing.eu.requests", 1, 1000).await;
+    assert_eq!(eu_requests.len(), 1, "the refused request was not sent");
     assert_eq!(client.requester().late_replies(), 0);
+
+    // A foreign request naming no reply topic, where the requester must: dead-lettered
+    // with the reason, not answered somewhere.
+    Producer::new(&kafka.config())
+        .unwrap()
+        .send::<DeskRequests>(Outgoing::new(&request("z")).header("correlation-id", "c-9"))
+        .await
+        .unwrap();
+    let dead = read_topic(&bootstrap, "desk.requests.dlq", 1, 500).await;
+    assert_eq!(dead.len(), 1);
+    let reason = dead[0].header("x-dlq-error").unwrap_or_default();
+    assert!(
+        reason.contains("the request has no `replyTo` header, and parameter `desk` of reply channel `deskQuotes` is not a parameter of request channel `deskRequests`"),
+        "{reason}"
+    );
     stop(token, handle).await;
 }
 
@@ -391,5 +439,21 @@ async fn in_memory_replies_on_channels_with_parameters() {
     let desk = DeskQuotesParameters { desk: "d1".into() };
     let quote = client.request_desk_requests(&request, &desk).await.unwrap();
     assert_eq!(quote.price, 7);
+    // A `replyTo` the caller sets is replaced by the topic the requester listens on.
+    let stray = Outgoing::new(&request).header("replyTo", "elsewhere");
+    let quote = client
+        .request_desk_requests_with(stray, &desk, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(quote.price, 7);
+    let place = regional::channels::ShelfRequestsParameters {
+        shelf: "s1".into(),
+        row: "r2".into(),
+    };
+    let quote = client
+        .request_shelf_requests(&place, &request)
+        .await
+        .unwrap();
+    assert_eq!((quote.id.as_str(), quote.price), ("q@s1/r2", 5));
     replier.stop().await.unwrap();
 }

@@ -15,21 +15,15 @@ const DEFAULT_CORRELATION_HEADER: &str = "correlation-id";
 
 impl Generator<'_> {
     /// The operations whose messages are requests, one per request channel (the first
-    /// in document order). Left out (`validate` warns): a reply on the request's own
-    /// channel, as a consumer of that topic would read its own replies as requests, and
-    /// a reply whose channel parameters nothing carries, as no reply could be addressed.
+    /// in document order). A reply on the request's own channel is left out: a consumer
+    /// of that topic would read its own replies as requests (`validate` warns).
     pub(super) fn request_operations(&self) -> Vec<(&Operation, &Reply)> {
         let mut seen = Vec::new();
-        let channels = &self.doc.channels;
         self.doc
             .operations
             .iter()
             .filter_map(|op| op.reply.as_ref().map(|reply| (op, reply)))
             .filter(|(op, reply)| reply.channel != op.channel)
-            .filter(|(op, reply)| {
-                reply.addressing(&channels[op.channel], &channels[reply.channel])
-                    != ReplyAddressing::Unaddressable
-            })
             .filter(|(op, _)| {
                 let first = !seen.contains(&op.channel);
                 seen.push(op.channel);
@@ -75,16 +69,17 @@ impl Generator<'_> {
     /// `request_<channel>` and `request_<channel>_with` for operation `op`, whose
     /// requests this side sends. The reply topic's parameters are the request's of the
     /// same names; failing that, where the reply has an address the requester fills in,
-    /// the methods take the reply channel's parameters.
+    /// the methods take the reply channel's parameters; with neither, no reply could be
+    /// addressed and there are no methods (`validate` warns).
     pub(super) fn request_methods(&self, op: &Operation, reply: &Reply) -> TokenStream {
-        let rt = &self.rt;
         let c = &self.doc.channels[op.channel];
         let r = &self.doc.channels[reply.channel];
-        let chosen = match reply.addressing(c, r) {
+        let reply_parameters = match reply.addressing(c, &self.doc.channels) {
+            ReplyAddressing::FromRequest => None,
             ReplyAddressing::ChosenByRequester => {
                 Some(format_ident!("{}Parameters", channel_type_name(r)))
             }
-            _ => None,
+            _ => return quote! {},
         };
         let ch = format_ident!("{}", channel_type_name(c));
         let request_ty = &self.channel_messages[op.channel];
@@ -98,31 +93,63 @@ impl Generator<'_> {
         let with_doc = format!(
             " [`{name}`](Self::{name}) with a key, headers or parameters, and its own time limit."
         );
+        if reply_parameters.is_some() {
+            doc.push_str(&format!(
+                " The reply comes to the topic of `{}` that `reply_parameters` name.",
+                r.id
+            ));
+        }
         let (param_arg, param_use) = self.send_arguments(op.channel, c);
-        let (reply_param, reply_arg, reply_use, call) = match &chosen {
-            None => (quote! {}, quote! {}, quote! {}, quote! { request }),
-            Some(pt) => {
-                doc.push_str(&format!(
-                    " The reply comes to the topic of `{}` that `reply_parameters` name.",
-                    r.id
-                ));
-                (
-                    quote! { , reply_parameters: &channels::#pt },
-                    quote! { reply_parameters: &channels::#pt, },
-                    quote! { reply_parameters, },
-                    quote! { request_replying_to },
-                )
-            }
-        };
+        let rt = &self.rt;
+        let reply_argument = ReplyArgument::new(reply_parameters.as_ref());
+        let ReplyArgument {
+            last_parameter,
+            parameter,
+            passed,
+            requester_method,
+        } = &reply_argument;
         quote! {
             #[doc = #doc]
-            pub async fn #name(&self, #param_arg message: &#request_ty #reply_param) -> ::std::result::Result<#reply_ty, #rt::RequestError> {
-                self.#with(#rt::Outgoing::new(message) #param_use, #reply_use #rt::DEFAULT_REQUEST_TIMEOUT).await
+            pub async fn #name(&self, #param_arg message: &#request_ty #last_parameter) -> ::std::result::Result<#reply_ty, #rt::RequestError> {
+                self.#with(#rt::Outgoing::new(message) #param_use, #passed #rt::DEFAULT_REQUEST_TIMEOUT).await
             }
             #[doc = #with_doc]
-            pub async fn #with(&self, outgoing: #rt::Outgoing<'_, channels::#ch>, #reply_arg timeout: ::std::time::Duration) -> ::std::result::Result<#reply_ty, #rt::RequestError> {
-                self.requester.#call::<channels::#ch>(&self.producer, outgoing, #reply_use timeout).await
+            pub async fn #with(&self, outgoing: #rt::Outgoing<'_, channels::#ch>, #parameter timeout: ::std::time::Duration) -> ::std::result::Result<#reply_ty, #rt::RequestError> {
+                self.requester.#requester_method::<channels::#ch>(&self.producer, outgoing, #passed timeout).await
             }
+        }
+    }
+}
+
+/// How the request methods take the reply channel's parameters, when the requester
+/// chooses them: the tokens of each place they appear.
+struct ReplyArgument {
+    /// After the message in `request_<channel>`: `, reply_parameters: &P`.
+    last_parameter: TokenStream,
+    /// Before the time limit in `request_<channel>_with`: `reply_parameters: &P,`.
+    parameter: TokenStream,
+    /// Handed on to the next call: `reply_parameters,`.
+    passed: TokenStream,
+    /// The `Requester` method that sends the request.
+    requester_method: TokenStream,
+}
+
+impl ReplyArgument {
+    /// `reply_parameters`: the reply channel's parameters type, if the requester chooses.
+    fn new(reply_parameters: Option<&proc_macro2::Ident>) -> Self {
+        match reply_parameters {
+            None => ReplyArgument {
+                last_parameter: quote! {},
+                parameter: quote! {},
+                passed: quote! {},
+                requester_method: quote! { request },
+            },
+            Some(ty) => ReplyArgument {
+                last_parameter: quote! { , reply_parameters: &channels::#ty },
+                parameter: quote! { reply_parameters: &channels::#ty, },
+                passed: quote! { reply_parameters, },
+                requester_method: quote! { request_replying_to },
+            },
         }
     }
 }

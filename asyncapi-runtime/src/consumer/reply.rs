@@ -161,7 +161,11 @@ fn reply_address<C: Request>(
             })?,
         None => derived_reply_topic::<C>(Some(parameters))
             .map_err(|e| {
-                HandlerError::permanent(format!("the request names no reply topic and {e}"))
+                let missing = match C::REPLY_TO_HEADER {
+                    Some(name) => format!("the request has no `{name}` header"),
+                    None => "the reply topic is named from the request's parameters".to_owned(),
+                };
+                HandlerError::permanent(format!("{missing}, and {e}"))
             })?
             .into_owned(),
     };
