@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use crate::diagnostics::Report;
 use crate::generate::channel_type_name;
-use crate::ir::{Channel, Document, ReplyAddressing};
+use crate::ir::{Channel, Document, Operation, ReplyAddressing};
 use crate::resolve::{NodeId, Resolver, NULL};
 use crate::types::field_ident_text;
 use asyncapi_syntax::ContentType;
@@ -142,6 +142,7 @@ fn replies(r: &Resolver, doc: &Document, report: &mut Report) {
                     .help("give the request channel's address the same parameter, or let the requester name its reply topic: `address: { location: '$message.header#/replyTo' }` on the reply"),
             );
         }
+        shared_parameter_values(r, op, channel, reply_channel, report);
         match reply_of.insert(op.channel, reply.channel) {
             Some(first) if first != reply.channel => report.error(
                 r.error(&op.node.child("reply"), format!("operations on channel `{}` reply on both `{}` and `{}`", channel.id, doc.channels[first].id, doc.channels[reply.channel].id))
@@ -149,6 +150,51 @@ fn replies(r: &Resolver, doc: &Document, report: &mut Report) {
             ),
             _ => {}
         }
+    }
+}
+
+/// A reply parameter taken from the request's parameter of the same name must accept
+/// every value the request's does: a request value outside the reply's `enum` names
+/// no reply topic, so that request fails (and its replier dead-letters it).
+fn shared_parameter_values(
+    r: &Resolver,
+    op: &Operation,
+    request: &Channel,
+    reply_channel: &Channel,
+    report: &mut Report,
+) {
+    for reply_parameter in reply_channel
+        .parameters
+        .iter()
+        .filter(|p| !p.allowed.is_empty())
+    {
+        let Some(request_parameter) = request
+            .parameters
+            .iter()
+            .find(|p| p.name == reply_parameter.name)
+        else {
+            continue;
+        };
+        let refused: Vec<&str> = request_parameter
+            .allowed
+            .iter()
+            .filter(|v| !reply_parameter.allowed.contains(v))
+            .map(String::as_str)
+            .collect();
+        let name = &reply_parameter.name;
+        let problem = match (request_parameter.allowed.is_empty(), refused.is_empty()) {
+            (true, _) => format!("takes any value on request channel `{}`", request.id),
+            (false, false) => format!(
+                "takes `{}` on request channel `{}`",
+                refused.join("`, `"),
+                request.id
+            ),
+            (false, true) => continue,
+        };
+        report.warn(
+            r.error(&op.node.child("reply"), format!("parameter `{name}` names the reply topic from the request's value, but {problem}, which reply channel `{}` does not allow (one of `{}`): such requests cannot be answered", reply_channel.id, reply_parameter.allowed.join("`, `")))
+                .help(format!("give parameter `{name}` the same `enum` on both channels")),
+        );
     }
 }
 

@@ -334,6 +334,36 @@ fn a_reply_channel_with_parameters_is_addressed_from_the_request_or_by_the_reque
 }
 
 #[test]
+fn a_reply_parameter_that_refuses_request_values_is_a_warning() {
+    let e = expand(
+        r#"
+asyncapi: 3.0.0
+info: { title: T, version: '1' }
+channels:
+  asks:
+    address: 'asks.{region}'
+    parameters: { region: { enum: [eu, us, apac] } }
+    messages: { ask: { payload: { type: string } } }
+  answers:
+    address: 'answers.{region}'
+    parameters: { region: { enum: [eu, us] } }
+    messages: { answer: { payload: { type: string } } }
+operations:
+  ask:
+    action: send
+    channel: { $ref: '#/channels/asks' }
+    reply: { channel: { $ref: '#/channels/answers' } }
+"#,
+    );
+    let warnings: Vec<String> = e.warnings.iter().map(ToString::to_string).collect();
+    let expected = "at `#/operations/ask/reply`: parameter `region` names the reply topic from the request's value, but takes `apac` on request channel `asks`, which reply channel `answers` does not allow (one of `eu`, `us`)";
+    assert!(
+        warnings.iter().any(|w| w.contains(expected)),
+        "missing `{expected}` in {warnings:?}"
+    );
+}
+
+#[test]
 fn replies_are_read_and_a_reply_without_channel_or_header_address_is_an_error() {
     let e = expand(
         r#"
