@@ -74,7 +74,7 @@ impl Generator<'_> {
     pub(super) fn request_methods(&self, op: &Operation, reply: &Reply) -> TokenStream {
         let c = &self.doc.channels[op.channel];
         let r = &self.doc.channels[reply.channel];
-        let reply_parameters = match reply.addressing(c, &self.doc.channels) {
+        let reply_parameters_ty = match reply.addressing(c, &self.doc.channels) {
             ReplyAddressing::FromRequest => None,
             ReplyAddressing::ChosenByRequester => {
                 Some(format_ident!("{}Parameters", channel_type_name(r)))
@@ -93,7 +93,7 @@ impl Generator<'_> {
         let with_doc = format!(
             " [`{name}`](Self::{name}) with a key, headers or parameters, and its own time limit."
         );
-        if reply_parameters.is_some() {
+        if reply_parameters_ty.is_some() {
             doc.push_str(&format!(
                 " The reply comes to the topic of `{}` that `reply_parameters` name.",
                 r.id
@@ -101,7 +101,7 @@ impl Generator<'_> {
         }
         let (param_arg, param_use) = self.send_arguments(op.channel, c);
         let rt = &self.rt;
-        let reply_argument = ReplyArgument::new(reply_parameters.as_ref());
+        let reply_argument = ReplyArgument::new(reply_parameters_ty.as_ref());
         let ReplyArgument {
             last_parameter,
             parameter,
@@ -135,9 +135,10 @@ struct ReplyArgument {
 }
 
 impl ReplyArgument {
-    /// `reply_parameters`: the reply channel's parameters type, if the requester chooses.
-    fn new(reply_parameters: Option<&proc_macro2::Ident>) -> Self {
-        match reply_parameters {
+    /// `reply_parameters_ty`: the reply channel's parameters type, if the requester
+    /// chooses them.
+    fn new(reply_parameters_ty: Option<&proc_macro2::Ident>) -> Self {
+        match reply_parameters_ty {
             None => ReplyArgument {
                 last_parameter: quote! {},
                 parameter: quote! {},
