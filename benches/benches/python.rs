@@ -57,16 +57,22 @@ async fn main() -> anyhow::Result<()> {
             _ => 10_000,
         };
         let (mut py, mut ty, mut raw) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            py.push(python(&[
-                "produce",
-                &bs,
-                v.topic(),
-                &n.to_string(),
-                &v.note_len().to_string(),
-            ])?);
-            ty.push(produce_typed(&bs, v, n).await?);
-            raw.push(produce_raw(&bs, v, n).await?);
+        for round in 0..rounds {
+            // Each round starts with another of the three, so none always follows the
+            // same one (the Python process's exit, the broker's catching up).
+            for turn in 0..3 {
+                match (round + turn) % 3 {
+                    0 => py.push(python(&[
+                        "produce",
+                        &bs,
+                        v.topic(),
+                        &n.to_string(),
+                        &v.note_len().to_string(),
+                    ])?),
+                    1 => ty.push(produce_typed(&bs, v, n).await?),
+                    _ => raw.push(produce_raw(&bs, v, n).await?),
+                }
+            }
         }
         let (p, t, r) = (median(py), median(ty), median(raw));
         println!(
@@ -78,16 +84,20 @@ async fn main() -> anyhow::Result<()> {
     for v in Variant::selected() {
         let n = backlog(&bs, v.topic(), v.partitions())?;
         let (mut py, mut ty, mut raw) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            py.push(python(&[
-                "consume",
-                &bs,
-                v.topic(),
-                &n.to_string(),
-                &fresh_group("python"),
-            ])?);
-            ty.push(consume_typed(&bs, v, n, true).await?);
-            raw.push(consume_raw(&bs, v, n).await?);
+        for round in 0..rounds {
+            for turn in 0..3 {
+                match (round + turn) % 3 {
+                    0 => py.push(python(&[
+                        "consume",
+                        &bs,
+                        v.topic(),
+                        &n.to_string(),
+                        &fresh_group("python"),
+                    ])?),
+                    1 => ty.push(consume_typed(&bs, v, n, true).await?),
+                    _ => raw.push(consume_raw(&bs, v, n).await?),
+                }
+            }
         }
         let (p, t, r) = (median(py), median(ty), median(raw));
         println!(

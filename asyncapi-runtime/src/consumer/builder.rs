@@ -28,6 +28,11 @@ const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// librdkafka's prefetch per partition (its default, 64 MiB, is meant for one queue
 /// shared by all partitions).
 const PREFETCH_KBYTES_PER_PARTITION: &str = "8192";
+/// How long librdkafka waits before fetching for a partition whose queue was full
+/// (its default, 1 s). With 8 MiB per queue a worker empties a full queue of 2 KiB
+/// records in about 10 ms, then waited out the rest of the second: on Kafka, a 90,000
+/// record backlog read at 0.17 of a raw loop, 0.86 with 10 ms (`docs/benchmarks.md`).
+const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 const SUBSCRIPTION_BUFFER: usize = 16;
 
 /// A consumer-group member dispatching records to typed handlers.
@@ -435,6 +440,7 @@ impl<S> Consumer<S> {
             ("auto.offset.reset", "earliest"),
             // Each partition has its own queue, and this bound applies per queue.
             ("queued.max.messages.kbytes", PREFETCH_KBYTES_PER_PARTITION),
+            ("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS),
         ];
         if let Some(id) = client_id {
             defaults.push(("client.id", id));
