@@ -242,21 +242,24 @@ impl Reply {
         request: &Channel,
         channels: &'d [Channel],
     ) -> Vec<&'d str> {
-        let of_request = topic_placeholders(request);
-        topic_placeholders(&channels[self.channel])
+        let of_request = request.topic_placeholders();
+        channels[self.channel]
+            .topic_placeholders()
             .into_iter()
             .filter(|name| !of_request.contains(name))
             .collect()
     }
 }
 
-/// The `{placeholders}` of a channel's topic (none when it has no topic).
-fn topic_placeholders(channel: &Channel) -> Vec<&str> {
-    channel
-        .topic
-        .as_deref()
-        .map(asyncapi_syntax::address::placeholders)
-        .unwrap_or_default()
+impl Channel {
+    /// The `{placeholders}` of the channel's topic, in order (none when it has no
+    /// topic): the parameters the runtime reads (`Channel::PARAMETER_NAMES`).
+    pub fn topic_placeholders(&self) -> Vec<&str> {
+        self.topic
+            .as_deref()
+            .map(asyncapi_syntax::address::placeholders)
+            .unwrap_or_default()
+    }
 }
 
 /// How a message's payload is described.

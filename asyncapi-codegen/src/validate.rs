@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use crate::diagnostics::Report;
 use crate::generate::channel_type_name;
-use crate::ir::{Channel, Document, Operation, ReplyAddressing};
+use crate::ir::{Channel, Document, Operation, Reply, ReplyAddressing};
 use crate::resolve::{NodeId, Resolver, NULL};
 use crate::types::field_ident_text;
 use asyncapi_syntax::ContentType;
@@ -130,19 +130,10 @@ fn replies(r: &Resolver, doc: &Document, report: &mut Report) {
             );
             continue;
         }
-        let reply_channel = &doc.channels[reply.channel];
-        if reply.addressing(channel, &doc.channels) == ReplyAddressing::Unaddressable {
-            let missing = reply.unmatched_parameters(channel, &doc.channels);
-            let (noun, verb) = match missing.len() {
-                1 => ("parameter", "is not a parameter"),
-                _ => ("parameters", "are not parameters"),
-            };
-            report.warn(
-                r.error(&op.node.child("reply"), format!("the replies of operation `{}` cannot be addressed: {noun} `{}` of reply channel `{}` {verb} of request channel `{}`, and the reply has no `address`: no request method is generated, and the answering side dead-letters each request as one it cannot answer", op.id, missing.join("`, `"), reply_channel.id, channel.id))
-                    .help("give the request channel's address the same parameter, or let the requester name its reply topic: `address: { location: '$message.header#/replyTo' }` on the reply"),
-            );
+        // Both sides' operations may carry the same `reply`: say it once per channel.
+        if !reply_of.contains_key(&op.channel) {
+            reply_addressing(r, doc, op, reply, report);
         }
-        shared_parameter_values(r, op, channel, reply_channel, report);
         match reply_of.insert(op.channel, reply.channel) {
             Some(first) if first != reply.channel => report.error(
                 r.error(&op.node.child("reply"), format!("operations on channel `{}` reply on both `{}` and `{}`", channel.id, doc.channels[first].id, doc.channels[reply.channel].id))
@@ -153,9 +144,39 @@ fn replies(r: &Resolver, doc: &Document, report: &mut Report) {
     }
 }
 
-/// A reply parameter taken from the request's parameter of the same name must accept
-/// every value the request's does: a request value outside the reply's `enum` names
-/// no reply topic, so that request fails (and its replier dead-letters it).
+/// Replies a requester can address: the reply topic's parameters come from the
+/// request's, or the requester names them in the reply's address header.
+fn reply_addressing(
+    r: &Resolver,
+    doc: &Document,
+    op: &Operation,
+    reply: &Reply,
+    report: &mut Report,
+) {
+    let (channel, reply_channel) = (&doc.channels[op.channel], &doc.channels[reply.channel]);
+    match reply.addressing(channel, &doc.channels) {
+        ReplyAddressing::FromRequest => {
+            shared_parameter_values(r, op, channel, reply_channel, report)
+        }
+        ReplyAddressing::Unaddressable => {
+            let missing = reply.unmatched_parameters(channel, &doc.channels);
+            let (noun, verb) = match missing.len() {
+                1 => ("parameter", "is not a parameter"),
+                _ => ("parameters", "are not parameters"),
+            };
+            report.warn(
+                r.error(&op.node.child("reply"), format!("the replies of operation `{}` cannot be addressed: {noun} `{}` of reply channel `{}` {verb} of request channel `{}`, and the reply has no `address`: no request method is generated, and the answering side dead-letters each request as one it cannot answer", op.id, missing.join("`, `"), reply_channel.id, channel.id))
+                    .help("give the request channel's address the same parameter, or let the requester name its reply topic: `address: { location: '$message.header#/replyTo' }` on the reply"),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// A reply topic whose parameters are the request's: each must accept every value the
+/// request's parameter of the same name does. A value outside the reply's `enum` names
+/// no reply topic: this runtime's requester refuses such a request before sending it,
+/// and a replier dead-letters one from another program.
 fn shared_parameter_values(
     r: &Resolver,
     op: &Operation,
@@ -163,26 +184,25 @@ fn shared_parameter_values(
     reply_channel: &Channel,
     report: &mut Report,
 ) {
-    for reply_parameter in reply_channel
-        .parameters
-        .iter()
-        .filter(|p| !p.allowed.is_empty())
-    {
-        let Some(request_parameter) = request
-            .parameters
+    let declared = |c: &'_ Channel, name: &str| -> Vec<String> {
+        c.parameters
             .iter()
-            .find(|p| p.name == reply_parameter.name)
-        else {
+            .find(|p| p.name == name)
+            .map(|p| p.allowed.clone())
+            .unwrap_or_default()
+    };
+    for name in reply_channel.topic_placeholders() {
+        let reply_allows = declared(reply_channel, name);
+        if reply_allows.is_empty() {
             continue;
-        };
-        let refused: Vec<&str> = request_parameter
-            .allowed
+        }
+        let request_allows = declared(request, name);
+        let refused: Vec<&str> = request_allows
             .iter()
-            .filter(|v| !reply_parameter.allowed.contains(v))
+            .filter(|v| !reply_allows.contains(v))
             .map(String::as_str)
             .collect();
-        let name = &reply_parameter.name;
-        let problem = match (request_parameter.allowed.is_empty(), refused.is_empty()) {
+        let problem = match (request_allows.is_empty(), refused.is_empty()) {
             (true, _) => format!("takes any value on request channel `{}`", request.id),
             (false, false) => format!(
                 "takes `{}` on request channel `{}`",
@@ -192,7 +212,7 @@ fn shared_parameter_values(
             (false, true) => continue,
         };
         report.warn(
-            r.error(&op.node.child("reply"), format!("parameter `{name}` names the reply topic from the request's value, but {problem}, which reply channel `{}` does not allow (one of `{}`): such requests cannot be answered", reply_channel.id, reply_parameter.allowed.join("`, `")))
+            r.error(&op.node.child("reply"), format!("parameter `{name}` names the reply topic from the request's value, but {problem}, which reply channel `{}` does not allow (one of `{}`): such requests cannot be answered", reply_channel.id, reply_allows.join("`, `")))
                 .help(format!("give parameter `{name}` the same `enum` on both channels")),
         );
     }

@@ -333,34 +333,78 @@ fn a_reply_channel_with_parameters_is_addressed_from_the_request_or_by_the_reque
     );
 }
 
-#[test]
-fn a_reply_parameter_that_refuses_request_values_is_a_warning() {
-    let e = expand(
+/// Warnings of a document whose `asks` (address `request`, parameters `request_params`)
+/// are answered on `answers` (`reply`, `reply_params`), the reply given `address`.
+fn reply_warnings(
+    request: &str,
+    request_params: &str,
+    reply: &str,
+    reply_params: &str,
+    address: &str,
+) -> Vec<String> {
+    let e = expand(&format!(
         r#"
 asyncapi: 3.0.0
-info: { title: T, version: '1' }
+info: {{ title: T, version: '1' }}
 channels:
   asks:
-    address: 'asks.{region}'
-    parameters: { region: { enum: [eu, us, apac] } }
-    messages: { ask: { payload: { type: string } } }
+    address: '{request}'
+    parameters: {request_params}
+    messages: {{ ask: {{ payload: {{ type: string }} }} }}
   answers:
-    address: 'answers.{region}'
-    parameters: { region: { enum: [eu, us] } }
-    messages: { answer: { payload: { type: string } } }
+    address: '{reply}'
+    parameters: {reply_params}
+    messages: {{ answer: {{ payload: {{ type: string }} }} }}
 operations:
   ask:
     action: send
-    channel: { $ref: '#/channels/asks' }
-    reply: { channel: { $ref: '#/channels/answers' } }
-"#,
+    channel: {{ $ref: '#/channels/asks' }}
+    reply: {{ channel: {{ $ref: '#/channels/answers' }} {address} }}
+"#
+    ));
+    e.warnings.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn a_reply_parameter_that_refuses_request_values_is_a_warning() {
+    let narrow = "{ region: { enum: [eu, us] } }";
+    let warnings = reply_warnings(
+        "asks.{region}",
+        "{ region: { enum: [eu, us, apac] } }",
+        "answers.{region}",
+        narrow,
+        "",
     );
-    let warnings: Vec<String> = e.warnings.iter().map(ToString::to_string).collect();
     let expected = "at `#/operations/ask/reply`: parameter `region` names the reply topic from the request's value, but takes `apac` on request channel `asks`, which reply channel `answers` does not allow (one of `eu`, `us`)";
     assert!(
         warnings.iter().any(|w| w.contains(expected)),
         "missing `{expected}` in {warnings:?}"
     );
+    // A request parameter with no `enum` takes any value.
+    let warnings = reply_warnings(
+        "asks.{region}",
+        "{ region: {} }",
+        "answers.{region}",
+        narrow,
+        "",
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("but takes any value on request channel `asks`")),
+        "{warnings:?}"
+    );
+    // The same values on both sides, or a reply topic the requester names: no warning.
+    let same = reply_warnings("asks.{region}", narrow, "answers.{region}", narrow, "");
+    assert!(same.is_empty(), "{same:?}");
+    let chosen = reply_warnings(
+        "asks",
+        "{}",
+        "answers.{region}",
+        narrow,
+        ", address: { location: '$message.header#/replyTo' }",
+    );
+    assert!(chosen.is_empty(), "{chosen:?}");
 }
 
 #[test]

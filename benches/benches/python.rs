@@ -31,6 +31,26 @@ fn python(args: &[&str]) -> anyhow::Result<f64> {
         .ok_or_else(|| anyhow::anyhow!("no rate in {line}"))
 }
 
+/// The three loops a round measures.
+#[derive(Clone, Copy)]
+enum Side {
+    Python,
+    Typed,
+    Raw,
+}
+
+/// The order of round `round`: the rounds rotate which side goes first, so over three
+/// rounds each side runs once on a broker that a previous round has left idle. (Three
+/// orders cannot also give every side each of the others as predecessor.)
+fn round_order(round: usize) -> [Side; 3] {
+    use Side::{Python, Raw, Typed};
+    [
+        [Python, Typed, Raw],
+        [Typed, Raw, Python],
+        [Raw, Python, Typed],
+    ][round % 3]
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     if !bench_requested() {
@@ -58,19 +78,17 @@ async fn main() -> anyhow::Result<()> {
         };
         let (mut py, mut ty, mut raw) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
-            // Each round starts with another of the three, so none always follows the
-            // same one (the Python process's exit, the broker's catching up).
-            for turn in 0..3 {
-                match (round + turn) % 3 {
-                    0 => py.push(python(&[
+            for side in round_order(round) {
+                match side {
+                    Side::Python => py.push(python(&[
                         "produce",
                         &bs,
                         v.topic(),
                         &n.to_string(),
                         &v.note_len().to_string(),
                     ])?),
-                    1 => ty.push(produce_typed(&bs, v, n).await?),
-                    _ => raw.push(produce_raw(&bs, v, n).await?),
+                    Side::Typed => ty.push(produce_typed(&bs, v, n).await?),
+                    Side::Raw => raw.push(produce_raw(&bs, v, n).await?),
                 }
             }
         }
@@ -85,17 +103,17 @@ async fn main() -> anyhow::Result<()> {
         let n = backlog(&bs, v.topic(), v.partitions())?;
         let (mut py, mut ty, mut raw) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
-            for turn in 0..3 {
-                match (round + turn) % 3 {
-                    0 => py.push(python(&[
+            for side in round_order(round) {
+                match side {
+                    Side::Python => py.push(python(&[
                         "consume",
                         &bs,
                         v.topic(),
                         &n.to_string(),
                         &fresh_group("python"),
                     ])?),
-                    1 => ty.push(consume_typed(&bs, v, n, true).await?),
-                    _ => raw.push(consume_raw(&bs, v, n).await?),
+                    Side::Typed => ty.push(consume_typed(&bs, v, n, true).await?),
+                    Side::Raw => raw.push(consume_raw(&bs, v, n).await?),
                 }
             }
         }

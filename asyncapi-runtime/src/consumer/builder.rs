@@ -30,8 +30,9 @@ const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 const PREFETCH_KBYTES_PER_PARTITION: &str = "8192";
 /// How long librdkafka waits before fetching for a partition whose queue was full
 /// (its default, 1 s). With 8 MiB per queue a worker empties a full queue of 2 KiB
-/// records in about 10 ms, then waited out the rest of the second: on Kafka, a 90,000
-/// record backlog read at 0.17 of a raw loop, 0.86 with 10 ms (`docs/benchmarks.md`).
+/// records in about 10 ms and would then wait out the rest of the second: on Kafka, a
+/// 90,000 record backlog read at 0.17 of a raw loop with 1 s, 0.86-0.91 with 10 ms
+/// (`docs/benchmarks.md`). Not 0: each wake-up re-checks the queue, which costs CPU.
 const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 const SUBSCRIPTION_BUFFER: usize = 16;
 
