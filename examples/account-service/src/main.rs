@@ -15,11 +15,11 @@ use anyhow::Context as _;
 use asyncapi_runtime::{CancellationToken, LocalKafka};
 use futures::StreamExt;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
         .init();
+    let runtime = tokio::runtime::Runtime::new()?;
 
     // A real broker when KAFKA_BOOTSTRAP_SERVERS is set, else the embedded one; the
     // topics (and dead-letter topics) of both sides created on it either way.
@@ -28,10 +28,19 @@ async fn main() -> anyhow::Result<()> {
         account::Client::TOPIC_SPECS,
     ]
     .concat();
-    let kafka = LocalKafka::start(&topics, 1).await?;
+    let kafka = runtime.block_on(LocalKafka::start(&topics, 1))?;
     println!("broker: {kafka}");
-    let config = kafka.config();
+    let outcome = runtime.block_on(round_trip(kafka.config()));
+    // Dropping the runtime waits for its blocking pool, where the last producer clones
+    // flush and close: the embedded broker outlives every client, which would
+    // otherwise log that its broker went away.
+    drop(runtime);
+    drop(kafka);
+    outcome
+}
 
+/// The service and a client on `config`: three signups sent, three accounts received.
+async fn round_trip(config: asyncapi_runtime::KafkaConfig) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
 
     // The service: listens on user/signup, sends on account/created.
