@@ -3,18 +3,11 @@
 //! output, at `warn` unless `RUST_LOG` says otherwise, goes to stdout), shutdown
 //! included.
 
-use std::process::Command;
+mod run;
 
 #[test]
 fn the_binary_completes_its_round_trip_on_the_embedded_broker_without_warnings() {
-    let out = Command::new(env!("CARGO_BIN_EXE_account-service"))
-        .env_remove("KAFKA_BOOTSTRAP_SERVERS")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run account-service");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let (stdout, stderr) = run::run_binary(None);
     assert!(
         stdout.contains("round trip complete: 3 signups, 3 accounts"),
         "{stdout}"

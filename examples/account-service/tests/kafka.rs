@@ -4,19 +4,13 @@
 
 #![cfg(feature = "kafka")]
 
-use std::process::Command;
+mod run;
 
 #[test]
 fn kafka_the_binary_runs_on_the_cluster_kafka_bootstrap_servers_names() {
     let kafka = asyncapi_test_support::kafka::Kafka::start().expect("start Apache Kafka");
     let bootstrap = kafka.bootstrap_servers();
-    let out = Command::new(env!("CARGO_BIN_EXE_account-service"))
-        .env("KAFKA_BOOTSTRAP_SERVERS", &bootstrap)
-        .output()
-        .expect("run account-service");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let (stdout, _) = run::run_binary(Some(&bootstrap));
     assert!(
         stdout.contains(&format!("broker: {bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")),
         "{stdout}"
