@@ -301,12 +301,20 @@ fn parameter_type(arg: &FnArg) -> syn::Result<Type> {
     }
 }
 
-/// No parameter type twice, and one state at most: a consumer holds one state value,
-/// so two `Shared<..>` parameters could never both be given.
+/// No parameter type twice, one state at most (a consumer holds one state value, so two
+/// `Shared<..>` parameters could never both be given) and the key once (`Key<K>` and
+/// `Option<Key<K>>` would say both that a record must have a key and that it may not).
 fn check_distinct(parameters: &[Type]) -> syn::Result<()> {
     let mut seen: Vec<String> = Vec::new();
     let mut shared = false;
+    let mut key = false;
     for ty in parameters {
+        if is_key(ty) && std::mem::replace(&mut key, true) {
+            return Err(syn::Error::new(
+                ty.span(),
+                "an event listener takes the record's key once: `Key<K>` where every record has a key, or `Option<Key<K>>` where some may not",
+            ));
+        }
         let text = ty.to_token_stream().to_string();
         if seen.contains(&text) {
             return Err(syn::Error::new(
@@ -325,6 +333,26 @@ fn check_distinct(parameters: &[Type]) -> syn::Result<()> {
         shared |= is_shared;
     }
     Ok(())
+}
+
+/// `Key<..>` or `Option<Key<..>>`, as written (the last path segment; an alias is not
+/// seen through).
+fn is_key(ty: &Type) -> bool {
+    let Type::Path(path) = ty else { return false };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    if last.ident == "Key" {
+        return true;
+    }
+    let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else {
+        return false;
+    };
+    last.ident == "Option"
+        && arguments
+            .args
+            .iter()
+            .any(|argument| matches!(argument, syn::GenericArgument::Type(inner) if is_key(inner)))
 }
 
 /// `listener_options(..)` with the attribute's options and the state the parameters
