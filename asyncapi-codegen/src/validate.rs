@@ -184,13 +184,12 @@ fn shared_parameter_values(
     reply_channel: &Channel,
     report: &mut Report,
 ) {
-    let declared = |c: &'_ Channel, name: &str| -> Vec<String> {
+    fn declared<'c>(c: &'c Channel, name: &str) -> &'c [String] {
         c.parameters
             .iter()
             .find(|p| p.name == name)
-            .map(|p| p.allowed.clone())
-            .unwrap_or_default()
-    };
+            .map_or(&[], |p| p.allowed.as_slice())
+    }
     for name in reply_channel.topic_placeholders() {
         let reply_allows = declared(reply_channel, name);
         if reply_allows.is_empty() {

@@ -395,14 +395,19 @@ impl<S> Requester<S> {
         topic: &str,
         correlation_header: &'static str,
     ) -> Result<Arc<Inbox>, RequestError> {
-        let slot = self
-            .shared
-            .inboxes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(topic.to_owned())
-            .or_default()
-            .clone();
+        let slot = {
+            let mut inboxes = self
+                .shared
+                .inboxes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            // Every request looks its topic up; only the first one for a topic owns a
+            // copy of the name.
+            match inboxes.get(topic) {
+                Some(slot) => slot.clone(),
+                None => inboxes.entry(topic.to_owned()).or_default().clone(),
+            }
+        };
         slot.get_or_try_init(|| self.start_inbox(topic, correlation_header))
             .await
             .cloned()
