@@ -10,25 +10,25 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use serde_json::Value;
 
-use crate::resolve::field;
+use crate::schema::Schema;
 use crate::types::Ty;
 
 /// Why the schema's `default` cannot be the field's value, if it cannot: it breaks the
 /// schema (type, `enum`, `const`, `format`, bounds, items), or the field's integer type
 /// cannot hold it. A schema with `$ref`s inside is checked for its own type only (its
 /// references are not followed here).
-pub(crate) fn default_problem(fty: &Ty, schema: &Value) -> Option<String> {
-    let default = field(schema, "default").filter(|d| !d.is_null())?;
+pub(crate) fn default_problem(fty: &Ty, schema: &Schema<'_>) -> Option<String> {
+    let default = schema.default().filter(|d| !d.is_null())?;
     if let Some(why) = integer_out_of_range(fty, default) {
         return Some(why);
     }
-    if contains_ref(schema) {
-        return type_mismatch(schema, default);
+    if contains_ref(schema.source) {
+        return type_mismatch(schema.types(), default);
     }
     let validator = jsonschema::options()
         .with_draft(Draft::Draft7)
         .should_validate_formats(true)
-        .build(schema)
+        .build(schema.source)
         .ok()?;
     let error = validator.iter_errors(default).next()?;
     let at = error.instance_path().to_string();
@@ -78,13 +78,11 @@ fn integer_range(ty: &str) -> Option<(i128, i128)> {
     })
 }
 
-/// The default's JSON type against the schema's `type` (one name or a list).
-fn type_mismatch(schema: &Value, default: &Value) -> Option<String> {
-    let types: Vec<&str> = match field(schema, "type")? {
-        Value::String(t) => vec![t.as_str()],
-        Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
-        _ => return None,
-    };
+/// The default's JSON type against the schema's `type` names (none: any type).
+fn type_mismatch(types: &[&str], default: &Value) -> Option<String> {
+    if types.is_empty() {
+        return None;
+    }
     let matches = |t: &str| match t {
         "string" => default.is_string(),
         "integer" => default.is_i64() || default.is_u64(),
@@ -109,8 +107,8 @@ fn contains_ref(schema: &Value) -> bool {
 
 /// The schema's `default` as a Rust literal of the field's type, for scalar fields
 /// (strings, integers, numbers, booleans) whose default has that type.
-pub(crate) fn default_literal(fty: &Ty, schema: &Value) -> Option<TokenStream> {
-    let value = field(schema, "default")?;
+pub(crate) fn default_literal(fty: &Ty, schema: &Schema<'_>) -> Option<TokenStream> {
+    let value = schema.default()?;
     if fty.nominal.is_some() || fty.nullable || fty.recursive {
         return None;
     }

@@ -13,9 +13,10 @@
 //! takes an array in place of an object (`[..]` in field order). Schemas with arrays are
 //! therefore never exact, and the runtime validates any record that contains a `[`.
 
-use serde_json::Value;
+use std::rc::Rc;
 
-use crate::resolve::{ref_of, NodeId, Resolver};
+use crate::resolve::NodeId;
+use crate::schema::{Additional, Schema, Schemas, Shape, Written};
 
 /// Keywords that never make a schema reject a value.
 const ANNOTATIONS: &[&str] = &[
@@ -36,60 +37,64 @@ const MAX_DEPTH: usize = 64;
 
 /// True when decoding into the type generated for the schema at `at` rejects every
 /// value the schema rejects, for values without JSON arrays (see the module docs).
-pub fn type_enforces_schema(r: &Resolver, at: &NodeId) -> bool {
+pub fn type_enforces_schema(schemas: &Schemas<'_>, at: &NodeId) -> bool {
     let mut path = Vec::new();
-    enforced(r, at, &mut path)
+    enforced(schemas, &schemas.at(at), &mut path)
 }
 
 fn is_annotation(key: &str) -> bool {
     ANNOTATIONS.contains(&key) || key.starts_with("x-")
 }
 
-fn enforced(r: &Resolver, at: &NodeId, path: &mut Vec<NodeId>) -> bool {
+fn enforced<'r>(schemas: &Schemas<'r>, schema: &Rc<Schema<'r>>, path: &mut Vec<NodeId>) -> bool {
     // Siblings of a `$ref` are applied by the validator but ignored by the type.
-    if let Some(node) = r.get(at) {
-        let annotated_ref = node
-            .as_object()
-            .is_some_and(|o| o.keys().all(|k| k == "$ref" || is_annotation(k)));
-        if ref_of(node).is_some() && !annotated_ref {
+    if let Some(keywords) = schema.keywords().filter(|k| k.reference.is_some()) {
+        let annotated_ref = keywords
+            .written
+            .iter()
+            .all(|k| *k == "$ref" || is_annotation(k));
+        if !annotated_ref {
             return false;
         }
     }
-    let Ok(target) = r.follow(at) else {
+    let Ok(target) = schemas.resolved(schema) else {
         return false;
     };
     // Recursive schemas keep their validation: the analysis stays a plain tree walk.
-    if path.contains(&target) || path.len() > MAX_DEPTH {
+    if path.contains(&target.at) || path.len() > MAX_DEPTH {
         return false;
     }
-    let Some(properties) = r.get(&target).and_then(enforced_keywords) else {
+    let Some(properties) = enforced_keywords(&target) else {
         return false;
     };
-    path.push(target.clone());
+    path.push(target.at.clone());
     let children_ok = properties
         .iter()
-        .all(|name| enforced(r, &target.child("properties").child(name), path));
+        .all(|property| enforced(schemas, property, path));
     path.pop();
     children_ok
 }
 
-/// The names of the schema's properties when its own keywords are all carried by its
+/// The schemas of the schema's properties when its own keywords are all carried by its
 /// type (the properties' schemas are checked by the caller); `None` when one is not.
-fn enforced_keywords(schema: &Value) -> Option<Vec<&str>> {
-    let obj = match schema {
-        Value::Bool(true) => return Some(Vec::new()),
-        Value::Object(o) => o,
+fn enforced_keywords<'a, 'r>(schema: &'a Schema<'r>) -> Option<Vec<&'a Rc<Schema<'r>>>> {
+    let keywords = match &schema.shape {
+        Shape::Boolean(true) => return Some(Vec::new()),
+        Shape::Object(keywords) => keywords,
         _ => return None,
     };
-    let ty = match obj.get("type") {
-        None => None,
-        Some(Value::String(t)) if t != "null" && t != "array" => Some(t.as_str()),
-        Some(_) => return None,
+    let ty = match keywords.single_type {
+        None if !keywords.written.contains(&"type") => None,
+        Some(t) if t != "null" && t != "array" => Some(t),
+        _ => return None,
     };
-    let keywords_enforced = obj.iter().all(|(key, value)| match key.as_str() {
+    let keywords_enforced = keywords.written.iter().all(|key| match *key {
         "type" | "properties" | "required" | "enum" => true,
-        "nullable" => value == &Value::Bool(false),
-        "additionalProperties" => value == &Value::Bool(true),
+        "nullable" => matches!(keywords.nullable, Written::Valid(false)),
+        "additionalProperties" => matches!(
+            keywords.additional,
+            Written::Valid(Additional::Allowed(true))
+        ),
         // Integer and number formats only pick the Rust width.
         "format" => matches!(ty, Some("integer" | "number")),
         k => is_annotation(k),
@@ -97,29 +102,29 @@ fn enforced_keywords(schema: &Value) -> Option<Vec<&str>> {
     if !keywords_enforced {
         return None;
     }
-    if let Some(values) = obj.get("enum") {
-        let strings = values
-            .as_array()
-            .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string));
+    if keywords.enumeration.is_written() {
+        let strings = keywords.enumeration.valid().is_some_and(|values| {
+            !values.is_empty() && values.iter().all(serde_json::Value::is_string)
+        });
         let string_enum =
-            strings && matches!(ty, None | Some("string")) && !obj.contains_key("properties");
+            strings && matches!(ty, None | Some("string")) && !keywords.properties.is_written();
         return string_enum.then(Vec::new);
     }
-    let properties: Vec<&str> = match obj.get("properties") {
-        None => Vec::new(),
-        Some(Value::Object(p)) if matches!(ty, None | Some("object")) => {
-            p.keys().map(String::as_str).collect()
+    let properties: Vec<(&str, &Rc<Schema<'r>>)> = match &keywords.properties {
+        Written::Absent => Vec::new(),
+        Written::Valid(list) if matches!(ty, None | Some("object")) => {
+            list.iter().map(|(name, schema)| (*name, schema)).collect()
         }
-        Some(_) => return None,
+        _ => return None,
     };
-    let required_declared = match obj.get("required") {
-        None => true,
-        Some(Value::Array(names)) => names
+    let required_declared = match &keywords.required {
+        Written::Absent => true,
+        Written::Valid(names) => names
             .iter()
-            .all(|n| n.as_str().is_some_and(|n| properties.contains(&n))),
-        Some(_) => false,
+            .all(|n| properties.iter().any(|(name, _)| name == n)),
+        Written::Malformed => false,
     };
-    required_declared.then_some(properties)
+    required_declared.then(|| properties.into_iter().map(|(_, schema)| schema).collect())
 }
 
 #[cfg(test)]
@@ -128,6 +133,7 @@ mod tests {
 
     use super::*;
     use crate::load::parse_text;
+    use crate::resolve::Resolver;
 
     /// Whether `components.schemas.S` of a document holding `schemas` is exact.
     fn exact(schemas: &str) -> bool {
@@ -135,7 +141,7 @@ mod tests {
         let file = parse_text(Path::new("t.yaml"), &text).expect("test document parses");
         let (r, root) = Resolver::from_loaded(file);
         let at = root.child("components").child("schemas").child("S");
-        type_enforces_schema(&r, &at)
+        type_enforces_schema(&Schemas::new(&r), &at)
     }
 
     fn indent(text: &str) -> String {

@@ -288,14 +288,14 @@ pub struct Message {
     pub description: Option<String>,
     /// `contentType`, or the document's `defaultContentType`, or `application/json`.
     pub content_type: String,
-    /// `payload`: where it stands and its (unresolved) schema.
-    pub payload: Option<(NodeId, Value)>,
+    /// Where the `payload` schema stands (as written: it may be a `$ref`).
+    pub payload: Option<NodeId>,
     /// How the payload is described (`schemaFormat`).
     pub payload_format: PayloadFormat,
-    /// `headers`: where the schema stands and the schema.
-    pub headers: Option<(NodeId, Value)>,
-    /// The Kafka message binding's `key` schema.
-    pub key: Option<(NodeId, Value)>,
+    /// Where the `headers` schema stands.
+    pub headers: Option<NodeId>,
+    /// Where the Kafka message binding's `key` schema stands.
+    pub key: Option<NodeId>,
     /// `correlationId.location`, e.g. `$message.header#/correlationId`.
     pub correlation_id: Option<String>,
     /// `examples` with a payload: their name (or summary) and the payload.

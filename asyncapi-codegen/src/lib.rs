@@ -42,7 +42,8 @@
 //! Inside, one module per stage: `load` (YAML/JSON with positions) → `resolve`
 //! (`$ref`s) → `conformance` (the official JSON Schema and rules of the specification)
 //! → `normalize` (2.x and 3.x into one IR) → `validate` (what Kafka and Rust need of
-//! it) → `types` (JSON Schema to Rust) and `generate` (message types, channels,
+//! it) → `schema` (each payload, header and key schema read once into typed keywords)
+//! → `types` (those keywords to Rust) and `generate` (message types, channels,
 //! clients) → tokens. Every stage reports to one `Report`.
 
 #![warn(missing_docs)]
@@ -57,6 +58,7 @@ pub mod ir;
 mod load;
 mod normalize;
 mod resolve;
+mod schema;
 mod suggest;
 mod topic;
 mod types;

@@ -751,12 +751,9 @@ impl<'r> Normalizer<'r, '_> {
         None
     }
 
-    /// The payload schema (a 3.x multi-format schema's `schema`) and its format; no
-    /// schema for a format other than JSON Schema.
-    fn message_payload(
-        &self,
-        message: &WrittenMessage<'_>,
-    ) -> (Option<(NodeId, Value)>, PayloadFormat) {
+    /// Where the payload schema stands (a 3.x multi-format schema's `schema`) and its
+    /// format; no schema for a format other than JSON Schema.
+    fn message_payload(&self, message: &WrittenMessage<'_>) -> (Option<NodeId>, PayloadFormat) {
         let Some(p) = message.merged.get("payload") else {
             return (None, PayloadFormat::JsonSchema);
         };
@@ -770,23 +767,23 @@ impl<'r> Normalizer<'r, '_> {
         if format != PayloadFormat::JsonSchema {
             return (None, format);
         }
-        let base = self.merged_field(message, "payload");
+        let base = self.merged_field(message, "payload").map(|(id, _)| id);
         let node = match (is_multi_format, base) {
-            (true, Some((id, _))) => self
+            (true, Some(id)) => self
                 .r
                 .follow(&id)
                 .ok()
                 .map(|t| t.child("schema"))
-                .and_then(|id| Some((id.clone(), self.r.get(&id)?.clone()))),
+                .filter(|id| self.r.get(id).is_some()),
             (false, base) => base,
             (_, None) => None,
         };
         (node, format)
     }
 
-    /// The headers schema (a 3.x multi-format schema's `schema`).
-    fn message_headers(&self, message: &WrittenMessage<'_>) -> Option<(NodeId, Value)> {
-        let (id, v) = self.merged_field(message, "headers")?;
+    /// Where the headers schema stands (a 3.x multi-format schema's `schema`).
+    fn message_headers(&self, message: &WrittenMessage<'_>) -> Option<NodeId> {
+        let (id, _) = self.merged_field(message, "headers")?;
         let followed = self.r.follow(&id).ok()?;
         if self.major >= 3
             && self
@@ -795,17 +792,17 @@ impl<'r> Normalizer<'r, '_> {
                 .is_some_and(|v| v.get("schemaFormat").is_some())
         {
             let sid = followed.child("schema");
-            return Some((sid.clone(), self.r.get(&sid)?.clone()));
+            return self.r.get(&sid).is_some().then_some(sid);
         }
-        Some((id, v))
+        Some(id)
     }
 
-    /// The Kafka message binding's `key` schema.
-    fn kafka_key(&self, message: &WrittenMessage<'_>) -> Option<(NodeId, Value)> {
+    /// Where the Kafka message binding's `key` schema stands.
+    fn kafka_key(&self, message: &WrittenMessage<'_>) -> Option<NodeId> {
         let (bid, _) = self.merged_field(message, "bindings")?;
         let bid = self.r.follow(&bid).ok()?;
         let kid = self.r.follow(&bid.child("kafka")).ok()?.child("key");
-        Some((kid.clone(), self.r.get(&kid)?.clone()))
+        self.r.get(&kid).is_some().then_some(kid)
     }
 }
 

@@ -7,15 +7,15 @@ use asyncapi_syntax::address::placeholders;
 use asyncapi_syntax::media_type;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
-use serde_json::Value;
 
 use super::bundle::{bundle_any_of, bundle_schema};
-use super::messages::{tag_property, Codec, MessageCode};
+use super::messages::{Codec, MessageCode};
 use super::naming::{channel_type_name, opt_str};
 use super::{Envelope, Generator};
 use crate::exact::type_enforces_schema;
 use crate::ir::{Channel, Message, PayloadFormat};
-use crate::resolve::{NodeId, Resolver, NULL};
+use crate::resolve::NodeId;
+use crate::schema::{tag_property, Schemas};
 use crate::types::doc_attrs;
 
 /// How a record's `content-type` picks a message: by media type (parameters and case
@@ -33,7 +33,7 @@ impl Generator<'_> {
     /// The marker type of channel `i`, its parameters, and its message enum.
     pub(super) fn channel(
         &mut self,
-        r: &Resolver,
+        schemas: &Schemas<'_>,
         i: usize,
         messages: &[MessageCode],
     ) -> TokenStream {
@@ -46,7 +46,7 @@ impl Generator<'_> {
             Ok(t) => t.clone(),
             Err(_) => String::new(),
         };
-        let top_level = self.channel_message_type(r, i, messages);
+        let top_level = self.channel_message_type(schemas, i, messages);
         let message_ty = if c.messages.is_empty() {
             top_level.clone()
         } else {
@@ -58,7 +58,7 @@ impl Generator<'_> {
         let (params_ty, params_item) = self.parameters(c);
         let names = placeholders(&topic);
         let (group, client) = self.channel_ids(i);
-        let (schema, type_enforces_schema) = self.channel_schema(r, c, messages);
+        let (schema, type_enforces_schema) = self.channel_schema(schemas, c, messages);
         let topic_doc = match &c.topic {
             Ok(t) => format!(" Kafka topic `{t}`, {}.", c.topic_note),
             Err(why) => format!(" No Kafka topic: {why}. This channel has no client."),
@@ -130,7 +130,7 @@ impl Generator<'_> {
     /// of them (pushed here), or any JSON value when it declares none.
     fn channel_message_type(
         &mut self,
-        r: &Resolver,
+        schemas: &Schemas<'_>,
         index: usize,
         messages: &[MessageCode],
     ) -> TokenStream {
@@ -145,7 +145,7 @@ impl Generator<'_> {
                     .types
                     .claim_name(&format!("{}Message", channel_type_name(c)));
                 let eident = format_ident!("{}", enum_name);
-                self.channel_enum(r, index, &eident, many, messages);
+                self.channel_enum(schemas, index, &eident, many, messages);
                 quote! { #eident }
             }
         }
@@ -200,7 +200,7 @@ impl Generator<'_> {
     /// with a JSON Schema payload), and whether the generated type already enforces it.
     fn channel_schema(
         &self,
-        r: &Resolver,
+        schemas: &Schemas<'_>,
         c: &Channel,
         messages: &[MessageCode],
     ) -> (TokenStream, bool) {
@@ -213,7 +213,7 @@ impl Generator<'_> {
             .iter()
             .map(|&m| &self.doc.messages[m])
             .map(|m| match (&m.payload_format, &m.payload) {
-                (PayloadFormat::JsonSchema, Some((id, _))) => Some(id.clone()),
+                (PayloadFormat::JsonSchema, Some(id)) => Some(id.clone()),
                 _ => None,
             })
             .collect();
@@ -221,9 +221,9 @@ impl Generator<'_> {
         // JSON documents (validating them would dead-letter every record).
         let all_json = c.messages.iter().all(|&m| messages[m].codec == Codec::Json);
         let bundled = match payloads.as_deref().filter(|_| all_json) {
-            Some([one]) => bundle_schema(r, one),
+            Some([one]) => bundle_schema(schemas.resolver(), one),
             // Several messages: a record must match one of their payload schemas.
-            Some(many) if many.len() > 1 => bundle_any_of(r, many),
+            Some(many) if many.len() > 1 => bundle_any_of(schemas.resolver(), many),
             _ => None,
         };
         // Text and byte payloads are not decoded as JSON: their type says nothing.
@@ -232,7 +232,7 @@ impl Generator<'_> {
             && decoded_as_json
             && payloads
                 .as_deref()
-                .is_some_and(|ids| ids.len() == 1 && type_enforces_schema(r, &ids[0]));
+                .is_some_and(|ids| ids.len() == 1 && type_enforces_schema(schemas, &ids[0]));
         let schema = match bundled {
             Some(s) => quote! { ::std::option::Option::Some(#s) },
             None => quote! { ::std::option::Option::None },
@@ -258,7 +258,7 @@ impl Generator<'_> {
 
     pub(super) fn channel_enum(
         &mut self,
-        r: &Resolver,
+        schemas: &Schemas<'_>,
         channel: usize,
         eident: &proc_macro2::Ident,
         many: &[usize],
@@ -296,7 +296,7 @@ impl Generator<'_> {
             let t = &mc.ty;
             quote! { impl ::std::convert::From<#t> for #eident { fn from(m: #t) -> Self { Self::#v(m) } } }
         });
-        let (strategy, decode) = self.enum_decoding(r, channel, eident, many, &variants);
+        let (strategy, decode) = self.enum_decoding(schemas, channel, eident, many, &variants);
         let head = format!(" The messages of channel `{}`.", c.id);
         let name = format!("{}Message", channel_type_name(c));
         let first_ct = variants
@@ -328,20 +328,21 @@ impl Generator<'_> {
     /// the body of `decode`.
     fn enum_decoding(
         &mut self,
-        r: &Resolver,
+        schemas: &Schemas<'_>,
         channel: usize,
         eident: &proc_macro2::Ident,
         many: &[usize],
         variants: &[Variant<'_>],
     ) -> (String, TokenStream) {
-        let payloads: Vec<&Value> = many
+        let payloads: Vec<_> = many
             .iter()
             .map(|&m| {
-                self.doc.messages[m]
+                let payload = self.doc.messages[m]
                     .payload
                     .as_ref()
-                    .and_then(|(id, _)| r.node(id).ok())
-                    .map_or(&NULL, |(_, v)| v)
+                    .map(|id| schemas.at(id));
+                let resolved = payload.and_then(|p| schemas.resolved(&p).ok());
+                resolved.unwrap_or_else(|| schemas.nothing())
             })
             .collect();
         let tag = tag_property(&payloads);
@@ -355,7 +356,7 @@ impl Generator<'_> {
             .collect();
         if let Some((prop, tags)) = tag {
             self.distinct_messages.insert(channel);
-            self.decode_by_tag(eident, variants, &prop, &tags)
+            self.decode_by_tag(eident, variants, prop, &tags)
         } else if media_types.len() == variants.len() {
             self.distinct_messages.insert(channel);
             self.decode_by_content_type(variants, ContentTypeMatch::MediaType)
@@ -373,7 +374,7 @@ impl Generator<'_> {
         eident: &proc_macro2::Ident,
         variants: &[Variant<'_>],
         prop: &str,
-        tags: &[String],
+        tags: &[&str],
     ) -> (String, TokenStream) {
         let rt = &self.rt;
         let p = rt.clone();

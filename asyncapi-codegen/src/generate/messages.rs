@@ -5,11 +5,10 @@ use std::collections::HashSet;
 use asyncapi_syntax::ContentType;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
-use serde_json::Value;
 
 use super::Generator;
 use crate::ir::{Message, PayloadFormat};
-use crate::resolve::{NodeId, Resolver};
+use crate::schema::{Schema, Schemas};
 use crate::types::{doc_attrs, serde_crate_path, type_ident_text, Ty};
 
 /// What the generated code knows about one message.
@@ -69,17 +68,17 @@ fn message_doc(m: &Message) -> TokenStream {
 
 impl Generator<'_> {
     /// Generates the type of every message and its `Message` impl.
-    pub(super) fn messages(&mut self, r: &Resolver) -> Vec<MessageCode> {
+    pub(super) fn messages(&mut self, schemas: &Schemas<'_>) -> Vec<MessageCode> {
         let mut claimed: HashSet<String> = HashSet::new();
         let mut header_impls: HashSet<String> = HashSet::new();
         let mut key_impls: HashSet<String> = HashSet::new();
         let mut out = Vec::new();
         for m in &self.doc.messages {
-            let (ty_name, codec) = self.message_type(r, m, &claimed);
+            let (ty_name, codec) = self.message_type(schemas, m, &claimed);
             claimed.insert(ty_name.clone());
             let ident = self.message_impl(m, &ty_name, codec);
-            let headers = self.message_headers(r, m, &ty_name, &mut header_impls);
-            let key = self.message_key(r, m, &ty_name, &mut key_impls);
+            let headers = self.message_headers(schemas, m, &ty_name, &mut header_impls);
+            let key = self.message_key(schemas, m, &ty_name, &mut key_impls);
             out.push(MessageCode {
                 ty: quote! { #ident },
                 ty_name,
@@ -96,7 +95,7 @@ impl Generator<'_> {
     /// after the message, pushed here.
     fn message_type(
         &mut self,
-        r: &Resolver,
+        schemas: &Schemas<'_>,
         m: &Message,
         claimed: &HashSet<String>,
     ) -> (String, Codec) {
@@ -112,8 +111,8 @@ impl Generator<'_> {
         // `type: string, format: binary`): there is no JSON to decode.
         let bytes = ContentType::parse(&m.content_type) == Some(ContentType::Bytes);
         let payload = match (&m.payload, &m.payload_format) {
-            (Some((id, v)), PayloadFormat::JsonSchema) if !bytes => {
-                Some(self.types.type_for(r, id, v, &base_name))
+            (Some(id), PayloadFormat::JsonSchema) if !bytes => {
+                Some(self.types.type_for(schemas, &schemas.at(id), &base_name))
             }
             _ => None,
         };
@@ -188,18 +187,19 @@ impl Generator<'_> {
     /// The typed headers of message `m`, with their `HeaderSet` impl pushed once per type.
     fn message_headers(
         &mut self,
-        r: &Resolver,
+        schemas: &Schemas<'_>,
         m: &Message,
         ty_name: &str,
         header_impls: &mut HashSet<String>,
     ) -> Option<Ty> {
         let rt = self.rt.clone();
-        m.headers.as_ref().map(|(id, v)| {
-            let t = self.types.type_for(r, id, v, &format!("{ty_name}Headers"));
+        m.headers.as_ref().map(|id| {
+            let schema = schemas.at(id);
+            let t = self.types.type_for(schemas, &schema, &format!("{ty_name}Headers"));
             match &t.nominal {
                 Some(n) if header_impls.insert(n.clone()) => {
                     let hident = format_ident!("{}", n);
-                    let strings = string_properties(r, id, v);
+                    let strings = string_properties(schemas, &schema);
                     self.types.push_item(quote! {
                         impl #rt::HeaderSet for #hident {
                             fn to_kafka_headers(&self) -> ::std::result::Result<::std::vec::Vec<#rt::RawHeader>, #rt::EncodeError> {
@@ -214,7 +214,7 @@ impl Generator<'_> {
                 }
                 Some(_) => t,
                 None => {
-                    self.types.report.warn(r.error(id, "message headers are not an object schema; headers stay raw"));
+                    self.types.report.warn(schemas.error(id, "message headers are not an object schema; headers stay raw"));
                     Ty { tokens: quote! { #rt::RawHeaders }, nullable: false, nominal: None, is_string: false, note: None, recursive: false }
                 }
             }
@@ -224,14 +224,14 @@ impl Generator<'_> {
     /// The typed key of message `m`, with its `RecordKey` impl pushed once per type.
     fn message_key(
         &mut self,
-        r: &Resolver,
+        schemas: &Schemas<'_>,
         m: &Message,
         ty_name: &str,
         key_impls: &mut HashSet<String>,
     ) -> Option<Ty> {
         let rt = self.rt.clone();
-        m.key.as_ref().and_then(|(id, v)| {
-            let t = self.types.type_for(r, id, v, &format!("{ty_name}Key"));
+        m.key.as_ref().and_then(|id| {
+            let t = self.types.type_for(schemas, &schemas.at(id), &format!("{ty_name}Key"));
             if t.is_string {
                 return Some(Ty { tokens: quote! { ::std::string::String }, ..t });
             }
@@ -249,7 +249,7 @@ impl Generator<'_> {
                     Some(t)
                 }
                 None => {
-                    self.types.report.warn(r.error(id, "the Kafka key schema is neither a string nor an object; the key stays raw bytes"));
+                    self.types.report.warn(schemas.error(id, "the Kafka key schema is neither a string nor an object; the key stays raw bytes"));
                     None
                 }
             }
@@ -257,45 +257,20 @@ impl Generator<'_> {
     }
 }
 
-pub(super) fn string_properties(r: &Resolver, id: &NodeId, v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    let Some(props) = v.get("properties").and_then(Value::as_object) else {
-        return out;
+/// The properties of a headers schema whose own schema is a `type: string`: their
+/// header values are text as they stand, never JSON to parse.
+pub(super) fn string_properties<'r>(schemas: &Schemas<'r>, headers: &Schema<'r>) -> Vec<String> {
+    let Some(properties) = headers.keywords().and_then(|k| k.properties.valid()) else {
+        return Vec::new();
     };
-    for k in props.keys() {
-        if let Ok((_, s)) = r.node(&id.child("properties").child(k)) {
-            if s.get("type").and_then(Value::as_str) == Some("string") {
-                out.push(k.clone());
-            }
-        }
-    }
-    out
-}
-
-/// A property every payload pins to its own distinct string constant.
-pub(super) fn tag_property(payloads: &[&Value]) -> Option<(String, Vec<String>)> {
-    let first = payloads.first()?.get("properties")?.as_object()?;
-    for prop in first.keys() {
-        let tags: Option<Vec<String>> = payloads
-            .iter()
-            .map(|p| {
-                let s = p.get("properties")?.get(prop)?;
-                s.get("const")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-                    .or_else(|| match s.get("enum")?.as_array()?.as_slice() {
-                        [Value::String(v)] => Some(v.clone()),
-                        _ => None,
-                    })
-            })
-            .collect();
-        if let Some(tags) = tags {
-            if tags.iter().collect::<HashSet<_>>().len() == tags.len() {
-                return Some((prop.clone(), tags));
-            }
-        }
-    }
-    None
+    properties
+        .iter()
+        .filter(|(_, schema)| {
+            let resolved = schemas.resolved(schema);
+            resolved.is_ok_and(|s| s.keywords().and_then(|k| k.single_type) == Some("string"))
+        })
+        .map(|(name, _)| (*name).to_owned())
+        .collect()
 }
 
 /// What a message's newtype wraps, its codec, and the sentence saying why it wraps:

@@ -18,6 +18,7 @@ use quote::{format_ident, quote};
 
 use crate::ir::Document;
 use crate::resolve::Resolver;
+use crate::schema::Schemas;
 use crate::types::{doc_attrs, TypeSpace};
 
 use naming::opt_str;
@@ -48,11 +49,12 @@ pub struct Envelope {
 
 impl Generator<'_> {
     pub fn generate(mut self, r: &Resolver) -> TokenStream {
-        let messages = self.messages(r);
+        let schemas = Schemas::new(r);
+        let messages = self.messages(&schemas);
         let info = self.info();
         let servers = self.servers();
         let channel_items: Vec<TokenStream> = (0..self.doc.channels.len())
-            .map(|i| self.channel(r, i, &messages))
+            .map(|i| self.channel(&schemas, i, &messages))
             .collect();
         let requests = self.request_impls();
         let sides = self.sides();
