@@ -218,7 +218,8 @@ fn every_message_gets_its_own_headers_type() {
         "{raw:?}"
     );
     assert_eq!(PetEnvelopeHeaders::from_kafka_headers(&raw).unwrap(), h);
-    // A numeric-looking string header stays a string.
+    // A numeric-looking string header stays a string, also when the headers schema
+    // is a `$ref` (`Audit`'s is).
     let a = AuditHeaders::from_kafka_headers(&[("traceId".to_owned(), b"123".to_vec())]).unwrap();
     assert_eq!(a.trace_id.as_deref(), Some("123"));
 }

@@ -1,6 +1,7 @@
 //! The type of every message and its `Message` impl.
 
 use std::collections::HashSet;
+use std::rc::Rc;
 
 use asyncapi_syntax::ContentType;
 use proc_macro2::TokenStream;
@@ -257,9 +258,15 @@ impl Generator<'_> {
     }
 }
 
-/// The properties of a headers schema whose own schema is a `type: string`: their
-/// header values are text as they stand, never JSON to parse.
-pub(super) fn string_properties<'r>(schemas: &Schemas<'r>, headers: &Schema<'r>) -> Vec<String> {
+/// The properties of a headers schema (a `$ref` followed) whose own schema is a
+/// `type: string`: their header values are text as they stand, never JSON to parse.
+pub(super) fn string_properties<'r>(
+    schemas: &Schemas<'r>,
+    headers: &Rc<Schema<'r>>,
+) -> Vec<String> {
+    let Ok(headers) = schemas.resolved(headers) else {
+        return Vec::new();
+    };
     let Some(properties) = headers.keywords().and_then(|k| k.properties.valid()) else {
         return Vec::new();
     };
