@@ -274,6 +274,7 @@ fn expand_conforming(
         channel_messages: Vec::new(),
         channel_envelopes: Vec::new(),
         distinct_messages: Default::default(),
+        channel_items: generate::channel_item_names(&document.channels),
     };
     let tokens = generator.generate(resolver);
     Some((tokens, document))

@@ -173,6 +173,31 @@ impl<'r> Schemas<'r> {
         self.resolver
     }
 
+    /// The members of `schema`'s `allOf`, references followed, nested `allOf`s flattened
+    /// (depth first, in document order), each once.
+    pub fn all_of_members(&self, schema: &Schema<'r>) -> Vec<Rc<Schema<'r>>> {
+        let direct = schema
+            .keywords()
+            .and_then(|k| k.all_of.as_deref())
+            .unwrap_or_default();
+        let mut stack: Vec<Rc<Schema<'r>>> = direct.iter().rev().cloned().collect();
+        let mut seen = HashSet::new();
+        let mut members = Vec::new();
+        while let Some(member) = stack.pop() {
+            let Ok(target) = self.resolved(&member) else {
+                continue;
+            };
+            if !seen.insert(target.at.clone()) {
+                continue;
+            }
+            if let Some(inner) = target.keywords().and_then(|k| k.all_of.as_deref()) {
+                stack.extend(inner.iter().rev().cloned());
+            }
+            members.push(target);
+        }
+        members
+    }
+
     /// An error at `at`.
     pub fn error(&self, at: &NodeId, message: impl Into<String>) -> Diagnostic {
         self.resolver.error(at, message)
@@ -237,6 +262,61 @@ impl<'r> Schema<'r> {
             Some([Value::String(only)]) => Some(only),
             _ => None,
         }
+    }
+}
+
+/// Whether every value `schema` allows is a JSON string (or `null`): a header of such
+/// a property carries its text as it stands, never JSON to parse (`123` stays the
+/// string "123"). Read as the types read the schema: `type`, `enum`, `const`, an
+/// `allOf` member that is text, a `oneOf`/`anyOf` whose members all are.
+pub fn holds_text<'r>(schemas: &Schemas<'r>, schema: &Rc<Schema<'r>>) -> bool {
+    holds_text_within(schemas, schema, 16)
+}
+
+fn holds_text_within<'r>(schemas: &Schemas<'r>, schema: &Rc<Schema<'r>>, depth: usize) -> bool {
+    let Some(schema) = schemas.resolved(schema).ok().filter(|_| depth > 0) else {
+        return false;
+    };
+    let Some(keywords) = schema.keywords() else {
+        return false;
+    };
+    let members_text = |members: &[Rc<Schema<'r>>], all: bool| {
+        let mut text = members
+            .iter()
+            .map(|m| holds_text_within(schemas, m, depth - 1));
+        if all {
+            !members.is_empty() && text.all(|t| t)
+        } else {
+            text.any(|t| t)
+        }
+    };
+    if let Some(values) = keywords.enumeration.valid() {
+        return values.iter().any(Value::is_string)
+            && values.iter().all(|v| v.is_string() || v.is_null());
+    }
+    if let Some(constant) = keywords.constant {
+        return constant.is_string();
+    }
+    if !keywords.types.is_empty() {
+        return keywords.types.contains(&"string")
+            && keywords
+                .types
+                .iter()
+                .all(|t| *t == "string" || *t == "null");
+    }
+    if let Some(members) = keywords.all_of.as_deref() {
+        return members_text(members, false);
+    }
+    match keywords.one_of.as_deref().or(keywords.any_of.as_deref()) {
+        Some(members) => {
+            let non_null: Vec<Rc<Schema<'r>>> = members
+                .iter()
+                .filter(|m| schemas.resolved(m).map_or(true, |m| m.types() != ["null"]))
+                .cloned()
+                .collect();
+            members_text(&non_null, true)
+        }
+        None => false,
     }
 }
 

@@ -70,6 +70,8 @@ pub fn document(r: &Resolver, root: &NodeId, doc: &Document, report: &mut Report
         parameter_names(r, c, report);
     }
     channel_type_names(r, doc, report);
+    channel_item_names(r, doc, report);
+    request_method_names(r, doc, report);
     replies(r, doc, report);
     server_names(r, root, doc, report);
     content_types(r, doc, report);
@@ -111,6 +113,64 @@ fn channel_type_names(r: &Resolver, doc: &Document, report: &mut Report) {
             report.error(
                 r.error(&c.node, format!("channels `{first}` and `{}` would both become the Rust type `channels::{name}`", c.id))
                     .help("rename one of the two channels (its key in `channels`) so that their names differ in more than punctuation or case"),
+            );
+        }
+    }
+}
+
+/// A channel's parameters struct and parameter enums are named after the channel; one
+/// that another item of the `channels` module already is gets a numeric suffix
+/// (`generate::channel_item_names`), said here.
+fn channel_item_names(r: &Resolver, doc: &Document, report: &mut Report) {
+    let names = crate::generate::channel_item_names(&doc.channels);
+    for (c, items) in doc.channels.iter().zip(&names) {
+        if c.parameters.is_empty() {
+            continue;
+        }
+        let (wanted, given) = &items.parameters;
+        if wanted != given {
+            report.warn(
+                r.error(&c.node, format!("the parameters struct of channel `{}` would be `channels::{wanted}`, which another item of the channel module is: it is `channels::{given}`", c.id))
+                    .help("rename the channel or the parameter whose name it collides with"),
+            );
+        }
+        for (parameter, (wanted, given)) in &items.parameter_enums {
+            if wanted == given {
+                continue;
+            }
+            let at = c
+                .parameters
+                .iter()
+                .find(|p| &p.name == parameter)
+                .map_or(&c.node, |p| &p.node);
+            report.warn(
+                r.error(at, format!("the values of parameter `{parameter}` of channel `{}` would be the enum `channels::{wanted}`, which another item of the channel module is: it is `channels::{given}`", c.id))
+                    .help("rename the parameter or the channel whose name it collides with"),
+            );
+        }
+    }
+}
+
+/// Request channels get `request_<channel>` and `request_<channel>_with`; a `_with`
+/// method another channel's `request_` method already is gets a numeric suffix
+/// (`generate::request_method_names`), said here.
+fn request_method_names(r: &Resolver, doc: &Document, report: &mut Report) {
+    let mut requests: Vec<usize> = Vec::new();
+    for op in &doc.operations {
+        match &op.reply {
+            Some(reply) if reply.channel != op.channel && !requests.contains(&op.channel) => {
+                requests.push(op.channel)
+            }
+            _ => {}
+        }
+    }
+    let names = crate::generate::request_method_names(&doc.channels, &requests);
+    for (&i, (name, with)) in requests.iter().zip(&names) {
+        if *with != format!("{name}_with") {
+            let c = &doc.channels[i];
+            report.warn(
+                r.error(&c.node, format!("`{name}_with` of channel `{}` is another channel's `request_` method: it is `{with}`", c.id))
+                    .help("rename one of the two channels so that one is not the other's name followed by `With`"),
             );
         }
     }

@@ -1,7 +1,7 @@
 //! JSON Schema constructs that generators commonly get wrong, each checked through real
 //! generated code (`fixtures/types/edge-cases.yaml`) and serde round trips.
 
-#[allow(deprecated)] // `mixed` is a mixed-type enum: a warning by design
+#[allow(deprecated)] // by design: `mixed` mixes value types, `foo_bar` and `in_stock` collide
 mod edge {
     asyncapi_runtime::asyncapi!("fixtures/types/edge-cases.yaml");
 }
@@ -430,6 +430,65 @@ fn colliding_server_and_parameter_names_compile_with_a_suffix_and_a_warning() {
         warnings
             .iter()
             .any(|w| w.contains("parameters `userId` and `user_id`")),
+        "{warnings:?}"
+    );
+}
+
+#[allow(deprecated)] // the renames are reported as warnings, by design
+mod names {
+    asyncapi_runtime::asyncapi!("fixtures/types/names.yaml");
+}
+
+/// Names that lose letters, repeat, or collide once they are Rust names compile (they
+/// did not), and each rename a user would write is a warning.
+#[test]
+fn names_that_collide_or_lose_letters_compile() {
+    use asyncapi_runtime::HeaderSet;
+    use names::{Foo, FooBar, MarkedHeaders, MarkedWord, D};
+
+    assert_eq!(names::servers::SERVER.url, "localhost:9092");
+    assert_eq!(
+        [MarkedWord::Fn, MarkedWord::Super, MarkedWord::Ok]
+            .map(|w| serde_json::to_value(w).unwrap()),
+        ["éfn", "ésuper", "ok"]
+    );
+    assert_eq!(serde_json::to_value(D::Y).unwrap(), "y");
+    // Two structs whose defaults' hidden functions had the same name.
+    let foo: Foo = serde_json::from_str(r#"{"bar": {}}"#).unwrap();
+    assert_eq!(foo.bar_x, Some(1));
+    assert_eq!(foo.bar.unwrap().x, Some(2));
+    let _: FooBar = serde_json::from_str("{}").unwrap();
+    // `admin` listed twice is one variant, the default.
+    assert_eq!(names::channels::UserId2::ALL.len(), 2);
+    assert_eq!(names::channels::UserId2::default().as_str(), "admin");
+    // `x`'s `_with` method is not `xWith`'s `request_x_with`.
+    let _ = names::Application::request_x_with;
+    let _ = names::Application::request_x_with_2;
+    // Header values that are text by their schema stay text, whatever they look like.
+    let raw = |name: &str, value: &str| (name.to_owned(), value.as_bytes().to_vec());
+    let headers = MarkedHeaders::from_kafka_headers(&[
+        raw("nullableText", "123"),
+        raw("oneOfTwo", "1"),
+        raw("fixed", "true"),
+        raw("merged", "false"),
+    ])
+    .unwrap();
+    assert_eq!(headers.merged.as_deref(), Some("false"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/types/names.yaml");
+    let expansion = asyncapi_codegen::expand_file(&path, &Default::default()).unwrap();
+    let warnings: Vec<String> = expansion.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("parameter `id` of channel `user`")
+                && w.contains("channels::UserId2")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("`request_x_with_with` of channel `xWith`")
+                || w.contains("it is `request_x_with_2`")),
         "{warnings:?}"
     );
 }

@@ -110,7 +110,7 @@ impl Generator<'_> {
     ) -> TokenStream {
         let id = &c.id;
         let carried = format!("channel `{id}` carries {}", self.carried_list(c, messages));
-        let check_trait = format_ident!("{}CarriesMessage", channel_type_name(c));
+        let check_trait = format_ident!("{}", self.items_of(c).carries_message);
         let on_unimpl_msg = format!("`{{Self}}` is not a message of channel `{id}`");
         let on_unimpl_note = format!("{carried}; the handler's first parameter must be that type");
         quote! {

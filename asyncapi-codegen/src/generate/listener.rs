@@ -128,7 +128,7 @@ impl Generator<'_> {
         let (input, path, name, ty) = lookup_pieces();
         let c = &self.doc.channels[i];
         let ch = format_ident!("{}", channel_type_name(c));
-        let check = format_ident!("{}CarriesMessage", channel_type_name(c));
+        let check = format_ident!("{}", self.items_of(c).carries_message);
         self.channel_keys(i)
             .into_iter()
             .map(|k| {

@@ -9,7 +9,7 @@ use quote::{format_ident, quote};
 
 use super::Generator;
 use crate::ir::{Message, PayloadFormat};
-use crate::schema::{Schema, Schemas};
+use crate::schema::{holds_text, Schema, Schemas};
 use crate::types::{doc_attrs, serde_crate_path, type_ident_text, Ty};
 
 /// What the generated code knows about one message.
@@ -258,8 +258,8 @@ impl Generator<'_> {
     }
 }
 
-/// The properties of a headers schema (a `$ref` followed) whose own schema is a
-/// `type: string`: their header values are text as they stand, never JSON to parse.
+/// The properties of a headers schema (a `$ref` followed) whose values are text
+/// (`schema::holds_text`): their header values are read as they stand, never as JSON.
 pub(super) fn string_properties<'r>(
     schemas: &Schemas<'r>,
     headers: &Rc<Schema<'r>>,
@@ -267,17 +267,20 @@ pub(super) fn string_properties<'r>(
     let Ok(headers) = schemas.resolved(headers) else {
         return Vec::new();
     };
-    let Some(properties) = headers.keywords().and_then(|k| k.properties.valid()) else {
-        return Vec::new();
-    };
-    properties
-        .iter()
-        .filter(|(_, schema)| {
-            let resolved = schemas.resolved(schema);
-            resolved.is_ok_and(|s| s.keywords().and_then(|k| k.single_type) == Some("string"))
-        })
-        .map(|(name, _)| (*name).to_owned())
-        .collect()
+    // The struct has the properties of its `allOf` members too.
+    let members = std::iter::once(headers.clone()).chain(schemas.all_of_members(&headers));
+    let mut names = Vec::new();
+    for member in members {
+        let Some(properties) = member.keywords().and_then(|k| k.properties.valid()) else {
+            continue;
+        };
+        for (name, schema) in properties {
+            if holds_text(schemas, schema) && !names.iter().any(|n| n == name) {
+                names.push((*name).to_owned());
+            }
+        }
+    }
+    names
 }
 
 /// What a message's newtype wraps, its codec, and the sentence saying why it wraps:

@@ -22,7 +22,10 @@ use crate::schema::Schemas;
 use crate::types::{doc_attrs, TypeSpace};
 
 use naming::opt_str;
-pub use naming::{channel_type_name, server_const_name, server_const_names};
+pub use naming::{
+    channel_item_names, channel_type_name, request_method_names, server_const_name,
+    server_const_names, ChannelItemNames,
+};
 
 pub struct Generator<'a> {
     pub rt: TokenStream,
@@ -37,6 +40,8 @@ pub struct Generator<'a> {
     /// or a content type (not by trying each in turn, where an earlier message may
     /// take a record of a later one).
     pub distinct_messages: HashSet<usize>,
+    /// Each channel's items' names in the `channels` module, in document order.
+    pub channel_items: Vec<ChannelItemNames>,
 }
 
 /// A channel's typed record key and headers, when its messages declare them (`None`:
@@ -48,6 +53,12 @@ pub struct Envelope {
 }
 
 impl Generator<'_> {
+    /// The names of channel `c`'s items in the `channels` module.
+    fn items_of(&self, c: &crate::ir::Channel) -> &ChannelItemNames {
+        let index = self.doc.channels.iter().position(|other| other.id == c.id);
+        &self.channel_items[index.unwrap_or_default()]
+    }
+
     pub fn generate(mut self, r: &Resolver) -> TokenStream {
         let schemas = Schemas::new(r);
         let messages = self.messages(&schemas);

@@ -8,7 +8,6 @@ use asyncapi_syntax::address::placeholders;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::naming::channel_type_name;
 use super::Generator;
 use crate::ir::{Channel, Parameter, ParameterKind};
 use crate::types::{doc_attrs, field_ident_text, type_ident_text, unique, unique_with};
@@ -32,7 +31,7 @@ impl Generator<'_> {
         if c.parameters.is_empty() {
             return (quote! { #rt::NoParameters }, quote! {});
         }
-        let name = format_ident!("{}Parameters", channel_type_name(c));
+        let name = format_ident!("{}", self.items_of(c).parameters.1);
         let order: Vec<String> = match &c.topic {
             Ok(t) => placeholders(t).into_iter().map(str::to_owned).collect(),
             Err(_) => c.parameters.iter().map(|p| p.name.clone()).collect(),
@@ -160,18 +159,25 @@ impl Generator<'_> {
         param: Option<&Parameter>,
     ) -> (proc_macro2::Ident, TokenStream, bool) {
         let rt = &self.rt;
-        let ident = format_ident!("{}{}", channel_type_name(c), type_ident_text(pname));
-        let allowed: &[String] = param.map_or(&[], |p| &p.allowed);
+        let given = self.items_of(c).parameter_enum(pname);
+        let ident = format_ident!("{}", given.unwrap_or(pname));
+        // 3.0 does not ask `enum` values to be unique: each is one variant.
+        let mut seen = HashSet::new();
+        let allowed: Vec<&String> = param
+            .map_or(&[][..], |p| &p.allowed)
+            .iter()
+            .filter(|value| seen.insert(*value))
+            .collect();
         let default = param.and_then(|p| p.default.as_ref());
         let mut taken = HashSet::new();
         let variants: Vec<proc_macro2::Ident> = allowed
             .iter()
             .map(|value| format_ident!("{}", unique(type_ident_text(value), &mut taken)))
             .collect();
-        let has_default = default.is_some_and(|d| allowed.contains(d));
-        let decls = variants.iter().zip(allowed).map(|(v, value)| {
+        let has_default = default.is_some_and(|d| allowed.contains(&d));
+        let decls = variants.iter().zip(&allowed).map(|(v, value)| {
             let doc = format!(" `{value}`");
-            let default_attr = (Some(value) == default).then(|| quote! { #[default] });
+            let default_attr = (Some(*value) == default).then(|| quote! { #[default] });
             quote! { #[doc = #doc] #default_attr #v, }
         });
         let default_derive = has_default.then(|| quote! { Default, });

@@ -8,7 +8,6 @@ use super::naming::channel_type_name;
 use super::Generator;
 use crate::ir::{Channel, Operation, Reply, ReplyAddressing};
 use crate::normalize::header_of_location;
-use crate::types::field_ident_text;
 
 /// The header correlation ids travel in when the document names none.
 const DEFAULT_CORRELATION_HEADER: &str = "correlation-id";
@@ -77,15 +76,27 @@ impl Generator<'_> {
         let reply_parameters_ty = match reply.addressing(c, &self.doc.channels) {
             ReplyAddressing::FromRequest => None,
             ReplyAddressing::ChosenByRequester => {
-                Some(format_ident!("{}Parameters", channel_type_name(r)))
+                Some(format_ident!("{}", self.items_of(r).parameters.1))
             }
             _ => return quote! {},
         };
         let ch = format_ident!("{}", channel_type_name(c));
         let request_ty = &self.channel_messages[op.channel];
         let reply_ty = &self.channel_messages[reply.channel];
-        let name = format_ident!("request_{}", field_ident_text(&c.id));
-        let with = format_ident!("request_{}_with", field_ident_text(&c.id));
+        let requests: Vec<usize> = self
+            .request_operations()
+            .iter()
+            .map(|(op, _)| op.channel)
+            .collect();
+        let names = super::naming::request_method_names(&self.doc.channels, &requests);
+        let position = requests
+            .iter()
+            .position(|&i| i == op.channel)
+            .unwrap_or_default();
+        let (name, with) = match names.get(position) {
+            Some((name, with)) => (format_ident!("{}", name), format_ident!("{}", with)),
+            None => return quote! {},
+        };
         let mut doc = format!(
             " Sends a request on channel `{}` (operation `{}`) and waits for its reply on `{}`, for at most 30 s (the runtime's `DEFAULT_REQUEST_TIMEOUT`).",
             c.id, op.id, r.id

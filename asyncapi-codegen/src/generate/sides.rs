@@ -381,7 +381,7 @@ impl Generator<'_> {
     pub(super) fn send_arguments(&self, index: usize, c: &Channel) -> (TokenStream, TokenStream) {
         let (mut args, mut uses) = (TokenStream::new(), TokenStream::new());
         if !c.parameters.is_empty() {
-            let pt = format_ident!("{}Parameters", channel_type_name(c));
+            let pt = format_ident!("{}", self.items_of(c).parameters.1);
             args.extend(quote! { parameters: &channels::#pt, });
             uses.extend(quote! { .parameters(parameters) });
         }

@@ -51,18 +51,21 @@ impl TypeSpace<'_> {
         let mut taken = HashSet::new();
         let mut seen = HashSet::new();
         strings.retain(|v| seen.insert(*v));
-        let variants = strings.iter().map(|v| {
-            let vname = unique(
-                if v.is_empty() {
-                    "Empty".to_owned()
-                } else {
-                    type_ident_text(v)
-                },
-                &mut taken,
-            );
-            (format_ident!("{}", vname), *v)
-        });
-        let (vidents, values): (Vec<Ident>, Vec<&str>) = variants.unzip();
+        let mut vidents = Vec::new();
+        for value in &strings {
+            let wanted = match value.is_empty() {
+                true => "Empty".to_owned(),
+                false => type_ident_text(value),
+            };
+            let given = unique(wanted.clone(), &mut taken);
+            if given != wanted {
+                self.report.warn(schemas.error(&schema.at, format!(
+                    "`{value}` of `{type_name}` would be the variant `{wanted}`, which another value of it already is: it is `{type_name}::{given}`"
+                )).help("rename one of the two values so that they differ in more than punctuation or case"));
+            }
+            vidents.push(format_ident!("{}", given));
+        }
+        let values = strings;
         self.push_string_enum(schema, &ident, &vidents, &values);
         let ty = Ty {
             tokens: quote! { #ident },
@@ -136,7 +139,7 @@ impl TypeSpace<'_> {
             }
 
             impl<'de> #p::serde::Deserialize<'de> for #ident {
-                fn deserialize<D: #p::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<#ident, D::Error> {
+                fn deserialize<D: #p::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
                     #rt::codec::deserialize_from_str(deserializer)
                 }
             }

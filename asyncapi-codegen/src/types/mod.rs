@@ -85,6 +85,8 @@ pub struct TypeSpace<'p> {
     /// Schema node → the type generated for it.
     by_node: HashMap<NodeId, Ty>,
     used_names: HashSet<String>,
+    /// The names of the hidden functions giving properties' defaults.
+    default_functions: HashSet<String>,
     /// Types whose definition is being generated: a reference back to one is recursion.
     in_progress: Vec<String>,
     /// Schema nodes being generated (named or not), to stop recursion that has no
@@ -139,6 +141,7 @@ impl<'p> TypeSpace<'p> {
             items: Vec::new(),
             by_node: HashMap::new(),
             used_names: RESERVED.iter().map(|s| (*s).to_owned()).collect(),
+            default_functions: HashSet::new(),
             in_progress: Vec::new(),
             building: Vec::new(),
             report,

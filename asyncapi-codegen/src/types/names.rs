@@ -94,6 +94,11 @@ pub fn field_ident_text(raw: &str) -> String {
 fn convert_type_ident(raw: &str) -> String {
     let mut s = raw.to_upper_camel_case();
     s.retain(|c| c.is_ascii_alphanumeric() || c == '_');
+    // Dropping a non-ASCII capital can leave a lower-case start (`éfn` → `fn`), which
+    // may be a keyword or a module's name.
+    if let Some(first) = s.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
     if s.is_empty() {
         s = "Unnamed".to_owned();
     }

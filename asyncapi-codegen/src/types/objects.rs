@@ -8,7 +8,9 @@ use heck::ToSnakeCase;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
-use super::names::{field_ident_text, runtime_item_path, type_ident_text, unique_field};
+use super::names::{
+    field_ident_text, runtime_item_path, type_ident_text, unique_field, unique_with,
+};
 use super::{doc_attrs, item_tokens, Derives, Ty, TypeSpace};
 use crate::schema::{Additional, Keywords, Schema, Schemas};
 
@@ -123,7 +125,13 @@ impl TypeSpace<'_> {
         required: bool,
         taken: &mut HashSet<String>,
     ) -> TokenStream {
-        let field = unique_field(field_ident_text(prop), taken);
+        let wanted = field_ident_text(prop);
+        let field = unique_field(wanted.clone(), taken);
+        if field != wanted {
+            self.report.warn(schemas.error(&written.at, format!(
+                "property `{prop}` of `{type_name}` would be the field `{wanted}`, which another property of it already is: it is `{field}`"
+            )).help("rename one of the two properties so that their names differ in more than punctuation or case"));
+        }
         let fty = self.type_for(
             schemas,
             written,
@@ -191,7 +199,12 @@ impl TypeSpace<'_> {
         value: TokenStream,
         resolved: &Schema<'_>,
     ) -> (TokenStream, TokenStream) {
-        let function = format!("__asyncapi_default_{}_{field}", type_name.to_snake_case());
+        // `Foo.bar_x` and `FooBar.x` would both give `foo_bar_x`.
+        let function = unique_with(
+            format!("__asyncapi_default_{}_{field}", type_name.to_snake_case()),
+            "_",
+            &mut self.default_functions,
+        );
         let fname = Ident::new(&function, Span::call_site());
         let present = runtime_item_path(&self.rt, "codec::present");
         self.items.push(quote! {
@@ -217,7 +230,7 @@ impl TypeSpace<'_> {
         schema: &Schema<'r>,
         name: &str,
     ) -> Ty {
-        let members = all_of_members(schemas, schema);
+        let members = schemas.all_of_members(schema);
         // The schema's own keywords apply too (its `allOf` is what is being merged).
         let merged: Vec<&Schema<'r>> = std::iter::once(schema)
             .chain(members.iter().map(|m| &**m))
@@ -259,31 +272,6 @@ fn merge_into<'a, 'r>(parts: &mut ObjectParts<'a, 'r>, keywords: &'a Keywords<'r
     if keywords.additional.is_written() {
         parts.additional = additional_schema(keywords);
     }
-}
-
-/// The members of `schema`'s `allOf`, references followed, nested `allOf`s flattened
-/// (depth first, in document order), each once.
-fn all_of_members<'r>(schemas: &Schemas<'r>, schema: &Schema<'r>) -> Vec<Rc<Schema<'r>>> {
-    let direct = schema
-        .keywords()
-        .and_then(|k| k.all_of.as_deref())
-        .unwrap_or_default();
-    let mut stack: Vec<Rc<Schema<'r>>> = direct.iter().rev().cloned().collect();
-    let mut seen = HashSet::new();
-    let mut members = Vec::new();
-    while let Some(member) = stack.pop() {
-        let Ok(target) = schemas.resolved(&member) else {
-            continue;
-        };
-        if !seen.insert(target.at.clone()) {
-            continue;
-        }
-        if let Some(inner) = target.keywords().and_then(|k| k.all_of.as_deref()) {
-            stack.extend(inner.iter().rev().cloned());
-        }
-        members.push(target);
-    }
-    members
 }
 
 impl TypeSpace<'_> {
