@@ -12,7 +12,7 @@ use serde::Serialize;
 pub use asyncapi_syntax::media_type;
 
 use crate::contract::RawHeader;
-use crate::error::{DecodeError, EncodeError};
+use crate::error::{redact_serde_message, DecodeError, EncodeError};
 
 /// Encodes a payload as JSON.
 pub fn encode_json<T: Serialize>(value: &T) -> Result<Vec<u8>, EncodeError> {
@@ -100,29 +100,51 @@ pub fn encode_headers<T: Serialize>(value: &T) -> Result<Vec<RawHeader>, EncodeE
 }
 
 /// Reverse of [`encode_headers`]: `string_fields` lists the properties whose values are
-/// raw strings; the others are parsed as JSON. Headers not in the schema are ignored.
+/// raw strings; the others are parsed as JSON. Headers not in the schema are ignored,
+/// also when their value is not UTF-8 (a stranger's binary header); one the schema
+/// declares is an error naming it.
 pub fn decode_headers<T: DeserializeOwned>(
     headers: &[RawHeader],
     string_fields: &[&str],
 ) -> Result<T, DecodeError> {
     let mut map = serde_json::Map::new();
+    let mut binary: Vec<&str> = Vec::new();
     for (name, value) in headers {
-        let text = std::str::from_utf8(value).map_err(|e| DecodeError::Header {
-            name: name.clone(),
-            reason: e.to_string(),
-        })?;
-        let json = if string_fields.contains(&name.as_str()) {
-            serde_json::Value::String(text.to_owned())
-        } else {
-            serde_json::from_str(text)
-                .unwrap_or_else(|_| serde_json::Value::String(text.to_owned()))
+        let json = match std::str::from_utf8(value) {
+            Ok(text) if string_fields.contains(&name.as_str()) => {
+                serde_json::Value::String(text.to_owned())
+            }
+            Ok(text) => serde_json::from_str(text)
+                .unwrap_or_else(|_| serde_json::Value::String(text.to_owned())),
+            Err(_) => {
+                binary.push(name);
+                // No typed field takes a list of numbers for text: a declared header
+                // fails to decode, an undeclared one is ignored (see below).
+                serde_json::Value::from(value.as_slice())
+            }
         };
         map.insert(name.clone(), json);
     }
-    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| DecodeError::Header {
+    let header_error = |e: serde_json::Error| DecodeError::Header {
         name: "*".to_owned(),
-        reason: without_values(&e.to_string()),
-    })
+        reason: redact_serde_message(&e.to_string()),
+    };
+    if binary.is_empty() {
+        return serde_json::from_value(serde_json::Value::Object(map)).map_err(header_error);
+    }
+    let error = match serde_json::from_value(serde_json::Value::Object(map.clone())) {
+        Ok(decoded) => return Ok(decoded),
+        Err(e) => e,
+    };
+    // Without the binary headers the rest decodes: one of them is a declared header.
+    map.retain(|name, _| !binary.contains(&name.as_str()));
+    match serde_json::from_value::<T>(serde_json::Value::Object(map)) {
+        Ok(_) => Err(DecodeError::Header {
+            name: binary[0].to_owned(),
+            reason: "its value is not valid UTF-8".to_owned(),
+        }),
+        Err(_) => Err(header_error(error)),
+    }
 }
 
 /// Encodes a typed record key: strings as raw UTF-8, anything else as JSON text.
@@ -138,20 +160,7 @@ pub fn decode_key<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::Key(e.to_string()))?;
     serde_json::from_str(text)
         .or_else(|_| serde_json::from_value(serde_json::Value::String(text.to_owned())))
-        .map_err(|e| DecodeError::Key(without_values(&e.to_string())))
-}
-
-/// serde's "invalid type: string \"…\", expected u32" quotes the value it got; a
-/// key or header error (in a dead letter, a log line, a handler's error) says what was
-/// expected, not what a stranger wrote.
-fn without_values(error: &str) -> String {
-    match (error.find("invalid "), error.rfind(", expected ")) {
-        (Some(start), Some(expected)) if start < expected => {
-            let kind = error[start..].split(':').next().unwrap_or("invalid value");
-            format!("{}{kind}{}", &error[..start], &error[expected..])
-        }
-        _ => error.to_owned(),
-    }
+        .map_err(|e| DecodeError::Key(redact_serde_message(&e.to_string())))
 }
 
 /// Whether `value` matches a parameter's `pattern` (unanchored, as JSON Schema reads
@@ -174,21 +183,102 @@ pub fn matches_pattern(pattern: &'static str, value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::without_values;
+    use super::{decode_headers, decode_key, deserialize_from_str};
+    use crate::error::{DecodeError, UnknownValue};
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Traced {
+        trace_id: Option<String>,
+    }
+
+    /// A header the schema does not declare is ignored even when its value is not
+    /// UTF-8 (the whole record failed to decode); a declared one is an error naming it.
+    #[test]
+    fn binary_headers_fail_only_where_declared() {
+        let headers = vec![
+            ("trace_id".to_owned(), b"t-1".to_vec()),
+            ("span-bytes".to_owned(), vec![0xff, 0xfe, 0x00]),
+        ];
+        assert_eq!(
+            decode_headers::<Traced>(&headers, &["trace_id"]).unwrap(),
+            Traced {
+                trace_id: Some("t-1".into())
+            }
+        );
+        let declared = vec![("trace_id".to_owned(), vec![0xff, 0x00])];
+        match decode_headers::<Traced>(&declared, &["trace_id"]) {
+            Err(DecodeError::Header { name, reason }) => {
+                assert_eq!(name, "trace_id");
+                assert!(reason.contains("not valid UTF-8"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A string enum as generated: decoding goes through `FromStr`.
+    #[derive(Debug)]
+    struct Region;
+
+    impl std::str::FromStr for Region {
+        type Err = UnknownValue;
+        fn from_str(value: &str) -> Result<Self, UnknownValue> {
+            match value {
+                "eu" => Ok(Region),
+                _ => Err(UnknownValue::new(value, &["eu"])),
+            }
+        }
+    }
+
+    impl<'de> serde::Deserialize<'de> for Region {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserialize_from_str(deserializer)
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Routed {
+        region: Option<Region>,
+        attempt: Option<u32>,
+    }
+
+    /// Key and header errors (in a dead letter, a log line, a handler's error) say what
+    /// was expected, not what a stranger wrote: not an enum value either (it did).
+    #[test]
+    fn key_and_header_errors_do_not_repeat_the_value() {
+        let key = decode_key::<Region>(b"s3cret-region")
+            .unwrap_err()
+            .to_string();
+        assert!(!key.contains("s3cret"), "{key}");
+        assert!(key.contains("expected one of: eu"), "{key}");
+        let header = |name: &str, value: &str| vec![(name.to_owned(), value.as_bytes().to_vec())];
+        for headers in [
+            header("region", "s3cret-region"),
+            header("attempt", "\"s3cret\""),
+        ] {
+            let error = decode_headers::<Routed>(&headers, &["region"])
+                .unwrap_err()
+                .to_string();
+            assert!(!error.contains("s3cret"), "{error}");
+            assert!(error.contains("expected"), "{error}");
+        }
+        let missing = decode_headers::<Traced2>(&[], &[]).unwrap_err().to_string();
+        assert!(missing.contains("missing field `trace_id`"), "{missing}");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Traced2 {
+        trace_id: String,
+    }
 
     #[test]
-    fn header_errors_say_what_was_expected_not_what_came() {
-        assert_eq!(
-            without_values("header `*`: invalid type: string \"s3cret\", expected u32"),
-            "header `*`: invalid type, expected u32"
-        );
-        assert_eq!(
-            without_values("invalid value: integer `-7`, expected u8"),
-            "invalid value, expected u8"
-        );
-        assert_eq!(
-            without_values("header `*`: missing field `trace_id`"),
-            "header `*`: missing field `trace_id`"
-        );
+    fn a_content_type_error_is_cut_to_a_log_line() {
+        let long = "application/".to_owned() + &"x".repeat(10_000);
+        let error = DecodeError::content_type(Some(&long)).to_string();
+        assert!(error.len() < 200, "{}", error.len());
+        assert!(DecodeError::content_type(None)
+            .to_string()
+            .contains("<none>"));
     }
 }

@@ -111,16 +111,26 @@ impl DecodeError {
             detail: redact_serde_message(&error.to_string()),
         }
     }
+
+    /// A record's content type (`None`: it has none) that no message of the channel
+    /// has, cut to a length a log line can carry: a stranger writes the header.
+    pub fn content_type(value: Option<&str>) -> Self {
+        let mut text = value.unwrap_or("<none>").to_owned();
+        cap_len(&mut text, MAX_CONTENT_TYPE);
+        DecodeError::ContentType(text)
+    }
 }
 
 /// The longest error text kept from a parser: enough for a path and a reason.
 const MAX_DETAIL: usize = 300;
+/// The longest content type an error repeats (media types are far shorter).
+const MAX_CONTENT_TYPE: usize = 100;
 
 /// serde's messages quote payload values (`string "…"`, `` integer `5` ``, unknown
 /// variants and fields) before `, expected …`; what follows comes from the type.
 /// Quoted text before it is dropped, except the field names of `missing field` and
 /// `duplicate field`, which name the type's fields.
-fn redact_serde_message(text: &str) -> String {
+pub(crate) fn redact_serde_message(text: &str) -> String {
     let (head, tail) = match text.split_once(", expected ") {
         Some((head, tail)) => (head, Some(tail)),
         None => (text, None),

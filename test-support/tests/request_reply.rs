@@ -33,6 +33,7 @@ broker_tests!(
     ten_thousand_concurrent_requests_each_get_their_own_reply,
     a_slow_reply_is_a_typed_timeout_then_counted_late,
     requests_that_cannot_be_answered_are_dead_lettered_with_the_reason,
+    a_request_with_a_header_twice_is_answered_as_its_last_one_says,
     replies_on_a_channel_with_parameters_take_the_request_s_or_the_requester_s_values,
 );
 
@@ -198,6 +199,44 @@ async fn requests_that_cannot_be_answered_are_dead_lettered_with_the_reason(kafk
     assert!(
         reasons[1].contains("the request's `replyTo` header is not a Kafka topic name"),
         "{reasons:?}"
+    );
+    stop(token, handle).await;
+}
+
+/// A foreign request carrying `replyTo` and `correlationId` twice: the replier reads
+/// the last of each, as the requester's inbox, the typed headers and `MessageContext`
+/// do (it read the first, so the reply went to the first `replyTo`, a topic the header
+/// schema and the handler never saw).
+async fn a_request_with_a_header_twice_is_answered_as_its_last_one_says(kafka: &dyn Broker) {
+    topics(kafka);
+    let run = uuid::Uuid::new_v4();
+    let (earlier, later) = (
+        format!("pricing.earlier.{run}"),
+        format!("pricing.later.{run}"),
+    );
+    kafka.create_topic(&earlier, 1).expect("create topic");
+    kafka.create_topic(&later, 1).expect("create topic");
+    let (token, handle) = spawn(replier(kafka, Duration::ZERO));
+    let producer = Producer::new(&kafka.config()).unwrap();
+    let request = QuoteRequest {
+        id: "twice".into(),
+        qty: 2,
+    };
+    producer
+        .send::<channels::QuoteRequests>(
+            Outgoing::new(&request)
+                .header("correlationId", "c-earlier")
+                .header("replyTo", earlier.as_str())
+                .header("correlationId", "c-later")
+                .header("replyTo", later.as_str()),
+        )
+        .await
+        .unwrap();
+    let replies = read_topic(&kafka.bootstrap_servers(), &later, 1, 500).await;
+    assert_eq!(replies.len(), 1);
+    assert_eq!(
+        replies[0].header("correlationId").as_deref(),
+        Some("c-later")
     );
     stop(token, handle).await;
 }

@@ -430,7 +430,7 @@ impl Generator<'_> {
             quote! {
                 match #compared {
                     #(#arms)*
-                    other => ::std::result::Result::Err(#rt::DecodeError::ContentType(::std::string::String::from(other.unwrap_or("<none>")))),
+                    other => ::std::result::Result::Err(#rt::DecodeError::content_type(other)),
                 }
             },
         )

@@ -8,7 +8,7 @@ use std::future::Future;
 use futures::future::BoxFuture;
 
 use super::handler::{Handler, HandlerError, ListenerOptions, MessageContext};
-use crate::contract::{Channel, Message, RawHeader};
+use crate::contract::{header_value, Channel, Message, RawHeader};
 use crate::producer::{Producer, CONTENT_TYPE_HEADER};
 use crate::request::{derived_reply_topic, Request};
 
@@ -141,16 +141,19 @@ fn reply_address<C: Request>(
     headers: &[RawHeader],
     parameters: &C::Parameters,
 ) -> Result<(String, Vec<u8>), HandlerError> {
-    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v);
-    let correlation = header(C::CORRELATION_HEADER).cloned().ok_or_else(|| {
-        HandlerError::permanent(format!(
-            "the request carries no `{}` header: a reply could not be matched to it",
-            C::CORRELATION_HEADER
-        ))
-    })?;
+    // A header written twice counts as its last value, as everywhere in the runtime.
+    let header = |name: &str| header_value(headers, name);
+    let correlation = header(C::CORRELATION_HEADER)
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| {
+            HandlerError::permanent(format!(
+                "the request carries no `{}` header: a reply could not be matched to it",
+                C::CORRELATION_HEADER
+            ))
+        })?;
     let requested = C::REPLY_TO_HEADER.and_then(header);
     let topic = match requested {
-        Some(value) => String::from_utf8(value.clone())
+        Some(value) => String::from_utf8(value.to_vec())
             .ok()
             .filter(|t| is_topic_name(t))
             .ok_or_else(|| {

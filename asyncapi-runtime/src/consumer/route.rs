@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::handler::{Handler, HandlerError, ListenerOptions, MessageContext, State};
 use crate::contract::{
-    Channel, ChannelParameters, HeaderSet, Message, RawHeader, RawHeaders, RecordKey,
+    header_value, Channel, ChannelParameters, HeaderSet, Message, RawHeader, RawHeaders, RecordKey,
 };
 use crate::error::{ConsumerError, DecodeError};
 use crate::producer::CONTENT_TYPE_HEADER;
@@ -233,12 +233,8 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
                 DecodeError::EmptyPayload.to_string(),
             )
         })?;
-        let content_type = record
-            .headers
-            .iter()
-            .rev()
-            .find(|(n, _)| n == CONTENT_TYPE_HEADER)
-            .and_then(|(_, v)| std::str::from_utf8(v).ok());
+        let content_type = header_value(&record.headers, CONTENT_TYPE_HEADER)
+            .and_then(|v| std::str::from_utf8(v).ok());
         let validator = match (validate, &self.validator) {
             (true, Some(validator)) => validator,
             _ => return C::Message::decode(payload, content_type).map_err(dead_reason),
