@@ -1009,3 +1009,63 @@ async fn model_random_outcomes_rebalances_and_restarts_keep_the_invariants() {
         with_timeout(240, &format!("model case seed {seed}"), run_case(case)).await;
     }
 }
+
+/// A partition whose queue never ran dry, with a handler that never waits, kept its
+/// worker on the thread for the whole backlog: on a current-thread runtime (or a busy
+/// worker thread) timers, other partitions and other tasks stalled behind it. Each
+/// record now consumes tokio's cooperative budget, so the worker steps aside every
+/// so often. Measured by a task that only yields: how often it ran while the backlog
+/// was being read.
+#[tokio::test(flavor = "current_thread")]
+async fn a_partition_backlog_leaves_the_thread_to_other_tasks() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const RECORDS: u64 = 20_000;
+    run_on(asyncapi_test_support::BrokerKind::Embedded, |kafka| {
+        Box::pin(async move {
+            cluster(kafka, 1);
+            let producer = Producer::new(&kafka.config()).unwrap();
+            for batch in 0..RECORDS / 1_000 {
+                let mut deliveries = Vec::new();
+                // Seqs start at 1: the signups schema's minimum.
+                for seq in batch * 1_000 + 1..=(batch + 1) * 1_000 {
+                    let message = signup(seq);
+                    let outgoing = Outgoing::new(&message).partition(0);
+                    deliveries.push(producer.enqueue::<UserSignups>(outgoing).await.unwrap());
+                }
+                for delivery in deliveries {
+                    delivery.await.expect("delivered");
+                }
+            }
+            let handled = Arc::new(AtomicU64::new(0));
+            let counter = handled.clone();
+            let consumer = Consumer::new(kafka.config()).route::<UserSignups, _>(
+                move |_: UserSignedUp, _: MessageContext| {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    std::future::ready(())
+                },
+                ListenerOptions::default(),
+            );
+            let (token, handle) = spawn(consumer);
+            let mut turns_during_backlog = 0u64;
+            loop {
+                let now = handled.load(Ordering::Relaxed);
+                if now >= RECORDS {
+                    break;
+                }
+                if now > 0 {
+                    turns_during_backlog += 1;
+                }
+
+                tokio::task::yield_now().await;
+            }
+            // Budget: a turn every 128 records at most; a worker that never yields
+            // leaves turns only when its queue runs dry between fetches.
+            assert!(
+                turns_during_backlog >= RECORDS / 128 / 2,
+                "another task ran {turns_during_backlog} times while {RECORDS} records were read"
+            );
+            stop(token, handle).await;
+        })
+    })
+    .await;
+}

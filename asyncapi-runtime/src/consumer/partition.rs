@@ -292,6 +292,10 @@ impl PartitionWorker {
                     if !self.book(settled, record.offset) {
                         break;
                     }
+                    // A queue that never runs dry and handlers that never wait would
+                    // keep this task on its thread for the whole backlog: timers and
+                    // other partitions' workers there would stall.
+                    tokio::task::coop::consume_budget().await;
                 }
                 Some(Err(e)) => {
                     tracing::warn!(topic = %topic, partition = self.offsets.partition, error = %e, "fetch error")
