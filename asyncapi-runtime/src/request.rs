@@ -186,31 +186,42 @@ struct ReplyRecord {
 
 /// Requests waiting for their replies on one reply topic.
 struct Inbox {
-    /// The header replies carry the correlation id in (the first request channel's;
-    /// request channels sharing a reply topic share their correlation header).
-    correlation_header: &'static str,
+    /// The headers replies carry correlation ids in: one per request channel answered
+    /// on this topic (usually one for all).
+    correlation_headers: Mutex<Vec<&'static str>>,
     pending: Mutex<HashMap<String, oneshot::Sender<ReplyRecord>>>,
     /// The requester's count of late replies, shared by its inboxes.
     late: Arc<AtomicU64>,
 }
 
 impl Inbox {
-    fn new(correlation_header: &'static str, late: Arc<AtomicU64>) -> Self {
+    fn new(late: Arc<AtomicU64>) -> Self {
         Inbox {
-            correlation_header,
+            correlation_headers: Mutex::default(),
             pending: Mutex::default(),
             late,
         }
     }
 
-    fn wait_for(&self, correlation_id: String) -> oneshot::Receiver<ReplyRecord> {
-        let (tx, rx) = oneshot::channel();
-        self.pending().insert(correlation_id, tx);
-        rx
+    /// Replies to requests of a channel whose correlation ids travel in `header` come
+    /// here too (request channels may share a reply topic, not their header).
+    fn accept(&self, header: &'static str) {
+        let mut headers = self.correlation_headers();
+        if !headers.contains(&header) {
+            headers.push(header);
+        }
     }
 
-    fn forget(&self, correlation_id: &str) {
-        self.pending().remove(correlation_id);
+    /// Waits for the reply carrying `correlation_id`; the wait ends (and its entry
+    /// goes) when the returned guard drops, however the request ends.
+    fn wait_for(&self, correlation_id: String) -> (oneshot::Receiver<ReplyRecord>, Waiting<'_>) {
+        let (tx, rx) = oneshot::channel();
+        self.pending().insert(correlation_id.clone(), tx);
+        let waiting = Waiting {
+            inbox: self,
+            correlation_id,
+        };
+        (rx, waiting)
     }
 
     /// Hands a reply to its request, or counts it as late.
@@ -228,7 +239,8 @@ impl Inbox {
             crate::contract::header_value(headers, name)
                 .and_then(|value| String::from_utf8(value.to_vec()).ok())
         };
-        let Some(correlation_id) = header(self.correlation_header) else {
+        let accepted = self.correlation_headers().clone();
+        let Some(correlation_id) = accepted.into_iter().find_map(header) else {
             self.late.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("a record on the reply topic carries no correlation id");
             return;
@@ -242,6 +254,25 @@ impl Inbox {
 
     fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<ReplyRecord>>> {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn correlation_headers(&self) -> std::sync::MutexGuard<'_, Vec<&'static str>> {
+        self.correlation_headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A request's place among those waiting: a request that ends without its reply (a
+/// send error, its time limit, or its future dropped by the caller) leaves none behind.
+struct Waiting<'i> {
+    inbox: &'i Inbox,
+    correlation_id: String,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.inbox.pending().remove(&self.correlation_id);
     }
 }
 
@@ -357,24 +388,19 @@ impl<S> Requester<S> {
     where
         S: Requests<C>,
     {
-        let inbox = self.inbox(&reply_topic, C::CORRELATION_HEADER).await?;
+        let inbox = self.inbox(&reply_topic).await?;
+        inbox.accept(C::CORRELATION_HEADER);
         let correlation_id = uuid::Uuid::new_v4().to_string();
         let mut out = out.runtime_header(C::CORRELATION_HEADER, correlation_id.clone());
         if let Some(reply_to) = C::REPLY_TO_HEADER {
             out = out.runtime_header(reply_to, reply_topic.as_bytes());
         }
-        let reply = inbox.wait_for(correlation_id.clone());
-        if let Err(e) = producer.send(out).await {
-            inbox.forget(&correlation_id);
-            return Err(e.into());
-        }
+        let (reply, _waiting) = inbox.wait_for(correlation_id);
+        producer.send(out).await?;
         let record = match tokio::time::timeout(timeout, reply).await {
             Ok(Ok(record)) => record,
             Ok(Err(_)) => return Err(RequestError::InboxStopped),
-            Err(_) => {
-                inbox.forget(&correlation_id);
-                return Err(RequestError::Timeout(timeout));
-            }
+            Err(_) => return Err(RequestError::Timeout(timeout)),
         };
         Ok(<<C::Reply as Channel>::Message as Message>::decode(
             &record.payload,
@@ -388,13 +414,23 @@ impl<S> Requester<S> {
         self.shared.late.load(Ordering::Relaxed)
     }
 
+    /// Requests waiting for their replies now, over every reply topic.
+    pub fn pending_requests(&self) -> usize {
+        let inboxes = self
+            .shared
+            .inboxes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        inboxes
+            .values()
+            .filter_map(|slot| slot.get())
+            .map(|inbox| inbox.pending().len())
+            .sum()
+    }
+
     /// The inbox of `topic`, started by the first request that needs it; a start that
     /// failed is tried again by the next request.
-    async fn inbox(
-        &self,
-        topic: &str,
-        correlation_header: &'static str,
-    ) -> Result<Arc<Inbox>, RequestError> {
+    async fn inbox(&self, topic: &str) -> Result<Arc<Inbox>, RequestError> {
         let slot = {
             let mut inboxes = self
                 .shared
@@ -408,18 +444,14 @@ impl<S> Requester<S> {
                 None => inboxes.entry(topic.to_owned()).or_default().clone(),
             }
         };
-        slot.get_or_try_init(|| self.start_inbox(topic, correlation_header))
+        slot.get_or_try_init(|| self.start_inbox(topic))
             .await
             .cloned()
     }
 
     /// A new inbox reading `topic` from its current end, and the task feeding it.
-    async fn start_inbox(
-        &self,
-        topic: &str,
-        correlation_header: &'static str,
-    ) -> Result<Arc<Inbox>, RequestError> {
-        let inbox = Arc::new(Inbox::new(correlation_header, self.shared.late.clone()));
+    async fn start_inbox(&self, topic: &str) -> Result<Arc<Inbox>, RequestError> {
+        let inbox = Arc::new(Inbox::new(self.shared.late.clone()));
         #[cfg(feature = "testing")]
         if let Some(memory) = self.shared.config.memory() {
             let reader = inbox.clone();

@@ -26,6 +26,10 @@ mod regional {
     asyncapi_runtime::asyncapi!("tests/specs/regional_pricing.yaml");
 }
 
+mod shared {
+    asyncapi_runtime::asyncapi!("tests/specs/shared_replies.yaml");
+}
+
 use pricing::{channels, Application, Client, Quote, QuoteRequest};
 
 broker_tests!(
@@ -494,5 +498,69 @@ async fn in_memory_replies_on_channels_with_parameters() {
         .await
         .unwrap();
     assert_eq!((quote.id.as_str(), quote.price), ("q@s1/r2", 5));
+    replier.stop().await.unwrap();
+}
+
+/// A request whose caller stops waiting (its future dropped, here by an outer time
+/// limit) leaves nothing behind among the requests waiting for replies (it stayed
+/// there for good when no reply came).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_a_dropped_request_leaves_nothing_waiting() {
+    let broker = asyncapi_runtime::testing::TestBroker::new();
+    let client = Client::new(broker.config()).unwrap();
+    let request = QuoteRequest {
+        id: "unanswered".into(),
+        qty: 1,
+    };
+    let asked = client.request_quote_requests(&request);
+    assert!(tokio::time::timeout(Duration::from_millis(300), asked)
+        .await
+        .is_err());
+    assert_eq!(client.requester().pending_requests(), 0);
+}
+
+/// Two request channels answered on one reply topic, each with its own correlation
+/// header: both get their replies (the topic's inbox read only the header of the
+/// channel that asked first, so every reply to the other timed out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_request_channels_sharing_a_reply_topic_each_get_replies() {
+    use shared::{Answer, PriceRequest, StockRequest};
+    let broker = asyncapi_runtime::testing::TestBroker::new();
+    let replier = broker.start(
+        shared::Application::new(broker.config())
+            .unwrap()
+            .consumer()
+            .group_id("shared")
+            .reply::<shared::channels::StockRequests>(
+                |request: StockRequest, _: MessageContext| async move {
+                    Ok::<_, Infallible>(Answer {
+                        text: format!("{} in stock", request.item),
+                    })
+                },
+                ListenerOptions::default(),
+            )
+            .reply::<shared::channels::PriceRequests>(
+                |request: PriceRequest, _: MessageContext| async move {
+                    Ok::<_, Infallible>(Answer {
+                        text: format!("{} costs 3", request.item),
+                    })
+                },
+                ListenerOptions::default(),
+            ),
+    );
+    let client = shared::Client::new(broker.config()).unwrap();
+    let timeout = Duration::from_secs(10);
+    let stock = StockRequest { item: "tea".into() };
+    let answer = client
+        .request_stock_requests_with(Outgoing::new(&stock), timeout)
+        .await
+        .unwrap();
+    assert_eq!(answer.text, "tea in stock");
+    let price = PriceRequest { item: "tea".into() };
+    let answer = client
+        .request_price_requests_with(Outgoing::new(&price), timeout)
+        .await
+        .unwrap();
+    assert_eq!(answer.text, "tea costs 3");
     replier.stop().await.unwrap();
 }
