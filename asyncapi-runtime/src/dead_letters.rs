@@ -286,7 +286,11 @@ impl DeadLetterReader {
                 ],
             )?
             .create()?;
-        let deadline = Instant::now() + self.timeout;
+        // A time limit too large for the clock (`Duration::MAX`) means none.
+        let start = Instant::now();
+        let deadline = start
+            .checked_add(self.timeout)
+            .unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 24 * 3600));
         let mut ends = self.assign_to_end(&consumer)?;
         let mut letters = Vec::new();
         let mut previous_headers: Arc<[RawHeader]> = Arc::from([]);

@@ -324,7 +324,8 @@ impl Drop for Inner {
         };
         if self.shared.watch.failure().is_some() {
             // Nothing queued can be delivered: do not wait for it.
-            producer.purge(PurgeConfig::default().queue());
+            // Non-blocking: this drop may run on an async worker thread.
+            producer.purge(PurgeConfig::default().queue().non_blocking());
         }
         // rdkafka purges unsent records on drop; flush first so nothing enqueued is
         // lost. A flush blocks until the queue is empty or the time is up, so inside a

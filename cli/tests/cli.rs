@@ -381,4 +381,11 @@ async fn dlq_show_and_replay_a_channels_dead_letters() {
         record.header("x-replayed-from"),
         Some(&b"ledger.entries.dlq/0/0"[..])
     );
+    // A time limit too large for the clock is no limit (adding it panicked the read).
+    let unbounded = DeadLetterReader::new(&broker.config(), "ledger.entries")
+        .timeout(Duration::MAX)
+        .read()
+        .await
+        .unwrap();
+    assert_eq!(unbounded.len(), 1);
 }
