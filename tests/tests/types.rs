@@ -320,6 +320,25 @@ mod tagged {
     asyncapi_runtime::asyncapi!("fixtures/types/tagged.yaml");
 }
 
+/// Properties beside a `oneOf` are every member's: a struct of them with the member
+/// flattened in (the type was the members' enum alone, and a refund lost its `id`).
+#[test]
+fn properties_beside_a_one_of_are_kept() {
+    use tagged::{Refund, RefundVariant};
+    let json = serde_json::json!({"id": "r-1", "amount": 5, "kind": "card", "card": "4111"});
+    let refund: Refund = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(refund.id, "r-1");
+    assert_eq!(refund.amount, Some(5));
+    let RefundVariant::Card(card) = &refund.variant else {
+        panic!("{refund:?}")
+    };
+    assert_eq!(card.card, "4111");
+    assert_eq!(serde_json::to_value(&refund).unwrap(), json);
+    let cash: Refund = serde_json::from_value(serde_json::json!({"id": "r-2", "kind": "cash"})).unwrap();
+    assert!(matches!(cash.variant, RefundVariant::Cash(_)));
+    assert!(serde_json::from_value::<Refund>(serde_json::json!({"kind": "cash"})).is_err());
+}
+
 /// Inline `oneOf` members that pin a tag are named after it: `Card` holding a
 /// `PaymentMethodCard`, not `Variant1` holding a `PaymentMethodVariant1`.
 #[test]

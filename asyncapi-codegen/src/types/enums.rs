@@ -10,7 +10,7 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use super::names::{type_ident_text, unique};
-use super::{doc_attrs, Derives, Ty, TypeSpace};
+use super::{doc_attrs, Derives, Standing, Ty, TypeSpace};
 use crate::schema::{tag_property, Discriminator, Schema, Schemas};
 
 /// How the members of a `oneOf` are told apart: the schema's `discriminator`, or a
@@ -175,9 +175,9 @@ impl TypeSpace<'_> {
         &mut self,
         schemas: &Schemas<'r>,
         schema: &Schema<'r>,
-        key: &str,
-        members: &[Rc<Schema<'r>>],
+        (key, members): (&str, &[Rc<Schema<'r>>]),
         name: &str,
+        standing: Standing,
     ) -> Ty {
         let resolved: Vec<Rc<Schema<'r>>> = members
             .iter()
@@ -193,7 +193,11 @@ impl TypeSpace<'_> {
             t.nullable |= null_members > 0;
             return t;
         }
-        let (type_name, ident, ty) = self.register_nominal(&schema.at, name, null_members > 0);
+        let nullable = null_members > 0;
+        let (type_name, ident, ty) = match standing {
+            Standing::Own => self.register_nominal(&schema.at, name, nullable),
+            Standing::InStruct => self.nominal(name, nullable),
+        };
         self.in_progress.push(type_name.clone());
 
         let discriminator = schema.keywords().and_then(|k| k.discriminator.as_ref());

@@ -156,6 +156,14 @@ impl<'p> TypeSpace<'p> {
     /// Names a new struct or enum for the schema at `at` and records it before its body
     /// is generated, so references back to it (recursion) find it.
     fn register_nominal(&mut self, at: &NodeId, name: &str, nullable: bool) -> (String, Ident, Ty) {
+        let (type_name, ident, ty) = self.nominal(name, nullable);
+        self.by_node.insert(at.clone(), ty.clone());
+        (type_name, ident, ty)
+    }
+
+    /// Names a new struct or enum that no schema node stands for by itself (the enum of
+    /// an object's `oneOf`, whose node is the object's struct).
+    fn nominal(&mut self, name: &str, nullable: bool) -> (String, Ident, Ty) {
         let type_name = self.claim_name(name);
         let ident = format_ident!("{}", type_name);
         let ty = Ty {
@@ -166,7 +174,6 @@ impl<'p> TypeSpace<'p> {
             note: None,
             recursive: false,
         };
-        self.by_node.insert(at.clone(), ty.clone());
         (type_name, ident, ty)
     }
 
@@ -320,13 +327,13 @@ impl<'p> TypeSpace<'p> {
         keywords: &Keywords<'r>,
         name: &str,
     ) -> Ty {
-        if let Some((key, members)) = keywords
-            .one_of
-            .as_ref()
-            .map(|m| ("oneOf", m))
-            .or_else(|| keywords.any_of.as_ref().map(|m| ("anyOf", m)))
-        {
-            return self.one_of(schemas, schema, key, members, name);
+        if let Some((key, members)) = variants_of(keywords) {
+            // Properties beside the `oneOf` belong to every member: a struct of them
+            // with the members' enum flattened in (the enum alone dropped them).
+            if keywords.properties.valid().is_some_and(|p| !p.is_empty()) {
+                return self.object(schemas, schema, keywords, name);
+            }
+            return self.one_of(schemas, schema, (key, members), name, Standing::Own);
         }
         if let Some(values) = keywords.enumeration.valid() {
             return self.enumeration(schemas, schema, values, name);
@@ -414,6 +421,23 @@ impl<'p> TypeSpace<'p> {
         let inner = item_tokens(&item);
         Ty::plain(quote! { ::std::vec::Vec<#inner> })
     }
+}
+
+/// `oneOf` (or else `anyOf`), when a list: its keyword and members.
+fn variants_of<'a, 'r>(keywords: &'a Keywords<'r>) -> Option<(&'static str, &'a [Rc<Schema<'r>>])> {
+    match (&keywords.one_of, &keywords.any_of) {
+        (Some(members), _) => Some(("oneOf", members)),
+        (None, Some(members)) => Some(("anyOf", members)),
+        (None, None) => None,
+    }
+}
+
+/// Whether a generated enum stands for its schema node (references to the node name
+/// it), or is part of the struct that does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Own,
+    InStruct,
 }
 
 fn item_tokens(t: &Ty) -> TokenStream {

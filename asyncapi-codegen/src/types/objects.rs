@@ -11,7 +11,7 @@ use quote::quote;
 use super::names::{
     field_ident_text, runtime_item_path, type_ident_text, unique_field, unique_with,
 };
-use super::{doc_attrs, item_tokens, Derives, Ty, TypeSpace};
+use super::{doc_attrs, item_tokens, variants_of, Derives, Standing, Ty, TypeSpace};
 use crate::schema::{Additional, Keywords, Schema, Schemas};
 
 /// What a struct is made of: its properties (name and schema) in order, the names of
@@ -20,6 +20,8 @@ struct ObjectParts<'a, 'r> {
     properties: Vec<(&'r str, &'a Rc<Schema<'r>>)>,
     required: BTreeSet<&'r str>,
     additional: Option<&'a Rc<Schema<'r>>>,
+    /// A `oneOf`/`anyOf` beside the properties: which member the rest matches.
+    variants: Option<(&'static str, &'a [Rc<Schema<'r>>])>,
 }
 
 /// The schema of `additionalProperties`, when it is one.
@@ -38,11 +40,22 @@ impl TypeSpace<'_> {
         keywords: &Keywords<'r>,
         name: &str,
     ) -> Ty {
+        let variants = variants_of(keywords);
+        // A property the members declare too (or the discriminator) is the variant's:
+        // the flattened enum must see it to decode, and write it once.
+        let variants_declare = |property: &str| {
+            variants.is_some_and(|(_, members)| {
+                declared_by_members(schemas, keywords, members, property)
+            })
+        };
         let parts = ObjectParts {
             properties: keywords
                 .properties
                 .valid()
-                .map(|list| list.iter().map(|(n, s)| (*n, s)).collect())
+                .map(|list| {
+                    let own = list.iter().filter(|(n, _)| !variants_declare(n));
+                    own.map(|(n, s)| (*n, s)).collect()
+                })
                 .unwrap_or_default(),
             required: keywords
                 .required
@@ -50,7 +63,12 @@ impl TypeSpace<'_> {
                 .map(|names| names.iter().copied().collect())
                 .unwrap_or_default(),
             additional: additional_schema(keywords),
+            variants,
         };
+        if let (Some(variants), true) = (variants, parts.properties.is_empty()) {
+            // Every property is the members' own: the enum alone is the type.
+            return self.one_of(schemas, schema, variants, name, Standing::Own);
+        }
         self.object_from_parts(schemas, schema, name, parts)
     }
 
@@ -87,6 +105,23 @@ impl TypeSpace<'_> {
             all_optional &= !required;
             let field = (property, property_schema);
             fields.push(self.property_field(schemas, &type_name, field, required, &mut taken));
+        }
+        if let Some(variants) = parts.variants {
+            let enum_name = format!("{type_name}Variant");
+            let vt = self.one_of(schemas, schema, variants, &enum_name, Standing::InStruct);
+            // The enum has no default: neither has the struct.
+            all_optional = false;
+            let fident = Ident::new(
+                &unique_field("variant".to_owned(), &mut taken),
+                Span::call_site(),
+            );
+            let t = vt.field_tokens();
+            let doc = format!(" Which member of the `{}` the rest of the object is (the schema's properties above belong to every member).", variants.0);
+            fields.push(quote! {
+                #[doc = #doc]
+                #[serde(flatten)]
+                pub #fident: #t,
+            });
         }
         if let Some(t) = additional_ty {
             let t = item_tokens(&t);
@@ -249,12 +284,39 @@ impl TypeSpace<'_> {
             properties: Vec::new(),
             required: BTreeSet::new(),
             additional: None,
+            variants: None,
         };
         for keywords in merged.iter().filter_map(|m| m.keywords()) {
             merge_into(&mut parts, keywords);
         }
         self.object_from_parts(schemas, schema, name, parts)
     }
+}
+
+/// Whether `property` is the discriminator of an object's `oneOf`, or a property one
+/// of its `members` (references and their `allOf`s followed) declares.
+fn declared_by_members<'r>(
+    schemas: &Schemas<'r>,
+    keywords: &Keywords<'r>,
+    members: &[Rc<Schema<'r>>],
+    property: &str,
+) -> bool {
+    if keywords
+        .discriminator
+        .as_ref()
+        .is_some_and(|d| d.property == property)
+    {
+        return true;
+    }
+    members
+        .iter()
+        .filter_map(|m| schemas.resolved(m).ok())
+        .any(|member| {
+            let parts = std::iter::once(member.clone()).chain(schemas.all_of_members(&member));
+            parts
+                .into_iter()
+                .any(|part| part.property(property).is_some())
+        })
 }
 
 /// Adds one `allOf` member's properties (a later one replaces an earlier one of the
