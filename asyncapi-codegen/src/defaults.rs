@@ -14,12 +14,13 @@ use crate::schema::Schema;
 use crate::types::Ty;
 
 /// Why the schema's `default` cannot be the field's value, if it cannot: it breaks the
-/// schema (type, `enum`, `const`, `format`, bounds, items), or the field's integer type
-/// cannot hold it. A schema with `$ref`s inside is checked for its own type only (its
+/// schema (type, `enum`, `const`, `format`, bounds, items), or the field's integer or
+/// `f32` type cannot hold it. A schema with `$ref`s inside is checked for its own type only (its
 /// references are not followed here).
 pub(crate) fn default_problem(fty: &Ty, schema: &Schema<'_>) -> Option<String> {
     let default = schema.default().filter(|d| !d.is_null())?;
-    if let Some(why) = integer_out_of_range(fty, default) {
+    if let Some(why) = integer_out_of_range(fty, default).or_else(|| f32_out_of_range(fty, default))
+    {
         return Some(why);
     }
     if contains_ref(schema.source) {
@@ -61,6 +62,16 @@ fn integer_out_of_range(fty: &Ty, default: &Value) -> Option<String> {
         )),
         Some(_) => None,
     }
+}
+
+/// A number default an `f32` field (`format: float`) cannot hold: it would be infinite.
+fn f32_out_of_range(fty: &Ty, default: &Value) -> Option<String> {
+    let value = default
+        .as_f64()
+        .filter(|_| fty.tokens.to_string() == "f32")?;
+    (value.abs() > f64::from(f32::MAX)).then(|| {
+        format!("{default} does not fit the field's type `f32` (the schema's `format: float`)")
+    })
 }
 
 /// The values a Rust integer type holds; `None` for any other type.

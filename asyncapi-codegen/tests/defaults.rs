@@ -74,6 +74,11 @@ fn a_default_breaking_its_schema_is_a_warning_and_no_default() {
             "at",
             "date-time",
         ),
+        (
+            "            ratio: { type: number, format: float, default: 1e39 }",
+            "ratio",
+            "does not fit the field's type `f32`",
+        ),
     ];
     for (property, name, why) in cases {
         let (warnings, code) = expand(property);

@@ -224,6 +224,23 @@ fn every_message_gets_its_own_headers_type() {
     assert_eq!(a.trace_id.as_deref(), Some("123"));
 }
 
+/// A struct reached through a named array that refers back to the array: the field is
+/// the array's alias (it was any JSON value, with a warning, when the array was reached
+/// first).
+#[test]
+fn recursion_through_a_named_array_is_typed() {
+    let forest: Forest = vec![Tree {
+        name: "oak".into(),
+        children: Some(vec![Tree {
+            name: "acorn".into(),
+            children: None,
+        }]),
+    }];
+    let json = serde_json::json!([{"name": "oak", "children": [{"name": "acorn"}]}]);
+    assert_eq!(serde_json::to_value(&forest).unwrap(), json);
+    assert_eq!(serde_json::from_value::<Forest>(json).unwrap(), forest);
+}
+
 #[test]
 fn text_plain_payload_is_raw_text() {
     let note = Note("hello".into());
@@ -334,7 +351,8 @@ fn properties_beside_a_one_of_are_kept() {
     };
     assert_eq!(card.card, "4111");
     assert_eq!(serde_json::to_value(&refund).unwrap(), json);
-    let cash: Refund = serde_json::from_value(serde_json::json!({"id": "r-2", "kind": "cash"})).unwrap();
+    let cash: Refund =
+        serde_json::from_value(serde_json::json!({"id": "r-2", "kind": "cash"})).unwrap();
     assert!(matches!(cash.variant, RefundVariant::Cash(_)));
     assert!(serde_json::from_value::<Refund>(serde_json::json!({"kind": "cash"})).is_err());
 }

@@ -265,26 +265,41 @@ impl<'p> TypeSpace<'p> {
         if self.building.len() > 256 {
             return self.fallback("Any JSON value: the schema nests too deeply.");
         }
-        self.building.push(schema.at.clone());
-        let ty = self.build(schemas, schema, name, true);
-        self.building.pop();
         let at = &schema.at;
-        if named && ty.nominal.is_none() && !self.by_node.contains_key(at) {
-            // A named primitive or container: an alias keeps the document's name visible.
+        // A named array is an alias of a `Vec`, known before its items are: named
+        // first, a reference back to it from its items' structs is the alias (the
+        // `Vec` is the indirection recursion needs).
+        let early_alias = (named && is_plain_array(schema)).then(|| {
             let alias = self.claim_name(name);
             let ident = format_ident!("{}", alias);
-            let doc = doc_attrs(&[schema.title(), schema.description()]);
-            let tokens = &ty.tokens;
-            self.items.push(quote! { #doc pub type #ident = #tokens; });
-            let aliased = Ty {
-                tokens: quote! { #ident },
-                ..ty
-            };
-            self.by_node.insert(at.clone(), aliased.clone());
-            return aliased;
-        }
-        self.by_node.entry(at.clone()).or_insert_with(|| ty.clone());
-        ty
+            self.by_node
+                .insert(at.clone(), Ty::plain(quote! { #ident }));
+            ident
+        });
+        self.building.push(at.clone());
+        let ty = self.build(schemas, schema, name, true);
+        self.building.pop();
+        let alias = match early_alias {
+            Some(ident) => Some(ident),
+            // A named primitive or container: an alias keeps the document's name visible.
+            None if named && ty.nominal.is_none() && !self.by_node.contains_key(at) => {
+                Some(format_ident!("{}", self.claim_name(name)))
+            }
+            None => None,
+        };
+        let Some(ident) = alias else {
+            self.by_node.entry(at.clone()).or_insert_with(|| ty.clone());
+            return ty;
+        };
+        let doc = doc_attrs(&[schema.title(), schema.description()]);
+        let tokens = &ty.tokens;
+        self.items.push(quote! { #doc pub type #ident = #tokens; });
+        let aliased = Ty {
+            tokens: quote! { #ident },
+            ..ty
+        };
+        self.by_node.insert(at.clone(), aliased.clone());
+        aliased
     }
 
     /// The type of one schema object's keywords (`with_all_of`: false when its `allOf`
@@ -421,6 +436,29 @@ impl<'p> TypeSpace<'p> {
         let inner = item_tokens(&item);
         Ty::plain(quote! { ::std::vec::Vec<#inner> })
     }
+}
+
+/// Whether `schema` is typed as a `Vec` whatever its items are: `type: array` (or only
+/// `items`), not nullable, nothing that would make it another type.
+fn is_plain_array(schema: &Schema<'_>) -> bool {
+    let Some(keywords) = schema.keywords() else {
+        return false;
+    };
+    let shaped_otherwise = keywords.all_of.is_some()
+        || variants_of(keywords).is_some()
+        || keywords.enumeration.is_written()
+        || keywords.constant.is_some()
+        || keywords.nullable.valid() == Some(&true);
+    let array = match keywords.types.as_slice() {
+        ["array"] => true,
+        [] => {
+            keywords.items.is_written()
+                && !keywords.properties.is_written()
+                && !keywords.additional.is_written()
+        }
+        _ => false,
+    };
+    array && !shaped_otherwise && keywords.reference.is_none()
 }
 
 /// `oneOf` (or else `anyOf`), when a list: its keyword and members.
