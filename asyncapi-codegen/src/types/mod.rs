@@ -288,7 +288,15 @@ impl<'p> TypeSpace<'p> {
             None => None,
         };
         let Some(ident) = alias else {
-            self.by_node.entry(at.clone()).or_insert_with(|| ty.clone());
+            match self.by_node.get_mut(at) {
+                // Registered before its body was built, when whether `null` is allowed
+                // was not known yet: every later reference must allow it too.
+                Some(known) if known.nominal == ty.nominal => known.nullable = ty.nullable,
+                Some(_) => {}
+                None => {
+                    self.by_node.insert(at.clone(), ty.clone());
+                }
+            }
             return ty;
         };
         let doc = doc_attrs(&[schema.title(), schema.description()]);
@@ -344,7 +352,7 @@ impl<'p> TypeSpace<'p> {
     ) -> Ty {
         if let Some((key, members)) = variants_of(keywords) {
             // Properties beside the `oneOf` belong to every member: a struct of them
-            // with the members' enum flattened in (the enum alone dropped them).
+            // with the members' enum flattened in, so none is lost on the way through.
             if keywords.properties.valid().is_some_and(|p| !p.is_empty()) {
                 return self.object(schemas, schema, keywords, name);
             }
@@ -396,7 +404,7 @@ impl<'p> TypeSpace<'p> {
     ) -> Ty {
         match constant {
             // A one-value enum: the field cannot hold anything else, and decoding
-            // checks the value (a free `String` took any tag and lost data).
+            // checks the value, so a record tagged otherwise is refused, not misread.
             Value::String(_) if !name.is_empty() => {
                 self.enumeration(schemas, schema, std::slice::from_ref(constant), name)
             }
