@@ -251,6 +251,25 @@ impl Reply {
     }
 }
 
+impl Document {
+    /// The operations whose messages are requests, one per request channel (the first
+    /// in document order). A reply on the request's own channel is left out: a consumer
+    /// of that topic would read its own replies as requests (`validate` warns).
+    pub fn request_operations(&self) -> Vec<(&Operation, &Reply)> {
+        let mut seen = Vec::new();
+        self.operations
+            .iter()
+            .filter_map(|op| op.reply.as_ref().map(|reply| (op, reply)))
+            .filter(|(op, reply)| reply.channel != op.channel)
+            .filter(|(op, _)| {
+                let first = !seen.contains(&op.channel);
+                seen.push(op.channel);
+                first
+            })
+            .collect()
+    }
+}
+
 impl Channel {
     /// The `{placeholders}` of the channel's topic, in order (none when it has no
     /// topic): the parameters the runtime reads (`Channel::PARAMETER_NAMES`).

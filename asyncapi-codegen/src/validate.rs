@@ -155,15 +155,11 @@ fn channel_item_names(r: &Resolver, doc: &Document, report: &mut Report) {
 /// method another channel's `request_` method already is gets a numeric suffix
 /// (`generate::request_method_names`), said here.
 fn request_method_names(r: &Resolver, doc: &Document, report: &mut Report) {
-    let mut requests: Vec<usize> = Vec::new();
-    for op in &doc.operations {
-        match &op.reply {
-            Some(reply) if reply.channel != op.channel && !requests.contains(&op.channel) => {
-                requests.push(op.channel)
-            }
-            _ => {}
-        }
-    }
+    let requests: Vec<usize> = doc
+        .request_operations()
+        .iter()
+        .map(|(op, _)| op.channel)
+        .collect();
     let names = crate::generate::request_method_names(&doc.channels, &requests);
     for (&i, (name, with)) in requests.iter().zip(&names) {
         if *with != format!("{name}_with") {

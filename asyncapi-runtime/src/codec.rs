@@ -101,14 +101,15 @@ pub fn encode_headers<T: Serialize>(value: &T) -> Result<Vec<RawHeader>, EncodeE
 
 /// Reverse of [`encode_headers`]: `string_fields` lists the properties whose values are
 /// raw strings; the others are parsed as JSON. Headers not in the schema are ignored,
-/// also when their value is not UTF-8 (a stranger's binary header); one the schema
-/// declares is an error naming it.
+/// also when their value is not UTF-8 (a stranger's binary header); a declared one is
+/// an error naming it, unless its field takes any JSON value (it then holds the bytes
+/// as a list of numbers).
 pub fn decode_headers<T: DeserializeOwned>(
     headers: &[RawHeader],
     string_fields: &[&str],
 ) -> Result<T, DecodeError> {
     let mut map = serde_json::Map::new();
-    let mut binary: Vec<&str> = Vec::new();
+    let mut binary: Vec<(&str, serde_json::Value)> = Vec::new();
     for (name, value) in headers {
         let json = match std::str::from_utf8(value) {
             Ok(text) if string_fields.contains(&name.as_str()) => {
@@ -117,33 +118,46 @@ pub fn decode_headers<T: DeserializeOwned>(
             Ok(text) => serde_json::from_str(text)
                 .unwrap_or_else(|_| serde_json::Value::String(text.to_owned())),
             Err(_) => {
-                binary.push(name);
                 // No typed field takes a list of numbers for text: a declared header
-                // fails to decode, an undeclared one is ignored (see below).
-                serde_json::Value::from(value.as_slice())
+                // fails to decode, an undeclared one is ignored.
+                binary.push((name, serde_json::Value::from(value.as_slice())));
+                continue;
             }
         };
         map.insert(name.clone(), json);
     }
+    let decode = |map: serde_json::Map<String, serde_json::Value>| {
+        serde_json::from_value::<T>(serde_json::Value::Object(map))
+    };
     let header_error = |e: serde_json::Error| DecodeError::Header {
         name: "*".to_owned(),
         reason: redact_serde_message(&e.to_string()),
     };
     if binary.is_empty() {
-        return serde_json::from_value(serde_json::Value::Object(map)).map_err(header_error);
+        return decode(map).map_err(header_error);
     }
-    let error = match serde_json::from_value(serde_json::Value::Object(map.clone())) {
+    let mut with_binary = map.clone();
+    with_binary.extend(
+        binary
+            .iter()
+            .map(|(name, bytes)| ((*name).to_owned(), bytes.clone())),
+    );
+    let error = match decode(with_binary) {
         Ok(decoded) => return Ok(decoded),
         Err(e) => e,
     };
-    // Without the binary headers the rest decodes: one of them is a declared header.
-    map.retain(|name, _| !binary.contains(&name.as_str()));
-    match serde_json::from_value::<T>(serde_json::Value::Object(map)) {
-        Ok(_) => Err(DecodeError::Header {
-            name: binary[0].to_owned(),
+    // The headers fail together: the binary one that fails alone, if any, is declared.
+    let declared = binary.iter().find(|(name, bytes)| {
+        let mut with_one = map.clone();
+        with_one.insert((*name).to_owned(), bytes.clone());
+        decode(with_one).is_err()
+    });
+    match declared {
+        Some((name, _)) if decode(map).is_ok() => Err(DecodeError::Header {
+            name: (*name).to_owned(),
             reason: "its value is not valid UTF-8".to_owned(),
         }),
-        Err(_) => Err(header_error(error)),
+        _ => Err(header_error(error)),
     }
 }
 
@@ -205,7 +219,10 @@ mod tests {
                 trace_id: Some("t-1".into())
             }
         );
-        let declared = vec![("trace_id".to_owned(), vec![0xff, 0x00])];
+        let declared = vec![
+            ("span-bytes".to_owned(), vec![0xff, 0xfe, 0x00]),
+            ("trace_id".to_owned(), vec![0xff, 0x00]),
+        ];
         match decode_headers::<Traced>(&declared, &["trace_id"]) {
             Err(DecodeError::Header { name, reason }) => {
                 assert_eq!(name, "trace_id");
@@ -262,13 +279,15 @@ mod tests {
             assert!(!error.contains("s3cret"), "{error}");
             assert!(error.contains("expected"), "{error}");
         }
-        let missing = decode_headers::<Traced2>(&[], &[]).unwrap_err().to_string();
+        let missing = decode_headers::<RequiredTrace>(&[], &[])
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("missing field `trace_id`"), "{missing}");
     }
 
     #[derive(Debug, serde::Deserialize)]
     #[allow(dead_code)]
-    struct Traced2 {
+    struct RequiredTrace {
         trace_id: String,
     }
 

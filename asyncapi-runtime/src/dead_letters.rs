@@ -332,12 +332,18 @@ impl DeadLetterReader {
         Ok(letters)
     }
 
+    /// The time limit of one librdkafka call: it takes whole milliseconds as an `i32`,
+    /// so a longer limit (30 days, `Duration::MAX`) would wrap around.
+    fn call_timeout(&self) -> Duration {
+        self.timeout.min(Duration::from_millis(i32::MAX as u64))
+    }
+
     /// Assigns every non-empty partition from its start; returns each one's end offset.
     fn assign_to_end(
         &self,
         consumer: &BaseConsumer,
     ) -> Result<BTreeMap<i32, i64>, DeadLetterError> {
-        let metadata = consumer.fetch_metadata(Some(&self.topic), self.timeout)?;
+        let metadata = consumer.fetch_metadata(Some(&self.topic), self.call_timeout())?;
         let topic = metadata.topics().first();
         let missing = topic.is_none_or(|t| {
             t.partitions().is_empty()
@@ -352,7 +358,7 @@ impl DeadLetterReader {
         let mut ends = BTreeMap::new();
         for partition in topic.into_iter().flat_map(|t| t.partitions()) {
             let (low, high) =
-                consumer.fetch_watermarks(&self.topic, partition.id(), self.timeout)?;
+                consumer.fetch_watermarks(&self.topic, partition.id(), self.call_timeout())?;
             if high > low {
                 assignment.add_partition_offset(
                     &self.topic,

@@ -239,8 +239,20 @@ impl Inbox {
             crate::contract::header_value(headers, name)
                 .and_then(|value| String::from_utf8(value.to_vec()).ok())
         };
-        let accepted = self.correlation_headers().clone();
-        let Some(correlation_id) = accepted.into_iter().find_map(header) else {
+        let ids: Vec<String> = self
+            .correlation_headers()
+            .iter()
+            .filter_map(|name| header(name))
+            .collect();
+        // A reply may carry several of the accepted headers (a replier that copies the
+        // request's headers): the one whose id a request waits for is its own.
+        let waited = {
+            let pending = self.pending();
+            ids.iter()
+                .find(|id| pending.contains_key(id.as_str()))
+                .cloned()
+        };
+        let Some(correlation_id) = waited.or_else(|| ids.into_iter().next()) else {
             self.late.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("a record on the reply topic carries no correlation id");
             return;

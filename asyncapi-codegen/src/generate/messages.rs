@@ -267,20 +267,27 @@ pub(super) fn string_properties<'r>(
     let Ok(headers) = schemas.resolved(headers) else {
         return Vec::new();
     };
-    // The struct has the properties of its `allOf` members too.
+    // The struct has the properties of its `allOf` members too, a later declaration of
+    // a name replacing an earlier one (as the struct's fields are merged).
     let members = std::iter::once(headers.clone()).chain(schemas.all_of_members(&headers));
-    let mut names = Vec::new();
+    let mut declared: Vec<(&str, bool)> = Vec::new();
     for member in members {
         let Some(properties) = member.keywords().and_then(|k| k.properties.valid()) else {
             continue;
         };
         for (name, schema) in properties {
-            if holds_text(schemas, schema) && !names.iter().any(|n| n == name) {
-                names.push((*name).to_owned());
+            let text = holds_text(schemas, schema);
+            match declared.iter_mut().find(|(n, _)| n == name) {
+                Some(entry) => entry.1 = text,
+                None => declared.push((name, text)),
             }
         }
     }
-    names
+    declared
+        .into_iter()
+        .filter(|(_, text)| *text)
+        .map(|(name, _)| name.to_owned())
+        .collect()
 }
 
 /// What a message's newtype wraps, its codec, and the sentence saying why it wraps:

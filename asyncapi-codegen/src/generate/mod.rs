@@ -53,10 +53,17 @@ pub struct Envelope {
 }
 
 impl Generator<'_> {
-    /// The names of channel `c`'s items in the `channels` module.
-    fn items_of(&self, c: &crate::ir::Channel) -> &ChannelItemNames {
-        let index = self.doc.channels.iter().position(|other| other.id == c.id);
-        &self.channel_items[index.unwrap_or_default()]
+    /// The names of channel `c`'s items in the `channels` module (`c` is one of the
+    /// document's channels; ids are unique).
+    fn items_of(&self, c: &crate::ir::Channel) -> std::borrow::Cow<'_, ChannelItemNames> {
+        let found = self.doc.channels.iter().zip(&self.channel_items);
+        match found.into_iter().find(|(other, _)| other.id == c.id) {
+            Some((_, items)) => std::borrow::Cow::Borrowed(items),
+            // Not reached: named alone, as if it were the only channel.
+            None => {
+                std::borrow::Cow::Owned(channel_item_names(std::slice::from_ref(c)).swap_remove(0))
+            }
+        }
     }
 
     pub fn generate(mut self, r: &Resolver) -> TokenStream {

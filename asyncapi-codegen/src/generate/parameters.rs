@@ -8,6 +8,7 @@ use asyncapi_syntax::address::placeholders;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
+use super::naming::channel_type_name;
 use super::Generator;
 use crate::ir::{Channel, Parameter, ParameterKind};
 use crate::types::{doc_attrs, field_ident_text, type_ident_text, unique, unique_with};
@@ -159,8 +160,12 @@ impl Generator<'_> {
         param: Option<&Parameter>,
     ) -> (proc_macro2::Ident, TokenStream, bool) {
         let rt = &self.rt;
-        let given = self.items_of(c).parameter_enum(pname);
-        let ident = format_ident!("{}", given.unwrap_or(pname));
+        let items = self.items_of(c);
+        let ident = match items.parameter_enum(pname) {
+            Some(given) => format_ident!("{}", given),
+            // Not reached: a parameter listing values has its enum named.
+            None => format_ident!("{}{}", channel_type_name(c), type_ident_text(pname)),
+        };
         // 3.0 does not ask `enum` values to be unique: each is one variant.
         let mut seen = HashSet::new();
         let allowed: Vec<&String> = param

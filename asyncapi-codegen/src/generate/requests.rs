@@ -13,22 +13,9 @@ use crate::normalize::header_of_location;
 const DEFAULT_CORRELATION_HEADER: &str = "correlation-id";
 
 impl Generator<'_> {
-    /// The operations whose messages are requests, one per request channel (the first
-    /// in document order). A reply on the request's own channel is left out: a consumer
-    /// of that topic would read its own replies as requests (`validate` warns).
+    /// The operations whose messages are requests ([`crate::ir::Document::request_operations`]).
     pub(super) fn request_operations(&self) -> Vec<(&Operation, &Reply)> {
-        let mut seen = Vec::new();
-        self.doc
-            .operations
-            .iter()
-            .filter_map(|op| op.reply.as_ref().map(|reply| (op, reply)))
-            .filter(|(op, reply)| reply.channel != op.channel)
-            .filter(|(op, _)| {
-                let first = !seen.contains(&op.channel);
-                seen.push(op.channel);
-                first
-            })
-            .collect()
+        self.doc.request_operations()
     }
 
     /// `impl Request` for every channel that an operation with a `reply` works on.
@@ -89,13 +76,14 @@ impl Generator<'_> {
             .map(|(op, _)| op.channel)
             .collect();
         let names = super::naming::request_method_names(&self.doc.channels, &requests);
-        let position = requests
+        // `op` is one of the request operations: its channel is among `requests`.
+        let Some((name, with)) = requests
             .iter()
-            .position(|&i| i == op.channel)
-            .unwrap_or_default();
-        let (name, with) = match names.get(position) {
-            Some((name, with)) => (format_ident!("{}", name), format_ident!("{}", with)),
-            None => return quote! {},
+            .zip(&names)
+            .find(|(channel, _)| **channel == op.channel)
+            .map(|(_, (name, with))| (format_ident!("{}", name), format_ident!("{}", with)))
+        else {
+            return quote! {};
         };
         let mut doc = format!(
             " Sends a request on channel `{}` (operation `{}`) and waits for its reply on `{}`, for at most 30 s (the runtime's `DEFAULT_REQUEST_TIMEOUT`).",

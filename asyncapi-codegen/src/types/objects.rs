@@ -80,8 +80,11 @@ impl TypeSpace<'_> {
         parts: ObjectParts<'_, 'r>,
     ) -> Ty {
         let p = self.private();
+        // Beside a flattened enum, undeclared properties are the enum's: a second
+        // flattened map would take (and write again) the members' fields.
         let additional_ty = parts
             .additional
+            .filter(|_| parts.variants.is_none())
             .map(|a| self.type_for(schemas, a, &format!("{name}Value")));
         if parts.properties.is_empty() {
             return match additional_ty {
