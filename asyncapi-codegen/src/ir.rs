@@ -219,13 +219,19 @@ pub enum ReplyAddressing {
     /// The reply channel has parameters the request lacks and nothing carries them:
     /// no reply can be addressed.
     Unaddressable,
+    /// The reply channel's address is `null` (unknown until run time) and the reply's
+    /// `address` is a header: the requester names the whole reply topic.
+    TopicChosenByRequester,
 }
 
 impl Reply {
     /// How replies to requests on `request` are addressed (`channels`: the document's,
     /// among them this reply's channel).
     pub fn addressing(&self, request: &Channel, channels: &[Channel]) -> ReplyAddressing {
-        if self.unmatched_parameters(request, channels).is_empty() {
+        let dynamic = channels[self.channel].address.is_none();
+        if dynamic && self.reply_to_header.is_some() {
+            ReplyAddressing::TopicChosenByRequester
+        } else if self.unmatched_parameters(request, channels).is_empty() {
             ReplyAddressing::FromRequest
         } else if self.reply_to_header.is_some() {
             ReplyAddressing::ChosenByRequester

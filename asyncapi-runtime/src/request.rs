@@ -4,7 +4,9 @@
 //!
 //! A reply channel with parameters is addressed from the request: its parameters are the
 //! request channel's parameters of the same names, or, where the document lets the
-//! requester name the reply topic (`reply.address`), values the requester chooses.
+//! requester name the reply topic (`reply.address`), values the requester chooses. A
+//! reply channel whose address is `null` has no topic of its own: the requester names
+//! the whole topic ([`Requester::request_on_topic`]).
 //!
 //! One reply inbox per reply topic and requester: a consumer outside any group,
 //! assigned every partition of the reply topic at its end offset *before* the first
@@ -32,7 +34,7 @@ use crate::consumer::read_headers;
 use crate::contract::{Channel, ChannelParameters, Message, RawHeader, Receives, Sends};
 use crate::error::{DecodeError, KafkaError, SendError};
 use crate::producer::{Outgoing, Producer, CONTENT_TYPE_HEADER};
-use crate::topic::{channel_topic, TopicError};
+use crate::topic::{channel_topic, is_topic_name, TopicError};
 
 /// How long [`Requester::request`] waits for a reply unless told otherwise.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -133,6 +135,9 @@ pub enum ReplyTopicError {
     /// parameters, which the requester cannot change.
     #[error("requests on channel `{0}` carry no reply-to header (the operation's `reply` has no `address`): the requester cannot choose the reply topic; use `request`")]
     AddressFixed(&'static str),
+    /// The reply topic a requester named is not a Kafka topic name.
+    #[error("`{0}` is not a Kafka topic name (1 to 249 of A-Z a-z 0-9 . _ -)")]
+    NotATopic(String),
     /// A value of the request's parameters is not a value of the reply channel's.
     #[error("a request parameter does not fit the reply channel: {0}")]
     Parameter(#[from] DecodeError),
@@ -386,6 +391,30 @@ impl<S> Requester<S> {
         }
         let reply_topic =
             channel_topic::<C::Reply>(Some(reply_parameters)).map_err(ReplyTopicError::from)?;
+        self.exchange(producer, out, reply_topic, timeout).await
+    }
+
+    /// [`request`](Self::request) with its reply on `reply_topic`, named in the
+    /// request's reply-to header: for a reply channel whose address is `null` (unknown
+    /// until run time), where each requester names its own reply topic. On Kafka the
+    /// topic must exist before the request.
+    pub async fn request_on_topic<C: Request>(
+        &self,
+        producer: &Producer<S>,
+        out: Outgoing<'_, C>,
+        reply_topic: &str,
+        timeout: Duration,
+    ) -> Result<<C::Reply as Channel>::Message, RequestError>
+    where
+        S: Requests<C>,
+    {
+        if C::REPLY_TO_HEADER.is_none() {
+            return Err(ReplyTopicError::AddressFixed(C::ID).into());
+        }
+        if !is_topic_name(reply_topic) {
+            return Err(ReplyTopicError::NotATopic(reply_topic.to_owned()).into());
+        }
+        let reply_topic = Cow::Owned(reply_topic.to_owned());
         self.exchange(producer, out, reply_topic, timeout).await
     }
 

@@ -26,6 +26,10 @@ mod regional {
     asyncapi_runtime::asyncapi!("tests/specs/regional_pricing.yaml");
 }
 
+mod dynamic {
+    asyncapi_runtime::asyncapi!("tests/specs/dynamic_replies.yaml");
+}
+
 mod shared {
     asyncapi_runtime::asyncapi!("tests/specs/shared_replies.yaml");
 }
@@ -38,6 +42,7 @@ broker_tests!(
     a_slow_reply_is_a_typed_timeout_then_counted_late,
     requests_that_cannot_be_answered_are_dead_lettered_with_the_reason,
     a_request_with_a_header_twice_is_answered_as_its_last_one_says,
+    a_request_without_reply_topic_for_a_channel_without_address_is_dead_lettered,
     replies_on_a_channel_with_parameters_take_the_request_s_or_the_requester_s_values,
 );
 
@@ -241,6 +246,43 @@ async fn a_request_with_a_header_twice_is_answered_as_its_last_one_says(kafka: &
     assert_eq!(
         replies[0].header("correlationId").as_deref(),
         Some("c-later")
+    );
+    stop(token, handle).await;
+}
+
+/// A foreign request on `ping` without a `replyTo` header: its reply channel has no
+/// address, so nothing names a reply topic; the request is dead-lettered saying so (its
+/// reply went to a topic named after the channel id, `pong`, which nobody reads).
+async fn a_request_without_reply_topic_for_a_channel_without_address_is_dead_lettered(
+    kafka: &dyn Broker,
+) {
+    for topic in ["ping.requests", "ping.requests.dlq", "pong"] {
+        kafka.create_topic(topic, 1).expect("create topic");
+    }
+    let replier = dynamic::Application::new(kafka.config())
+        .unwrap()
+        .consumer()
+        .group_id(format!("dynamic-{}", uuid::Uuid::new_v4()))
+        .retry(fast_retry(2))
+        .reply::<dynamic::channels::Ping>(
+            |ping: dynamic::Ping, _: MessageContext| async move {
+                Ok::<_, Infallible>(dynamic::Pong { n: ping.n })
+            },
+            ListenerOptions::default(),
+        );
+    let (token, handle) = spawn(replier);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    producer
+        .send::<dynamic::channels::Ping>(
+            Outgoing::new(&dynamic::Ping { n: 1 }).header("correlationId", "c-1"),
+        )
+        .await
+        .unwrap();
+    let dead = read_topic(&kafka.bootstrap_servers(), "ping.requests.dlq", 1, 300).await;
+    let reason = dead[0].header("x-dlq-error").unwrap_or_default();
+    assert!(
+        reason.contains("reply channel `pong` has no address"),
+        "{reason}"
     );
     stop(token, handle).await;
 }
@@ -562,5 +604,46 @@ async fn in_memory_request_channels_sharing_a_reply_topic_each_get_replies() {
         .await
         .unwrap();
     assert_eq!(answer.text, "tea costs 3");
+    replier.stop().await.unwrap();
+}
+
+/// A reply channel whose address is `null`: each requester names its reply topic
+/// (`request_ping(&ping, reply_topic)`), which travels in the `replyTo` header; one
+/// that is not a topic name is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_a_requester_names_the_topic_of_a_reply_channel_without_address() {
+    use dynamic::{Ping, Pong};
+    let broker = asyncapi_runtime::testing::TestBroker::new();
+    let replier = broker.start(
+        dynamic::Application::new(broker.config())
+            .unwrap()
+            .consumer()
+            .group_id("dynamic")
+            .reply::<dynamic::channels::Ping>(
+                |ping: Ping, _: MessageContext| async move {
+                    Ok::<_, Infallible>(Pong { n: ping.n * 2 })
+                },
+                ListenerOptions::default(),
+            ),
+    );
+    let client = dynamic::Client::new(broker.config()).unwrap();
+    let pong = client
+        .request_ping(&Ping { n: 2 }, "pong.desk-7")
+        .await
+        .unwrap();
+    assert_eq!(pong.n, 4);
+    let pong = client
+        .request_ping(&Ping { n: 5 }, "pong.desk-8")
+        .await
+        .unwrap();
+    assert_eq!(pong.n, 10);
+    let refused = client.request_ping(&Ping { n: 1 }, "not a topic!").await;
+    assert!(
+        matches!(
+            refused,
+            Err(RequestError::ReplyTopic(ReplyTopicError::NotATopic(_)))
+        ),
+        "{refused:?}"
+    );
     replier.stop().await.unwrap();
 }

@@ -60,11 +60,12 @@ impl Generator<'_> {
     pub(super) fn request_methods(&self, op: &Operation, reply: &Reply) -> TokenStream {
         let c = &self.doc.channels[op.channel];
         let r = &self.doc.channels[reply.channel];
-        let reply_parameters_ty = match reply.addressing(c, &self.doc.channels) {
-            ReplyAddressing::FromRequest => None,
+        let reply_argument = match reply.addressing(c, &self.doc.channels) {
+            ReplyAddressing::FromRequest => ReplyArgument::none(),
             ReplyAddressing::ChosenByRequester => {
-                Some(format_ident!("{}", self.items_of(r).parameters.1))
+                ReplyArgument::parameters(&format_ident!("{}", self.items_of(r).parameters.1))
             }
+            ReplyAddressing::TopicChosenByRequester => ReplyArgument::topic(),
             _ => return quote! {},
         };
         let ch = format_ident!("{}", channel_type_name(c));
@@ -92,20 +93,15 @@ impl Generator<'_> {
         let with_doc = format!(
             " [`{name}`](Self::{name}) with a key, headers or parameters, and its own time limit."
         );
-        if reply_parameters_ty.is_some() {
-            doc.push_str(&format!(
-                " The reply comes to the topic of `{}` that `reply_parameters` name.",
-                r.id
-            ));
-        }
+        doc.push_str(&reply_argument.doc(&r.id));
         let (param_arg, param_use) = self.send_arguments(op.channel, c);
         let rt = &self.rt;
-        let reply_argument = ReplyArgument::new(reply_parameters_ty.as_ref());
         let ReplyArgument {
             last_parameter,
             parameter,
             passed,
             requester_method,
+            ..
         } = &reply_argument;
         quote! {
             #[doc = #doc]
@@ -120,8 +116,9 @@ impl Generator<'_> {
     }
 }
 
-/// How the request methods take the reply channel's parameters, when the requester
-/// chooses them: the tokens of each place they appear.
+/// What the request methods take to name the reply topic, when the requester names it
+/// (the reply channel's parameters, or the whole topic): the tokens of each place it
+/// appears.
 struct ReplyArgument {
     /// After the message in `request_<channel>`: `, reply_parameters: &P`.
     last_parameter: TokenStream,
@@ -131,25 +128,62 @@ struct ReplyArgument {
     passed: TokenStream,
     /// The `Requester` method that sends the request.
     requester_method: TokenStream,
+    /// What the requester names.
+    names: ReplyNamed,
+}
+
+/// What a requester names of the reply topic.
+#[derive(Clone, Copy)]
+enum ReplyNamed {
+    Nothing,
+    Parameters,
+    Topic,
 }
 
 impl ReplyArgument {
-    /// `reply_parameters_ty`: the reply channel's parameters type, if the requester
-    /// chooses them.
-    fn new(reply_parameters_ty: Option<&proc_macro2::Ident>) -> Self {
-        match reply_parameters_ty {
-            None => ReplyArgument {
-                last_parameter: quote! {},
-                parameter: quote! {},
-                passed: quote! {},
-                requester_method: quote! { request },
-            },
-            Some(ty) => ReplyArgument {
-                last_parameter: quote! { , reply_parameters: &channels::#ty },
-                parameter: quote! { reply_parameters: &channels::#ty, },
-                passed: quote! { reply_parameters, },
-                requester_method: quote! { request_replying_to },
-            },
+    /// The reply topic follows from the request: nothing to take.
+    fn none() -> Self {
+        ReplyArgument {
+            last_parameter: quote! {},
+            parameter: quote! {},
+            passed: quote! {},
+            requester_method: quote! { request },
+            names: ReplyNamed::Nothing,
+        }
+    }
+
+    /// The reply channel's parameters, of type `channels::<ty>`.
+    fn parameters(ty: &proc_macro2::Ident) -> Self {
+        ReplyArgument {
+            last_parameter: quote! { , reply_parameters: &channels::#ty },
+            parameter: quote! { reply_parameters: &channels::#ty, },
+            passed: quote! { reply_parameters, },
+            requester_method: quote! { request_replying_to },
+            names: ReplyNamed::Parameters,
+        }
+    }
+
+    /// The whole reply topic (the reply channel's address is `null`).
+    fn topic() -> Self {
+        ReplyArgument {
+            last_parameter: quote! { , reply_topic: &str },
+            parameter: quote! { reply_topic: &str, },
+            passed: quote! { reply_topic, },
+            requester_method: quote! { request_on_topic },
+            names: ReplyNamed::Topic,
+        }
+    }
+
+    /// What `request_<channel>`'s doc adds about the reply topic (reply channel `reply`).
+    fn doc(&self, reply: &str) -> String {
+        match self.names {
+            ReplyNamed::Nothing => String::new(),
+            ReplyNamed::Parameters => {
+                format!(" The reply comes to the topic of `{reply}` that `reply_parameters` name.")
+            }
+            ReplyNamed::Topic => format!(
+                " The reply comes to `reply_topic` (channel `{reply}` has no address: the requester names it; the topic must exist on Kafka)."
+            ),
         }
     }
 }

@@ -11,9 +11,7 @@ use super::handler::{Handler, HandlerError, ListenerOptions, MessageContext};
 use crate::contract::{header_value, Channel, Message, RawHeader};
 use crate::producer::{Producer, CONTENT_TYPE_HEADER};
 use crate::request::{derived_reply_topic, Request};
-
-/// Kafka's limit on topic names.
-const MAX_TOPIC_LEN: usize = 249;
+use crate::topic::is_topic_name;
 
 /// What answers requests on channel `C`: an `async` function (or closure) taking the
 /// request and its context and returning `Result<Reply, E>` where `E: Display`.
@@ -162,6 +160,14 @@ fn reply_address<C: Request>(
                     C::REPLY_TO_HEADER.unwrap_or_default()
                 ))
             })?,
+        // A reply channel without address has no topic of its own to fall back on.
+        None if <C::Reply as Channel>::ADDRESS.is_empty() && C::REPLY_TO_HEADER.is_some() => {
+            return Err(HandlerError::permanent(format!(
+                "the request has no `{}` header, and reply channel `{}` has no address: the requester names the reply topic",
+                C::REPLY_TO_HEADER.unwrap_or_default(),
+                <C::Reply as Channel>::ID
+            )))
+        }
         None => derived_reply_topic::<C>(Some(parameters))
             .map_err(|e| {
                 let missing = match C::REPLY_TO_HEADER {
@@ -173,14 +179,4 @@ fn reply_address<C: Request>(
             .into_owned(),
     };
     Ok((topic, correlation))
-}
-
-fn is_topic_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_TOPIC_LEN
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        && name != "."
-        && name != ".."
 }
