@@ -100,9 +100,9 @@ pub fn needs(doc: &Document, side: Side) -> BrokerNeeds {
     needs
 }
 
-/// The consumer's default dead-letter topic of `topic`.
+/// The consumer's default dead-letter topic of `topic` (as the runtime names it).
 pub fn dead_letter_topic(topic: &str) -> String {
-    format!("{topic}.dlq")
+    asyncapi_syntax::topic::dead_letter_topic(topic)
 }
 
 /// The channels `side` consumes records of (and dead-letters them from), in document

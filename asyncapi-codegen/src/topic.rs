@@ -5,7 +5,7 @@
 //! trailing separators are dropped, `{parameter}` placeholders are kept (their values
 //! are checked when a topic is built). Anything else cannot be mapped.
 
-const MAX_TOPIC_LEN: usize = 249;
+use asyncapi_syntax::topic::MAX_TOPIC_LEN;
 
 /// The Kafka topic for an address, or why there is none.
 pub fn kafka_topic(address: &str) -> Result<String, String> {

@@ -207,7 +207,7 @@ impl DeadLetterReader {
     /// A reader of channel `C`'s default dead-letter topic (`<topic>.dlq`). A channel
     /// with parameters has one per topic: name it with [`new`](Self::new).
     pub fn for_channel<C: Channel>(config: &KafkaConfig) -> Self {
-        DeadLetterReader::new(config, format!("{}.dlq", C::TOPIC))
+        DeadLetterReader::new(config, asyncapi_syntax::topic::dead_letter_topic(C::TOPIC))
     }
 
     /// How long [`read`](Self::read) may take (default 30 s).

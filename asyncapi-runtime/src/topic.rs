@@ -6,20 +6,7 @@
 
 use std::borrow::Cow;
 
-/// Kafka's limit on topic names.
-const MAX_TOPIC_LEN: usize = 249;
-
-/// Whether Kafka accepts `name` as a topic: 1 to 249 of `A-Z a-z 0-9 . _ -`, not `.`
-/// or `..`.
-pub(crate) fn is_topic_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_TOPIC_LEN
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        && name != "."
-        && name != ".."
-}
+pub(crate) use asyncapi_syntax::topic::is_topic_name;
 
 /// Why a topic could not be built from a channel's parameters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,7 +1,8 @@
 //! The small grammars of an AsyncAPI document that the code generator
 //! (`asyncapi-codegen`, at compile time) and the runtime (`asyncapi-runtime`, on every
 //! record) must read alike: the `{name}` placeholders of a channel address or topic
-//! template, and content types. One parser each, so what the generator accepts is what
+//! template, content types, and Kafka topic names (which are valid, and the default
+//! dead-letter topic of each). One parser each, so what the generator accepts is what
 //! the runtime parses.
 //!
 //! ```
@@ -19,5 +20,6 @@
 
 pub mod address;
 mod content_type;
+pub mod topic;
 
 pub use content_type::{media_type, ContentType};

@@ -46,6 +46,7 @@ broker_tests!(
     partitions_run_concurrently_and_keep_order_within_each,
     keyed_backlog_is_handled_once_in_key_order,
     parameterized_channel_subscribes_by_regex_and_fills_parameters,
+    a_record_of_a_topic_too_long_for_dot_dlq_is_dead_lettered,
     subscription_stream_yields_typed_messages_and_ack_stores_offsets,
     unsettled_stream_record_is_not_committed_on_shutdown,
     validating_producer_refuses_a_message_breaking_the_schema,
@@ -632,6 +633,39 @@ async fn parameterized_channel_subscribes_by_regex_and_fills_parameters(kafka: &
             ("bob".into(), "user.bob.events".into(), "bob-login".into()),
         ]
     );
+}
+
+/// A topic of a channel with parameters is whatever a producer names (up to Kafka's
+/// 249 characters): `<topic>.dlq` of a 246-character topic is no topic name, and every
+/// dead-letter send failed, holding the partition. The default dead-letter topic is cut
+/// to fit, with a hash (`asyncapi_syntax::topic::dead_letter_topic`).
+async fn a_record_of_a_topic_too_long_for_dot_dlq_is_dead_lettered(kafka: &dyn Broker) {
+    cluster(kafka, 1);
+    let user = "u".repeat(246 - "user..events".len());
+    let topic = format!("user.{user}.events");
+    assert_eq!(topic.len(), 246);
+    let dead_letters = asyncapi_syntax::topic::dead_letter_topic(&topic);
+    assert!(dead_letters.len() <= 249 && dead_letters.ends_with(".dlq"));
+    kafka.create_topic(&topic, 1).unwrap();
+    kafka.create_topic(&dead_letters, 1).unwrap();
+    let consumer = Consumer::new(kafka.config())
+        .group_id(format!("long-topics-{}", uuid::Uuid::new_v4()))
+        .route::<UserEvents, _>(
+            |_: UserEvent, _: MessageContext<UserEventsParameters>| async {},
+            ListenerOptions::default(),
+        );
+    let (token, handle) = spawn(consumer);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    producer
+        .send_raw(&topic, None, &[], b"not json")
+        .await
+        .unwrap();
+    let dead = read_topic(&kafka.bootstrap_servers(), &dead_letters, 1, 300).await;
+    assert_eq!(
+        dead[0].header("x-dlq-reason").as_deref(),
+        Some("decode-error")
+    );
+    stop(token, handle).await;
 }
 
 async fn subscription_stream_yields_typed_messages_and_ack_stores_offsets(kafka: &dyn Broker) {

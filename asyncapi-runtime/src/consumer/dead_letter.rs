@@ -67,7 +67,7 @@ pub(crate) enum Undeliverable {
 
 impl DeadLetters {
     /// The dead-letter topic for `record`, by precedence: the listener's, the one set
-    /// for its topic, the one set for its channel, else `<topic>.dlq`.
+    /// for its topic, the one set for its channel, else `<topic>.dlq` (cut to Kafka's length with a hash when too long).
     pub fn topic_for(&self, route: &dyn ErasedRoute, topic: &str) -> String {
         route
             .options()
@@ -75,7 +75,7 @@ impl DeadLetters {
             .clone()
             .or_else(|| self.topics.get(topic).cloned())
             .or_else(|| self.topics.get(route.channel_topic()).cloned())
-            .unwrap_or_else(|| format!("{topic}.dlq"))
+            .unwrap_or_else(|| asyncapi_syntax::topic::dead_letter_topic(topic))
     }
 
     /// Produces `record` to its dead-letter topic with headers saying why. A send that
