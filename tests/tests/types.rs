@@ -368,6 +368,22 @@ fn properties_beside_a_one_of_are_kept() {
     assert!(serde_json::from_value::<Refund>(serde_json::json!({"kind": "cash"})).is_err());
 }
 
+/// The same through `allOf: [Base, {oneOf: [..]}]`: the base's properties are fields,
+/// the member is the flattened variant (the `oneOf` inside the `allOf` was dropped, and
+/// with it what told a store return from a posted one).
+#[test]
+fn a_one_of_inside_an_all_of_is_kept() {
+    use tagged::{Return, ReturnVariant};
+    let json = serde_json::json!({"id": "x-1", "kind": "post", "tracking": "T9"});
+    let posted: Return = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(posted.id, "x-1");
+    let ReturnVariant::Post(post) = &posted.variant else {
+        panic!("{posted:?}")
+    };
+    assert_eq!(post.tracking.as_deref(), Some("T9"));
+    assert_eq!(serde_json::to_value(&posted).unwrap(), json);
+}
+
 /// Inline `oneOf` members that pin a tag are named after it: `Card` holding a
 /// `PaymentMethodCard`, not `Variant1` holding a `PaymentMethodVariant1`.
 #[test]

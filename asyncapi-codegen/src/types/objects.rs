@@ -21,7 +21,33 @@ struct ObjectParts<'a, 'r> {
     required: BTreeSet<&'r str>,
     additional: Option<&'a Rc<Schema<'r>>>,
     /// A `oneOf`/`anyOf` beside the properties: which member the rest matches.
-    variants: Option<(&'static str, &'a [Rc<Schema<'r>>])>,
+    variants: Option<Variants<'a, 'r>>,
+}
+
+/// An object's `oneOf`/`anyOf`: the schema that writes it (its `discriminator`, title
+/// and description are the enum's), the keyword, and the members.
+#[derive(Clone, Copy)]
+struct Variants<'a, 'r> {
+    holder: &'a Schema<'r>,
+    key: &'static str,
+    members: &'a [Rc<Schema<'r>>],
+}
+
+impl<'a, 'r> Variants<'a, 'r> {
+    fn of(holder: &'a Schema<'r>) -> Option<Self> {
+        let (key, members) = variants_of(holder.keywords()?)?;
+        Some(Variants {
+            holder,
+            key,
+            members,
+        })
+    }
+
+    /// Whether `property` is the members' (see [`declared_by_members`]).
+    fn declare(&self, schemas: &Schemas<'r>, property: &str) -> bool {
+        let keywords = self.holder.keywords();
+        keywords.is_some_and(|k| declared_by_members(schemas, k, self.members, property))
+    }
 }
 
 /// The schema of `additionalProperties`, when it is one.
@@ -40,14 +66,11 @@ impl TypeSpace<'_> {
         keywords: &Keywords<'r>,
         name: &str,
     ) -> Ty {
-        let variants = variants_of(keywords);
+        let variants = Variants::of(schema);
         // A property the members declare too (or the discriminator) is the variant's:
         // the flattened enum must see it to decode, and write it once.
-        let variants_declare = |property: &str| {
-            variants.is_some_and(|(_, members)| {
-                declared_by_members(schemas, keywords, members, property)
-            })
-        };
+        let variants_declare =
+            |property: &str| variants.is_some_and(|v| v.declare(schemas, property));
         let parts = ObjectParts {
             properties: keywords
                 .properties
@@ -65,9 +88,9 @@ impl TypeSpace<'_> {
             additional: additional_schema(keywords),
             variants,
         };
-        if let (Some(variants), true) = (variants, parts.properties.is_empty()) {
+        if let (Some(v), true) = (variants, parts.properties.is_empty()) {
             // Every property is the members' own: the enum alone is the type.
-            return self.one_of(schemas, schema, variants, name, Standing::Own);
+            return self.one_of(schemas, schema, (v.key, v.members), name, Standing::Own);
         }
         self.object_from_parts(schemas, schema, name, parts)
     }
@@ -109,9 +132,15 @@ impl TypeSpace<'_> {
             let field = (property, property_schema);
             fields.push(self.property_field(schemas, &type_name, field, required, &mut taken));
         }
-        if let Some(variants) = parts.variants {
+        if let Some(v) = parts.variants {
             let enum_name = format!("{type_name}Variant");
-            let vt = self.one_of(schemas, schema, variants, &enum_name, Standing::InStruct);
+            let vt = self.one_of(
+                schemas,
+                v.holder,
+                (v.key, v.members),
+                &enum_name,
+                Standing::InStruct,
+            );
             // The enum has no default: neither has the struct.
             all_optional = false;
             let fident = Ident::new(
@@ -119,7 +148,7 @@ impl TypeSpace<'_> {
                 Span::call_site(),
             );
             let t = vt.field_tokens();
-            let doc = format!(" Which member of the `{}` the rest of the object is (the schema's properties above belong to every member).", variants.0);
+            let doc = format!(" Which member of the `{}` the rest of the object is (the schema's properties above belong to every member).", v.key);
             fields.push(quote! {
                 #[doc = #doc]
                 #[serde(flatten)]
@@ -291,6 +320,22 @@ impl TypeSpace<'_> {
         };
         for keywords in merged.iter().filter_map(|m| m.keywords()) {
             merge_into(&mut parts, keywords);
+        }
+        // A member's `oneOf` (`allOf: [Base, {oneOf: [A, B]}]`) applies to the whole.
+        parts.variants = merged.iter().find_map(|m| Variants::of(m));
+        if let Some(v) = parts.variants {
+            parts
+                .properties
+                .retain(|(property, _)| !v.declare(schemas, property));
+            if parts.properties.is_empty() {
+                return self.one_of(
+                    schemas,
+                    v.holder,
+                    (v.key, v.members),
+                    name,
+                    Standing::InStruct,
+                );
+            }
         }
         self.object_from_parts(schemas, schema, name, parts)
     }
