@@ -2,7 +2,7 @@
 //! dead-letter topics of the channels it consumes. The generated `TOPIC_SPECS` and the
 //! CLI's `topics` command both read this, so they cannot disagree.
 
-use crate::ir::{Action, Channel, Document, Operation, TopicBinding};
+use crate::ir::{Action, Channel, Document, Operation, Reply, ReplyAddressing, TopicBinding};
 
 /// One of the two sides generated from a document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,10 +69,19 @@ pub struct BrokerNeeds {
 /// The topics `side` of `doc` sends on, receives from or dead-letters to.
 pub fn needs(doc: &Document, side: Side) -> BrokerNeeds {
     let mut needs = BrokerNeeds::default();
-    let used = doc
-        .operations
-        .iter()
-        .flat_map(|op| std::iter::once(op.channel).chain(op.reply.as_ref().map(|r| r.channel)));
+    // A reply channel without address whose topic each requester names has no topic
+    // of its own to create.
+    let named_by_requester = |op: &Operation, reply: &Reply| {
+        reply.addressing(&doc.channels[op.channel], &doc.channels)
+            == ReplyAddressing::TopicChosenByRequester
+    };
+    let used = doc.operations.iter().flat_map(|op| {
+        let reply = op
+            .reply
+            .as_ref()
+            .filter(|reply| !named_by_requester(op, reply));
+        std::iter::once(op.channel).chain(reply.map(|r| r.channel))
+    });
     for channel in used.map(|index| &doc.channels[index]) {
         match fixed_topic(channel) {
             Some(topic) => add(&mut needs.topics, topic, TopicRole::Channel, channel),

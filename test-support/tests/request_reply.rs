@@ -613,6 +613,8 @@ async fn in_memory_request_channels_sharing_a_reply_topic_each_get_replies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_memory_a_requester_names_the_topic_of_a_reply_channel_without_address() {
     use dynamic::{Ping, Pong};
+    // `pong` has no topic of its own to create.
+    assert_eq!(dynamic::Client::TOPICS, ["ping.requests"]);
     let broker = asyncapi_runtime::testing::TestBroker::new();
     let replier = broker.start(
         dynamic::Application::new(broker.config())
