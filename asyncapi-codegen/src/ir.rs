@@ -95,6 +95,10 @@ pub struct Channel {
     pub address: Option<String>,
     /// The Kafka topic (with `{parameter}` placeholders), or why there is none.
     pub topic: Result<String, String>,
+    /// The document names no topic: the address is `null` and there is no
+    /// `bindings.kafka.topic` (the topic is then the channel id's, unless a requester
+    /// names its reply topic).
+    pub names_no_topic: bool,
     /// How the topic was derived, for the generated docs.
     pub topic_note: String,
     /// `title` (3.x).
@@ -219,8 +223,9 @@ pub enum ReplyAddressing {
     /// The reply channel has parameters the request lacks and nothing carries them:
     /// no reply can be addressed.
     Unaddressable,
-    /// The reply channel's address is `null` (unknown until run time) and the reply's
-    /// `address` is a header: the requester names the whole reply topic.
+    /// The reply channel names no topic (its address is `null`, unknown until run
+    /// time, and no binding names one) and the reply's `address` is a header: the
+    /// requester names the whole reply topic.
     TopicChosenByRequester,
 }
 
@@ -228,8 +233,7 @@ impl Reply {
     /// How replies to requests on `request` are addressed (`channels`: the document's,
     /// among them this reply's channel).
     pub fn addressing(&self, request: &Channel, channels: &[Channel]) -> ReplyAddressing {
-        let dynamic = channels[self.channel].address.is_none();
-        if dynamic && self.reply_to_header.is_some() {
+        if channels[self.channel].names_no_topic && self.reply_to_header.is_some() {
             ReplyAddressing::TopicChosenByRequester
         } else if self.unmatched_parameters(request, channels).is_empty() {
             ReplyAddressing::FromRequest

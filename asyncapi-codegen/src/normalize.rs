@@ -255,6 +255,7 @@ impl<'r> Normalizer<'r, '_> {
             _ => topic_note,
         };
         Channel {
+            names_no_topic: address.is_none() && binding_topic.is_none(),
             id,
             node,
             address,

@@ -118,8 +118,8 @@ fn parse_options(args: TokenStream) -> syn::Result<Options> {
             "dead_letter" => {
                 let t = lit_str(value, "dead_letter")?;
                 let v = t.value();
-                if v.is_empty() || v.len() > 249 || !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-                    return Err(syn::Error::new(t.span(), "`dead_letter` must be a Kafka topic name: 1 to 249 characters of [a-zA-Z0-9._-]"));
+                if !asyncapi_syntax::topic::is_topic_name(&v) {
+                    return Err(syn::Error::new(t.span(), "`dead_letter` must be a Kafka topic name: 1 to 249 characters of [a-zA-Z0-9._-], not `.` or `..`"));
                 }
                 o.dead_letter = Some(t);
             }

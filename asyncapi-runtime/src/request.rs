@@ -58,6 +58,10 @@ pub trait Request: Channel {
     /// The header a requester names its reply topic in (`reply.address` given as
     /// `$message.header#/<name>`); `None`: replies go to the reply channel's topic.
     const REPLY_TO_HEADER: Option<&'static str>;
+    /// The reply channel names no topic (its address is `null`): each requester names
+    /// its reply topic ([`Requester::request_on_topic`]), and a request that names none
+    /// cannot be answered.
+    const REPLY_TOPIC_NAMED_BY_REQUESTER: bool = false;
 }
 
 /// Marks the requests a generated side sends (and whose replies it reads).
@@ -127,6 +131,10 @@ pub enum ReplyTopicError {
         /// ([`Requester::request_replying_to`]).
         requester_chooses: bool,
     },
+    /// The reply channel has no topic of its own (its address is `null`): the
+    /// requester names one with [`Requester::request_on_topic`].
+    #[error("replies to requests on channel `{0}` go to a topic the requester names (the reply channel has no address): use `request_on_topic`")]
+    TopicNotNamed(&'static str),
     /// The request was given no parameters, and the reply topic's come from them.
     #[error("the request on channel `{0}` was given no parameters (`Outgoing::parameters`), and the reply topic's parameters are taken from them")]
     RequestParameters(&'static str),
@@ -369,6 +377,9 @@ impl<S> Requester<S> {
     where
         S: Requests<C>,
     {
+        if C::REPLY_TOPIC_NAMED_BY_REQUESTER {
+            return Err(ReplyTopicError::TopicNotNamed(C::ID).into());
+        }
         let reply_topic = derived_reply_topic::<C>(out.given_parameters())?;
         self.exchange(producer, out, reply_topic, timeout).await
     }
@@ -389,6 +400,9 @@ impl<S> Requester<S> {
         if C::REPLY_TO_HEADER.is_none() {
             return Err(ReplyTopicError::AddressFixed(C::ID).into());
         }
+        if C::REPLY_TOPIC_NAMED_BY_REQUESTER {
+            return Err(ReplyTopicError::TopicNotNamed(C::ID).into());
+        }
         let reply_topic =
             channel_topic::<C::Reply>(Some(reply_parameters)).map_err(ReplyTopicError::from)?;
         self.exchange(producer, out, reply_topic, timeout).await
@@ -397,7 +411,9 @@ impl<S> Requester<S> {
     /// [`request`](Self::request) with its reply on `reply_topic`, named in the
     /// request's reply-to header: for a reply channel whose address is `null` (unknown
     /// until run time), where each requester names its own reply topic. On Kafka the
-    /// topic must exist before the request.
+    /// topic must exist before the request. Each distinct topic gets a reply inbox (a
+    /// consumer) for the requester's life: name a topic per requester (an instance, a
+    /// desk), not per request.
     pub async fn request_on_topic<C: Request>(
         &self,
         producer: &Producer<S>,

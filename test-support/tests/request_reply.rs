@@ -251,8 +251,7 @@ async fn a_request_with_a_header_twice_is_answered_as_its_last_one_says(kafka: &
 }
 
 /// A foreign request on `ping` without a `replyTo` header: its reply channel has no
-/// address, so nothing names a reply topic; the request is dead-lettered saying so (its
-/// reply went to a topic named after the channel id, `pong`, which nobody reads).
+/// address, so nothing names a reply topic; the request is dead-lettered saying so.
 async fn a_request_without_reply_topic_for_a_channel_without_address_is_dead_lettered(
     kafka: &dyn Broker,
 ) {
@@ -639,6 +638,24 @@ async fn in_memory_a_requester_names_the_topic_of_a_reply_channel_without_addres
         .await
         .unwrap();
     assert_eq!(pong.n, 10);
+    // The requester's plain `request` has no topic to reply to here.
+    let unnamed = client
+        .requester()
+        .request::<dynamic::channels::Ping>(
+            client.producer(),
+            Outgoing::new(&Ping { n: 3 }),
+            Duration::from_secs(1),
+        )
+        .await;
+    assert!(
+        matches!(
+            unnamed,
+            Err(RequestError::ReplyTopic(ReplyTopicError::TopicNotNamed(
+                "ping"
+            )))
+        ),
+        "{unnamed:?}"
+    );
     let refused = client.request_ping(&Ping { n: 1 }, "not a topic!").await;
     assert!(
         matches!(

@@ -636,9 +636,9 @@ async fn parameterized_channel_subscribes_by_regex_and_fills_parameters(kafka: &
 }
 
 /// A topic of a channel with parameters is whatever a producer names (up to Kafka's
-/// 249 characters): `<topic>.dlq` of a 246-character topic is no topic name, and every
-/// dead-letter send failed, holding the partition. The default dead-letter topic is cut
-/// to fit, with a hash (`asyncapi_syntax::topic::dead_letter_topic`).
+/// 249 characters): `<topic>.dlq` of a 246-character topic is no topic name, so the
+/// default dead-letter topic is cut to fit, with a hash
+/// (`asyncapi_syntax::topic::dead_letter_topic`), and the record reaches it.
 async fn a_record_of_a_topic_too_long_for_dot_dlq_is_dead_lettered(kafka: &dyn Broker) {
     cluster(kafka, 1);
     let user = "u".repeat(246 - "user..events".len());

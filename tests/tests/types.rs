@@ -349,7 +349,7 @@ mod tagged {
 }
 
 /// Properties beside a `oneOf` are every member's: a struct of them with the member
-/// flattened in (the type was the members' enum alone, and a refund lost its `id`).
+/// flattened in, and a round trip keeps both.
 #[test]
 fn properties_beside_a_one_of_are_kept() {
     use tagged::{Refund, RefundVariant};
@@ -369,8 +369,7 @@ fn properties_beside_a_one_of_are_kept() {
 }
 
 /// The same through `allOf: [Base, {oneOf: [..]}]`: the base's properties are fields,
-/// the member is the flattened variant (the `oneOf` inside the `allOf` was dropped, and
-/// with it what told a store return from a posted one).
+/// the member is the flattened variant, and a round trip keeps both.
 #[test]
 fn a_one_of_inside_an_all_of_is_kept() {
     use tagged::{Return, ReturnVariant};

@@ -28,6 +28,10 @@ impl Generator<'_> {
             let reply_ch =
                 format_ident!("{}", channel_type_name(&self.doc.channels[reply.channel]));
             let correlation = self.correlation_header(c);
+            // Said only where it holds (the trait's default is `false`).
+            let named_by_requester = (reply.addressing(c, &self.doc.channels)
+                == ReplyAddressing::TopicChosenByRequester)
+                .then(|| quote! { const REPLY_TOPIC_NAMED_BY_REQUESTER: bool = true; });
             let reply_to = match &reply.reply_to_header {
                 Some(h) => quote! { ::std::option::Option::Some(#h) },
                 None => quote! { ::std::option::Option::None },
@@ -37,6 +41,7 @@ impl Generator<'_> {
                     type Reply = #reply_ch;
                     const CORRELATION_HEADER: &'static str = #correlation;
                     const REPLY_TO_HEADER: ::std::option::Option<&'static str> = #reply_to;
+                    #named_by_requester
                 }
             });
         }

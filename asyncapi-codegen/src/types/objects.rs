@@ -133,27 +133,9 @@ impl TypeSpace<'_> {
             fields.push(self.property_field(schemas, &type_name, field, required, &mut taken));
         }
         if let Some(v) = parts.variants {
-            let enum_name = format!("{type_name}Variant");
-            let vt = self.one_of(
-                schemas,
-                v.holder,
-                (v.key, v.members),
-                &enum_name,
-                Standing::InStruct,
-            );
+            fields.push(self.variant_field(schemas, &type_name, v, &mut taken));
             // The enum has no default: neither has the struct.
             all_optional = false;
-            let fident = Ident::new(
-                &unique_field("variant".to_owned(), &mut taken),
-                Span::call_site(),
-            );
-            let t = vt.field_tokens();
-            let doc = format!(" Which member of the `{}` the rest of the object is (the schema's properties above belong to every member).", v.key);
-            fields.push(quote! {
-                #[doc = #doc]
-                #[serde(flatten)]
-                pub #fident: #t,
-            });
         }
         if let Some(t) = additional_ty {
             let t = item_tokens(&t);
@@ -180,6 +162,31 @@ impl TypeSpace<'_> {
             }
         });
         ty
+    }
+
+    /// The `#[serde(flatten)]` field of struct `type_name` holding which member of its
+    /// `oneOf`/`anyOf` the rest of the object is.
+    fn variant_field<'r>(
+        &mut self,
+        schemas: &Schemas<'r>,
+        type_name: &str,
+        v: Variants<'_, 'r>,
+        taken: &mut HashSet<String>,
+    ) -> TokenStream {
+        let enum_name = format!("{type_name}Variant");
+        let members = (v.key, v.members);
+        let vt = self.one_of(schemas, v.holder, members, &enum_name, Standing::InStruct);
+        let fident = Ident::new(
+            &unique_field("variant".to_owned(), taken),
+            Span::call_site(),
+        );
+        let t = vt.field_tokens();
+        let doc = format!(" Which member of the `{}` the rest of the object is (the schema's properties above belong to every member).", v.key);
+        quote! {
+            #[doc = #doc]
+            #[serde(flatten)]
+            pub #fident: #t,
+        }
     }
 
     /// The field of one property of struct `type_name`: its type, documentation, serde
@@ -321,8 +328,16 @@ impl TypeSpace<'_> {
         for keywords in merged.iter().filter_map(|m| m.keywords()) {
             merge_into(&mut parts, keywords);
         }
-        // A member's `oneOf` (`allOf: [Base, {oneOf: [A, B]}]`) applies to the whole.
-        parts.variants = merged.iter().find_map(|m| Variants::of(m));
+        // A member's `oneOf` (`allOf: [Base, {oneOf: [A, B]}]`) applies to the whole;
+        // one struct takes one flattened enum.
+        let mut all_variants = merged.iter().filter_map(|m| Variants::of(m));
+        parts.variants = all_variants.next();
+        if let Some(ignored) = all_variants.next() {
+            self.report.warn(schemas.error(&ignored.holder.at, format!(
+                "a second `{}` in the `allOf` of `{name}`: the type follows the first one only (schema validation at run time still checks both)",
+                ignored.key
+            )).help("merge the alternatives into one `oneOf`"));
+        }
         if let Some(v) = parts.variants {
             parts
                 .properties

@@ -161,7 +161,7 @@ fn reply_address<C: Request>(
                 ))
             })?,
         // A reply channel without address has no topic of its own to fall back on.
-        None if <C::Reply as Channel>::ADDRESS.is_empty() && C::REPLY_TO_HEADER.is_some() => {
+        None if C::REPLY_TOPIC_NAMED_BY_REQUESTER => {
             return Err(HandlerError::permanent(format!(
                 "the request has no `{}` header, and reply channel `{}` has no address: the requester names the reply topic",
                 C::REPLY_TO_HEADER.unwrap_or_default(),
