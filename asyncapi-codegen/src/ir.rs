@@ -280,6 +280,25 @@ impl Document {
     }
 }
 
+impl Document {
+    /// Whether channel `index` is only ever a reply channel whose topic each requester
+    /// names ([`ReplyAddressing::TopicChosenByRequester`]): it needs no topic of its own.
+    pub fn topic_named_by_requesters(&self, index: usize) -> bool {
+        let mut replies = self
+            .operations
+            .iter()
+            .filter_map(|op| Some((op, op.reply.as_ref()?)))
+            .filter(|(_, reply)| reply.channel == index)
+            .peekable();
+        replies.peek().is_some()
+            && replies.all(|(op, reply)| {
+                reply.addressing(&self.channels[op.channel], &self.channels)
+                    == ReplyAddressing::TopicChosenByRequester
+            })
+            && self.operations.iter().all(|op| op.channel != index)
+    }
+}
+
 impl Channel {
     /// The `{placeholders}` of the channel's topic, in order (none when it has no
     /// topic): the parameters the runtime reads (`Channel::PARAMETER_NAMES`).

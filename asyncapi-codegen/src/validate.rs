@@ -65,8 +65,11 @@ pub fn version(r: &Resolver, root: &NodeId, report: &mut Report) -> Option<Versi
 pub fn document(r: &Resolver, root: &NodeId, doc: &Document, report: &mut Report) {
     let is_kafka = doc.servers.iter().any(|s| s.protocol.starts_with("kafka"))
         || r.get(root).is_some_and(has_kafka_bindings);
-    for c in &doc.channels {
-        topic(r, c, is_kafka, report);
+    for (index, c) in doc.channels.iter().enumerate() {
+        // A reply channel whose topic each requester names needs none of its own.
+        if !doc.topic_named_by_requesters(index) {
+            topic(r, c, is_kafka, report);
+        }
         parameter_names(r, c, report);
     }
     channel_type_names(r, doc, report);

@@ -255,7 +255,7 @@ async fn a_request_with_a_header_twice_is_answered_as_its_last_one_says(kafka: &
 async fn a_request_without_reply_topic_for_a_channel_without_address_is_dead_lettered(
     kafka: &dyn Broker,
 ) {
-    for topic in ["ping.requests", "ping.requests.dlq", "pong"] {
+    for topic in ["ping.requests", "ping.requests.dlq"] {
         kafka.create_topic(topic, 1).expect("create topic");
     }
     let replier = dynamic::Application::new(kafka.config())
@@ -280,7 +280,7 @@ async fn a_request_without_reply_topic_for_a_channel_without_address_is_dead_let
     let dead = read_topic(&kafka.bootstrap_servers(), "ping.requests.dlq", 1, 300).await;
     let reason = dead[0].header("x-dlq-error").unwrap_or_default();
     assert!(
-        reason.contains("reply channel `pong` has no address"),
+        reason.contains("reply channel `pong@desk` has no address"),
         "{reason}"
     );
     stop(token, handle).await;
@@ -612,7 +612,7 @@ async fn in_memory_request_channels_sharing_a_reply_topic_each_get_replies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_memory_a_requester_names_the_topic_of_a_reply_channel_without_address() {
     use dynamic::{Ping, Pong};
-    // `pong` has no topic of its own to create.
+    // `pong@desk` has no topic of its own to create.
     assert_eq!(dynamic::Client::TOPICS, ["ping.requests"]);
     let broker = asyncapi_runtime::testing::TestBroker::new();
     let replier = broker.start(

@@ -60,6 +60,7 @@ impl Generator<'_> {
         let (group, client) = self.channel_ids(i);
         let (schema, type_enforces_schema) = self.channel_schema(schemas, c, messages);
         let topic_doc = match &c.topic {
+            _ if self.doc.topic_named_by_requesters(i) => " No topic of its own (the address is null): each requester names the topic its replies come to.".to_owned(),
             Ok(t) => format!(" Kafka topic `{t}`, {}.", c.topic_note),
             Err(why) => format!(" No Kafka topic: {why}. This channel has no client."),
         };

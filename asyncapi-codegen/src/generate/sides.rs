@@ -311,8 +311,10 @@ impl Generator<'_> {
             &self.doc.channels[op.channel],
             &self.doc.channels[reply.channel],
         );
-        // Channels without a topic have no client (see `validate::topic`).
-        if c.topic.is_err() || r.topic.is_err() {
+        // Channels without a topic have no client (see `validate::topic`); a reply
+        // channel whose topic the requester names needs none.
+        let reply_topic_needed = !self.doc.topic_named_by_requesters(reply.channel);
+        if c.topic.is_err() || (r.topic.is_err() && reply_topic_needed) {
             return;
         }
         let request_ch = format_ident!("{}", channel_type_name(c));
