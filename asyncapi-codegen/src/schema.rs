@@ -159,15 +159,6 @@ impl<'r> Schemas<'r> {
         Ok(self.remembered(&target, value))
     }
 
-    /// A schema position that holds nothing (any value), for a message without a payload.
-    pub fn nothing(&self) -> Rc<Schema<'r>> {
-        let nowhere = NodeId {
-            file: 0,
-            pointer: String::new(),
-        };
-        Rc::new(read_schema(nowhere, &NULL, 0))
-    }
-
     /// The document's files.
     pub fn resolver(&self) -> &'r Resolver {
         self.resolver
@@ -261,6 +252,21 @@ impl<'r> Schema<'r> {
         match keywords.enumeration.valid() {
             Some([Value::String(only)]) => Some(only),
             _ => None,
+        }
+    }
+}
+
+/// Adds the properties of `keywords` to `merged`, a property declared again replacing
+/// the earlier declaration where it stood: how the properties of `allOf` members merge
+/// into one struct.
+pub fn merge_properties<'a, 'r>(
+    merged: &mut Vec<(&'r str, &'a Rc<Schema<'r>>)>,
+    keywords: &'a Keywords<'r>,
+) {
+    for (name, schema) in keywords.properties.valid().into_iter().flatten() {
+        match merged.iter_mut().find(|(n, _)| n == name) {
+            Some(existing) => *existing = (*name, schema),
+            None => merged.push((*name, schema)),
         }
     }
 }

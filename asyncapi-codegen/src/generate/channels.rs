@@ -335,18 +335,15 @@ impl Generator<'_> {
         many: &[usize],
         variants: &[Variant<'_>],
     ) -> (String, TokenStream) {
-        let payloads: Vec<_> = many
+        // A message without a payload schema pins no tag: then nothing does.
+        let payloads: Option<Vec<_>> = many
             .iter()
             .map(|&m| {
-                let payload = self.doc.messages[m]
-                    .payload
-                    .as_ref()
-                    .map(|id| schemas.at(id));
-                let resolved = payload.and_then(|p| schemas.resolved(&p).ok());
-                resolved.unwrap_or_else(|| schemas.nothing())
+                let payload = schemas.at(self.doc.messages[m].payload.as_ref()?);
+                schemas.resolved(&payload).ok()
             })
             .collect();
-        let tag = tag_property(&payloads);
+        let tag = payloads.as_deref().and_then(tag_property);
         let media_types: HashSet<Cow<'_, str>> = variants
             .iter()
             .map(|(_, _, m)| media_type(&m.content_type))

@@ -9,7 +9,7 @@ use quote::{format_ident, quote};
 
 use super::Generator;
 use crate::ir::{Message, PayloadFormat};
-use crate::schema::{holds_text, Schema, Schemas};
+use crate::schema::{holds_text, merge_properties, Schema, Schemas};
 use crate::types::{doc_attrs, serde_crate_path, type_ident_text, Ty};
 
 /// What the generated code knows about one message.
@@ -269,23 +269,16 @@ pub(super) fn string_properties<'r>(
     };
     // The struct has the properties of its `allOf` members too, a later declaration of
     // a name replacing an earlier one (as the struct's fields are merged).
-    let members = std::iter::once(headers.clone()).chain(schemas.all_of_members(&headers));
-    let mut declared: Vec<(&str, bool)> = Vec::new();
-    for member in members {
-        let Some(properties) = member.keywords().and_then(|k| k.properties.valid()) else {
-            continue;
-        };
-        for (name, schema) in properties {
-            let text = holds_text(schemas, schema);
-            match declared.iter_mut().find(|(n, _)| n == name) {
-                Some(entry) => entry.1 = text,
-                None => declared.push((name, text)),
-            }
-        }
+    let members: Vec<Rc<Schema<'r>>> = std::iter::once(headers.clone())
+        .chain(schemas.all_of_members(&headers))
+        .collect();
+    let mut properties = Vec::new();
+    for keywords in members.iter().filter_map(|m| m.keywords()) {
+        merge_properties(&mut properties, keywords);
     }
-    declared
+    properties
         .into_iter()
-        .filter(|(_, text)| *text)
+        .filter(|(_, schema)| holds_text(schemas, schema))
         .map(|(name, _)| name.to_owned())
         .collect()
 }

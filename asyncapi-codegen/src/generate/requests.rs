@@ -66,11 +66,11 @@ impl Generator<'_> {
         let c = &self.doc.channels[op.channel];
         let r = &self.doc.channels[reply.channel];
         let reply_argument = match reply.addressing(c, &self.doc.channels) {
-            ReplyAddressing::FromRequest => ReplyArgument::none(),
+            ReplyAddressing::FromRequest => ReplyArgument::Nothing,
             ReplyAddressing::ChosenByRequester => {
-                ReplyArgument::parameters(&format_ident!("{}", self.items_of(r).parameters.1))
+                ReplyArgument::Parameters(format_ident!("{}", self.items_of(r).parameters.1))
             }
-            ReplyAddressing::TopicChosenByRequester => ReplyArgument::topic(),
+            ReplyAddressing::TopicChosenByRequester => ReplyArgument::Topic,
             _ => return quote! {},
         };
         let ch = format_ident!("{}", channel_type_name(c));
@@ -101,13 +101,16 @@ impl Generator<'_> {
         doc.push_str(&reply_argument.doc(&r.id));
         let (param_arg, param_use) = self.send_arguments(op.channel, c);
         let rt = &self.rt;
-        let ReplyArgument {
-            last_parameter,
-            parameter,
-            passed,
-            requester_method,
-            ..
-        } = &reply_argument;
+        // The argument's place after the message, before the time limit, and handed on.
+        let (last_parameter, parameter, passed) = match reply_argument.argument() {
+            Some((declaration, name)) => (
+                quote! { , #declaration },
+                quote! { #declaration, },
+                quote! { #name, },
+            ),
+            None => (quote! {}, quote! {}, quote! {}),
+        };
+        let requester_method = reply_argument.requester_method();
         quote! {
             #[doc = #doc]
             pub async fn #name(&self, #param_arg message: &#request_ty #last_parameter) -> ::std::result::Result<#reply_ty, #rt::RequestError> {
@@ -121,72 +124,49 @@ impl Generator<'_> {
     }
 }
 
-/// What the request methods take to name the reply topic, when the requester names it
-/// (the reply channel's parameters, or the whole topic): the tokens of each place it
-/// appears.
-struct ReplyArgument {
-    /// After the message in `request_<channel>`: `, reply_parameters: &P`.
-    last_parameter: TokenStream,
-    /// Before the time limit in `request_<channel>_with`: `reply_parameters: &P,`.
-    parameter: TokenStream,
-    /// Handed on to the next call: `reply_parameters,`.
-    passed: TokenStream,
-    /// The `Requester` method that sends the request.
-    requester_method: TokenStream,
-    /// What the requester names.
-    names: ReplyNamed,
-}
-
-/// What a requester names of the reply topic.
-#[derive(Clone, Copy)]
-enum ReplyNamed {
+/// What the request methods take to name the reply topic, when the requester names
+/// it.
+enum ReplyArgument {
+    /// Nothing: the reply topic follows from the request.
     Nothing,
-    Parameters,
+    /// The reply channel's parameters, of type `channels::<ty>`.
+    Parameters(proc_macro2::Ident),
+    /// The whole reply topic (the reply channel names none).
     Topic,
 }
 
 impl ReplyArgument {
-    /// The reply topic follows from the request: nothing to take.
-    fn none() -> Self {
-        ReplyArgument {
-            last_parameter: quote! {},
-            parameter: quote! {},
-            passed: quote! {},
-            requester_method: quote! { request },
-            names: ReplyNamed::Nothing,
+    /// The argument's declaration (`reply_parameters: &channels::P`) and name.
+    fn argument(&self) -> Option<(TokenStream, proc_macro2::Ident)> {
+        match self {
+            ReplyArgument::Nothing => None,
+            ReplyArgument::Parameters(ty) => Some((
+                quote! { reply_parameters: &channels::#ty },
+                format_ident!("reply_parameters"),
+            )),
+            ReplyArgument::Topic => {
+                Some((quote! { reply_topic: &str }, format_ident!("reply_topic")))
+            }
         }
     }
 
-    /// The reply channel's parameters, of type `channels::<ty>`.
-    fn parameters(ty: &proc_macro2::Ident) -> Self {
-        ReplyArgument {
-            last_parameter: quote! { , reply_parameters: &channels::#ty },
-            parameter: quote! { reply_parameters: &channels::#ty, },
-            passed: quote! { reply_parameters, },
-            requester_method: quote! { request_replying_to },
-            names: ReplyNamed::Parameters,
-        }
-    }
-
-    /// The whole reply topic (the reply channel's address is `null`).
-    fn topic() -> Self {
-        ReplyArgument {
-            last_parameter: quote! { , reply_topic: &str },
-            parameter: quote! { reply_topic: &str, },
-            passed: quote! { reply_topic, },
-            requester_method: quote! { request_on_topic },
-            names: ReplyNamed::Topic,
+    /// The `Requester` method that sends the request.
+    fn requester_method(&self) -> TokenStream {
+        match self {
+            ReplyArgument::Nothing => quote! { request },
+            ReplyArgument::Parameters(_) => quote! { request_replying_to },
+            ReplyArgument::Topic => quote! { request_on_topic },
         }
     }
 
     /// What `request_<channel>`'s doc adds about the reply topic (reply channel `reply`).
     fn doc(&self, reply: &str) -> String {
-        match self.names {
-            ReplyNamed::Nothing => String::new(),
-            ReplyNamed::Parameters => {
+        match self {
+            ReplyArgument::Nothing => String::new(),
+            ReplyArgument::Parameters(_) => {
                 format!(" The reply comes to the topic of `{reply}` that `reply_parameters` name.")
             }
-            ReplyNamed::Topic => format!(
+            ReplyArgument::Topic => format!(
                 " The reply comes to `reply_topic` (channel `{reply}` has no address: the requester names it; the topic must exist on Kafka)."
             ),
         }

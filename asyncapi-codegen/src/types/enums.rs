@@ -46,8 +46,7 @@ impl TypeSpace<'_> {
                 ..Ty::plain(quote! { ::std::string::String })
             };
         }
-        let type_name = self.claim_name(name);
-        let ident = format_ident!("{}", type_name);
+        let (type_name, ident, ty) = self.register_nominal(&schema.at, name, false);
         let mut taken = HashSet::new();
         let mut seen = HashSet::new();
         strings.retain(|v| seen.insert(*v));
@@ -65,17 +64,7 @@ impl TypeSpace<'_> {
             }
             vidents.push(format_ident!("{}", given));
         }
-        let values = strings;
-        self.push_string_enum(schema, &ident, &vidents, &values);
-        let ty = Ty {
-            tokens: quote! { #ident },
-            nullable: false,
-            nominal: Some(type_name),
-            is_string: false,
-            note: None,
-            recursive: false,
-        };
-        self.by_node.insert(schema.at.clone(), ty.clone());
+        self.push_string_enum(schema, &ident, &vidents, &strings);
         ty
     }
 

@@ -350,13 +350,10 @@ impl<'p> TypeSpace<'p> {
         keywords: &Keywords<'r>,
         name: &str,
     ) -> Ty {
-        if let Some((key, members)) = variants_of(keywords) {
+        if variants_of(keywords).is_some() {
             // Properties beside the `oneOf` belong to every member: a struct of them
-            // with the members' enum flattened in, so none is lost on the way through.
-            if keywords.properties.valid().is_some_and(|p| !p.is_empty()) {
-                return self.object(schemas, schema, keywords, name);
-            }
-            return self.one_of(schemas, schema, (key, members), name, Standing::Own);
+            // with the members' enum flattened in (the enum alone where there are none).
+            return self.object(schemas, schema, keywords, name);
         }
         if let Some(values) = keywords.enumeration.valid() {
             return self.enumeration(schemas, schema, values, name);

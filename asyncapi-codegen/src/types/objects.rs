@@ -12,7 +12,7 @@ use super::names::{
     field_ident_text, runtime_item_path, type_ident_text, unique_field, unique_with,
 };
 use super::{doc_attrs, item_tokens, variants_of, Derives, Standing, Ty, TypeSpace};
-use crate::schema::{Additional, Keywords, Schema, Schemas};
+use crate::schema::{merge_properties, Additional, Keywords, Schema, Schemas};
 
 /// What a struct is made of: its properties (name and schema) in order, the names of
 /// the required ones, and its `additionalProperties` schema.
@@ -385,12 +385,7 @@ fn declared_by_members<'r>(
 /// Adds one `allOf` member's properties (a later one replaces an earlier one of the
 /// same name, where it stood), required names and `additionalProperties`.
 fn merge_into<'a, 'r>(parts: &mut ObjectParts<'a, 'r>, keywords: &'a Keywords<'r>) {
-    for (name, schema) in keywords.properties.valid().into_iter().flatten() {
-        match parts.properties.iter_mut().find(|(n, _)| n == name) {
-            Some(existing) => *existing = (*name, schema),
-            None => parts.properties.push((*name, schema)),
-        }
-    }
+    merge_properties(&mut parts.properties, keywords);
     if let Some(names) = keywords.required.valid() {
         parts.required.extend(names.iter().copied());
     }
