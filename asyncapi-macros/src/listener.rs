@@ -206,13 +206,16 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
     let call = handler_call(&rt, fn_name, &signature.parameters);
     let options = listener_options(&rt, &o, &signature.parameters);
     // The document's lookup macro refuses a reply listener on a channel without `reply`.
-    let (kind, head, output, finish, register) = match signature.returns {
+    // A replier reads the request's headers (its reply address) whatever the function
+    // takes.
+    let (kind, head, output, finish, register, reads_headers) = match signature.returns {
         Returns::Nothing => (
             format_ident!("listener"),
             quote! { #rt::Listener },
             quote! { () },
             quote! { #rt::IntoHandlerResult::into_handler_result(#call) },
             "listen",
+            reads_headers(&rt, &signature.parameters),
         ),
         Returns::Reply => (
             format_ident!("reply_listener"),
@@ -220,6 +223,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
             quote! { <<Self::Channel as #rt::Request>::Reply as #rt::Channel>::Message },
             quote! { #rt::reply_result(#call) },
             "answer",
+            quote! {},
         ),
     };
     let doc = format!(" Registers [`{fn_name}`] as the listener of channel `{}`: `consumer.{register}::<{fn_name}>()`.", channel.value());
@@ -238,6 +242,8 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
             fn options() -> #rt::ListenerOptions {
                 #options
             }
+
+            #reads_headers
 
             fn handle(
                 message: <Self::Channel as #rt::Channel>::Message,
@@ -375,6 +381,21 @@ fn listener_options(rt: &TokenStream, o: &Options, parameters: &[Type]) -> Token
     });
     quote! {
         #rt::listener_options(#group, #max_attempts, #dead_letter, #concurrency, #timeout, &[#(#state),*])
+    }
+}
+
+/// `Listener::reads_headers`: whether any parameter after the message is built from the
+/// record's headers (the message itself never is).
+fn reads_headers(rt: &TokenStream, parameters: &[Type]) -> TokenStream {
+    let reads = parameters.iter().map(|ty| {
+        quote::quote_spanned! {ty.span()=>
+            <#ty as #rt::FromRecord<Self::Channel>>::reads_headers()
+        }
+    });
+    quote! {
+        fn reads_headers() -> bool {
+            false #(|| #reads)*
+        }
     }
 }
 

@@ -28,6 +28,10 @@ pub trait Message: Sized + Send + Sync + 'static {
     const NAME: &'static str;
     /// The content type records of this message carry (`contentType` / `defaultContentType`).
     const CONTENT_TYPE: &'static str;
+    /// Whether [`decode`](Self::decode) reads its `content_type` argument (a channel's
+    /// enum of messages told apart by content type). A consumer reads a record's
+    /// `content-type` header only for such a message; others are given `None`.
+    const READS_CONTENT_TYPE: bool = false;
 
     /// The message's name in the document: of this value's variant when `Self` is a
     /// channel's enum of several messages.

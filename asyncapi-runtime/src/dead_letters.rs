@@ -308,14 +308,14 @@ impl DeadLetterReader {
                         continue;
                     };
                     if offset < end {
-                        let (headers, unreadable) = read_headers(&record, &mut previous_headers);
+                        let read = read_headers(&record, &mut previous_headers);
                         letters.push(DeadLetter::from_record(
                             partition,
                             offset,
                             record.key().map(<[u8]>::to_vec),
                             record.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                            &headers,
-                            unreadable,
+                            &read.headers,
+                            read.unreadable,
                         ));
                     }
                     if offset + 1 >= end {

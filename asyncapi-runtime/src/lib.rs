@@ -211,7 +211,7 @@ pub mod __private {
 
     /// The version of the contract between generated code and this runtime (the
     /// `CONTRACT_VERSION` of the `asyncapi-codegen` release that goes with it).
-    pub const CONTRACT: u32 = 2;
+    pub const CONTRACT: u32 = 3;
 
     /// Called by generated code in a constant, so that code generated for another
     /// contract version fails to compile with this message instead of with errors

@@ -596,8 +596,11 @@ async fn read_replies(consumer: StreamConsumer, inbox: Arc<Inbox>, stop: Cancell
             }
         };
         // Header names are read as bytes: a foreign record cannot make this panic.
-        let (headers, _) = read_headers(&message, &mut previous_headers);
-        inbox.receive(&headers, message.payload().unwrap_or_default().to_vec());
+        let read = read_headers(&message, &mut previous_headers);
+        inbox.receive(
+            &read.headers,
+            message.payload().unwrap_or_default().to_vec(),
+        );
     }
     // Closing a consumer waits for librdkafka: not on an async worker thread.
     drop(tokio::task::spawn_blocking(move || drop(consumer)));

@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::KafkaConfig;
+use crate::consumer::headers::{LazyHeaders, ReadHeaders};
 use crate::consumer::route::Record;
 use crate::consumer::settle::{Pipeline, Settled, Settler};
 use crate::consumer::{Consumer, Health};
@@ -69,8 +70,10 @@ impl StoredRecord {
             timestamp: None,
             key: self.key.as_deref().map(Arc::from),
             payload: Some(&self.payload),
-            headers: Arc::from(self.headers.as_slice()),
-            unreadable: None,
+            headers: LazyHeaders::read(ReadHeaders {
+                headers: Arc::from(self.headers.as_slice()),
+                unreadable: None,
+            }),
         }
     }
 }

@@ -2,9 +2,13 @@
 //! current span's context in `traceparent` / `tracestate` headers, and the span a
 //! consumer handles the record in continues that trace. Spans reach OpenTelemetry
 //! through `tracing-opentelemetry`: install its layer with a tracer to export them.
-//! Without the feature both functions are empty.
+//! Without the feature both functions are empty, and the consumer need not read a
+//! record's headers for them.
 
 use crate::contract::RawHeader;
+
+/// Whether the consumer reads every record's headers for [`continue_trace`].
+pub(crate) const READS_HEADERS: bool = cfg!(feature = "otel");
 
 /// Adds the current span's trace context to `headers`, unless they carry one already
 /// (a record being forwarded or dead-lettered keeps its origin's).
@@ -30,7 +34,8 @@ pub(crate) fn inject(headers: &mut Vec<RawHeader>) {
 
 /// Makes `span` (not yet entered) a child of the trace context in `headers`, if any.
 #[cfg(feature = "otel")]
-pub(crate) fn continue_trace(span: &tracing::Span, headers: &[RawHeader]) {
+pub(crate) fn continue_trace<'h>(span: &tracing::Span, headers: impl FnOnce() -> &'h [RawHeader]) {
+    let headers = headers();
     use opentelemetry::propagation::TextMapPropagator as _;
     use opentelemetry::trace::TraceContextExt as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -49,7 +54,11 @@ pub(crate) fn inject(_headers: &mut Vec<RawHeader>) {}
 
 #[cfg(not(feature = "otel"))]
 #[inline(always)]
-pub(crate) fn continue_trace(_span: &tracing::Span, _headers: &[RawHeader]) {}
+pub(crate) fn continue_trace<'h>(
+    _span: &tracing::Span,
+    _headers: impl FnOnce() -> &'h [RawHeader],
+) {
+}
 
 #[cfg(feature = "otel")]
 struct HeaderInjector<'h>(&'h mut Vec<RawHeader>);

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
-use asyncapi_runtime::{CancellationToken, KafkaConfig, ListenerOptions, MessageContext, Outgoing};
+use asyncapi_runtime::{CancellationToken, KafkaConfig, MessageContext, Outgoing};
 use asyncapi_test_support::BrokerKind;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, StreamConsumer};
 use rdkafka::message::{Header, Message as _, OwnedHeaders};
@@ -29,6 +29,48 @@ pub mod api {
 pub const LINGER_MS: &str = "5";
 /// Records awaited-for at most at once, by every producer loop.
 pub const IN_FLIGHT: usize = 10_000;
+
+/// What the typed consumer's listeners count into: the consumer's state.
+pub struct Counting {
+    pub progress: Arc<Progress>,
+    /// Records expected.
+    pub n: u64,
+}
+
+/// The typed consumer's listeners, one per throughput channel: the shape most services
+/// have, a function of the message and the state it needs. None takes the record's
+/// headers, so the consumer does not read them (as the raw loop does not).
+pub mod listeners {
+    use asyncapi_runtime::{event_listener, Shared};
+
+    use super::api::Event;
+    use super::Counting;
+
+    fn count(event: Event, counting: &Counting) {
+        std::hint::black_box(&event);
+        counting.progress.hit(counting.n);
+    }
+
+    #[event_listener(api = crate::api, channel = "small1")]
+    pub async fn on_small1(event: Event, counting: Shared<Counting>) {
+        count(event, &counting);
+    }
+
+    #[event_listener(api = crate::api, channel = "small4")]
+    pub async fn on_small4(event: Event, counting: Shared<Counting>) {
+        count(event, &counting);
+    }
+
+    #[event_listener(api = crate::api, channel = "large1")]
+    pub async fn on_large1(event: Event, counting: Shared<Counting>) {
+        count(event, &counting);
+    }
+
+    #[event_listener(api = crate::api, channel = "large4")]
+    pub async fn on_large4(event: Event, counting: Shared<Counting>) {
+        count(event, &counting);
+    }
+}
 
 /// A no-op handler that only counts what it was given (`n` records expected).
 pub fn counting_handler(
@@ -382,17 +424,19 @@ pub async fn consume_typed(
 ) -> anyhow::Result<f64> {
     let app = api::Application::new(consumer_config(KafkaConfig::new(bootstrap)))?;
     let progress = Arc::new(Progress::default());
-    let handler = counting_handler(progress.clone(), n);
     let consumer = app
         .consumer()
         .group_id(fresh_group("typed"))
-        .validate_payloads(validate);
-    let options = ListenerOptions::default();
+        .validate_payloads(validate)
+        .with_state(Counting {
+            progress: progress.clone(),
+            n,
+        });
     let consumer = match variant {
-        Variant::Small1 => consumer.route::<api::channels::Small1, _>(handler, options),
-        Variant::Small4 => consumer.route::<api::channels::Small4, _>(handler, options),
-        Variant::Large1 => consumer.route::<api::channels::Large1, _>(handler, options),
-        Variant::Large4 => consumer.route::<api::channels::Large4, _>(handler, options),
+        Variant::Small1 => consumer.listen::<listeners::on_small1>(),
+        Variant::Small4 => consumer.listen::<listeners::on_small4>(),
+        Variant::Large1 => consumer.listen::<listeners::on_large1>(),
+        Variant::Large4 => consumer.listen::<listeners::on_large4>(),
     };
     let token = CancellationToken::new();
     // Diagnostic: the consumer on a current-thread runtime of its own (no cross-thread

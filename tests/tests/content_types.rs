@@ -5,14 +5,16 @@
 
 use std::time::Duration;
 
-use asyncapi_runtime::{CancellationToken, EmbeddedKafka, ListenerOptions, MessageContext};
+use asyncapi_runtime::{
+    event_listener, CancellationToken, EmbeddedKafka, ListenerOptions, MessageContext, Shared,
+};
 use tokio::sync::mpsc;
 
 mod contents {
     asyncapi_runtime::asyncapi!("fixtures/types/content-types.yaml");
 }
 
-use contents::{channels, Application, Blob, Client, Count, Note};
+use contents::{channels, Application, Blob, Client, Count, MixedMessage, Note};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_and_text_payloads_reach_their_handlers() {
@@ -99,4 +101,66 @@ fn records_are_told_apart_by_a_content_type_parameter() {
     assert_eq!(v2.name(), "V2");
     let v1 = Versions::decode(b"{}", Some("application/vnd.order+json; version=1")).unwrap();
     assert_eq!(v1.name(), "V1");
+}
+
+/// Only a channel whose messages are told apart by content type reads the record's
+/// `content-type` header: for any other, the consumer does not read it (nor, when the
+/// listener takes no headers, any header).
+#[test]
+fn only_messages_told_apart_by_content_type_read_it() {
+    use asyncapi_runtime::{Channel, Message};
+    fn reads<C: Channel>() -> bool {
+        <C::Message as Message>::READS_CONTENT_TYPE
+    }
+    assert!(reads::<channels::Mixed>());
+    assert!(reads::<channels::Versions>());
+    assert!(!reads::<channels::Blobs>());
+    assert!(!reads::<channels::Notes>());
+    assert!(!reads::<channels::Counts>());
+}
+
+/// Takes the message and nothing read from headers.
+#[event_listener(api = contents, channel = "mixed")]
+async fn on_mixed(message: MixedMessage, seen: Shared<mpsc::UnboundedSender<String>>) {
+    let _ = seen.send(asyncapi_runtime::Message::name(&message).to_owned());
+}
+
+/// A listener that reads no header still gets each message of a channel told apart by
+/// content type: the consumer reads that header for the message's sake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_that_reads_no_header_still_gets_messages_told_apart_by_content_type() {
+    assert!(!<on_mixed as asyncapi_runtime::Listener>::reads_headers());
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    kafka.create_topics(Application::TOPIC_SPECS).unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let consumer = Application::new(kafka.config())
+        .unwrap()
+        .consumer()
+        .group_id("mixed")
+        .with_state(tx)
+        .listen::<on_mixed>();
+    let stop = CancellationToken::new();
+    let running = tokio::spawn(consumer.run(stop.clone()));
+    let client = Client::new(kafka.config()).unwrap();
+    client
+        .send_mixed(&MixedMessage::from(contents::Event {
+            id: Some("e-1".into()),
+        }))
+        .await
+        .unwrap();
+    client
+        .send_mixed(&MixedMessage::from(contents::Remark("hello".into())))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let next = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("both messages handled within 30 s")
+            .unwrap();
+        seen.push(next);
+    }
+    assert_eq!(seen, ["Event", "Remark"]);
+    stop.cancel();
+    running.await.unwrap().unwrap();
 }

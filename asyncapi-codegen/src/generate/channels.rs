@@ -18,6 +18,16 @@ use crate::resolve::NodeId;
 use crate::schema::{tag_property, Schemas};
 use crate::types::doc_attrs;
 
+/// How a channel's enum of messages decodes a record.
+struct EnumDecoding {
+    /// The doc line saying how.
+    doc: String,
+    /// The body of `Message::decode`.
+    body: TokenStream,
+    /// Whether the record's `content-type` header picks the message.
+    by_content_type: bool,
+}
+
 /// How a record's `content-type` picks a message: by media type (parameters and case
 /// aside), or as written when the messages differ only in a parameter.
 #[derive(Clone, Copy)]
@@ -297,7 +307,13 @@ impl Generator<'_> {
             let t = &mc.ty;
             quote! { impl ::std::convert::From<#t> for #eident { fn from(m: #t) -> Self { Self::#v(m) } } }
         });
-        let (strategy, decode) = self.enum_decoding(schemas, channel, eident, many, &variants);
+        let decoding = self.enum_decoding(schemas, channel, eident, many, &variants);
+        let (strategy, decode) = (&decoding.doc, &decoding.body);
+        // Variants decode with the enum's `content_type`: any of them may read it too.
+        let dispatches = decoding.by_content_type;
+        let variant_types = variants.iter().map(|(_, mc, _)| &mc.ty);
+        let reads_content_type =
+            quote! { #dispatches #(|| <#variant_types as #rt::Message>::READS_CONTENT_TYPE)* };
         let head = format!(" The messages of channel `{}`.", c.id);
         let name = format!("{}Message", channel_type_name(c));
         let first_ct = variants
@@ -314,6 +330,7 @@ impl Generator<'_> {
             impl #rt::Message for #eident {
                 const NAME: &'static str = #name;
                 const CONTENT_TYPE: &'static str = #first_ct;
+                const READS_CONTENT_TYPE: bool = #reads_content_type;
                 fn name(&self) -> &'static str { match self { #(#name_arms)* } }
                 fn content_type(&self) -> &'static str { match self { #(#ct_arms)* } }
                 fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { match self { #(#enc_arms)* } }
@@ -325,8 +342,7 @@ impl Generator<'_> {
 
     /// How the channel's enum decodes a record: by a property every message pins to
     /// its own constant, else by the record's content type when the messages' differ,
-    /// else as the first message that decodes. Returns the doc line saying which, and
-    /// the body of `decode`.
+    /// else as the first message that decodes.
     fn enum_decoding(
         &mut self,
         schemas: &Schemas<'_>,
@@ -334,7 +350,7 @@ impl Generator<'_> {
         eident: &proc_macro2::Ident,
         many: &[usize],
         variants: &[Variant<'_>],
-    ) -> (String, TokenStream) {
+    ) -> EnumDecoding {
         // A message without a payload schema pins no tag: then nothing does.
         let payloads: Option<Vec<_>> = many
             .iter()
@@ -373,7 +389,7 @@ impl Generator<'_> {
         variants: &[Variant<'_>],
         prop: &str,
         tags: &[&str],
-    ) -> (String, TokenStream) {
+    ) -> EnumDecoding {
         let rt = &self.rt;
         let p = rt.clone();
         let arms = variants.iter().zip(tags).map(|((v, mc, _), tag)| {
@@ -386,23 +402,26 @@ impl Generator<'_> {
             .collect::<Vec<_>>()
             .join(", ");
         let err = format!("`{prop}` must be one of {expected}");
-        (
-            format!(" Decoded by the `{prop}` property, which each message pins to its own value."),
-            quote! {
+        EnumDecoding {
+            doc: format!(
+                " Decoded by the `{prop}` property, which each message pins to its own value."
+            ),
+            body: quote! {
                 let probe: #p::serde_json::Value = #rt::codec::decode_json(bytes, #eident::NAME)?;
                 match probe.get(#prop).and_then(#p::serde_json::Value::as_str) {
                     #(#arms)*
                     _ => ::std::result::Result::Err(#rt::DecodeError::NoMatchingMessage(::std::string::String::from(#err))),
                 }
             },
-        )
+            by_content_type: false,
+        }
     }
 
     fn decode_by_content_type(
         &self,
         variants: &[Variant<'_>],
         how: ContentTypeMatch,
-    ) -> (String, TokenStream) {
+    ) -> EnumDecoding {
         let rt = &self.rt;
         let arms = variants.iter().map(|(v, mc, m)| {
             let t = &mc.ty;
@@ -423,18 +442,19 @@ impl Generator<'_> {
                 quote! { content_type },
             ),
         };
-        (
-            doc.to_owned(),
-            quote! {
+        EnumDecoding {
+            doc: doc.to_owned(),
+            body: quote! {
                 match #compared {
                     #(#arms)*
                     other => ::std::result::Result::Err(#rt::DecodeError::content_type(other)),
                 }
             },
-        )
+            by_content_type: true,
+        }
     }
 
-    fn decode_first_match(&self, variants: &[Variant<'_>]) -> (String, TokenStream) {
+    fn decode_first_match(&self, variants: &[Variant<'_>]) -> EnumDecoding {
         let rt = &self.rt;
         let tries = variants.iter().map(|(v, mc, _)| {
             let t = &mc.ty;
@@ -445,13 +465,14 @@ impl Generator<'_> {
                 }
             }
         });
-        (
-            " Decoded as the first message (in document order) the payload matches: the document gives no discriminator, constant tag or distinct content type.".to_owned(),
-            quote! {
+        EnumDecoding {
+            doc: " Decoded as the first message (in document order) the payload matches: the document gives no discriminator, constant tag or distinct content type.".to_owned(),
+            body: quote! {
                 let mut errors: ::std::vec::Vec<::std::string::String> = ::std::vec::Vec::new();
                 #(#tries)*
                 ::std::result::Result::Err(#rt::DecodeError::NoMatchingMessage(errors.join("; ")))
             },
-        )
+            by_content_type: false,
+        }
     }
 }

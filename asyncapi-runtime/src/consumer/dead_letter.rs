@@ -88,11 +88,12 @@ impl DeadLetters {
         health: &PartitionHealth,
         intake_closed: &CancellationToken,
     ) -> Result<(), Undeliverable> {
-        let mut headers = record.headers.to_vec();
+        let originals_read = &record.headers.get().headers;
+        let mut headers = originals_read.to_vec();
         headers.extend(failure.headers(record));
         let mut key = record.key.as_deref();
         // The original's headers come first in `headers`, until they are dropped.
-        let mut originals = record.headers.len();
+        let mut originals = originals_read.len();
         let mut payload = record.payload.unwrap_or_default();
         let mut backoff = BACKOFF_MIN;
         let mut failed_sends = 0u32;

@@ -56,6 +56,13 @@ pub trait FromRecord<C: Channel>: Sized + Send {
         None
     }
 
+    /// Whether building the parameter reads the record's headers: a listener none of
+    /// whose parameters does is given a context without them (see
+    /// [`Handler::reads_headers`](super::Handler::reads_headers)).
+    fn reads_headers() -> bool {
+        true
+    }
+
     /// The parameter for this record. An error is the handler's: it is dead-lettered
     /// or retried as such (make it [`HandlerError::permanent`] when retrying cannot help).
     fn from_record(context: &MessageContext<C::Parameters>) -> Result<Self, HandlerError>;
@@ -72,6 +79,10 @@ impl<C: Channel, T: Send + Sync + 'static> FromRecord<C> for Shared<T> {
         Some(StateRequirement::of::<T>())
     }
 
+    fn reads_headers() -> bool {
+        false
+    }
+
     fn from_record(context: &MessageContext<C::Parameters>) -> Result<Self, HandlerError> {
         // The consumer checked the state when it started; finding none here would be a
         // bug, reported as a permanent error rather than a panic.
@@ -84,6 +95,10 @@ impl<C: Channel, T: Send + Sync + 'static> FromRecord<C> for Shared<T> {
 }
 
 impl<C: Channel> FromRecord<C> for Option<Key<C::Key>> {
+    fn reads_headers() -> bool {
+        false
+    }
+
     fn from_record(context: &MessageContext<C::Parameters>) -> Result<Self, HandlerError> {
         match context.key.as_deref() {
             None => Ok(None),
@@ -95,6 +110,10 @@ impl<C: Channel> FromRecord<C> for Option<Key<C::Key>> {
 }
 
 impl<C: Channel> FromRecord<C> for Key<C::Key> {
+    fn reads_headers() -> bool {
+        false
+    }
+
     fn from_record(context: &MessageContext<C::Parameters>) -> Result<Self, HandlerError> {
         <Option<Key<C::Key>> as FromRecord<C>>::from_record(context)?.ok_or_else(|| {
             HandlerError::permanent(

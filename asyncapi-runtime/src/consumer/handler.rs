@@ -290,6 +290,14 @@ pub trait Handler<C: Channel>: Send + Sync + 'static {
         message: C::Message,
         context: MessageContext<C::Parameters>,
     ) -> BoxFuture<'static, Result<(), HandlerError>>;
+
+    /// Whether the handler reads the record's headers (`MessageContext::headers`). When
+    /// it does not, the consumer need not read them (librdkafka parses a record's
+    /// headers on first access, an allocation per header) and the context's list is
+    /// empty. Listeners declared with `#[event_listener]` say so from their parameters.
+    fn reads_headers(&self) -> bool {
+        true
+    }
 }
 
 impl<C, F, Fut> Handler<C> for F
@@ -382,6 +390,13 @@ pub trait Listener: Send + Sync + 'static {
         message: <Self::Channel as Channel>::Message,
         context: MessageContext<<Self::Channel as Channel>::Parameters>,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Whether [`handle`](Self::handle) reads the context's headers (see
+    /// [`Handler::reads_headers`]): `#[event_listener]` says no when none of the
+    /// function's parameters is built from them.
+    fn reads_headers() -> bool {
+        true
+    }
 }
 
 /// Adapts a [`Listener`] type to [`Handler`].
@@ -400,5 +415,9 @@ impl<L: Listener> Handler<L::Channel> for ListenerHandler<L> {
         context: MessageContext<<L::Channel as Channel>::Parameters>,
     ) -> BoxFuture<'static, Result<(), HandlerError>> {
         Box::pin(L::handle(message, context))
+    }
+
+    fn reads_headers(&self) -> bool {
+        L::reads_headers()
     }
 }

@@ -1,16 +1,76 @@
-//! Reading a record's headers as the bytes they are. rdkafka's `Headers::get` panics on
-//! a header name that is not UTF-8, which any foreign producer can write; a panic there
-//! would come before the record is settled, so every member given the partition would
-//! die on the same record. The names are read through librdkafka's C API instead.
+//! Reading a record's headers as the bytes they are, and only when something asks for
+//! them. rdkafka's `Headers::get` panics on a header name that is not UTF-8, which any
+//! foreign producer can write; a panic there would come before the record is settled,
+//! so every member given the partition would die on the same record. The names are
+//! read through librdkafka's C API instead.
+//!
+//! librdkafka parses a record's headers into a list of its own on first access (an
+//! allocation per header); a listener that reads neither headers nor anything the
+//! runtime takes from them (typed headers, a content type that picks the message)
+//! should not pay for that on every record.
 
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_void};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rdkafka::bindings as rd;
 use rdkafka::message::BorrowedMessage;
 
 use crate::contract::RawHeader;
+
+/// A record's headers as read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReadHeaders {
+    pub headers: Arc<[RawHeader]>,
+    /// Why the record's envelope cannot be read (a header name that is not UTF-8): a
+    /// record whose headers the runtime reads before its handler is dead-lettered.
+    pub unreadable: Option<String>,
+}
+
+/// A record's headers, read from librdkafka's copy of the record the first time they
+/// are asked for, at most once.
+#[derive(Debug)]
+pub(crate) struct LazyHeaders<'m> {
+    fetched: Option<Fetched<'m>>,
+    read: OnceLock<ReadHeaders>,
+}
+
+/// Where unread headers come from.
+#[derive(Debug)]
+struct Fetched<'m> {
+    msg: &'m BorrowedMessage<'m>,
+    /// The partition's last headers, shared when equal (see [`read_headers`]).
+    previous: &'m Mutex<Arc<[RawHeader]>>,
+}
+
+impl<'m> LazyHeaders<'m> {
+    /// The headers of a fetched record, unread.
+    pub fn fetched(msg: &'m BorrowedMessage<'m>, previous: &'m Mutex<Arc<[RawHeader]>>) -> Self {
+        LazyHeaders {
+            fetched: Some(Fetched { msg, previous }),
+            read: OnceLock::new(),
+        }
+    }
+
+    /// Headers already read (a record the runtime holds a copy of).
+    pub fn read(read: ReadHeaders) -> Self {
+        LazyHeaders {
+            fetched: None,
+            read: OnceLock::from(read),
+        }
+    }
+
+    /// The headers, read now if they were not yet.
+    pub fn get(&self) -> &ReadHeaders {
+        self.read.get_or_init(|| match &self.fetched {
+            Some(fetched) => {
+                let mut previous = fetched.previous.lock().unwrap_or_else(|p| p.into_inner());
+                read_headers(fetched.msg, &mut previous)
+            }
+            None => ReadHeaders::default(),
+        })
+    }
+}
 
 /// The headers of `msg`, and why the record cannot be handled when a header name is
 /// not UTF-8 (that header is kept under its name decoded lossily, so a dead-letter copy
@@ -22,7 +82,7 @@ use crate::contract::RawHeader;
 pub(crate) fn read_headers(
     msg: &BorrowedMessage<'_>,
     previous: &mut Arc<[RawHeader]>,
-) -> (Arc<[RawHeader]>, Option<String>) {
+) -> ReadHeaders {
     let mut headers_ptr: *mut rd::rd_kafka_headers_t = std::ptr::null_mut();
     // SAFETY: `msg.ptr()` is a live message for the borrow's lifetime; librdkafka
     // returns a pointer to headers the message owns (or an error and no pointer).
@@ -31,7 +91,10 @@ pub(crate) fn read_headers(
         if !previous.is_empty() {
             *previous = Arc::from([]);
         }
-        return (previous.clone(), None);
+        return ReadHeaders {
+            headers: previous.clone(),
+            unreadable: None,
+        };
     }
     // SAFETY: `headers_ptr` is the message's header list, valid while `msg` is.
     let count = unsafe { rd::rd_kafka_header_cnt(headers_ptr) };
@@ -45,7 +108,10 @@ pub(crate) fn read_headers(
             .zip(previous.iter())
             .all(|((name, value), (n, v))| *name == n.as_bytes() && *value == v.as_slice());
     if same {
-        return (previous.clone(), None);
+        return ReadHeaders {
+            headers: previous.clone(),
+            unreadable: None,
+        };
     }
     let mut problem = None;
     let headers: Arc<[RawHeader]> = raw
@@ -71,7 +137,10 @@ pub(crate) fn read_headers(
     if problem.is_none() {
         *previous = headers.clone();
     }
-    (headers, problem)
+    ReadHeaders {
+        headers,
+        unreadable: problem,
+    }
 }
 
 /// Name and value of header `index`, borrowed from the message.

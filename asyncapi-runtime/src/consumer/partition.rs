@@ -14,7 +14,7 @@ use rdkafka::message::{BorrowedMessage, Message as _};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
-use super::headers;
+use super::headers::{self, LazyHeaders, ReadHeaders};
 use super::health::PartitionHealth;
 use super::rebalance::GroupContext;
 use super::route::{panic_text, ErasedRoute, Record};
@@ -48,22 +48,19 @@ pub(crate) struct StrayRecord {
     timestamp: Option<chrono::DateTime<chrono::Utc>>,
     key: Option<Arc<[u8]>>,
     payload: Option<Vec<u8>>,
-    headers: Arc<[RawHeader]>,
-    unreadable: Option<String>,
+    headers: ReadHeaders,
 }
 
 impl StrayRecord {
     pub fn copy(msg: &BorrowedMessage<'_>) -> Self {
-        let record = read_record(msg, &Arc::from(msg.topic()), &mut Arc::from([]));
         StrayRecord {
-            payload: record.payload.map(<[u8]>::to_vec),
-            topic: record.topic,
-            partition: record.partition,
-            offset: record.offset,
-            timestamp: record.timestamp,
-            key: record.key,
-            headers: record.headers,
-            unreadable: record.unreadable,
+            topic: Arc::from(msg.topic()),
+            partition: msg.partition(),
+            offset: msg.offset(),
+            timestamp: timestamp(msg),
+            key: msg.key().map(Arc::from),
+            payload: msg.payload().map(<[u8]>::to_vec),
+            headers: headers::read_headers(msg, &mut Arc::from([])),
         }
     }
 
@@ -75,32 +72,32 @@ impl StrayRecord {
             timestamp: self.timestamp,
             key: self.key.clone(),
             payload: self.payload.as_deref(),
-            headers: self.headers.clone(),
-            unreadable: self.unreadable.clone(),
+            headers: LazyHeaders::read(self.headers.clone()),
         }
     }
 }
 
-/// `headers`: the partition's last headers, shared when the record's are equal.
+/// `last_headers`: the partition's last headers, shared when the record's are equal.
 fn read_record<'m>(
-    msg: &'m BorrowedMessage<'_>,
+    msg: &'m BorrowedMessage<'m>,
     topic: &Arc<str>,
-    headers: &mut Arc<[RawHeader]>,
+    last_headers: &'m Mutex<Arc<[RawHeader]>>,
 ) -> Record<'m> {
-    let (headers, unreadable) = headers::read_headers(msg, headers);
     Record {
         topic: topic.clone(),
         partition: msg.partition(),
         offset: msg.offset(),
-        timestamp: msg
-            .timestamp()
-            .to_millis()
-            .and_then(chrono::DateTime::from_timestamp_millis),
+        timestamp: timestamp(msg),
         key: msg.key().map(Arc::from),
         payload: msg.payload(),
-        headers,
-        unreadable,
+        headers: LazyHeaders::fetched(msg, last_headers),
     }
+}
+
+fn timestamp(msg: &BorrowedMessage<'_>) -> Option<chrono::DateTime<chrono::Utc>> {
+    msg.timestamp()
+        .to_millis()
+        .and_then(chrono::DateTime::from_timestamp_millis)
 }
 
 /// Stores a partition's offsets while the partition is ours. Once it is revoked,
@@ -193,7 +190,7 @@ impl WorkerHandle {
             abandon: handle.abandon.clone(),
             unstored: None,
             since_yield: 0,
-            last_headers: Arc::from([]),
+            last_headers: Mutex::new(Arc::from([])),
             since_store: 0,
             given_up: None,
         };
@@ -257,8 +254,9 @@ struct PartitionWorker {
     unstored: Option<i64>,
     /// Records read since the worker last gave its thread up.
     since_yield: u32,
-    /// The headers of the last record read, shared with the next one if equal.
-    last_headers: Arc<[RawHeader]>,
+    /// The headers of the last record whose headers were read, shared with the next
+    /// one if equal.
+    last_headers: Mutex<Arc<[RawHeader]>>,
     since_store: u32,
     /// The record the handler gave up while the partition was still ours.
     given_up: Option<i64>,
@@ -295,9 +293,10 @@ impl PartitionWorker {
             let polled = self.queue.poll(Duration::ZERO);
             match polled {
                 Some(Ok(msg)) => {
-                    let record = read_record(&msg, &topic, &mut self.last_headers);
-                    let settled = self.settler().settle(&record).await;
-                    if !self.book(settled, record.offset) {
+                    let record = read_record(&msg, &topic, &self.last_headers);
+                    let (settled, offset) = (self.settler().settle(&record).await, record.offset);
+                    drop(record);
+                    if !self.book(settled, offset) {
                         break;
                     }
                     self.step_aside_now_and_then().await;

@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::handler::{Handler, HandlerError, ListenerOptions, MessageContext, State};
+use super::headers::LazyHeaders;
 use crate::contract::{
     header_value, Channel, ChannelParameters, HeaderSet, Message, RawHeader, RawHeaders, RecordKey,
 };
@@ -22,8 +23,9 @@ use crate::producer::CONTENT_TYPE_HEADER;
 use crate::schema;
 use crate::topic::TopicTemplate;
 
-/// A record as fetched: the payload is read in place from librdkafka's buffer.
-#[derive(Debug, Clone)]
+/// A record as fetched: the payload is read in place from librdkafka's buffer, the
+/// headers only when something asks for them.
+#[derive(Debug)]
 pub(crate) struct Record<'a> {
     /// Shared by the records of a partition.
     pub topic: Arc<str>,
@@ -32,10 +34,7 @@ pub(crate) struct Record<'a> {
     pub timestamp: Option<DateTime<Utc>>,
     pub key: Option<Arc<[u8]>>,
     pub payload: Option<&'a [u8]>,
-    pub headers: Arc<[RawHeader]>,
-    /// Why the record's envelope cannot be read (a header name that is not UTF-8):
-    /// such a record is dead-lettered before anything else is tried.
-    pub unreadable: Option<String>,
+    pub headers: LazyHeaders<'a>,
 }
 
 /// Why a record goes to the dead-letter topic (`x-dlq-reason`).
@@ -162,6 +161,15 @@ pub(crate) struct TypedRoute<C: Channel, H> {
     limit: Option<Arc<Semaphore>>,
     /// The channel's messages the side receives, when its operations list only some.
     receives: Option<&'static [&'static str]>,
+    /// Whether the record's headers are read before the handler is called: the handler
+    /// reads them, or the channel's typed headers, its content types or trace
+    /// propagation need them. A header name that is not UTF-8 then dead-letters the
+    /// record. Otherwise they are read only for a dead-letter copy.
+    reads_headers: bool,
+    /// Whether the handler's context carries the headers (else an empty list).
+    handler_reads_headers: bool,
+    /// The empty header list of contexts whose handler does not read headers.
+    no_headers: Arc<[RawHeader]>,
     _channel: PhantomData<fn() -> C>,
 }
 
@@ -187,6 +195,11 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
         let limit = options
             .concurrency
             .map(|n| Arc::new(Semaphore::new(n.max(1))));
+        let handler_reads_headers = handler.reads_headers();
+        let reads_headers = handler_reads_headers
+            || C::Message::READS_CONTENT_TYPE
+            || TypeId::of::<C::Headers>() != TypeId::of::<RawHeaders>()
+            || crate::trace_context::READS_HEADERS;
         Ok(TypedRoute {
             handler,
             template,
@@ -194,6 +207,9 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
             options,
             limit,
             receives,
+            reads_headers,
+            handler_reads_headers,
+            no_headers: Arc::from([]),
             _channel: PhantomData,
         })
     }
@@ -233,8 +249,12 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
                 DecodeError::EmptyPayload.to_string(),
             )
         })?;
-        let content_type = header_value(&record.headers, CONTENT_TYPE_HEADER)
-            .and_then(|v| std::str::from_utf8(v).ok());
+        let content_type = if C::Message::READS_CONTENT_TYPE {
+            header_value(&record.headers.get().headers, CONTENT_TYPE_HEADER)
+                .and_then(|v| std::str::from_utf8(v).ok())
+        } else {
+            None
+        };
         let validator = match (validate, &self.validator) {
             (true, Some(validator)) => validator,
             _ => return C::Message::decode(payload, content_type).map_err(dead_reason),
@@ -272,16 +292,19 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
     }
 
     /// The record's channel parameters, or the dead letter of a record no handler can
-    /// take: unreadable headers, a topic that does not match the channel, a key or
-    /// headers that break the channel's types. None of these is retried.
+    /// take: headers that cannot be read (when they are read), a topic that does not
+    /// match the channel, a key or headers that break the channel's types. None of these
+    /// is retried.
     fn admit(&self, record: &Record<'_>) -> Result<C::Parameters, Outcome> {
         let dead = |error: String| Outcome::Dead {
             reason: DeadReason::DecodeError,
             error,
             attempts: 0,
         };
-        if let Some(error) = &record.unreadable {
-            return Err(dead(error.clone()));
+        if self.reads_headers {
+            if let Some(error) = &record.headers.get().unreadable {
+                return Err(dead(error.clone()));
+            }
         }
         let parameters = self.parameters(&record.topic).map_err(dead)?;
         check_key_and_headers::<C>(record).map_err(dead)?;
@@ -323,7 +346,11 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
                 offset: record.offset,
                 timestamp: record.timestamp,
                 key: record.key.clone(),
-                headers: record.headers.clone(),
+                headers: if self.handler_reads_headers {
+                    record.headers.get().headers.clone()
+                } else {
+                    self.no_headers.clone()
+                },
                 parameters: parameters.clone(),
                 attempt,
                 state: settings.state.clone(),
@@ -353,9 +380,11 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
                 retry_in_ms = wait.as_millis() as u64,
                 "handler failed; retrying"
             );
+            // Boxed, as the time limit below: a timer is large, and only failures wait.
+            let backoff = Box::pin(tokio::time::sleep(wait));
             tokio::select! {
                 _ = intake_closed.cancelled() => return Outcome::Abandoned,
-                _ = tokio::time::sleep(wait) => {}
+                _ = backoff => {}
             }
             attempt += 1;
         }
@@ -380,10 +409,13 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
             Ok(mut fut) => {
                 AssertUnwindSafe(async move {
                     // Most handlers finish in their first poll: arm the timer only for
-                    // those that do not (a timer costs a clock read and a runtime handle).
+                    // those that do not (a timer costs a clock read and a runtime handle,
+                    // and boxed it does not size every record's future).
                     match futures::poll!(fut.as_mut()) {
                         std::task::Poll::Ready(result) => Ok(result),
-                        std::task::Poll::Pending => tokio::time::timeout(time_limit, fut).await,
+                        std::task::Poll::Pending => {
+                            Box::pin(tokio::time::timeout(time_limit, fut)).await
+                        }
                     }
                 })
                 .catch_unwind()
@@ -416,7 +448,7 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
 /// headers (`Vec<u8>`, `RawHeaders`) cannot break anything and are not looked at.
 fn check_key_and_headers<C: Channel>(record: &Record<'_>) -> Result<(), String> {
     if TypeId::of::<C::Headers>() != TypeId::of::<RawHeaders>() {
-        C::Headers::from_kafka_headers(&record.headers).map_err(|e| e.to_string())?;
+        C::Headers::from_kafka_headers(&record.headers.get().headers).map_err(|e| e.to_string())?;
     }
     if TypeId::of::<C::Key>() != TypeId::of::<Vec<u8>>() {
         if let Some(key) = &record.key {

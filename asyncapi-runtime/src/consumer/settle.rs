@@ -57,7 +57,7 @@ impl Settler<'_> {
             partition = record.partition,
             offset = record.offset,
         );
-        crate::trace_context::continue_trace(&span, &record.headers);
+        crate::trace_context::continue_trace(&span, || &record.headers.get().headers);
         tokio::select! {
             biased;
             settled = self.handle_or_dead_letter(record).instrument(span) => settled,
@@ -103,7 +103,9 @@ impl Settler<'_> {
             error: &error,
             attempts,
         };
-        self.dead_letter(route, &failure, record).await
+        // Boxed: the dead-letter path's future is large and rarely taken; inline, it
+        // would size (and be moved with) every record's future.
+        Box::pin(self.dead_letter(route, &failure, record)).await
     }
 
     async fn dead_letter(
