@@ -4,6 +4,7 @@
 //! partition is revoked, so one partition never has two.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -130,12 +131,32 @@ impl OffsetStore {
     }
 }
 
+/// Whether a worker may take further records: closed on revoke and shutdown. The token
+/// wakes what waits for it; the flag is what the worker reads before each record (a
+/// token takes a lock to say whether it fired).
+#[derive(Clone, Default)]
+struct Intake {
+    closed: CancellationToken,
+    flag: Arc<AtomicBool>,
+}
+
+impl Intake {
+    fn close(&self) {
+        self.flag.store(true, Ordering::Release);
+        self.closed.cancel();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+}
+
 /// The assignment's hold on a running partition worker.
 pub(crate) struct WorkerHandle {
     topic: Arc<str>,
     partition: i32,
-    /// Fired: take no further record (revoke, shutdown).
-    intake: CancellationToken,
+    /// Closed: take no further record (revoke, shutdown).
+    intake: Intake,
     /// Fired: drop the record in hand without settling it.
     abandon: CancellationToken,
     /// Disconnected when the worker's task ends, however it ends.
@@ -171,7 +192,7 @@ impl WorkerHandle {
         let handle = WorkerHandle {
             topic: topic.clone(),
             partition,
-            intake: CancellationToken::new(),
+            intake: Intake::default(),
             abandon: CancellationToken::new(),
             exited,
             offsets: offsets.clone(),
@@ -209,7 +230,7 @@ impl WorkerHandle {
 
     /// Lets the worker finish its record in hand but take no further one.
     pub fn close_intake(&self) {
-        self.intake.cancel();
+        self.intake.close();
     }
 
     /// Waits until the worker ended or `deadline`; whether it ended. Blocks: called on
@@ -248,7 +269,7 @@ struct PartitionWorker {
     pipeline: Arc<Pipeline>,
     health: Arc<PartitionHealth>,
     offsets: Arc<OffsetStore>,
-    intake: CancellationToken,
+    intake: Intake,
     abandon: CancellationToken,
     /// The last settled offset not stored yet.
     unstored: Option<i64>,
@@ -282,7 +303,7 @@ impl PartitionWorker {
 
     async fn run(mut self) {
         let topic = self.offsets.topic.clone();
-        while !self.intake.is_cancelled() {
+        while !self.intake.is_closed() {
             // Strays were fetched before the queue was split off: they come first.
             if let Ok(stray) = self.strays.try_recv() {
                 if !self.settle(&stray.record()).await {
@@ -335,7 +356,7 @@ impl PartitionWorker {
         self.store();
         let stray = tokio::select! {
             biased;
-            _ = self.intake.cancelled() => return false,
+            _ = self.intake.closed.cancelled() => return false,
             // `None` only once the worker's handle is gone, after intake closed.
             stray = self.strays.recv() => stray,
             _ = self.wake.notified() => None,
@@ -356,7 +377,7 @@ impl PartitionWorker {
             offset,
             "the handler gave the record up (a subscription whose stream was dropped?); the partition waits until it is revoked".into(),
         );
-        self.intake.cancelled().await;
+        self.intake.closed.cancelled().await;
     }
 
     fn settler(&self) -> Settler<'_> {
@@ -364,7 +385,7 @@ impl PartitionWorker {
             pipeline: &self.pipeline,
             route: self.route.as_deref(),
             health: &self.health,
-            intake_closed: &self.intake,
+            intake_closed: &self.intake.closed,
             abandon: &self.abandon,
         }
     }
@@ -388,7 +409,7 @@ impl PartitionWorker {
                 true
             }
             Settled::Abandoned => {
-                if !self.intake.is_cancelled() {
+                if !self.intake.is_closed() {
                     self.given_up = Some(offset);
                 }
                 false

@@ -3,17 +3,18 @@
 
 use std::any::{Any, TypeId};
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Context;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use futures::FutureExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::handler::{Handler, HandlerError, ListenerOptions, MessageContext, State};
+mod attempts;
+
+use super::handler::{Handler, ListenerOptions, State};
 use super::headers::LazyHeaders;
 use crate::contract::{
     header_value, Channel, ChannelParameters, HeaderSet, Message, RawHeader, RawHeaders, RecordKey,
@@ -143,14 +144,24 @@ pub(crate) trait ErasedRoute: Send + Sync {
     fn options(&self) -> &ListenerOptions;
     fn group_id(&self) -> Option<&'static str>;
     fn client_id(&self) -> Option<&'static str>;
-    /// `intake_closed` fires when the consumer stops or the partition is revoked: a
-    /// record waiting to be retried is abandoned (redelivered later).
+    /// Handles `record` as far as it can without waiting: most records are handled, or
+    /// found dead, in this one step. `intake_closed` fires when the consumer stops or
+    /// the partition is revoked: a record waiting to be retried is then abandoned
+    /// (redelivered later).
     fn process<'a>(
         &'a self,
         record: &'a Record<'a>,
         settings: &'a HandlingSettings,
         intake_closed: &'a CancellationToken,
-    ) -> BoxFuture<'a, Outcome>;
+        cx: &mut Context<'_>,
+    ) -> Step<'a>;
+}
+
+/// A record's handling after its first step.
+pub(crate) enum Step<'a> {
+    Settled(Outcome),
+    /// The rest of the handling (a handler that waits, a retry, a concurrency limit).
+    Pending(BoxFuture<'a, Outcome>),
 }
 
 pub(crate) struct TypedRoute<C: Channel, H> {
@@ -310,136 +321,6 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
         check_key_and_headers::<C>(record).map_err(dead)?;
         Ok(parameters)
     }
-
-    /// Hands the record to the handler until it succeeds, fails permanently or runs out
-    /// of attempts (then dead-lettered), waiting out the backoff between attempts;
-    /// abandoned when the consumer stops meanwhile.
-    async fn attempts(
-        &self,
-        record: &Record<'_>,
-        parameters: C::Parameters,
-        settings: &HandlingSettings,
-        intake_closed: &CancellationToken,
-    ) -> Outcome {
-        let max_attempts = self
-            .options
-            .max_attempts
-            .unwrap_or(settings.retry.max_attempts)
-            .max(1);
-        let time_limit = self.options.timeout.unwrap_or(settings.handler_timeout);
-        let mut attempt = 1;
-        loop {
-            // Decoded again per attempt: the handler consumes the message.
-            let message = match self.decode(record, settings.validate) {
-                Ok(m) => m,
-                Err((reason, error)) => {
-                    return Outcome::Dead {
-                        reason,
-                        error,
-                        attempts: attempt - 1,
-                    }
-                }
-            };
-            let context = MessageContext {
-                topic: record.topic.clone(),
-                partition: record.partition,
-                offset: record.offset,
-                timestamp: record.timestamp,
-                key: record.key.clone(),
-                headers: if self.handler_reads_headers {
-                    record.headers.get().headers.clone()
-                } else {
-                    self.no_headers.clone()
-                },
-                parameters: parameters.clone(),
-                attempt,
-                state: settings.state.clone(),
-            };
-            let (reason, error) = match self.call_once(message, context, time_limit).await {
-                Ok(()) => return Outcome::Done,
-                Err((_, e)) if e.abandon => {
-                    tracing::debug!(error = %e, "handler abandoned the record");
-                    return Outcome::Abandoned;
-                }
-                Err(failure) => failure,
-            };
-            if attempt >= max_attempts || error.permanent {
-                return Outcome::Dead {
-                    reason,
-                    error: error.to_string(),
-                    attempts: attempt,
-                };
-            }
-            let wait = settings.retry.backoff(attempt);
-            crate::telemetry::retried(C::ID);
-            tracing::warn!(
-                attempt,
-                max_attempts,
-                error = %error,
-                reason = reason.as_str(),
-                retry_in_ms = wait.as_millis() as u64,
-                "handler failed; retrying"
-            );
-            // Boxed, as the time limit below: a timer is large, and only failures wait.
-            let backoff = Box::pin(tokio::time::sleep(wait));
-            tokio::select! {
-                _ = intake_closed.cancelled() => return Outcome::Abandoned,
-                _ = backoff => {}
-            }
-            attempt += 1;
-        }
-    }
-
-    async fn call_once(
-        &self,
-        message: C::Message,
-        context: MessageContext<C::Parameters>,
-        time_limit: Duration,
-    ) -> Result<(), (DeadReason, HandlerError)> {
-        let _permit = match &self.limit {
-            Some(sem) => sem.clone().acquire_owned().await.ok(),
-            None => None,
-        };
-        // Building the future, polling it and dropping it may all panic; a panic is
-        // one failed attempt. The future is dropped inside the guard, on time-out too.
-        let timer = crate::telemetry::HandlerTimer::start();
-        let called =
-            std::panic::catch_unwind(AssertUnwindSafe(|| self.handler.call(message, context)));
-        let result = match called {
-            Ok(mut fut) => {
-                AssertUnwindSafe(async move {
-                    // Most handlers finish in their first poll: arm the timer only for
-                    // those that do not (a timer costs a clock read and a runtime handle,
-                    // and boxed it does not size every record's future).
-                    match futures::poll!(fut.as_mut()) {
-                        std::task::Poll::Ready(result) => Ok(result),
-                        std::task::Poll::Pending => {
-                            Box::pin(tokio::time::timeout(time_limit, fut)).await
-                        }
-                    }
-                })
-                .catch_unwind()
-                .await
-            }
-            Err(panic) => Err(panic),
-        };
-        timer.finished(C::ID);
-        match result {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(e))) => Err((DeadReason::HandlerError, e)),
-            Ok(Err(_elapsed)) => Err((
-                DeadReason::HandlerTimeout,
-                HandlerError::new(format!(
-                    "handler did not finish within {} ms",
-                    time_limit.as_millis()
-                )),
-            )),
-            Err(panic) => Err((
-                DeadReason::HandlerPanic,
-                HandlerError::new(format!("handler panicked: {}", panic_text(&*panic))),
-            )),
-        }
-    }
 }
 
 /// A record whose key or headers break the channel's typed key or headers (a required
@@ -504,15 +385,22 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
         record: &'a Record<'a>,
         settings: &'a HandlingSettings,
         intake_closed: &'a CancellationToken,
-    ) -> BoxFuture<'a, Outcome> {
-        Box::pin(async move {
-            match self.admit(record) {
-                Ok(parameters) => {
-                    self.attempts(record, parameters, settings, intake_closed)
-                        .await
-                }
-                Err(outcome) => outcome,
-            }
-        })
+        cx: &mut Context<'_>,
+    ) -> Step<'a> {
+        let parameters = match self.admit(record) {
+            Ok(parameters) => parameters,
+            Err(outcome) => return Step::Settled(outcome),
+        };
+        match self.first_attempt(record, &parameters, settings, cx) {
+            Ok(()) => Step::Settled(Outcome::Done),
+            Err(Err(outcome)) => Step::Settled(outcome),
+            Err(Ok(progress)) => Step::Pending(Box::pin(self.attempts(
+                record,
+                parameters,
+                settings,
+                intake_closed,
+                progress,
+            ))),
+        }
     }
 }

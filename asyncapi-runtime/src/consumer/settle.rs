@@ -1,8 +1,9 @@
 //! What becomes of one record: handled, or dead-lettered, or left for redelivery, with
 //! any panic on the way contained.
 
-use std::panic::AssertUnwindSafe;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::task::Poll;
 
 use futures::FutureExt as _;
 use tokio::sync::mpsc;
@@ -11,7 +12,7 @@ use tracing::Instrument as _;
 
 use super::dead_letter::{DeadLetters, Failure, Undeliverable};
 use super::health::PartitionHealth;
-use super::route::{panic_text, DeadReason, ErasedRoute, HandlingSettings, Outcome, Record};
+use super::route::{panic_text, DeadReason, ErasedRoute, HandlingSettings, Outcome, Record, Step};
 use crate::error::ConsumerError;
 use crate::telemetry;
 
@@ -58,27 +59,50 @@ impl Settler<'_> {
             offset = record.offset,
         );
         crate::trace_context::continue_trace(&span, || &record.headers.get().headers);
+        let _in_flight = telemetry::InFlight::start();
+        let Some(route) = self.route else {
+            span.in_scope(|| tracing::warn!("no route for topic; skipping record"));
+            return Settled::Done;
+        };
+        // Most records are settled in this first step, which needs no future of the
+        // record's own.
+        let first = std::future::poll_fn(|cx| {
+            Poll::Ready(span.in_scope(|| {
+                let step = catch_unwind(AssertUnwindSafe(|| {
+                    route.process(record, &self.pipeline.settings, self.intake_closed, cx)
+                }));
+                if let Ok(Step::Settled(Outcome::Done)) = step {
+                    handled(route);
+                }
+                step
+            }))
+        })
+        .await;
+        if let Ok(Step::Settled(Outcome::Done)) = first {
+            return Settled::Done;
+        }
         tokio::select! {
             biased;
-            settled = self.handle_or_dead_letter(record).instrument(span) => settled,
+            settled = self.finish(route, record, first).instrument(span) => settled,
             _ = self.abandon.cancelled() => Settled::Abandoned,
         }
     }
 
-    async fn handle_or_dead_letter(&self, record: &Record<'_>) -> Settled {
-        let _in_flight = telemetry::InFlight::start();
-        let Some(route) = self.route else {
-            tracing::warn!("no route for topic; skipping record");
-            return Settled::Done;
+    /// Settles a record whose first step did not handle it.
+    async fn finish(
+        &self,
+        route: &dyn ErasedRoute,
+        record: &Record<'_>,
+        first: std::thread::Result<Step<'_>>,
+    ) -> Settled {
+        let processed = match first {
+            Ok(Step::Settled(outcome)) => Ok(outcome),
+            Ok(Step::Pending(rest)) => AssertUnwindSafe(rest).catch_unwind().await,
+            Err(panic) => Err(panic),
         };
-        let processed =
-            AssertUnwindSafe(route.process(record, &self.pipeline.settings, self.intake_closed))
-                .catch_unwind()
-                .await;
         let (reason, error, attempts) = match processed {
             Ok(Outcome::Done) => {
-                telemetry::handled(route.channel_id());
-                tracing::debug!("record handled");
+                handled(route);
                 return Settled::Done;
             }
             Ok(Outcome::Abandoned) => {
@@ -103,8 +127,7 @@ impl Settler<'_> {
             error: &error,
             attempts,
         };
-        // Boxed: the dead-letter path's future is large and rarely taken; inline, it
-        // would size (and be moved with) every record's future.
+        // Boxed: the dead-letter path's future is large and rarely taken.
         Box::pin(self.dead_letter(route, &failure, record)).await
     }
 
@@ -148,4 +171,10 @@ impl Settler<'_> {
             }),
         }
     }
+}
+
+/// Counts and logs a handled record.
+fn handled(route: &dyn ErasedRoute) {
+    telemetry::handled(route.channel_id());
+    tracing::debug!("record handled");
 }
