@@ -1068,3 +1068,57 @@ async fn a_partition_backlog_leaves_the_thread_to_other_tasks() {
     })
     .await;
 }
+
+/// Panics on drop: a handler future holding one panics when the runtime drops it.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("dropped");
+    }
+}
+
+/// A handler future that panics when it is dropped, after finishing at its first poll
+/// or when its time limit drops it, fails its attempt as a handler panic (the record is
+/// dead-lettered as `handler-panic`, not `runtime-panic`), and the partition goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_future_panicking_when_dropped_is_a_failed_attempt() {
+    let broker = asyncapi_runtime::testing::TestBroker::new();
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let h = handled.clone();
+    let consumer = Consumer::new(broker.config())
+        .retry(fast_retry(1))
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, _ctx: MessageContext| {
+                let handled = h.clone();
+                let guard = if msg.seq < 3 {
+                    Some(PanicsOnDrop)
+                } else {
+                    None
+                };
+                async move {
+                    let _guard = guard;
+                    if msg.seq == 2 {
+                        std::future::pending::<()>().await;
+                    }
+                    handled.lock().unwrap().push(msg.seq);
+                }
+            },
+            ListenerOptions::default().timeout(Duration::from_millis(50)),
+        );
+    let running = broker.start(consumer);
+    let producer = Producer::new(&broker.config()).unwrap();
+    for seq in 1..=3 {
+        send(&producer, seq, 0).await;
+    }
+    broker.settled().await;
+    assert_eq!(*handled.lock().unwrap(), [1, 3]);
+    let dead = broker.dead_letters(SIGNUPS_DLQ);
+    let reasons: Vec<_> = dead.iter().map(|d| d.reason.as_deref()).collect();
+    assert_eq!(reasons, [Some("handler-panic"), Some("handler-panic")]);
+    for letter in &dead {
+        let error = letter.error.as_deref().unwrap_or_default();
+        assert!(error.contains("dropped"), "{error}");
+    }
+    running.stop().await.unwrap();
+}

@@ -235,7 +235,9 @@ async fn finish(
     limit: Duration,
     channel: &'static str,
 ) -> Attempted {
-    let result = AssertUnwindSafe(tokio::time::timeout(limit, handler))
+    // Inside the guard the future is also dropped, on time-out too: a `Drop` that
+    // panics is the handler's failed attempt.
+    let result = AssertUnwindSafe(async move { tokio::time::timeout(limit, handler).await })
         .catch_unwind()
         .await;
     timer.finished(channel);
