@@ -61,10 +61,10 @@ pub struct StoredRecord {
 }
 
 impl StoredRecord {
-    /// The record as a consumer's pipeline reads it.
-    fn as_record(&self) -> Record<'_> {
+    /// The record as a consumer's pipeline reads it, from `topic` (its topic, shared).
+    fn as_record<'r>(&'r self, topic: &'r Arc<str>) -> Record<'r> {
         Record {
-            topic: Arc::from(self.topic.as_str()),
+            topic,
             partition: self.partition,
             offset: self.offset,
             timestamp: None,
@@ -434,7 +434,8 @@ pub(crate) async fn consume(
             intake_closed: &shutdown,
             abandon: &never,
         };
-        match settler.settle(&stored.as_record()).await {
+        let topic = Arc::from(stored.topic.as_str());
+        match settler.settle(&stored.as_record(&topic)).await {
             Settled::Done => {
                 partition_health.settled(stored.offset);
                 memory.advance(&group, &stored.topic, stored.offset);

@@ -67,7 +67,7 @@ impl StrayRecord {
 
     fn record(&self) -> Record<'_> {
         Record {
-            topic: self.topic.clone(),
+            topic: &self.topic,
             partition: self.partition,
             offset: self.offset,
             timestamp: self.timestamp,
@@ -81,11 +81,11 @@ impl StrayRecord {
 /// `last_headers`: the partition's last headers, shared when the record's are equal.
 fn read_record<'m>(
     msg: &'m BorrowedMessage<'m>,
-    topic: &Arc<str>,
+    topic: &'m Arc<str>,
     last_headers: &'m Mutex<Arc<[RawHeader]>>,
 ) -> Record<'m> {
     Record {
-        topic: topic.clone(),
+        topic,
         partition: msg.partition(),
         offset: msg.offset(),
         timestamp: timestamp(msg),

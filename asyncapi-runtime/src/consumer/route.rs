@@ -28,8 +28,8 @@ use crate::topic::TopicTemplate;
 /// headers only when something asks for them.
 #[derive(Debug)]
 pub(crate) struct Record<'a> {
-    /// Shared by the records of a partition.
-    pub topic: Arc<str>,
+    /// The partition's, shared by its records.
+    pub topic: &'a Arc<str>,
     pub partition: i32,
     pub offset: i64,
     pub timestamp: Option<DateTime<Utc>>,
@@ -317,7 +317,7 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
                 return Err(dead(error.clone()));
             }
         }
-        let parameters = self.parameters(&record.topic).map_err(dead)?;
+        let parameters = self.parameters(record.topic).map_err(dead)?;
         check_key_and_headers::<C>(record).map_err(dead)?;
         Ok(parameters)
     }

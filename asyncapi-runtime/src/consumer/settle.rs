@@ -138,7 +138,7 @@ impl Settler<'_> {
         record: &Record<'_>,
     ) -> Settled {
         let dead_letters = &self.pipeline.dead_letters;
-        let topic = dead_letters.topic_for(route, &record.topic);
+        let topic = dead_letters.topic_for(route, record.topic);
         let sent = AssertUnwindSafe(dead_letters.send(
             &topic,
             failure,
