@@ -31,7 +31,9 @@ pub trait Message: Sized + Send + Sync + 'static {
     /// Whether [`decode`](Self::decode) reads its `content_type` argument (a channel's
     /// enum of messages told apart by content type). A consumer reads a record's
     /// `content-type` header only for such a message; others are given `None`.
-    const READS_CONTENT_TYPE: bool = false;
+    /// Generated messages say which they are; a message of your own that says nothing
+    /// is given the header.
+    const READS_CONTENT_TYPE: bool = true;
 
     /// The message's name in the document: of this value's variant when `Self` is a
     /// channel's enum of several messages.
@@ -45,7 +47,9 @@ pub trait Message: Sized + Send + Sync + 'static {
     }
     /// Encodes the record value.
     fn encode(&self) -> Result<Vec<u8>, EncodeError>;
-    /// Decodes the record value; `content_type` is the record's `content-type` header, if any.
+    /// Decodes the record value; `content_type` is the record's `content-type` header, if
+    /// any (a consumer gives `None` where [`READS_CONTENT_TYPE`](Self::READS_CONTENT_TYPE)
+    /// is false).
     fn decode(bytes: &[u8], content_type: Option<&str>) -> Result<Self, DecodeError>;
     /// Decodes a record value the consumer already parsed as JSON to validate it, so it
     /// is not parsed twice. The default writes the value back to bytes and decodes those.
@@ -237,6 +241,7 @@ pub struct SecurityScheme {
 impl Message for serde_json::Value {
     const NAME: &'static str = "any JSON value";
     const CONTENT_TYPE: &'static str = "application/json";
+    const READS_CONTENT_TYPE: bool = false;
 
     fn encode(&self) -> Result<Vec<u8>, EncodeError> {
         crate::codec::encode_json(self)

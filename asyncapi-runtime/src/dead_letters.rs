@@ -18,8 +18,8 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::config::KafkaConfig;
 use crate::consumer::dead_letter::{
-    DLQ_ATTEMPTS_HEADER, DLQ_ERROR_HEADER, DLQ_OFFSET_HEADER, DLQ_PARTITION_HEADER,
-    DLQ_PAYLOAD_OMITTED_HEADER, DLQ_REASON_HEADER, DLQ_TOPIC_HEADER,
+    DLQ_ATTEMPTS_HEADER, DLQ_ENVELOPE_OMITTED_HEADER, DLQ_ERROR_HEADER, DLQ_OFFSET_HEADER,
+    DLQ_PARTITION_HEADER, DLQ_PAYLOAD_OMITTED_HEADER, DLQ_REASON_HEADER, DLQ_TOPIC_HEADER,
 };
 use crate::consumer::headers::read_headers;
 use crate::contract::{Channel, Message, RawHeader};
@@ -73,6 +73,9 @@ pub struct DeadLetter {
     pub source: Option<SourceRecord>,
     /// Set when the original was too large to dead-letter whole: why, and where it is.
     pub payload_omitted: Option<String>,
+    /// Set when the original's key and headers alone were too large to dead-letter
+    /// (`key` and `headers` are then empty): why, and where the original is.
+    pub envelope_omitted: Option<String>,
     /// A header name that is not UTF-8 (kept lossily decoded in `headers`).
     pub unreadable_header: Option<String>,
 }
@@ -98,6 +101,11 @@ impl DeadLetter {
     pub fn not_replayable(&self) -> Option<String> {
         if let Some(omitted) = &self.payload_omitted {
             return Some(format!("its payload was not dead-lettered ({omitted})"));
+        }
+        if let Some(omitted) = &self.envelope_omitted {
+            return Some(format!(
+                "its key and headers were not dead-lettered ({omitted})"
+            ));
         }
         if self.source.is_none() {
             return Some(format!(
@@ -142,6 +150,7 @@ impl DeadLetter {
             attempts: number(DLQ_ATTEMPTS_HEADER).and_then(|a| u32::try_from(a).ok()),
             source,
             payload_omitted: text(DLQ_PAYLOAD_OMITTED_HEADER),
+            envelope_omitted: text(DLQ_ENVELOPE_OMITTED_HEADER),
             unreadable_header,
         }
     }
@@ -250,7 +259,7 @@ impl DeadLetterReader {
         let Some(source) = letter
             .source
             .as_ref()
-            .filter(|_| letter.payload_omitted.is_none())
+            .filter(|_| letter.not_replayable().is_none())
         else {
             return Err(DeadLetterError::NotReplayable {
                 partition: letter.partition,

@@ -7,9 +7,6 @@
 
 use crate::contract::RawHeader;
 
-/// Whether the consumer reads every record's headers for [`continue_trace`].
-pub(crate) const READS_HEADERS: bool = cfg!(feature = "otel");
-
 /// Adds the current span's trace context to `headers`, unless they carry one already
 /// (a record being forwarded or dead-lettered keeps its origin's).
 #[cfg(feature = "otel")]

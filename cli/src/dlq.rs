@@ -245,6 +245,9 @@ fn print_human(channel: &str, letters: &[DeadLetter]) {
         if let Some(key) = &letter.key {
             println!("  key: {}", describe_bytes(key));
         }
+        if let Some(why) = &letter.envelope_omitted {
+            println!("  key and headers: not dead-lettered ({why})");
+        }
         match &letter.payload_omitted {
             Some(why) => println!("  payload: not dead-lettered ({why})"),
             None => println!("  payload: {}", describe_bytes(&letter.payload)),
@@ -284,6 +287,7 @@ fn letter_json(letter: &DeadLetter) -> Value {
         "payload": bytes_json(&letter.payload),
         "payload_size": letter.payload.len(),
         "payload_omitted": letter.payload_omitted,
+        "envelope_omitted": letter.envelope_omitted,
         "headers": letter.headers.iter().map(|(name, value)| json!({
             "name": name, "value": bytes_json(value),
         })).collect::<Vec<_>>(),

@@ -12,11 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use asyncapi_runtime::{
-    Consumer, ConsumerError, HandlerError, KafkaConfig, Listener, ListenerOptions, MessageContext,
-    NoParameters, Outgoing, Producer,
+    Consumer, ConsumerError, DeadLetterError, DeadLetterReader, HandlerError, KafkaConfig,
+    Listener, ListenerOptions, MessageContext, NoParameters, Outgoing, Producer,
 };
 use asyncapi_test_support::foreign::{self, ForeignRecord};
-use asyncapi_test_support::Broker;
+use asyncapi_test_support::{Broker, TopicSpec};
 use futures::StreamExt;
 use support::*;
 use tokio::sync::{mpsc, Semaphore};
@@ -39,6 +39,7 @@ broker_tests!(
     failing_handler_is_retried_then_dead_lettered,
     malformed_payload_is_dead_lettered_at_once_and_loop_goes_on,
     non_utf8_header_name_is_dead_lettered_at_once_and_loop_goes_on,
+    a_dead_letter_without_its_key_and_headers_says_so_and_is_not_replayed,
     schema_invalid_payload_is_dead_lettered,
     dead_letter_errors_quote_no_payload_content,
     panicking_handler_does_not_stop_the_loop,
@@ -287,6 +288,58 @@ async fn non_utf8_header_name_is_dead_lettered_at_once_and_loop_goes_on(kafka: &
         "{error}"
     );
     assert_eq!(*handled.lock().unwrap(), vec![2]);
+    stop(token, handle).await;
+}
+
+/// A record whose key and headers alone exceed what the dead-letter producer may send
+/// (`message.max.bytes`, 1 MB by default) is dead-lettered without them, saying so and
+/// where the original is; such a dead letter is not replayed, since without them it
+/// would be another record.
+async fn a_dead_letter_without_its_key_and_headers_says_so_and_is_not_replayed(kafka: &dyn Broker) {
+    const LIMIT: &str = "4000000";
+    for name in [SIGNUPS, SIGNUPS_DLQ] {
+        let spec = TopicSpec::new(name, 1).config("max.message.bytes", LIMIT);
+        kafka.create_topic_spec(&spec).expect("create topic");
+    }
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let (token, handle) = spawn(counting_consumer(kafka, handled.clone()));
+    // No payload (a decode error), a header of 1.2 MB.
+    let wide = Producer::new(&kafka.config().set("message.max.bytes", LIMIT)).unwrap();
+    let big = vec![("big".to_owned(), vec![b'h'; 1_200_000])];
+    wide.send_raw(SIGNUPS, Some(b"k"), &big, b"").await.unwrap();
+    Producer::new(&kafka.config())
+        .unwrap()
+        .send::<UserSignups>(Outgoing::new(&signup(2)))
+        .await
+        .unwrap();
+    wait_until(30, "the record after the wide one handled", || {
+        handled.lock().unwrap().contains(&2)
+    })
+    .await;
+
+    let reader =
+        DeadLetterReader::new(&kafka.config(), SIGNUPS_DLQ).timeout(Duration::from_secs(10));
+    let letters = reader.read().await.unwrap();
+    let [letter] = letters.as_slice() else {
+        panic!("one dead letter, got {letters:?}")
+    };
+    assert_eq!(letter.reason.as_deref(), Some("decode-error"));
+    assert_eq!(letter.key, None);
+    assert!(letter.headers.is_empty(), "{:?}", letter.headers);
+    let why = letter.envelope_omitted.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("1 header(s)") && why.contains(&format!("{SIGNUPS}/0/0")),
+        "{why}"
+    );
+    let not_replayable = letter.not_replayable().unwrap_or_default();
+    assert!(
+        not_replayable.contains("key and headers"),
+        "{not_replayable}"
+    );
+    match reader.replay(&wide, letter).await {
+        Err(DeadLetterError::NotReplayable { .. }) => {}
+        other => panic!("expected the replay refused, got {other:?}"),
+    }
     stop(token, handle).await;
 }
 

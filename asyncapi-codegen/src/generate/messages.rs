@@ -177,6 +177,7 @@ impl Generator<'_> {
             impl #rt::Message for #ident {
                 const NAME: &'static str = #name;
                 const CONTENT_TYPE: &'static str = #content_type;
+                const READS_CONTENT_TYPE: bool = false;
                 fn encode(&self) -> ::std::result::Result<::std::vec::Vec<u8>, #rt::EncodeError> { #encode }
                 fn decode(bytes: &[u8], _content_type: ::std::option::Option<&str>) -> ::std::result::Result<Self, #rt::DecodeError> { #decode }
                 #decode_value

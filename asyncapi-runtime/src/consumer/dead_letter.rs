@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::health::PartitionHealth;
 use super::route::{DeadReason, ErasedRoute, Record};
+use crate::contract::RawHeader;
 use crate::producer::Producer;
 
 /// Dead-letter header: why the record was dead-lettered (a reason code).
@@ -24,6 +25,9 @@ pub const DLQ_OFFSET_HEADER: &str = "x-dlq-offset";
 pub const DLQ_ATTEMPTS_HEADER: &str = "x-dlq-attempts";
 /// Set when the record was too large to dead-letter whole: why, and where the original is.
 pub const DLQ_PAYLOAD_OMITTED_HEADER: &str = "x-dlq-payload-omitted";
+/// Set when the record's key and headers alone were too large to dead-letter, so the
+/// dead letter carries neither: why, and where the original is.
+pub const DLQ_ENVELOPE_OMITTED_HEADER: &str = "x-dlq-envelope-omitted";
 
 /// Bytes of `x-dlq-error`, at most.
 const MAX_ERROR_LEN: usize = 1_000;
@@ -117,9 +121,11 @@ impl DeadLetters {
                     continue;
                 }
                 Err(e) if e.is_too_large() && (key.is_some() || originals > 0) => {
-                    // The original key and headers alone are too large: keep only ours.
+                    // The original key and headers alone are too large: keep only ours,
+                    // saying so (a replay without them would be another record).
                     tracing::error!(dlq = %topic, "record's key and headers too large for the dead-letter topic; sending it without them");
-                    headers.drain(..originals);
+                    let dropped: Vec<RawHeader> = headers.drain(..originals).collect();
+                    headers.push(envelope_omitted_header(record, key, &dropped));
                     originals = 0;
                     key = None;
                     continue;
@@ -194,6 +200,29 @@ fn capped(error: &str) -> String {
     let mut text = error.to_owned();
     crate::error::cap_len(&mut text, MAX_ERROR_LEN);
     text
+}
+
+fn envelope_omitted_header(
+    record: &Record<'_>,
+    key: Option<&[u8]>,
+    headers: &[RawHeader],
+) -> RawHeader {
+    let size = key.map_or(0, <[u8]>::len)
+        + headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len())
+            .sum::<usize>();
+    (
+        DLQ_ENVELOPE_OMITTED_HEADER.to_owned(),
+        format!(
+            "the key and {} header(s), {size} bytes, exceed message.max.bytes; the original is at {}/{}/{}",
+            headers.len(),
+            record.topic,
+            record.partition,
+            record.offset
+        )
+        .into_bytes(),
+    )
 }
 
 fn omitted_header(record: &Record<'_>, size: usize) -> (String, Vec<u8>) {

@@ -23,6 +23,7 @@ use crate::error::{ConsumerError, DecodeError};
 use crate::producer::CONTENT_TYPE_HEADER;
 use crate::schema;
 use crate::topic::TopicTemplate;
+use attempts::FirstAttempt;
 
 /// A record as fetched: the payload is read in place from librdkafka's buffer, the
 /// headers only when something asks for them.
@@ -172,10 +173,10 @@ pub(crate) struct TypedRoute<C: Channel, H> {
     limit: Option<Arc<Semaphore>>,
     /// The channel's messages the side receives, when its operations list only some.
     receives: Option<&'static [&'static str]>,
-    /// Whether the record's headers are read before the handler is called: the handler
-    /// reads them, or the channel's typed headers, its content types or trace
-    /// propagation need them. A header name that is not UTF-8 then dead-letters the
-    /// record. Otherwise they are read only for a dead-letter copy.
+    /// Whether the handler or the channel (its typed headers, its content types) reads
+    /// the record's headers: a header name that is not UTF-8 then dead-letters the
+    /// record before the handler. Trace propagation (`otel`) reads them too, but only
+    /// for tracing: it does not decide which records are handled.
     reads_headers: bool,
     /// Whether the handler's context carries the headers (else an empty list).
     handler_reads_headers: bool,
@@ -209,8 +210,7 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
         let handler_reads_headers = handler.reads_headers();
         let reads_headers = handler_reads_headers
             || C::Message::READS_CONTENT_TYPE
-            || TypeId::of::<C::Headers>() != TypeId::of::<RawHeaders>()
-            || crate::trace_context::READS_HEADERS;
+            || TypeId::of::<C::Headers>() != TypeId::of::<RawHeaders>();
         Ok(TypedRoute {
             handler,
             template,
@@ -392,9 +392,8 @@ impl<C: Channel, H: Handler<C>> ErasedRoute for TypedRoute<C, H> {
             Err(outcome) => return Step::Settled(outcome),
         };
         match self.first_attempt(record, &parameters, settings, cx) {
-            Ok(()) => Step::Settled(Outcome::Done),
-            Err(Err(outcome)) => Step::Settled(outcome),
-            Err(Ok(progress)) => Step::Pending(Box::pin(self.attempts(
+            FirstAttempt::Settled(outcome) => Step::Settled(outcome),
+            FirstAttempt::Continues(progress) => Step::Pending(Box::pin(self.attempts(
                 record,
                 parameters,
                 settings,

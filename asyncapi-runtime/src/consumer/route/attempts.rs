@@ -45,6 +45,14 @@ pub(super) enum Progress {
     Ended(u32, Attempted),
 }
 
+/// What the first attempt, made at once, came to.
+pub(super) enum FirstAttempt {
+    /// The record's outcome: handled, or dead (it does not decode).
+    Settled(Outcome),
+    /// Its handling goes on from here in [`TypedRoute::attempts`].
+    Continues(Progress),
+}
+
 /// What follows an attempt.
 enum Next {
     Settle(Outcome),
@@ -53,24 +61,24 @@ enum Next {
 
 impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
     /// The first attempt, made at once, unless the listener's concurrency limit may
-    /// make it wait: `Ok` when it succeeded, else how far it got.
+    /// make it wait.
     pub(super) fn first_attempt(
         &self,
         record: &Record<'_>,
         parameters: &C::Parameters,
         settings: &HandlingSettings,
         cx: &mut Context<'_>,
-    ) -> Result<(), Result<Progress, Outcome>> {
+    ) -> FirstAttempt {
         if self.limit.is_some() {
-            return Err(Ok(Progress::ToAttempt(1)));
+            return FirstAttempt::Continues(Progress::ToAttempt(1));
         }
         match self.start_attempt(record, parameters, settings, 1, cx) {
-            Ok(FirstPoll::Ended(Ok(()))) => Ok(()),
-            Ok(FirstPoll::Ended(failed)) => Err(Ok(Progress::Ended(1, failed))),
+            Ok(FirstPoll::Ended(Ok(()))) => FirstAttempt::Settled(Outcome::Done),
+            Ok(FirstPoll::Ended(failed)) => FirstAttempt::Continues(Progress::Ended(1, failed)),
             Ok(FirstPoll::Running(handler, timer)) => {
-                Err(Ok(Progress::Running(1, handler, timer, None)))
+                FirstAttempt::Continues(Progress::Running(1, handler, timer, None))
             }
-            Err(dead) => Err(Err(dead)),
+            Err(dead) => FirstAttempt::Settled(dead),
         }
     }
 
