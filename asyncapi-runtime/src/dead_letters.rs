@@ -20,6 +20,7 @@ use crate::config::KafkaConfig;
 use crate::consumer::dead_letter::{
     DLQ_ATTEMPTS_HEADER, DLQ_ENVELOPE_OMITTED_HEADER, DLQ_ERROR_HEADER, DLQ_OFFSET_HEADER,
     DLQ_PARTITION_HEADER, DLQ_PAYLOAD_OMITTED_HEADER, DLQ_REASON_HEADER, DLQ_TOPIC_HEADER,
+    DLQ_UNREADABLE_HEADER,
 };
 use crate::consumer::headers::read_headers;
 use crate::contract::{Channel, Message, RawHeader};
@@ -76,7 +77,8 @@ pub struct DeadLetter {
     /// Set when the original's key and headers alone were too large to dead-letter
     /// (`key` and `headers` are then empty): why, and where the original is.
     pub envelope_omitted: Option<String>,
-    /// A header name that is not UTF-8 (kept lossily decoded in `headers`).
+    /// Set when a header name of the original is not UTF-8 (kept lossily decoded in
+    /// `headers`, so not as the original had it): which one.
     pub unreadable_header: Option<String>,
 }
 
@@ -105,6 +107,11 @@ impl DeadLetter {
         if let Some(omitted) = &self.envelope_omitted {
             return Some(format!(
                 "its key and headers were not dead-lettered ({omitted})"
+            ));
+        }
+        if let Some(unreadable) = &self.unreadable_header {
+            return Some(format!(
+                "a header name of the original is not UTF-8 and this copy has it decoded lossily ({unreadable})"
             ));
         }
         if self.source.is_none() {
@@ -151,7 +158,7 @@ impl DeadLetter {
             source,
             payload_omitted: text(DLQ_PAYLOAD_OMITTED_HEADER),
             envelope_omitted: text(DLQ_ENVELOPE_OMITTED_HEADER),
-            unreadable_header,
+            unreadable_header: unreadable_header.or_else(|| text(DLQ_UNREADABLE_HEADER)),
         }
     }
 }

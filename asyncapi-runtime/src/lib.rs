@@ -117,6 +117,7 @@ pub mod headers {
     pub use crate::consumer::{
         DLQ_ATTEMPTS_HEADER, DLQ_ENVELOPE_OMITTED_HEADER, DLQ_ERROR_HEADER, DLQ_OFFSET_HEADER,
         DLQ_PARTITION_HEADER, DLQ_PAYLOAD_OMITTED_HEADER, DLQ_REASON_HEADER, DLQ_TOPIC_HEADER,
+        DLQ_UNREADABLE_HEADER,
     };
     pub use crate::dead_letters::REPLAYED_FROM_HEADER;
     pub use crate::producer::CONTENT_TYPE_HEADER;

@@ -8,8 +8,11 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use asyncapi_runtime::{event_listener, HandlerError, Listener, MessageContext, Shared};
+use asyncapi_runtime::{
+    event_listener, DeadLetterReader, HandlerError, Listener, MessageContext, Shared,
+};
 use asyncapi_test_support::foreign::{self, ForeignRecord};
 use asyncapi_test_support::Broker;
 use support::*;
@@ -100,7 +103,9 @@ async fn a_listener_that_reads_no_header_takes_a_record_whose_header_name_is_not
 }
 
 /// The headers the listener never read are read for the dead-letter copy, which keeps
-/// them all (a name that is not UTF-8 decoded lossily), before the failure's own.
+/// them all before the failure's own. A name that is not UTF-8 is decoded lossily there,
+/// so the copy says which header it was, and it is not replayed (it would carry another
+/// name).
 async fn a_dead_letter_keeps_the_headers_its_listener_never_read(kafka: &dyn Broker) {
     let handled = Handled::default();
     let (token, handle) = spawn(consumer(kafka, handled.clone()));
@@ -127,5 +132,17 @@ async fn a_dead_letter_keeps_the_headers_its_listener_never_read(kafka: &dyn Bro
         Some("handler-error")
     );
     assert_eq!(dlq[0].header("x-dlq-error").as_deref(), Some("bad event"));
+    let unreadable = dlq[0].header("x-dlq-unreadable-header").unwrap_or_default();
+    assert!(
+        unreadable.contains("header 2") && unreadable.contains("UTF-8"),
+        "{unreadable}"
+    );
+    let letters = DeadLetterReader::new(&kafka.config(), EVENTS_DLQ)
+        .timeout(Duration::from_secs(10))
+        .read()
+        .await
+        .unwrap();
+    let why = letters[0].not_replayable().unwrap_or_default();
+    assert!(why.contains("not UTF-8"), "{why}");
     stop(token, handle).await;
 }

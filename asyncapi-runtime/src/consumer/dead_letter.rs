@@ -28,6 +28,9 @@ pub const DLQ_PAYLOAD_OMITTED_HEADER: &str = "x-dlq-payload-omitted";
 /// Set when the record's key and headers alone were too large to dead-letter, so the
 /// dead letter carries neither: why, and where the original is.
 pub const DLQ_ENVELOPE_OMITTED_HEADER: &str = "x-dlq-envelope-omitted";
+/// Set when a header name of the record is not UTF-8: which one. The dead letter carries
+/// that name decoded lossily, so it is not the original's.
+pub const DLQ_UNREADABLE_HEADER: &str = "x-dlq-unreadable-header";
 
 /// Bytes of `x-dlq-error`, at most.
 const MAX_ERROR_LEN: usize = 1_000;
@@ -92,12 +95,18 @@ impl DeadLetters {
         health: &PartitionHealth,
         intake_closed: &CancellationToken,
     ) -> Result<(), Undeliverable> {
-        let originals_read = &record.headers.get().headers;
-        let mut headers = originals_read.to_vec();
+        let originals_read = record.headers.get();
+        let mut headers = originals_read.headers.to_vec();
         headers.extend(failure.headers(record));
+        if let Some(unreadable) = &originals_read.unreadable {
+            headers.push((
+                DLQ_UNREADABLE_HEADER.to_owned(),
+                unreadable.clone().into_bytes(),
+            ));
+        }
         let mut key = record.key.as_deref();
         // The original's headers come first in `headers`, until they are dropped.
-        let mut originals = originals_read.len();
+        let mut originals = originals_read.headers.len();
         let mut payload = record.payload.unwrap_or_default();
         let mut backoff = BACKOFF_MIN;
         let mut failed_sends = 0u32;

@@ -39,7 +39,7 @@ pub use builder::Consumer;
 pub use dead_letter::{
     DeadLetterFailure, DLQ_ATTEMPTS_HEADER, DLQ_ENVELOPE_OMITTED_HEADER, DLQ_ERROR_HEADER,
     DLQ_OFFSET_HEADER, DLQ_PARTITION_HEADER, DLQ_PAYLOAD_OMITTED_HEADER, DLQ_REASON_HEADER,
-    DLQ_TOPIC_HEADER,
+    DLQ_TOPIC_HEADER, DLQ_UNREADABLE_HEADER,
 };
 pub use extract::{FromRecord, Headers, Key};
 pub use handler::{
