@@ -70,7 +70,7 @@ impl StoredRecord {
             timestamp: None,
             key: self.key.as_deref().map(Arc::from),
             payload: Some(&self.payload),
-            headers: LazyHeaders::read(ReadHeaders {
+            headers: LazyHeaders::Read(ReadHeaders {
                 headers: Arc::from(self.headers.as_slice()),
                 unreadable: None,
             }),

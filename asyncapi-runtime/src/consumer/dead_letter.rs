@@ -133,8 +133,9 @@ impl DeadLetters {
                     // The original key and headers alone are too large: keep only ours,
                     // saying so (a replay without them would be another record).
                     tracing::error!(dlq = %topic, "record's key and headers too large for the dead-letter topic; sending it without them");
-                    let dropped: Vec<RawHeader> = headers.drain(..originals).collect();
-                    headers.push(envelope_omitted_header(record, key, &dropped));
+                    let omitted = envelope_omitted_header(record, key, &headers[..originals]);
+                    headers.drain(..originals);
+                    headers.push(omitted);
                     originals = 0;
                     key = None;
                     continue;

@@ -19,7 +19,7 @@ use rdkafka::message::BorrowedMessage;
 use crate::contract::RawHeader;
 
 /// A record's headers as read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct ReadHeaders {
     pub headers: Arc<[RawHeader]>,
     /// Why the record's envelope cannot be read (a header name that is not UTF-8): a
@@ -27,48 +27,43 @@ pub(crate) struct ReadHeaders {
     pub unreadable: Option<String>,
 }
 
-/// A record's headers, read from librdkafka's copy of the record the first time they
-/// are asked for, at most once.
+/// A record's headers: read from librdkafka's copy of a fetched record the first time
+/// they are asked for (at most once), or already read.
 #[derive(Debug)]
-pub(crate) struct LazyHeaders<'m> {
-    fetched: Option<Fetched<'m>>,
-    read: OnceLock<ReadHeaders>,
-}
-
-/// Where unread headers come from.
-#[derive(Debug)]
-struct Fetched<'m> {
-    msg: &'m BorrowedMessage<'m>,
-    /// The partition's last headers, shared when equal (see [`read_headers`]).
-    previous: &'m Mutex<Arc<[RawHeader]>>,
+pub(crate) enum LazyHeaders<'m> {
+    Fetched {
+        msg: &'m BorrowedMessage<'m>,
+        /// The partition's last headers, shared when equal (see [`read_headers`]).
+        previous: &'m Mutex<Arc<[RawHeader]>>,
+        read: OnceLock<ReadHeaders>,
+    },
+    /// A record the runtime holds a copy of.
+    Read(ReadHeaders),
 }
 
 impl<'m> LazyHeaders<'m> {
     /// The headers of a fetched record, unread.
     pub fn fetched(msg: &'m BorrowedMessage<'m>, previous: &'m Mutex<Arc<[RawHeader]>>) -> Self {
-        LazyHeaders {
-            fetched: Some(Fetched { msg, previous }),
+        LazyHeaders::Fetched {
+            msg,
+            previous,
             read: OnceLock::new(),
-        }
-    }
-
-    /// Headers already read (a record the runtime holds a copy of).
-    pub fn read(read: ReadHeaders) -> Self {
-        LazyHeaders {
-            fetched: None,
-            read: OnceLock::from(read),
         }
     }
 
     /// The headers, read now if they were not yet.
     pub fn get(&self) -> &ReadHeaders {
-        self.read.get_or_init(|| match &self.fetched {
-            Some(fetched) => {
-                let mut previous = fetched.previous.lock().unwrap_or_else(|p| p.into_inner());
-                read_headers(fetched.msg, &mut previous)
-            }
-            None => ReadHeaders::default(),
-        })
+        match self {
+            LazyHeaders::Read(read) => read,
+            LazyHeaders::Fetched {
+                msg,
+                previous,
+                read,
+            } => read.get_or_init(|| {
+                let mut previous = previous.lock().unwrap_or_else(|p| p.into_inner());
+                read_headers(msg, &mut previous)
+            }),
+        }
     }
 }
 

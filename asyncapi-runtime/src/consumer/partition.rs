@@ -73,7 +73,7 @@ impl StrayRecord {
             timestamp: self.timestamp,
             key: self.key.clone(),
             payload: self.payload.as_deref(),
-            headers: LazyHeaders::read(self.headers.clone()),
+            headers: LazyHeaders::Read(self.headers.clone()),
         }
     }
 }

@@ -68,17 +68,14 @@ impl Settler<'_> {
         // record's own.
         let first = std::future::poll_fn(|cx| {
             Poll::Ready(span.in_scope(|| {
-                let step = catch_unwind(AssertUnwindSafe(|| {
+                catch_unwind(AssertUnwindSafe(|| {
                     route.process(record, &self.pipeline.settings, self.intake_closed, cx)
-                }));
-                if let Ok(Step::Settled(Outcome::Done)) = step {
-                    handled(route);
-                }
-                step
+                }))
             }))
         })
         .await;
         if let Ok(Step::Settled(Outcome::Done)) = first {
+            span.in_scope(|| handled(route));
             return Settled::Done;
         }
         tokio::select! {
