@@ -87,8 +87,8 @@ pub use config::{
 pub use consumer::{
     Acker, Consumer, DeadLetterFailure, FromRecord, Handler, HandlerError, Headers, Health,
     IntoHandlerResult, Key, Listener, ListenerOptions, MessageContext, PartitionState,
-    PartitionStatus, Received, ReplyHandler, ReplyListener, RetryPolicy, Shared, State,
-    StateRequirement, Subscription,
+    PartitionStatus, PartitionTasks, Received, ReplyHandler, ReplyListener, RetryPolicy, Shared,
+    State, StateRequirement, Subscription,
 };
 pub use contract::{
     Channel, ChannelParameters, HeaderSet, Message, NoParameters, RawHeader, RawHeaders, Receives,

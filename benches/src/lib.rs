@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
-use asyncapi_runtime::{CancellationToken, KafkaConfig, MessageContext, Outgoing};
+use asyncapi_runtime::{CancellationToken, KafkaConfig, MessageContext, Outgoing, PartitionTasks};
 use asyncapi_test_support::BrokerKind;
 use rdkafka::consumer::{BaseConsumer, Consumer as _, StreamConsumer};
 use rdkafka::message::{Header, Message as _, OwnedHeaders};
@@ -414,6 +414,15 @@ pub fn fresh_group(prefix: &str) -> String {
     )
 }
 
+/// The typed consumer's placement: the default, or one task per partition with
+/// `BENCH_PARTITION_TASKS=per-partition` (to compare the two).
+fn partition_tasks() -> PartitionTasks {
+    match std::env::var("BENCH_PARTITION_TASKS").as_deref() {
+        Ok("per-partition") => PartitionTasks::PerPartition,
+        _ => PartitionTasks::default(),
+    }
+}
+
 /// Drains `n` records of `variant`'s topic through the runtime's `Consumer` loop with
 /// a no-op handler. Returns messages/s.
 pub async fn consume_typed(
@@ -428,6 +437,7 @@ pub async fn consume_typed(
         .consumer()
         .group_id(fresh_group("typed"))
         .validate_payloads(validate)
+        .partition_tasks(partition_tasks())
         .with_state(Counting {
             progress: progress.clone(),
             n,
@@ -439,25 +449,6 @@ pub async fn consume_typed(
         Variant::Large4 => consumer.listen::<listeners::on_large4>(),
     };
     let token = CancellationToken::new();
-    // Diagnostic: the consumer on a current-thread runtime of its own (no cross-thread
-    // wake-ups between the loop and the partition workers).
-    if std::env::var_os("BENCH_TYPED_CURRENT_THREAD").is_some() {
-        let t = token.clone();
-        let thread = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|rt| Ok(rt.block_on(consumer.run(t))?))
-        });
-        let waited = progress.wait(Duration::from_secs(120)).await;
-        token.cancel();
-        tokio::task::spawn_blocking(move || thread.join())
-            .await?
-            .map_err(|_| anyhow!("consumer thread panicked"))??;
-        waited?;
-        return progress.rate(n);
-    }
     let task = tokio::spawn(consumer.run(token.clone()));
     let waited = progress.wait(Duration::from_secs(120)).await;
     token.cancel();

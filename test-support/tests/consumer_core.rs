@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use asyncapi_runtime::__private::codec;
 use asyncapi_runtime::{
     Channel, Consumer, ConsumerError, DeadLetterFailure, DecodeError, EncodeError, HandlerError,
-    ListenerOptions, Message, MessageContext, Outgoing, PartitionState, Producer, RetryPolicy,
+    ListenerOptions, Message, MessageContext, Outgoing, PartitionState, PartitionTasks, Producer,
+    RetryPolicy,
 };
 use asyncapi_test_support::foreign::{self, ForeignRecord};
 use asyncapi_test_support::Broker;
@@ -31,6 +32,8 @@ broker_tests!(
     dropped_subscription_stream_is_reported_not_silent,
     slow_subscription_reader_is_not_timed_out,
     dropping_the_run_future_leaves_the_group,
+    shared_partition_tasks_run_one_handler_at_a_time_and_interleave_awaiting_ones,
+    per_partition_tasks_run_handlers_in_parallel,
 );
 
 async fn send(producer: &Producer, seq: u64, partition: i32) -> i64 {
@@ -631,6 +634,108 @@ async fn dropping_the_run_future_leaves_the_group(kafka: &dyn Broker) {
     stop(token, handle).await;
 }
 
+const PER_PARTITION: u64 = 20;
+
+/// Seqs 1..=20 on partition 0, 21..=40 on partition 1.
+async fn fill_two_partitions(kafka: &dyn Broker) {
+    cluster(kafka, 2);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    for seq in 1..=PER_PARTITION {
+        send(&producer, seq, 0).await;
+        send(&producer, PER_PARTITION + seq, 1).await;
+    }
+}
+
+/// Runs `consumer` until `handled` counts every record of [`fill_two_partitions`].
+async fn run_until_handled(consumer: Consumer, handled: &std::sync::atomic::AtomicU64) {
+    let (token, handle) = spawn(consumer);
+    wait_until(60, "every record handled", || {
+        handled.load(std::sync::atomic::Ordering::SeqCst) == 2 * PER_PARTITION
+    })
+    .await;
+    stop(token, handle).await;
+}
+
+/// The default placement: the workers of all partitions share one task, so handlers
+/// holding their thread never run at the same time, while handlers that await still
+/// interleave (the last record of each partition waits for the other's).
+async fn shared_partition_tasks_run_one_handler_at_a_time_and_interleave_awaiting_ones(
+    kafka: &dyn Broker,
+) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    assert_eq!(PartitionTasks::default(), PartitionTasks::Shared);
+    fill_two_partitions(kafka).await;
+    let (inside, most, handled) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let rendezvous = Arc::new(tokio::sync::Barrier::new(2));
+    let (inside_h, most_h, handled_h) = (inside.clone(), most.clone(), handled.clone());
+    let consumer = Consumer::new(kafka.config()).route::<UserSignups, _>(
+        move |msg: UserSignedUp, _: MessageContext| {
+            let (inside, most, handled) = (inside_h.clone(), most_h.clone(), handled_h.clone());
+            let rendezvous = rendezvous.clone();
+            async move {
+                // A section that holds its thread, as a handler computing would.
+                most.fetch_max(inside.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+                inside.fetch_sub(1, Ordering::SeqCst);
+                if msg.seq.is_multiple_of(PER_PARTITION) {
+                    rendezvous.wait().await;
+                }
+                handled.fetch_add(1, Ordering::SeqCst);
+            }
+        },
+        ListenerOptions::default(),
+    );
+    run_until_handled(consumer, &handled).await;
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "handlers of a shared task ran at the same time"
+    );
+}
+
+/// One task per partition: on a runtime of two threads, the handlers of two
+/// partitions hold their threads at the same time (the first record of each waits,
+/// blocking, for the other's).
+async fn per_partition_tasks_run_handlers_in_parallel(kafka: &dyn Broker) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    fill_two_partitions(kafka).await;
+    let (arrived, met, handled) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let (arrived_h, met_h, handled_h) = (arrived.clone(), met.clone(), handled.clone());
+    let consumer = Consumer::new(kafka.config())
+        .partition_tasks(PartitionTasks::PerPartition)
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, _: MessageContext| {
+                if msg.seq % PER_PARTITION == 1 {
+                    arrived_h.fetch_add(1, Ordering::SeqCst);
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    while arrived_h.load(Ordering::SeqCst) < 2 && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    if arrived_h.load(Ordering::SeqCst) == 2 {
+                        met_h.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                handled_h.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(())
+            },
+            ListenerOptions::default(),
+        );
+    run_until_handled(consumer, &handled).await;
+    assert_eq!(
+        met.load(Ordering::SeqCst),
+        2,
+        "the first records of the two partitions were never handled at the same time"
+    );
+}
+
 #[tokio::test]
 async fn two_routes_on_one_channel_are_refused() {
     let consumer = Consumer::new(asyncapi_runtime::KafkaConfig::new("127.0.0.1:9"))
@@ -762,8 +867,16 @@ fn model_member(bootstrap: &str, case: &Arc<Case>, journal: &Journal, member: u3
         .set("heartbeat.interval.ms", "500")
         .set("auto.commit.interval.ms", "200");
     let (case, journal) = (case.clone(), journal.clone());
+    // Members of one group place their workers differently: both placements keep
+    // the invariants.
+    let placement = if (case.seed + u64::from(member)) % 2 == 0 {
+        PartitionTasks::Shared
+    } else {
+        PartitionTasks::PerPartition
+    };
     Consumer::new(config)
         .group_id(format!("model-{}", case.seed))
+        .partition_tasks(placement)
         .retry(fast_retry(2))
         .route::<UserSignups, _>(
             move |msg: UserSignedUp, ctx: MessageContext| {

@@ -12,6 +12,7 @@ use super::dead_letter::{DeadLetterFailure, DeadLetters};
 use super::group;
 use super::handler::{Handler, Listener, ListenerHandler, ListenerOptions, State};
 use super::health::Health;
+use super::placement::PartitionTasks;
 use super::reply::{ListenerReplies, ReplyHandler, ReplyListener, Replying};
 use super::route::{ErasedRoute, HandlingSettings, RetryPolicy, TypedRoute};
 use super::settle::Pipeline;
@@ -53,6 +54,7 @@ pub struct Consumer<S = ()> {
     on_dead_letter_failure: DeadLetterFailure,
     handler_timeout: Duration,
     drain_timeout: Duration,
+    partition_tasks: PartitionTasks,
     validate: bool,
     state: State,
     health: Health,
@@ -77,6 +79,7 @@ impl<S> std::fmt::Debug for Consumer<S> {
             .field("retry", &self.retry)
             .field("handler_timeout", &self.handler_timeout)
             .field("drain_timeout", &self.drain_timeout)
+            .field("partition_tasks", &self.partition_tasks)
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +98,7 @@ impl Consumer<()> {
             on_dead_letter_failure: DeadLetterFailure::default(),
             handler_timeout: DEFAULT_HANDLER_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            partition_tasks: PartitionTasks::default(),
             validate: true,
             state: State::default(),
             health: Health::default(),
@@ -118,6 +122,7 @@ impl<S> Consumer<S> {
             on_dead_letter_failure: self.on_dead_letter_failure,
             handler_timeout: self.handler_timeout,
             drain_timeout: self.drain_timeout,
+            partition_tasks: self.partition_tasks,
             validate: self.validate,
             state: self.state,
             health: self.health,
@@ -292,6 +297,14 @@ impl<S> Consumer<S> {
         self
     }
 
+    /// Where the workers of the consumer's partitions run (default
+    /// [`PartitionTasks::Shared`]: one task for all of them, at most one thread at a
+    /// time; [`PartitionTasks::PerPartition`] for handlers that compute for long).
+    pub fn partition_tasks(mut self, placement: PartitionTasks) -> Self {
+        self.partition_tasks = placement;
+        self
+    }
+
     /// A live view of the partitions this consumer owns and whether any is stuck,
     /// for a health endpoint. Take it before [`run`](Self::run).
     pub fn health(&self) -> Health {
@@ -385,6 +398,7 @@ impl<S> Consumer<S> {
             fatal: assembled.fatal,
             health: self.health.clone(),
             drain_timeout: self.drain_timeout,
+            partition_tasks: self.partition_tasks,
         };
         group::run(membership, shutdown, self.stopping.clone()).await
     }

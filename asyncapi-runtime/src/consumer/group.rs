@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::health::Health;
 use super::partition::GroupConsumer;
+use super::placement::{PartitionTasks, WorkerSpawner};
 use super::rebalance::{commit_stored, GroupContext};
 use super::settle::Pipeline;
 use crate::error::{ConsumerError, KafkaError};
@@ -32,6 +33,7 @@ pub(crate) struct Membership {
     pub fatal: mpsc::UnboundedReceiver<ConsumerError>,
     pub health: Health,
     pub drain_timeout: Duration,
+    pub partition_tasks: PartitionTasks,
 }
 
 /// Joins the group and consumes until `shutdown` fires or a fatal error, then drains,
@@ -49,10 +51,11 @@ pub(crate) async fn run(
         mut fatal,
         health,
         drain_timeout,
+        partition_tasks,
     } = membership;
     let context = GroupContext::new(
         pipeline,
-        tokio::runtime::Handle::current(),
+        WorkerSpawner::on_current_runtime(partition_tasks),
         health.clone(),
         drain_timeout,
     );

@@ -29,6 +29,7 @@ mod handler;
 pub(crate) mod headers;
 mod health;
 mod partition;
+mod placement;
 mod rebalance;
 mod reply;
 pub(crate) mod route;
@@ -48,6 +49,7 @@ pub use handler::{
 };
 pub(crate) use headers::read_headers;
 pub use health::{Health, PartitionState, PartitionStatus};
+pub use placement::PartitionTasks;
 pub use reply::{ReplyHandler, ReplyListener};
 pub use route::RetryPolicy;
 pub use subscription::{Acker, Received, Subscription};

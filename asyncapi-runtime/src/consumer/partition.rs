@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::headers::{self, LazyHeaders, ReadHeaders};
 use super::health::PartitionHealth;
+use super::placement::WorkerSpawner;
 use super::rebalance::GroupContext;
 use super::route::{panic_text, ErasedRoute, Record};
 use super::settle::{Pipeline, Settled, Settler};
@@ -167,9 +168,9 @@ pub(crate) struct WorkerHandle {
 }
 
 impl WorkerHandle {
-    /// Starts the worker of a newly assigned partition on `runtime`.
+    /// Starts the worker of a newly assigned partition through `spawner`.
     pub fn start(
-        runtime: &tokio::runtime::Handle,
+        spawner: &WorkerSpawner,
         consumer: &Arc<GroupConsumer>,
         mut queue: PartitionQueue<GroupContext>,
         pipeline: Arc<Pipeline>,
@@ -215,10 +216,10 @@ impl WorkerHandle {
             since_store: 0,
             given_up: None,
         };
-        runtime.spawn(async move {
+        spawner.spawn(Box::pin(async move {
             let _exit = exit_tx;
             worker.run_contained().await;
-        });
+        }));
         handle
     }
 

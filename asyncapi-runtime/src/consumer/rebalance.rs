@@ -18,6 +18,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::health::Health;
 use super::partition::{GroupConsumer, StrayRecord, WorkerHandle, ABANDON_GRACE};
+use super::placement::WorkerSpawner;
 use super::settle::Pipeline;
 use crate::client::{forward_log, ConnectionWatch};
 use crate::error::{ConsumerError, KafkaError};
@@ -37,7 +38,8 @@ pub(crate) struct GroupContext {
     /// rebalance may refuse it).
     resume_at: Mutex<HashMap<TopicPartition, i64>>,
     pipeline: Arc<Pipeline>,
-    runtime: tokio::runtime::Handle,
+    /// Starts the workers where the consumer's `PartitionTasks` says.
+    spawner: WorkerSpawner,
     health: Health,
     /// How long records in hand may finish when their partition is revoked.
     drain_timeout: Duration,
@@ -49,7 +51,7 @@ pub(crate) struct GroupContext {
 impl GroupContext {
     pub fn new(
         pipeline: Arc<Pipeline>,
-        runtime: tokio::runtime::Handle,
+        spawner: WorkerSpawner,
         health: Health,
         drain_timeout: Duration,
     ) -> Self {
@@ -59,7 +61,7 @@ impl GroupContext {
             workers: Mutex::new(HashMap::new()),
             resume_at: Mutex::new(HashMap::new()),
             pipeline,
-            runtime,
+            spawner,
             health,
             drain_timeout,
             commits_off: AtomicBool::new(false),
@@ -157,7 +159,7 @@ impl GroupContext {
             };
             let health = self.health.assigned(&key.0, key.1);
             let worker = WorkerHandle::start(
-                &self.runtime,
+                &self.spawner,
                 &consumer,
                 queue,
                 self.pipeline.clone(),
