@@ -208,14 +208,14 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
     // The document's lookup macro refuses a reply listener on a channel without `reply`.
     // A replier reads the request's headers (its reply address) whatever the function
     // takes.
-    let (kind, head, output, finish, register, reads_headers) = match signature.returns {
+    let (kind, head, output, finish, register, reads) = match signature.returns {
         Returns::Nothing => (
             format_ident!("listener"),
             quote! { #rt::Listener },
             quote! { () },
             quote! { #rt::IntoHandlerResult::into_handler_result(#call) },
             "listen",
-            reads_headers(&rt, &signature.parameters),
+            reads(&rt, &signature.parameters),
         ),
         Returns::Reply => (
             format_ident!("reply_listener"),
@@ -243,7 +243,7 @@ fn build(args: TokenStream, func: &ItemFn) -> syn::Result<TokenStream> {
                 #options
             }
 
-            #reads_headers
+            #reads
 
             fn handle(
                 message: <Self::Channel as #rt::Channel>::Message,
@@ -384,17 +384,17 @@ fn listener_options(rt: &TokenStream, o: &Options, parameters: &[Type]) -> Token
     }
 }
 
-/// `Listener::reads_headers`: whether any parameter after the message is built from the
-/// record's headers (the message itself never is).
-fn reads_headers(rt: &TokenStream, parameters: &[Type]) -> TokenStream {
+/// `Listener::reads`: the parts of the record (headers, key) the parameters after the
+/// message are built from (the message itself is the payload).
+fn reads(rt: &TokenStream, parameters: &[Type]) -> TokenStream {
     let reads = parameters.iter().map(|ty| {
         quote::quote_spanned! {ty.span()=>
-            <#ty as #rt::FromRecord<Self::Channel>>::reads_headers()
+            <#ty as #rt::FromRecord<Self::Channel>>::reads()
         }
     });
     quote! {
-        fn reads_headers() -> bool {
-            false #(|| #reads)*
+        fn reads() -> #rt::RecordParts {
+            #rt::RecordParts::NONE #(.and(#reads))*
         }
     }
 }

@@ -87,8 +87,8 @@ pub use config::{
 pub use consumer::{
     Acker, Consumer, DeadLetterFailure, FromRecord, Handler, HandlerError, Headers, Health,
     IntoHandlerResult, Key, Listener, ListenerOptions, MessageContext, PartitionState,
-    PartitionStatus, PartitionTasks, Received, ReplyHandler, ReplyListener, RetryPolicy, Shared,
-    State, StateRequirement, Subscription,
+    PartitionStatus, PartitionTasks, Received, RecordParts, ReplyHandler, ReplyListener,
+    RetryPolicy, Shared, State, StateRequirement, Subscription,
 };
 pub use contract::{
     Channel, ChannelParameters, HeaderSet, Message, NoParameters, RawHeader, RawHeaders, Receives,
@@ -148,7 +148,7 @@ pub mod __private {
     pub use crate::config::KafkaConfig;
     pub use crate::consumer::{
         Consumer, FromRecord, HandlerError, IntoHandlerResult, Listener, ListenerOptions,
-        MessageContext, ReplyListener,
+        MessageContext, RecordParts, ReplyListener,
     };
 
     /// The options of a listener declared with `#[event_listener(..)]`.

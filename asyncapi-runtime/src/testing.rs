@@ -68,7 +68,7 @@ impl StoredRecord {
             partition: self.partition,
             offset: self.offset,
             timestamp: None,
-            key: self.key.as_deref().map(Arc::from),
+            key: self.key.as_deref(),
             payload: Some(&self.payload),
             headers: LazyHeaders::Read(ReadHeaders {
                 headers: Arc::from(self.headers.as_slice()),

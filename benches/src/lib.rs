@@ -316,16 +316,22 @@ pub async fn produce_raw(bootstrap: &str, variant: Variant, n: u64) -> anyhow::R
     let keep = std::env::var_os("BENCH_RAW_KEEP").is_some();
     let mut kept = VecDeque::new();
     let mut pending = VecDeque::with_capacity(IN_FLIGHT);
+    // Diagnostic: give each record a key, as services do (consumers then read it).
+    let keyed = std::env::var_os("BENCH_KEYED").is_some();
     for seq in 0..n as i64 {
         let payload = serde_json::to_vec(&raw_event(seq, note_len))?;
+        let key = keyed.then(|| format!("account-{seq:08}"));
         let fut = loop {
             let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
                 key: "content-type",
                 value: Some("application/json"),
             });
-            let record: FutureRecord<'_, (), [u8]> = FutureRecord::to(topic)
+            let mut record: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic)
                 .payload(payload.as_slice())
                 .headers(headers);
+            if let Some(key) = &key {
+                record = record.key(key.as_str());
+            }
             match producer.send_result(record) {
                 Ok(f) => break f,
                 Err((e, _)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull) => {

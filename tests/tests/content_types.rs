@@ -129,7 +129,7 @@ async fn on_mixed(message: MixedMessage, seen: Shared<mpsc::UnboundedSender<Stri
 /// content type: the consumer reads that header for the message's sake.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listener_that_reads_no_header_still_gets_messages_told_apart_by_content_type() {
-    assert!(!<on_mixed as asyncapi_runtime::Listener>::reads_headers());
+    assert!(!<on_mixed as asyncapi_runtime::Listener>::reads().headers());
     let kafka = EmbeddedKafka::start(1).unwrap();
     kafka.create_topics(Application::TOPIC_SPECS).unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();

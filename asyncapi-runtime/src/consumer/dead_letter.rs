@@ -104,7 +104,7 @@ impl DeadLetters {
                 unreadable.clone().into_bytes(),
             ));
         }
-        let mut key = record.key.as_deref();
+        let mut key = record.key;
         // The original's headers come first in `headers`, until they are dropped.
         let mut originals = originals_read.headers.len();
         let mut payload = record.payload.unwrap_or_default();

@@ -37,6 +37,61 @@ impl<H> std::ops::Deref for Headers<H> {
     }
 }
 
+/// The parts of a record besides its payload that a handler reads: the consumer reads
+/// only those (librdkafka parses a record's headers on first access, an allocation per
+/// header; a key is copied out of its buffer), and a handler's context carries only
+/// those (an empty header list, no key, for the others).
+///
+/// `#[event_listener]` works it out from the function's parameters
+/// ([`FromRecord::reads`]); a [`Handler`](super::Handler) of one's own says it with
+/// [`Handler::reads`](super::Handler::reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecordParts {
+    headers: bool,
+    key: bool,
+}
+
+impl RecordParts {
+    /// Neither headers nor key.
+    pub const NONE: RecordParts = RecordParts {
+        headers: false,
+        key: false,
+    };
+    /// The headers.
+    pub const HEADERS: RecordParts = RecordParts {
+        headers: true,
+        key: false,
+    };
+    /// The key.
+    pub const KEY: RecordParts = RecordParts {
+        headers: false,
+        key: true,
+    };
+    /// Headers and key.
+    pub const ALL: RecordParts = RecordParts {
+        headers: true,
+        key: true,
+    };
+
+    /// The parts either reads.
+    pub const fn and(self, other: RecordParts) -> RecordParts {
+        RecordParts {
+            headers: self.headers || other.headers,
+            key: self.key || other.key,
+        }
+    }
+
+    /// Whether the headers are among them.
+    pub const fn headers(self) -> bool {
+        self.headers
+    }
+
+    /// Whether the key is among them.
+    pub const fn key(self) -> bool {
+        self.key
+    }
+}
+
 /// A parameter an `#[event_listener]` function can take after the message, built from
 /// the record of channel `C` before the function is called.
 ///
@@ -56,11 +111,11 @@ pub trait FromRecord<C: Channel>: Sized + Send {
         None
     }
 
-    /// Whether building the parameter reads the record's headers: a listener none of
-    /// whose parameters does is given a context without them (see
-    /// [`Handler::reads_headers`](super::Handler::reads_headers)).
-    fn reads_headers() -> bool {
-        true
+    /// The parts of the record building the parameter reads from the context (all of
+    /// them unless said otherwise): a listener is given a context with only the parts
+    /// its parameters read (see [`RecordParts`]).
+    fn reads() -> RecordParts {
+        RecordParts::ALL
     }
 
     /// The parameter for this record. An error is the handler's: it is dead-lettered
@@ -79,8 +134,8 @@ impl<C: Channel, T: Send + Sync + 'static> FromRecord<C> for Shared<T> {
         Some(StateRequirement::of::<T>())
     }
 
-    fn reads_headers() -> bool {
-        false
+    fn reads() -> RecordParts {
+        RecordParts::NONE
     }
 
     fn from_record(context: &MessageContext<C::Parameters>) -> Result<Self, HandlerError> {
@@ -95,8 +150,8 @@ impl<C: Channel, T: Send + Sync + 'static> FromRecord<C> for Shared<T> {
 }
 
 impl<C: Channel> FromRecord<C> for Option<Key<C::Key>> {
-    fn reads_headers() -> bool {
-        false
+    fn reads() -> RecordParts {
+        RecordParts::KEY
     }
 
     fn from_record(context: &MessageContext<C::Parameters>) -> Result<Self, HandlerError> {
@@ -110,8 +165,8 @@ impl<C: Channel> FromRecord<C> for Option<Key<C::Key>> {
 }
 
 impl<C: Channel> FromRecord<C> for Key<C::Key> {
-    fn reads_headers() -> bool {
-        false
+    fn reads() -> RecordParts {
+        RecordParts::KEY
     }
 
     fn from_record(context: &MessageContext<C::Parameters>) -> Result<Self, HandlerError> {
@@ -124,6 +179,10 @@ impl<C: Channel> FromRecord<C> for Key<C::Key> {
 }
 
 impl<C: Channel> FromRecord<C> for Headers<C::Headers> {
+    fn reads() -> RecordParts {
+        RecordParts::HEADERS
+    }
+
     fn from_record(context: &MessageContext<C::Parameters>) -> Result<Self, HandlerError> {
         C::Headers::from_kafka_headers(&context.headers)
             .map(Headers)

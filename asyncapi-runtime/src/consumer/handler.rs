@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
+use super::extract::RecordParts;
 use crate::contract::{Channel, HeaderSet, NoParameters, RawHeader, RecordKey};
 use crate::error::DecodeError;
 
@@ -291,12 +292,12 @@ pub trait Handler<C: Channel>: Send + Sync + 'static {
         context: MessageContext<C::Parameters>,
     ) -> BoxFuture<'static, Result<(), HandlerError>>;
 
-    /// Whether the handler reads the record's headers (`MessageContext::headers`). When
-    /// it does not, the consumer need not read them (librdkafka parses a record's
-    /// headers on first access, an allocation per header) and the context's list is
-    /// empty. Listeners declared with `#[event_listener]` say so from their parameters.
-    fn reads_headers(&self) -> bool {
-        true
+    /// The parts of the record the handler reads from its context
+    /// (`MessageContext::headers`, `MessageContext::key`); the context carries only
+    /// those (see [`RecordParts`]). All of them unless said otherwise; listeners
+    /// declared with `#[event_listener]` say so from their parameters.
+    fn reads(&self) -> RecordParts {
+        RecordParts::ALL
     }
 }
 
@@ -391,11 +392,11 @@ pub trait Listener: Send + Sync + 'static {
         context: MessageContext<<Self::Channel as Channel>::Parameters>,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 
-    /// Whether [`handle`](Self::handle) reads the context's headers (see
-    /// [`Handler::reads_headers`]): `#[event_listener]` says no when none of the
-    /// function's parameters is built from them.
-    fn reads_headers() -> bool {
-        true
+    /// The parts of the record [`handle`](Self::handle) reads from its context (see
+    /// [`Handler::reads`]): `#[event_listener]` names those its function's parameters
+    /// are built from.
+    fn reads() -> RecordParts {
+        RecordParts::ALL
     }
 }
 
@@ -417,7 +418,7 @@ impl<L: Listener> Handler<L::Channel> for ListenerHandler<L> {
         Box::pin(L::handle(message, context))
     }
 
-    fn reads_headers(&self) -> bool {
-        L::reads_headers()
+    fn reads(&self) -> RecordParts {
+        L::reads()
     }
 }

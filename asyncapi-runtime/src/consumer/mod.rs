@@ -42,7 +42,7 @@ pub use dead_letter::{
     DLQ_OFFSET_HEADER, DLQ_PARTITION_HEADER, DLQ_PAYLOAD_OMITTED_HEADER, DLQ_REASON_HEADER,
     DLQ_TOPIC_HEADER, DLQ_UNREADABLE_HEADER,
 };
-pub use extract::{FromRecord, Headers, Key};
+pub use extract::{FromRecord, Headers, Key, RecordParts};
 pub use handler::{
     Handler, HandlerError, IntoHandlerResult, Listener, ListenerOptions, MessageContext, Shared,
     State, StateRequirement,

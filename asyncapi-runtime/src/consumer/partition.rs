@@ -48,7 +48,7 @@ pub(crate) struct StrayRecord {
     partition: i32,
     offset: i64,
     timestamp: Option<chrono::DateTime<chrono::Utc>>,
-    key: Option<Arc<[u8]>>,
+    key: Option<Vec<u8>>,
     payload: Option<Vec<u8>>,
     headers: ReadHeaders,
 }
@@ -60,7 +60,7 @@ impl StrayRecord {
             partition: msg.partition(),
             offset: msg.offset(),
             timestamp: timestamp(msg),
-            key: msg.key().map(Arc::from),
+            key: msg.key().map(<[u8]>::to_vec),
             payload: msg.payload().map(<[u8]>::to_vec),
             headers: headers::read_headers(msg, &mut Arc::from([])),
         }
@@ -72,7 +72,7 @@ impl StrayRecord {
             partition: self.partition,
             offset: self.offset,
             timestamp: self.timestamp,
-            key: self.key.clone(),
+            key: self.key.as_deref(),
             payload: self.payload.as_deref(),
             headers: LazyHeaders::Read(self.headers.clone()),
         }
@@ -90,7 +90,7 @@ fn read_record<'m>(
         partition: msg.partition(),
         offset: msg.offset(),
         timestamp: timestamp(msg),
-        key: msg.key().map(Arc::from),
+        key: msg.key(),
         payload: msg.payload(),
         headers: LazyHeaders::fetched(msg, last_headers),
     }

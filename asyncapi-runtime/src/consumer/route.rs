@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 mod attempts;
 
+use super::extract::RecordParts;
 use super::handler::{Handler, ListenerOptions, State};
 use super::headers::LazyHeaders;
 use crate::contract::{
@@ -25,7 +26,7 @@ use crate::schema;
 use crate::topic::TopicTemplate;
 use attempts::FirstAttempt;
 
-/// A record as fetched: the payload is read in place from librdkafka's buffer, the
+/// A record as fetched: key and payload are read in place from librdkafka's buffer, the
 /// headers only when something asks for them.
 #[derive(Debug)]
 pub(crate) struct Record<'a> {
@@ -34,7 +35,7 @@ pub(crate) struct Record<'a> {
     pub partition: i32,
     pub offset: i64,
     pub timestamp: Option<DateTime<Utc>>,
-    pub key: Option<Arc<[u8]>>,
+    pub key: Option<&'a [u8]>,
     pub payload: Option<&'a [u8]>,
     pub headers: LazyHeaders<'a>,
 }
@@ -178,8 +179,10 @@ pub(crate) struct TypedRoute<C: Channel, H> {
     /// record before the handler. Trace propagation (`otel`) reads them too, but only
     /// for tracing: it does not decide which records are handled.
     reads_headers: bool,
-    /// Whether the handler's context carries the headers (else an empty list).
-    handler_reads_headers: bool,
+    /// What the handler's context carries: the headers (else an empty list), the key
+    /// (else none; a key is copied out of librdkafka's buffer only for a handler that
+    /// reads it).
+    handler_reads: RecordParts,
     /// The empty header list of contexts whose handler does not read headers.
     no_headers: Arc<[RawHeader]>,
     _channel: PhantomData<fn() -> C>,
@@ -207,8 +210,8 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
         let limit = options
             .concurrency
             .map(|n| Arc::new(Semaphore::new(n.max(1))));
-        let handler_reads_headers = handler.reads_headers();
-        let reads_headers = handler_reads_headers
+        let handler_reads = handler.reads();
+        let reads_headers = handler_reads.headers()
             || C::Message::READS_CONTENT_TYPE
             || TypeId::of::<C::Headers>() != TypeId::of::<RawHeaders>();
         Ok(TypedRoute {
@@ -219,7 +222,7 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
             limit,
             receives,
             reads_headers,
-            handler_reads_headers,
+            handler_reads,
             no_headers: Arc::from([]),
             _channel: PhantomData,
         })
@@ -332,7 +335,7 @@ fn check_key_and_headers<C: Channel>(record: &Record<'_>) -> Result<(), String> 
         C::Headers::from_kafka_headers(&record.headers.get().headers).map_err(|e| e.to_string())?;
     }
     if TypeId::of::<C::Key>() != TypeId::of::<Vec<u8>>() {
-        if let Some(key) = &record.key {
+        if let Some(key) = record.key {
             C::Key::decode_key(key).map_err(|e| e.to_string())?;
         }
     }

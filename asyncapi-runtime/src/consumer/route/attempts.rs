@@ -5,6 +5,7 @@
 //! waits out time limits and the backoff between attempts.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -187,8 +188,12 @@ impl<C: Channel, H: Handler<C>> TypedRoute<C, H> {
             partition: record.partition,
             offset: record.offset,
             timestamp: record.timestamp,
-            key: record.key.clone(),
-            headers: if self.handler_reads_headers {
+            key: if self.handler_reads.key() {
+                record.key.map(Arc::from)
+            } else {
+                None
+            },
+            headers: if self.handler_reads.headers() {
                 record.headers.get().headers.clone()
             } else {
                 self.no_headers.clone()
