@@ -53,12 +53,8 @@ pub(crate) async fn run(
         drain_timeout,
         partition_tasks,
     } = membership;
-    let context = GroupContext::new(
-        pipeline,
-        WorkerSpawner::on_current_runtime(partition_tasks),
-        health.clone(),
-        drain_timeout,
-    );
+    let spawner = WorkerSpawner::on_current_runtime(partition_tasks, pipeline.fatal.clone());
+    let context = GroupContext::new(pipeline, spawner, health.clone(), drain_timeout);
     let consumer: Arc<GroupConsumer> = Arc::new(
         client
             .create_with_context(context)

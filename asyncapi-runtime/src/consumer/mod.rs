@@ -2,9 +2,11 @@
 //!
 //! A thread polls the group (rebalances, errors) and never runs handlers, so the member
 //! is never expelled for a slow one. Each assigned partition has its own librdkafka
-//! queue, read by its own worker task: records are handled one at a time in partition
+//! queue, read by its own worker: records are handled one at a time in partition
 //! order, partitions progress concurrently, and a partition whose records cannot be
-//! settled holds up no other. Offsets are stored once a record was handled or
+//! settled holds up no other. The workers of a consumer share one task unless it is
+//! told otherwise (`PartitionTasks`): there, a handler that holds its thread holds up
+//! the others meanwhile. Offsets are stored once a record was handled or
 //! dead-lettered, committed by librdkafka's auto-commit, and committed synchronously
 //! when partitions are revoked (after their workers stopped) and on shutdown.
 //!
@@ -12,6 +14,8 @@
 //! - `group`: the poll thread, start-up and shutdown;
 //! - `rebalance`: starting and stopping partition workers as partitions come and go;
 //! - `partition`: a partition's worker, reading its queue and storing offsets;
+//! - `placement`: where workers run (one task for all, or a task each), and how long
+//!   a worker keeps its task's thread;
 //! - `settle`: what becomes of one record (handled, dead-lettered, left), panics contained;
 //! - `route`: decoding, validation and retries for one channel;
 //! - `dead_letter`: the dead-letter send and its failure policy;

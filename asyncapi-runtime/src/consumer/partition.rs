@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::headers::{self, LazyHeaders, ReadHeaders};
 use super::health::PartitionHealth;
-use super::placement::WorkerSpawner;
+use super::placement::{TaskShare, WorkerSpawner};
 use super::rebalance::GroupContext;
 use super::route::{panic_text, ErasedRoute, Record};
 use super::settle::{Pipeline, Settled, Settler};
@@ -28,11 +28,6 @@ pub(crate) type GroupConsumer = BaseConsumer<GroupContext>;
 
 /// Offsets are stored after this many settled records, and whenever the queue runs dry.
 const STORE_EVERY: u32 = 256;
-/// A worker reading a backlog yields its thread after this many records (about a
-/// millisecond of small records): often enough for timers and other tasks, rarely
-/// enough to cost nothing measurable (yielding after each 128, tokio's budget, cost
-/// about 5 % of consume throughput).
-const YIELD_EVERY: u32 = 1024;
 /// After the drain deadline, how long an abandoned record's future gets to be dropped.
 pub(crate) const ABANDON_GRACE: Duration = Duration::from_secs(1);
 /// An idle worker looks at its queue at least this often: librdkafka's wake-up is
@@ -212,6 +207,7 @@ impl WorkerHandle {
             abandon: handle.abandon.clone(),
             unstored: None,
             since_yield: 0,
+            share: spawner.share(),
             last_headers: Mutex::new(Arc::from([])),
             since_store: 0,
             given_up: None,
@@ -250,14 +246,20 @@ impl WorkerHandle {
     }
 
     /// Forgets the worker: it stores no further offset, even if it has not ended (a
-    /// handler that blocks its thread). Returns the offset of the last record it
-    /// settled, if any.
+    /// handler that blocks its thread, or another partition's handler blocking the
+    /// task they share). What it settled is stored first: records are settled in
+    /// order, so its last settled one ends a prefix of handled records. Returns the
+    /// offset of that record, if any.
     pub fn release(self) -> Option<i64> {
+        let last_settled = self.health.last_settled();
         if !self.wait_until(Instant::now()) {
-            tracing::error!(topic = %self.topic, partition = self.partition, "partition worker does not stop (a handler blocks its thread?); it will store no offset");
+            tracing::error!(topic = %self.topic, partition = self.partition, "partition worker does not stop (a handler blocks its thread, or the task it shares with other partitions?); it will store no further offset");
+            if let Some(offset) = last_settled {
+                self.offsets.store(offset);
+            }
         }
         self.offsets.disown();
-        self.health.last_settled()
+        last_settled
     }
 }
 
@@ -276,6 +278,8 @@ struct PartitionWorker {
     unstored: Option<i64>,
     /// Records read since the worker last gave its thread up.
     since_yield: u32,
+    /// How many records it may read before it yields.
+    share: TaskShare,
     /// The headers of the last record whose headers were read, shared with the next
     /// one if equal.
     last_headers: Mutex<Arc<[RawHeader]>>,
@@ -341,11 +345,11 @@ impl PartitionWorker {
 
     /// A queue that never runs dry and handlers that never wait would keep this task
     /// on its thread for the whole backlog: timers (handler time limits), shutdown and
-    /// other partitions' workers there would stall. Yields every [`YIELD_EVERY`]
-    /// records.
+    /// other tasks there would stall. Yields after its share of the task's turn
+    /// ([`TaskShare`]).
     async fn step_aside_now_and_then(&mut self) {
         self.since_yield += 1;
-        if self.since_yield >= YIELD_EVERY {
+        if self.since_yield >= self.share.records_per_turn() {
             self.since_yield = 0;
             tokio::task::yield_now().await;
         }
