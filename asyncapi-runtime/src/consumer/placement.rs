@@ -10,14 +10,19 @@ use tokio::sync::mpsc;
 
 use crate::error::ConsumerError;
 
-/// Records the workers of one task read, together, before the task leaves its thread
-/// (about a millisecond of small records): often enough for timers and other tasks,
-/// rarely enough to cost nothing measurable (yielding after each 128, tokio's budget,
-/// cost about 5 % of consume throughput).
-const RECORDS_PER_TURN: u32 = 1024;
+/// Records a worker reads before it leaves its thread (about a millisecond of small
+/// records): often enough for timers and other tasks, rarely enough to cost nothing
+/// measurable (yielding after each 128, tokio's budget, cost about 5 % of consume
+/// throughput).
+const MAX_RECORDS_PER_WORKER_TURN: u32 = 1024;
+/// Records the workers sharing a task read, together, before the task leaves its
+/// thread (about 3 ms of small records). Not 1,024: each yield of the shared task can
+/// move it to another thread, and yielding every 1,024 records cost about 4 % of
+/// consume throughput with four partitions.
+const RECORDS_PER_TASK_TURN: u32 = 4096;
 /// A worker's turn is never shorter than this, however many share its task: with many
-/// partitions, the task then keeps its thread a little longer (48 partitions: about
-/// 3,000 records) rather than yield every few records.
+/// partitions the task keeps its thread a little longer (100 partitions: 6,400
+/// records) rather than yield every few records.
 const MIN_RECORDS_PER_WORKER_TURN: u32 = 64;
 
 /// Where the workers of a consumer's partitions run
@@ -42,7 +47,8 @@ pub enum PartitionTasks {
 pub(crate) type WorkerTask = BoxFuture<'static, ()>;
 
 /// How many workers share a worker's task, so how many records the worker may read
-/// before it yields: the task's [`RECORDS_PER_TURN`] divided among them.
+/// before it yields: the task's [`RECORDS_PER_TASK_TURN`] divided among them, within
+/// [`MIN_RECORDS_PER_WORKER_TURN`] and [`MAX_RECORDS_PER_WORKER_TURN`].
 ///
 /// A worker yields through tokio (its wake-up deferred until the runtime has run other
 /// tasks and its timers), which `FuturesUnordered` does not take for a yield of its
@@ -59,7 +65,8 @@ impl TaskShare {
     /// Records this worker may read before it yields.
     pub fn records_per_turn(&self) -> u32 {
         let workers = u32::try_from(self.0.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
-        (RECORDS_PER_TURN / workers.max(1)).max(MIN_RECORDS_PER_WORKER_TURN)
+        (RECORDS_PER_TASK_TURN / workers.max(1))
+            .clamp(MIN_RECORDS_PER_WORKER_TURN, MAX_RECORDS_PER_WORKER_TURN)
     }
 }
 
@@ -196,7 +203,8 @@ mod tests {
         assert!(next.is_none(), "{next:?}");
     }
 
-    /// Workers sharing a task divide its turn; a worker of its own gets all of it.
+    /// Workers sharing a task divide its turn, within bounds; a worker of its own gets
+    /// a whole worker's turn.
     #[tokio::test]
     async fn workers_sharing_a_task_divide_its_turn() {
         let (fatal, _reported) = mpsc::unbounded_channel();
@@ -209,16 +217,26 @@ mod tests {
                 let _ = released.wait_for(|r| *r).await;
             }));
         }
-        while share.records_per_turn() != RECORDS_PER_TURN / 4 {
+        for _ in 0..4 {
+            let mut released = released.clone();
+            spawner.spawn(Box::pin(async move {
+                let _ = released.wait_for(|r| *r).await;
+            }));
+        }
+        while share.records_per_turn() != RECORDS_PER_TASK_TURN / 8 {
             tokio::task::yield_now().await;
         }
         let _ = release.send(true);
-        while share.records_per_turn() != RECORDS_PER_TURN {
+        while share.records_per_turn() != MAX_RECORDS_PER_WORKER_TURN {
             tokio::task::yield_now().await;
         }
         let (fatal, _reported) = mpsc::unbounded_channel();
         let own = WorkerSpawner::on_current_runtime(PartitionTasks::PerPartition, fatal);
-        assert_eq!(own.share().records_per_turn(), RECORDS_PER_TURN);
+        assert_eq!(own.share().records_per_turn(), MAX_RECORDS_PER_WORKER_TURN);
+        assert_eq!(
+            TaskShare::new(2).records_per_turn(),
+            MAX_RECORDS_PER_WORKER_TURN
+        );
         assert_eq!(
             TaskShare::new(1_000).records_per_turn(),
             MIN_RECORDS_PER_WORKER_TURN
