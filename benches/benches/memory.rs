@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use asyncapi_benches::{
     api, backlog, bench_broker, bench_requested, consumer_config, counting_handler, fresh_group,
-    peak_rss_kib, typed_event, Progress,
+    partition_tasks, peak_rss_kib, typed_event, Progress,
 };
 use asyncapi_runtime::{CancellationToken, Channel, KafkaConfig, ListenerOptions, Outgoing};
 use asyncapi_test_support::{Broker, TestBroker};
@@ -25,6 +25,7 @@ async fn child(bootstrap: &str, n: u64) -> anyhow::Result<()> {
     let consumer = app
         .consumer()
         .group_id(fresh_group("memory"))
+        .partition_tasks(partition_tasks())
         .route::<api::channels::Memory, _>(handler, ListenerOptions::default());
     let token = CancellationToken::new();
     let task = tokio::spawn(consumer.run(token.clone()));

@@ -422,7 +422,7 @@ pub fn fresh_group(prefix: &str) -> String {
 
 /// The typed consumer's placement: the default, or one task per partition with
 /// `BENCH_PARTITION_TASKS=per-partition` (to compare the two).
-fn partition_tasks() -> PartitionTasks {
+pub fn partition_tasks() -> PartitionTasks {
     match std::env::var("BENCH_PARTITION_TASKS").as_deref() {
         Ok("per-partition") => PartitionTasks::PerPartition,
         _ => PartitionTasks::default(),

@@ -35,6 +35,13 @@ const PREFETCH_KBYTES_PER_PARTITION: &str = "8192";
 /// 90,000 record backlog read at 0.17 of a raw loop with 1 s, 0.86-0.91 with 10 ms
 /// (`docs/benchmarks.md`). Not 0: each wake-up re-checks the queue, which costs CPU.
 const FETCH_QUEUE_BACKOFF_MS: &str = "10";
+/// How much one fetch asks for per partition (librdkafka's default, 1 MiB). A worker
+/// reads 1 MiB of 2 KiB records in about a millisecond, about a fetch's round trip to
+/// a broker: one partition's backlog on Kafka was read at the speed of the fetches,
+/// 310-320k records/s, and at 470-570k with 4 MiB (`docs/benchmarks.md`). A fetch's
+/// total stays bounded by `fetch.max.bytes` (50 MiB); a queue may exceed its prefetch
+/// bound by one fetch.
+const MAX_PARTITION_FETCH_BYTES: &str = "4194304";
 const SUBSCRIPTION_BUFFER: usize = 16;
 
 /// A consumer-group member dispatching records to typed handlers.
@@ -456,6 +463,7 @@ impl<S> Consumer<S> {
             // Each partition has its own queue, and this bound applies per queue.
             ("queued.max.messages.kbytes", PREFETCH_KBYTES_PER_PARTITION),
             ("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS),
+            ("max.partition.fetch.bytes", MAX_PARTITION_FETCH_BYTES),
         ];
         if let Some(id) = client_id {
             defaults.push(("client.id", id));
