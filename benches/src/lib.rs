@@ -420,11 +420,11 @@ pub fn fresh_group(prefix: &str) -> String {
     )
 }
 
-/// The typed consumer's placement: the default, or one task per partition with
-/// `BENCH_PARTITION_TASKS=per-partition` (to compare the two).
+/// The typed consumer's placement: the default (a task per partition), or one task
+/// for all with `BENCH_PARTITION_TASKS=shared` (to compare the two).
 pub fn partition_tasks() -> PartitionTasks {
     match std::env::var("BENCH_PARTITION_TASKS").as_deref() {
-        Ok("per-partition") => PartitionTasks::PerPartition,
+        Ok("shared") => PartitionTasks::Shared,
         _ => PartitionTasks::default(),
     }
 }

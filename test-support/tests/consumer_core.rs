@@ -665,14 +665,13 @@ async fn run_until_handled(consumer: Consumer, handled: &std::sync::atomic::Atom
     stop(token, handle).await;
 }
 
-/// The default placement: the workers of all partitions share one task, so handlers
+/// `PartitionTasks::Shared`: the workers of all partitions share one task, so handlers
 /// holding their thread never run at the same time, while handlers that await still
 /// interleave (the last record of each partition waits for the other's).
 async fn shared_partition_tasks_run_one_handler_at_a_time_and_interleave_awaiting_ones(
     kafka: &dyn Broker,
 ) {
     use std::sync::atomic::{AtomicU64, Ordering};
-    assert_eq!(PartitionTasks::default(), PartitionTasks::Shared);
     fill_two_partitions(kafka).await;
     let (inside, most, handled) = (
         Arc::new(AtomicU64::new(0)),
@@ -683,24 +682,26 @@ async fn shared_partition_tasks_run_one_handler_at_a_time_and_interleave_awaitin
     let tasks = Tasks::default();
     let (inside_h, most_h, handled_h, tasks_h) =
         (inside.clone(), most.clone(), handled.clone(), tasks.clone());
-    let consumer = Consumer::new(kafka.config()).route::<UserSignups, _>(
-        move |msg: UserSignedUp, ctx: MessageContext| {
-            note_task(&tasks_h);
-            let (inside, most, handled) = (inside_h.clone(), most_h.clone(), handled_h.clone());
-            let rendezvous = rendezvous.clone();
-            async move {
-                // A section that holds its thread, as a handler computing would.
-                most.fetch_max(inside.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
-                std::thread::sleep(Duration::from_millis(5));
-                inside.fetch_sub(1, Ordering::SeqCst);
-                if msg.seq.is_multiple_of(PER_PARTITION) && ctx.attempt == 1 {
-                    rendezvous.wait().await;
+    let consumer = Consumer::new(kafka.config())
+        .partition_tasks(PartitionTasks::Shared)
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, ctx: MessageContext| {
+                note_task(&tasks_h);
+                let (inside, most, handled) = (inside_h.clone(), most_h.clone(), handled_h.clone());
+                let rendezvous = rendezvous.clone();
+                async move {
+                    // A section that holds its thread, as a handler computing would.
+                    most.fetch_max(inside.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(5));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    if msg.seq.is_multiple_of(PER_PARTITION) && ctx.attempt == 1 {
+                        rendezvous.wait().await;
+                    }
+                    handled.fetch_add(1, Ordering::SeqCst);
                 }
-                handled.fetch_add(1, Ordering::SeqCst);
-            }
-        },
-        ListenerOptions::default(),
-    );
+            },
+            ListenerOptions::default(),
+        );
     run_until_handled(consumer, &handled).await;
     assert_eq!(
         tasks.lock().unwrap().len(),
@@ -714,10 +715,11 @@ async fn shared_partition_tasks_run_one_handler_at_a_time_and_interleave_awaitin
     );
 }
 
-/// One task per partition: on a runtime of two threads, the handlers of two
-/// partitions hold their threads at the same time (the first record of each waits,
-/// blocking, for the other's).
+/// One task per partition (the default): on a runtime of two threads, the handlers of
+/// two partitions hold their threads at the same time (the first record of each
+/// waits, blocking, for the other's).
 async fn per_partition_tasks_run_handlers_in_parallel(kafka: &dyn Broker) {
+    assert_eq!(PartitionTasks::default(), PartitionTasks::PerPartition);
     use std::sync::atomic::{AtomicU64, Ordering};
     fill_two_partitions(kafka).await;
     let (arrived, met, handled) = (
@@ -812,6 +814,7 @@ async fn a_worker_held_up_past_the_drain_deadline_keeps_what_it_settled(kafka: &
     );
     let (handled, hold, release) = (handled_0.clone(), holding.clone(), released.clone());
     let consumer = Consumer::new(kafka.config())
+        .partition_tasks(PartitionTasks::Shared)
         .group_id("held-up")
         .drain_timeout(Duration::from_millis(500))
         .route::<UserSignups, _>(
@@ -1247,17 +1250,18 @@ async fn model_random_outcomes_rebalances_and_restarts_keep_the_invariants() {
 /// often it ran while the backlog was being read.
 #[tokio::test(flavor = "current_thread")]
 async fn a_partition_backlog_leaves_the_thread_to_other_tasks() {
-    backlog_leaves_the_thread_to_other_tasks(1).await;
+    backlog_leaves_the_thread_to_other_tasks(1, PartitionTasks::default()).await;
 }
 
-/// The same with eight partitions whose workers share one task (the default): the
-/// task's turn is divided among them (it was each worker's, 8,192 records in all).
+/// The same with eight partitions whose workers share one task
+/// (`PartitionTasks::Shared`): the task's turn is divided among them (it was each
+/// worker's, 8,192 records in all).
 #[tokio::test(flavor = "current_thread")]
 async fn backlogs_of_partitions_sharing_a_task_leave_the_thread_to_other_tasks() {
-    backlog_leaves_the_thread_to_other_tasks(8).await;
+    backlog_leaves_the_thread_to_other_tasks(8, PartitionTasks::Shared).await;
 }
 
-async fn backlog_leaves_the_thread_to_other_tasks(partitions: i32) {
+async fn backlog_leaves_the_thread_to_other_tasks(partitions: i32, placement: PartitionTasks) {
     use std::sync::atomic::{AtomicU64, Ordering};
     const RECORDS: u64 = 20_000;
     run_on(asyncapi_test_support::BrokerKind::Embedded, |kafka| {
@@ -1279,7 +1283,9 @@ async fn backlog_leaves_the_thread_to_other_tasks(partitions: i32) {
             }
             let handled = Arc::new(AtomicU64::new(0));
             let counter = handled.clone();
-            let consumer = Consumer::new(kafka.config()).route::<UserSignups, _>(
+            let consumer = Consumer::new(kafka.config())
+                .partition_tasks(placement)
+                .route::<UserSignups, _>(
                 move |_: UserSignedUp, _: MessageContext| {
                     counter.fetch_add(1, Ordering::Relaxed);
                     std::future::ready(())

@@ -305,8 +305,9 @@ impl<S> Consumer<S> {
     }
 
     /// Where the workers of the consumer's partitions run (default
-    /// [`PartitionTasks::Shared`]: one task for all of them, at most one thread at a
-    /// time; [`PartitionTasks::PerPartition`] for handlers that compute for long).
+    /// [`PartitionTasks::PerPartition`]: a task each; [`PartitionTasks::Shared`]: one
+    /// task for all of them, at most one thread at a time, with a known issue on
+    /// Kafka described there).
     pub fn partition_tasks(mut self, placement: PartitionTasks) -> Self {
         self.partition_tasks = placement;
         self

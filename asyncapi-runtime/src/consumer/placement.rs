@@ -30,17 +30,20 @@ const MIN_RECORDS_PER_WORKER_TURN: u32 = 64;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PartitionTasks {
-    /// All the consumer's partitions in one task (the default), as a raw client's
-    /// poll loop reads them: a handler that awaits lets the other partitions' records
-    /// go on, but only one handler runs on a thread at a time, so the consumer takes
-    /// at most one of the runtime's threads. Records are read and freed on one thread
-    /// at a time, the fastest placement for short handlers (`docs/benchmarks.md`).
+    /// One task per assigned partition (the default): handlers of different
+    /// partitions run in parallel on the runtime's threads.
     #[default]
-    Shared,
-    /// One task per assigned partition: handlers of different partitions run in
-    /// parallel on the runtime's threads. For handlers that compute for long without
-    /// awaiting; with short handlers the threads contend for librdkafka's records.
     PerPartition,
+    /// All the consumer's partitions in one task, as a raw client's poll loop reads
+    /// them: a handler that awaits lets the other partitions' records go on, but only
+    /// one handler runs on a thread at a time, so the consumer takes at most one of
+    /// the runtime's threads, and a handler that holds its thread holds up every
+    /// partition. Records are read and freed on one thread at a time: with short
+    /// handlers and small records, the faster placement on librdkafka's mock cluster.
+    /// Known issue: on Kafka, when partition queues fill and refill (backlogs beyond
+    /// the prefetch of 8 MiB per partition), reading has been measured to drop to a
+    /// fifth of the per-partition placement's, in some runs (`docs/benchmarks.md`).
+    Shared,
 }
 
 /// A partition worker's whole life, ready to be polled.
