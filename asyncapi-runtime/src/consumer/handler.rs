@@ -112,9 +112,11 @@ pub struct MessageContext<P = NoParameters> {
     pub offset: i64,
     /// The record's timestamp, if it has one.
     pub timestamp: Option<DateTime<Utc>>,
-    /// The record's raw key, if it has one.
+    /// The record's raw key, if it has one and the handler reads keys
+    /// ([`Handler::reads`]; listeners taking the context do).
     pub key: Option<Arc<[u8]>>,
-    /// The record's headers as they came off the wire.
+    /// The record's headers as they came off the wire; empty when the handler reads no
+    /// headers ([`Handler::reads`]; listeners taking the context do).
     pub headers: Arc<[RawHeader]>,
     /// The channel parameters, parsed from the topic name.
     pub parameters: P,
