@@ -759,12 +759,17 @@ async fn per_partition_tasks_run_handlers_in_parallel(kafka: &dyn Broker) {
     );
 }
 
-/// Enqueues signups `seqs` to `partition` and waits for their deliveries.
-async fn send_all(producer: &Producer, seqs: std::ops::RangeInclusive<u64>, partition: i32) {
+/// Enqueues signups `seqs`, each to the partition `partition_of` gives it, and waits
+/// for their deliveries.
+async fn send_all(
+    producer: &Producer,
+    seqs: std::ops::RangeInclusive<u64>,
+    partition_of: impl Fn(u64) -> i32,
+) {
     let mut deliveries = Vec::new();
     for seq in seqs {
         let message = signup(seq);
-        let outgoing = Outgoing::new(&message).partition(partition);
+        let outgoing = Outgoing::new(&message).partition(partition_of(seq));
         deliveries.push(producer.enqueue::<UserSignups>(outgoing).await.unwrap());
     }
     for delivery in deliveries {
@@ -805,7 +810,7 @@ async fn a_worker_held_up_past_the_drain_deadline_keeps_what_it_settled(kafka: &
     const BACKLOG: u64 = 5_000;
     cluster(kafka, 5);
     let producer = Producer::new(&kafka.config()).unwrap();
-    send_all(&producer, 1..=BACKLOG, 0).await;
+    send_all(&producer, 1..=BACKLOG, |_| 0).await;
     send(&producer, BACKLOG + 1, 1).await;
     let (handled_0, holding, released) = (
         Arc::new(AtomicU64::new(0)),
@@ -1269,17 +1274,9 @@ async fn backlog_leaves_the_thread_to_other_tasks(partitions: i32, placement: Pa
             cluster(kafka, partitions);
             let producer = Producer::new(&kafka.config()).unwrap();
             for batch in 0..RECORDS / 1_000 {
-                let mut deliveries = Vec::new();
                 // Seqs start at 1: the signups schema's minimum.
-                for seq in batch * 1_000 + 1..=(batch + 1) * 1_000 {
-                    let message = signup(seq);
-                    let partition = (seq % partitions as u64) as i32;
-                    let outgoing = Outgoing::new(&message).partition(partition);
-                    deliveries.push(producer.enqueue::<UserSignups>(outgoing).await.unwrap());
-                }
-                for delivery in deliveries {
-                    delivery.await.expect("delivered");
-                }
+                let seqs = batch * 1_000 + 1..=(batch + 1) * 1_000;
+                send_all(&producer, seqs, |seq| (seq % partitions as u64) as i32).await;
             }
             let handled = Arc::new(AtomicU64::new(0));
             let counter = handled.clone();
