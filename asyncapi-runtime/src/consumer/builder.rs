@@ -42,6 +42,16 @@ const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 /// total stays bounded by `fetch.max.bytes` (50 MiB); a queue may exceed its prefetch
 /// bound by one fetch.
 const MAX_PARTITION_FETCH_BYTES: &str = "4194304";
+/// How long a broker may hold a fetch that finds no records (librdkafka's default,
+/// 500 ms). librdkafka sends one fetch at a time to a broker and leaves a partition
+/// whose queue is full out of it: the fetch that goes out then asks only for the idle
+/// partitions, the broker holds it, and the full partition is fetched for again only
+/// after it, however soon its queue runs dry (8 MiB of 2 KiB records last about 13 ms
+/// at 300k records/s). A backlog on one partition of four, the others idle, read on
+/// Kafka at 0.29 of a raw loop's speed with 500 ms and at 1.06 with 10 ms (medians;
+/// `docs/benchmarks.md`). The cost: a consumer with nothing to read sends up to 100
+/// fetches a second to each broker it reads from.
+const FETCH_WAIT_MAX_MS: &str = "10";
 const SUBSCRIPTION_BUFFER: usize = 16;
 
 /// A consumer-group member dispatching records to typed handlers.
@@ -465,6 +475,7 @@ impl<S> Consumer<S> {
             ("queued.max.messages.kbytes", PREFETCH_KBYTES_PER_PARTITION),
             ("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS),
             ("max.partition.fetch.bytes", MAX_PARTITION_FETCH_BYTES),
+            ("fetch.wait.max.ms", FETCH_WAIT_MAX_MS),
         ];
         if let Some(id) = client_id {
             defaults.push(("client.id", id));
