@@ -23,6 +23,12 @@ async fn main() -> anyhow::Result<()> {
     if !bench_requested() {
         return Ok(());
     }
+    if std::env::var_os("BENCH_TRACE").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let rounds = env_u64("BENCH_ROUNDS", 3) as usize;
     let kind = bench_broker();
     let broker = TestBroker::start(kind)?;
@@ -90,6 +96,9 @@ async fn main() -> anyhow::Result<()> {
                     _ => {}
                 }
             }
+        }
+        if std::env::var_os("BENCH_EACH").is_some() {
+            eprintln!("{}: raw {raw:.0?} on {on:.0?} off {off:.0?}", v.label());
         }
         let (r, a, b) = (median(raw), median(on), median(off));
         println!(

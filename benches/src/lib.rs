@@ -318,6 +318,8 @@ pub async fn produce_raw(bootstrap: &str, variant: Variant, n: u64) -> anyhow::R
     let mut pending = VecDeque::with_capacity(IN_FLIGHT);
     // Diagnostic: give each record a key, as services do (consumers then read it).
     let keyed = std::env::var_os("BENCH_KEYED").is_some();
+    // Diagnostic: the whole backlog on partition 0, the others idle.
+    let one_partition = std::env::var_os("BENCH_ONE_PARTITION").is_some();
     for seq in 0..n as i64 {
         let payload = serde_json::to_vec(&raw_event(seq, note_len))?;
         let key = keyed.then(|| format!("account-{seq:08}"));
@@ -331,6 +333,9 @@ pub async fn produce_raw(bootstrap: &str, variant: Variant, n: u64) -> anyhow::R
                 .headers(headers);
             if let Some(key) = &key {
                 record = record.key(key.as_str());
+            }
+            if one_partition {
+                record = record.partition(0);
             }
             match producer.send_result(record) {
                 Ok(f) => break f,
@@ -455,8 +460,10 @@ pub async fn consume_typed(
         Variant::Large4 => consumer.listen::<listeners::on_large4>(),
     };
     let token = CancellationToken::new();
+    tracing::info!("typed run starts");
     let task = tokio::spawn(consumer.run(token.clone()));
     let waited = progress.wait(Duration::from_secs(120)).await;
+    tracing::info!("typed run ends: {:?}", progress.rate(n).ok());
     token.cancel();
     task.await?.context("consumer loop")?;
     waited?;

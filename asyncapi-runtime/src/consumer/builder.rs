@@ -316,8 +316,7 @@ impl<S> Consumer<S> {
 
     /// Where the workers of the consumer's partitions run (default
     /// [`PartitionTasks::PerPartition`]: a task each; [`PartitionTasks::Shared`]: one
-    /// task for all of them, at most one thread at a time, with a known issue on
-    /// Kafka described there).
+    /// task for all of them, at most one thread at a time).
     pub fn partition_tasks(mut self, placement: PartitionTasks) -> Self {
         self.partition_tasks = placement;
         self

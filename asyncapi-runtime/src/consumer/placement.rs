@@ -39,10 +39,8 @@ pub enum PartitionTasks {
     /// one handler runs on a thread at a time, so the consumer takes at most one of
     /// the runtime's threads, and a handler that holds its thread holds up every
     /// partition. Records are read and freed on one thread at a time: with short
-    /// handlers and small records, the faster placement on librdkafka's mock cluster.
-    /// Known issue: on Kafka, when partition queues fill and refill (backlogs beyond
-    /// the prefetch of 8 MiB per partition), reading has been measured to drop to a
-    /// fifth of the per-partition placement's, in some runs (`docs/benchmarks.md`).
+    /// handlers and small records it has read faster than the per-partition placement
+    /// on some machines and slower on others (`docs/benchmarks.md`): measure yours.
     Shared,
 }
 
