@@ -48,7 +48,7 @@ const MAX_PARTITION_FETCH_BYTES: &str = "4194304";
 /// partitions, the broker holds it, and the full partition is fetched for again only
 /// after it, however soon its queue runs dry (8 MiB of 2 KiB records last about 13 ms
 /// at 300k records/s). A backlog on one partition of four, the others idle, read on
-/// Kafka at 0.29 of a raw loop's speed with 500 ms and at 1.06 with 10 ms (medians;
+/// Kafka at 0.29 of a raw loop's speed with 500 ms and at 1.01 with 10 ms (medians;
 /// `docs/benchmarks.md`). The cost: a consumer with nothing to read sends up to 100
 /// fetches a second to each broker it reads from.
 const FETCH_WAIT_MAX_MS: &str = "10";
