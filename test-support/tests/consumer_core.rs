@@ -149,7 +149,7 @@ async fn failing_dead_letter_send_can_stop_the_consumer(kafka: &dyn Broker) {
     }
 }
 
-/// One handling of a record: which member, which offset, when it started and ended.
+/// One handling of a record: its offset, when it started and ended.
 #[derive(Debug, Clone)]
 struct Handling {
     offset: i64,
