@@ -823,26 +823,38 @@ async fn committed(kafka: &dyn Broker, group: &str, partition: i32) -> Option<i6
 /// is forgotten: offsets are stored every 256 records and when a queue runs dry, and
 /// a worker among five yields every 819 records, so some were settled and not stored
 /// (they used to be redelivered).
+///
+/// The member leaves the group when it stops, though its workers still hold the
+/// consumer: a new member takes the partitions over while the handler still holds the
+/// thread (it used to wait for the handler, which held the last handle on the
+/// consumer and then closed it on an async worker thread, blocking that thread for
+/// good when the broker had gone meanwhile).
 async fn a_worker_held_up_past_the_drain_deadline_keeps_what_it_settled(kafka: &dyn Broker) {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     const BACKLOG: u64 = 5_000;
+    /// The handler lets the thread go once the new member handled a record, or after this.
+    const HOLD_AT_MOST: Duration = Duration::from_secs(40);
     cluster(kafka, 5);
     let producer = Producer::new(&kafka.config()).unwrap();
     send_all(&producer, 1..=BACKLOG, |_| 0).await;
     send(&producer, BACKLOG + 1, 1).await;
-    let (handled_0, holding, released) = (
-        Arc::new(AtomicU64::new(0)),
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let (handled, hold, release) = (handled_0.clone(), holding.clone(), released.clone());
-    let consumer = Consumer::new(kafka.config())
+    let handled_0 = Arc::new(AtomicU64::new(0));
+    let holding = Arc::new(AtomicBool::new(false));
+    let taken_over = Arc::new(AtomicBool::new(false));
+    let held_for = Arc::new(Mutex::new(None));
+    let (handled, hold) = (handled_0.clone(), holding.clone());
+    let (let_go, hold_time) = (taken_over.clone(), held_for.clone());
+    // The mock cluster makes the next member wait for the rebalance timer the last
+    // member's leaving starts: its session timeout less a second.
+    let config = kafka.config().set("session.timeout.ms", "6000");
+    let consumer = Consumer::new(config)
         .partition_tasks(PartitionTasks::Shared)
         .group_id("held-up")
         .drain_timeout(Duration::from_millis(500))
         .route::<UserSignups, _>(
             move |_: UserSignedUp, ctx: MessageContext| {
-                let (handled, hold, release) = (handled.clone(), hold.clone(), release.clone());
+                let (handled, hold) = (handled.clone(), hold.clone());
+                let (let_go, hold_time) = (let_go.clone(), hold_time.clone());
                 async move {
                     if ctx.partition == 0 {
                         handled.fetch_add(1, Ordering::SeqCst);
@@ -854,8 +866,11 @@ async fn a_worker_held_up_past_the_drain_deadline_keeps_what_it_settled(kafka: &
                         tokio::time::sleep(Duration::from_millis(1)).await;
                     }
                     if !hold.swap(true, Ordering::SeqCst) {
-                        std::thread::sleep(Duration::from_secs(4));
-                        release.store(true, Ordering::SeqCst);
+                        let started = Instant::now();
+                        while !let_go.load(Ordering::SeqCst) && started.elapsed() < HOLD_AT_MOST {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        *hold_time.lock().unwrap() = Some(started.elapsed());
                     }
                 }
             },
@@ -875,8 +890,165 @@ async fn a_worker_held_up_past_the_drain_deadline_keeps_what_it_settled(kafka: &
         Some(settled as i64),
         "the records partition 0's worker settled are committed"
     );
-    // The consumer is dropped once its task lets go: with the broker still up.
-    wait_until(20, "the thread let go", || released.load(Ordering::SeqCst)).await;
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (seen_by_next, took_over) = (seen.clone(), taken_over.clone());
+    let next_member = Consumer::new(kafka.config())
+        .group_id("held-up")
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, ctx: MessageContext| {
+                let (seen, took_over) = (seen_by_next.clone(), took_over.clone());
+                async move {
+                    if ctx.partition == 0 {
+                        seen.lock().unwrap().push(msg.seq);
+                        took_over.store(true, Ordering::SeqCst);
+                    }
+                }
+            },
+            ListenerOptions::default(),
+        );
+    let (next_token, next_handle) = spawn(next_member);
+    let hold_secs = HOLD_AT_MOST.as_secs() + 20;
+    wait_until(hold_secs, "the held thread let go", || {
+        held_for.lock().unwrap().is_some()
+    })
+    .await;
+    let held = held_for.lock().unwrap().expect("hold time");
+    assert!(
+        held < HOLD_AT_MOST,
+        "the next member took no record while the old one's handler held its thread"
+    );
+    assert_eq!(
+        seen.lock().unwrap().first().copied(),
+        Some(settled + 1),
+        "the next member starts after what was committed"
+    );
+    stop(next_token, next_handle).await;
+}
+
+/// A worker held up past shutdown ends while Kafka stalls. Its queue held a handle on
+/// the consumer, the last one: dropping it used to close the consumer on an async
+/// worker thread, where closing waited for the broker (for good, once a broker went
+/// away mid-close: a CI run hung on it). The consumer is closed when it stops, and a
+/// worker that outlived its release lets the handle go on a thread of its own. A
+/// Kafka of its own, paused until the runtime has shut down (the name says `kafka`,
+/// as the Kafka pass of CI selects).
+#[cfg(feature = "kafka")]
+#[test]
+fn a_worker_ending_while_kafka_stalls_blocks_no_thread_of_the_runtime() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut paused = None;
+    // Closing waits for a stalled broker about 5 s (the leave request's time limit);
+    // the runtime has nothing to wait for.
+    on_test_runtime_within(Duration::from_secs(2), async {
+        init_tracing();
+        let mut kafka = tokio::task::spawn_blocking(asyncapi_test_support::Kafka::start)
+            .await
+            .expect("Kafka start task")
+            .expect("starting Kafka");
+        cluster(&kafka, 1);
+        let producer = Producer::new(&kafka.config()).unwrap();
+        send(&producer, 1, 0).await;
+        drop(producer);
+        let (holding, let_go, ended) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (hold, go, end) = (holding.clone(), let_go.clone(), ended.clone());
+        let consumer = Consumer::new(kafka.config())
+            .drain_timeout(Duration::from_millis(200))
+            .route::<UserSignups, _>(
+                move |_: UserSignedUp, _: MessageContext| {
+                    let (hold, go, end) = (hold.clone(), go.clone(), end.clone());
+                    async move {
+                        // Holds its thread, as a handler computing would.
+                        hold.store(true, Ordering::SeqCst);
+                        let started = Instant::now();
+                        while !go.load(Ordering::SeqCst)
+                            && started.elapsed() < Duration::from_secs(60)
+                        {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        end.store(true, Ordering::SeqCst);
+                    }
+                },
+                ListenerOptions::default(),
+            );
+        let (token, handle) = spawn(consumer);
+        wait_until(60, "the handler holding its thread", || {
+            holding.load(Ordering::SeqCst)
+        })
+        .await;
+        stop(token, handle).await;
+        kafka.pause_node(1).expect("pausing Kafka");
+        let_go.store(true, Ordering::SeqCst);
+        wait_until(10, "the handler let go", || ended.load(Ordering::SeqCst)).await;
+        // The worker ends, and drops its queue, right after its handler returns.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        paused = Some(kafka);
+    });
+    drop(paused);
+}
+
+/// Kafka stalls just as the consumer stops: the final commit and leaving the group
+/// wait for it. `run` returns within its stop limit (drain deadline, abandon grace and
+/// 10 s each for the commit and the close) with `StopTimedOut`, instead of after the
+/// broker's request timeouts (about 65 s here; for good, had the broker gone
+/// mid-request). A Kafka of its own (the name says `kafka`, as the Kafka pass selects).
+#[cfg(feature = "kafka")]
+#[test]
+fn a_stop_while_kafka_stalls_returns_within_the_stop_limit() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    on_test_runtime(async {
+        init_tracing();
+        let mut kafka = tokio::task::spawn_blocking(asyncapi_test_support::Kafka::start)
+            .await
+            .expect("Kafka start task")
+            .expect("starting Kafka");
+        cluster(&kafka, 1);
+        let producer = Producer::new(&kafka.config()).unwrap();
+        send(&producer, 1, 0).await;
+        drop(producer);
+        let handled = Arc::new(AtomicU64::new(0));
+        let counter = handled.clone();
+        let consumer = Consumer::new(kafka.config())
+            .drain_timeout(Duration::from_secs(1))
+            .route::<UserSignups, _>(
+                move |_: UserSignedUp, _: MessageContext| {
+                    let counter = counter.clone();
+                    async move {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                },
+                ListenerOptions::default(),
+            );
+        let (token, handle) = spawn(consumer);
+        wait_until(60, "the record handled", || {
+            handled.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        // Its offset is stored: the final commit has something to send.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        kafka.pause_node(1).expect("pausing Kafka");
+        token.cancel();
+        let stopping = Instant::now();
+        let result = tokio::time::timeout(Duration::from_secs(40), handle)
+            .await
+            .expect("run returned within 40 s")
+            .expect("consumer task");
+        let took = stopping.elapsed();
+        let limit = Duration::from_secs(1 + 1 + 2 * 10);
+        assert!(
+            matches!(result, Err(ConsumerError::StopTimedOut(l)) if l == limit),
+            "{result:?}"
+        );
+        assert!(took < limit + Duration::from_secs(5), "run took {took:?}");
+        // Resumed and stopped.
+        tokio::task::spawn_blocking(move || drop(kafka))
+            .await
+            .expect("Kafka stop task");
+    });
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::Consumer as _;
@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::health::Health;
-use super::partition::GroupConsumer;
+use super::partition::{GroupConsumer, ABANDON_GRACE};
 use super::placement::{PartitionTasks, WorkerSpawner};
 use super::rebalance::{commit_stored, GroupContext};
 use super::settle::Pipeline;
@@ -23,6 +23,9 @@ use crate::error::{ConsumerError, KafkaError};
 
 /// How long one poll of the main queue waits: bounds how late a stop is noticed.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// How long leaving the group may take when workers still hold the consumer at
+/// shutdown; also what `run` allows the final commit and the close ([`stop_limit`]).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one group membership needs.
 pub(crate) struct Membership {
@@ -95,7 +98,19 @@ pub(crate) async fn run(
     stop.store(true, Ordering::Release);
     let ended = match ended {
         Some(ended) => ended,
-        None => done.await,
+        None => {
+            let limit = stop_limit(drain_timeout);
+            match tokio::time::timeout(limit, done).await {
+                Ok(ended) => ended,
+                Err(_) => {
+                    // The thread goes on closing, detached; nothing here waits for it.
+                    health.set_running(false);
+                    tracing::error!(group = %group, ?limit, "consumer did not finish stopping; it goes on closing in the background");
+                    // What stopped the consumer, if an error did, says more.
+                    return Err(failure.unwrap_or(ConsumerError::StopTimedOut(limit)));
+                }
+            }
+        }
     };
     let result =
         ended.unwrap_or_else(|_| Err(ConsumerError::Task("the poll thread panicked".into())));
@@ -107,6 +122,16 @@ pub(crate) async fn run(
         Some(error) => Err(error),
         None => result,
     }
+}
+
+/// How long `run` waits for the poll thread once told to stop: the drain deadline and
+/// the grace of abandoned records, then [`CLOSE_TIMEOUT`] each for the final commit
+/// and for leaving the group, which wait for the broker (for good, once it went away
+/// mid-request).
+fn stop_limit(drain_timeout: Duration) -> Duration {
+    drain_timeout
+        .saturating_add(ABANDON_GRACE)
+        .saturating_add(CLOSE_TIMEOUT.saturating_mul(2))
 }
 
 /// Tells the poll thread and the subscriptions to stop when `run` ends or is dropped.
@@ -131,32 +156,58 @@ fn poll_until_stopped(
     drain_timeout: Duration,
 ) -> Result<(), ConsumerError> {
     let polled = std::panic::catch_unwind(AssertUnwindSafe(|| poll(&consumer, stop)));
-    let committed = match polled {
+    let context = consumer.context();
+    let (committed, still_running) = match polled {
         Ok(Ok(())) => {
-            consumer.context().stop_all(drain_timeout);
-            final_commit(&consumer)
+            let still_running = context.stop_all(drain_timeout);
+            (final_commit(&consumer), still_running)
         }
         Ok(Err(fatal)) => {
             // The broker would not take a commit: stop without one.
-            consumer.context().stop_committing();
-            consumer.context().stop_all(Duration::from_secs(1));
-            Err(fatal)
+            context.stop_committing();
+            (Err(fatal), context.stop_all(Duration::from_secs(1)))
         }
         Err(panic) => {
-            consumer.context().stop_committing();
-            consumer.context().stop_all(Duration::from_secs(1));
-            Err(ConsumerError::Task(format!(
-                "the poll thread panicked: {}",
-                super::route::panic_text(&*panic)
-            )))
+            context.stop_committing();
+            let still_running = context.stop_all(Duration::from_secs(1));
+            let message = super::route::panic_text(&*panic);
+            let failure = ConsumerError::Task(format!("the poll thread panicked: {message}"));
+            (Err(failure), still_running)
         }
     };
-    let health = consumer.context().health().clone();
-    // The workers are gone, and with them every other handle on the consumer:
-    // dropping this one closes it here, which leaves the group.
+    // Closing the consumer revokes its partitions once more: what the workers stored
+    // is committed already.
+    context.stop_committing();
+    let health = context.health().clone();
+    if still_running > 0 {
+        // Those workers hold handles on the consumer until they end, which may be
+        // never: the group must not wait for them.
+        leave_group(&consumer);
+    }
+    // Dropping the last handle closes the consumer here, which leaves the group.
     drop(consumer);
     health.set_running(false);
     committed
+}
+
+/// Closes the consumer, which leaves the group, serving its main queue (the
+/// revocation) until it is closed or [`CLOSE_TIMEOUT`]. When a worker that outlived
+/// the drain deadline later drops the last handle, rdkafka logs that it finds the
+/// consumer closed already.
+fn leave_group(consumer: &GroupConsumer) {
+    if let Err(e) = consumer.close_queue() {
+        tracing::warn!(error = %e, "cannot close the consumer; it leaves the group when its last worker ends");
+        return;
+    }
+    let deadline = super::rebalance::deadline_after(CLOSE_TIMEOUT);
+    while !consumer.closed() {
+        if Instant::now() >= deadline {
+            tracing::warn!(timeout = ?CLOSE_TIMEOUT, "the consumer did not leave its group in time; the group drops it when its session times out");
+            return;
+        }
+        // Records of the main queue are left unstored: they are redelivered.
+        let _ = consumer.poll(POLL_INTERVAL);
+    }
 }
 
 /// Serves the main queue: rebalances, errors, and records that reached it instead of

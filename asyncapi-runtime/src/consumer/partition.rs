@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt as _;
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Message as _};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
@@ -125,6 +126,46 @@ impl OffsetStore {
     fn disown(&self) {
         *self.owned.lock().unwrap_or_else(|p| p.into_inner()) = false;
     }
+
+    fn is_owned(&self) -> bool {
+        *self.owned.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The partition's librdkafka queue. It holds a handle on the consumer, and dropping
+/// the last handle closes the consumer and joins librdkafka's threads, which blocks
+/// (for as long as the broker takes, or for good once it is gone). A worker that ends
+/// before its release leaves the last handle to the poll thread; one that outlived its
+/// release (held up past the drain deadline) may hold the last handle, so its queue is
+/// dropped on a thread of its own, never on an async worker thread.
+struct WorkerQueue {
+    /// `None` only once dropped.
+    queue: Option<PartitionQueue<GroupContext>>,
+    offsets: Arc<OffsetStore>,
+}
+
+impl WorkerQueue {
+    fn poll(&self) -> Option<KafkaResult<BorrowedMessage<'_>>> {
+        self.queue.as_ref()?.poll(Duration::ZERO)
+    }
+}
+
+impl Drop for WorkerQueue {
+    fn drop(&mut self) {
+        let Some(queue) = self.queue.take() else {
+            return;
+        };
+        if self.offsets.is_owned() {
+            return;
+        }
+        let dropped = std::thread::Builder::new()
+            .name("kafka-consumer-release".into())
+            .spawn(move || drop(queue));
+        if let Err(e) = dropped {
+            // The queue went down with the refused closure, on this thread.
+            tracing::error!(error = %e, "cannot start a thread to release the consumer; released it on an async worker thread");
+        }
+    }
 }
 
 /// Whether a worker may take further records: closed on revoke and shutdown. The token
@@ -197,7 +238,10 @@ impl WorkerHandle {
         };
         let worker = PartitionWorker {
             route: pipeline.routes.iter().find(|r| r.matches(&topic)).cloned(),
-            queue,
+            queue: WorkerQueue {
+                queue: Some(queue),
+                offsets: offsets.clone(),
+            },
             wake,
             strays: stray_rx,
             pipeline,
@@ -265,7 +309,7 @@ impl WorkerHandle {
 
 /// A worker's own state, moved into its task.
 struct PartitionWorker {
-    queue: PartitionQueue<GroupContext>,
+    queue: WorkerQueue,
     wake: Arc<Notify>,
     strays: mpsc::UnboundedReceiver<StrayRecord>,
     route: Option<Arc<dyn ErasedRoute>>,
@@ -316,7 +360,7 @@ impl PartitionWorker {
                 }
                 continue;
             }
-            let polled = self.queue.poll(Duration::ZERO);
+            let polled = self.queue.poll();
             match polled {
                 Some(Ok(msg)) => {
                     let record = read_record(&msg, &topic, &self.last_headers);

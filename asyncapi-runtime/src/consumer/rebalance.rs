@@ -129,10 +129,12 @@ impl GroupContext {
         }
     }
 
-    /// Stops every worker (shutdown): records in hand get the drain deadline.
-    pub fn stop_all(&self, drain: Duration) {
+    /// Stops every worker (shutdown): records in hand get the drain deadline. Returns
+    /// how many workers had not ended by then (they still hold a handle on the
+    /// consumer).
+    pub fn stop_all(&self, drain: Duration) -> usize {
         let workers: Vec<(TopicPartition, WorkerHandle)> = self.workers().drain().collect();
-        stop_workers(workers, drain, &self.health);
+        stop_workers(workers, drain, &self.health).still_running
     }
 
     /// Starts a worker for each partition of `tpl`, its queue split off first.
@@ -198,8 +200,8 @@ impl GroupContext {
             stop_workers(revoked, Duration::ZERO, &self.health);
             return;
         }
-        let next_offsets = stop_workers(revoked, self.drain_timeout, &self.health);
-        self.resume_at().extend(next_offsets);
+        let stopped = stop_workers(revoked, self.drain_timeout, &self.health);
+        self.resume_at().extend(stopped.resume_at);
         if self.commits_off.load(Ordering::Acquire) {
             return;
         }
@@ -210,15 +212,22 @@ impl GroupContext {
     }
 }
 
+/// What stopping a set of workers left.
+struct Stopped {
+    /// For each partition whose worker settled a record, the offset its next record is at.
+    resume_at: Vec<(TopicPartition, i64)>,
+    /// Workers that had not ended by the end of the grace (a handler holding its thread).
+    still_running: usize,
+}
+
 /// Stops `workers` together: intake closes on all at once, records in hand get
 /// `drain` to finish, those still in hand then are abandoned (with one shared grace
-/// for their futures to be dropped). Returns, for each partition whose worker settled
-/// a record, the offset its next record is at.
+/// for their futures to be dropped).
 fn stop_workers(
     workers: Vec<(TopicPartition, WorkerHandle)>,
     drain: Duration,
     health: &Health,
-) -> Vec<(TopicPartition, i64)> {
+) -> Stopped {
     for (_, worker) in &workers {
         worker.close_intake();
     }
@@ -232,17 +241,21 @@ fn stop_workers(
     for worker in &in_hand {
         worker.abandon();
     }
-    for worker in in_hand {
-        worker.wait_until(grace);
-    }
-    let mut next = Vec::new();
+    let still_running = in_hand
+        .into_iter()
+        .filter(|worker| !worker.wait_until(grace))
+        .count();
+    let mut resume_at = Vec::new();
     for (key, worker) in workers {
         if let Some(last) = worker.release() {
-            next.push((key.clone(), last + 1));
+            resume_at.push((key.clone(), last + 1));
         }
         health.revoked(&key.0, key.1);
     }
-    next
+    Stopped {
+        resume_at,
+        still_running,
+    }
 }
 
 /// `now + wait`, or a year from now when that overflows (`Duration::MAX` meaning

@@ -122,13 +122,31 @@ impl Node {
         Ok(())
     }
 
+    /// SIGSTOP: the node freezes with its connections open, as a broker stalled by a
+    /// long pause would; requests to it are neither answered nor refused.
+    pub fn pause(&mut self) -> Result<()> {
+        match &self.child {
+            Some(child) => send_signal(child, "STOP"),
+            None => Ok(()),
+        }
+    }
+
+    /// SIGCONT: a paused node goes on.
+    pub fn resume(&mut self) -> Result<()> {
+        match &self.child {
+            Some(child) => send_signal(child, "CONT"),
+            None => Ok(()),
+        }
+    }
+
     /// SIGTERM: a controlled shutdown (leadership moved, logs closed cleanly); killed
-    /// after [`STOP_TIMEOUT`].
+    /// after [`STOP_TIMEOUT`]. A paused node is resumed to shut down.
     pub fn stop(&mut self) -> Result<()> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
         send_signal(&child, "TERM")?;
+        send_signal(&child, "CONT")?;
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
             match child.try_wait() {

@@ -30,6 +30,47 @@ where
         .unwrap_or_else(|_| panic!("test on {kind} did not finish within {TEST_TIMEOUT:?}"));
 }
 
+/// How long the runtime of a [`broker_test`] may take to shut down after the body:
+/// the tasks left are dropped at once, so only a task blocking one of its threads
+/// takes longer (which would otherwise hang the test for good).
+const RUNTIME_SHUTDOWN_LIMIT: Duration = Duration::from_secs(15);
+
+/// Runs `body` on a runtime of two worker threads, as [`run_on`], in [`on_test_runtime`].
+pub fn broker_test<F>(kind: BrokerKind, body: F)
+where
+    F: for<'a> FnOnce(&'a TestBroker) -> std::pin::Pin<Box<dyn Future<Output = ()> + 'a>>,
+{
+    on_test_runtime(run_on(kind, body));
+}
+
+/// Runs `test` on a runtime of two worker threads; then fails if the runtime does not
+/// shut down within [`RUNTIME_SHUTDOWN_LIMIT`]: something left a blocking call on one
+/// of its threads.
+pub fn on_test_runtime(test: impl Future<Output = ()>) {
+    on_test_runtime_within(RUNTIME_SHUTDOWN_LIMIT, test);
+}
+
+/// [`on_test_runtime`] with a shutdown limit of its own.
+pub fn on_test_runtime_within(shutdown_limit: Duration, test: impl Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("test runtime");
+    // A failed test shuts the runtime down the same way: dropping it would wait for a
+    // blocked thread for good.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(test)));
+    let shutdown = std::time::Instant::now();
+    runtime.shutdown_timeout(shutdown_limit);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    assert!(
+        shutdown.elapsed() < shutdown_limit,
+        "the test's runtime did not shut down within {shutdown_limit:?}: a task blocks one of its threads"
+    );
+}
+
 /// `broker_tests!(a, b)` turns `async fn a(kafka: &dyn Broker)` into the tests
 /// `embedded::a` (always) and `kafka::a` (with `--features kafka`: Apache Kafka, or the
 /// cluster of `ASYNCAPI_TEST_KAFKA`).
@@ -38,26 +79,24 @@ macro_rules! broker_tests {
     ($($name:ident),* $(,)?) => {
         mod embedded {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    $crate::support::run_on(
+                #[test]
+                fn $name() {
+                    $crate::support::broker_test(
                         asyncapi_test_support::BrokerKind::Embedded,
                         |b| Box::pin(super::$name(b)),
                     )
-                    .await
                 }
             )*
         }
         #[cfg(feature = "kafka")]
         mod kafka {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    $crate::support::run_on(
+                #[test]
+                fn $name() {
+                    $crate::support::broker_test(
                         asyncapi_test_support::BrokerKind::Kafka,
                         |b| Box::pin(super::$name(b)),
                     )
-                    .await
                 }
             )*
         }
