@@ -405,9 +405,11 @@ pub enum ConsumerError {
     /// A task or thread of the consumer failed; holds what went wrong.
     #[error("a consumer task failed: {0}")]
     Task(String),
-    /// The consumer did not finish stopping in time: its final commit or its leaving
-    /// the group waited for the broker that long. It goes on closing in the
-    /// background; records settled since the last commit may be handled again.
+    /// The consumer did not finish stopping in time (twice its drain deadline, plus
+    /// 10 s for each of two commits and for leaving the group): records in hand
+    /// held it up, or its commits or its leaving the group waited for the broker. It
+    /// goes on closing in the background; records settled since the last commit may
+    /// be handled again.
     #[error("the consumer did not finish stopping within {0:?} (its final commit or leaving the group waits for the broker); it goes on closing in the background")]
     StopTimedOut(std::time::Duration),
     /// Two listeners, routes or subscriptions on one channel (or on the same topics):

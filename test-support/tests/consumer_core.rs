@@ -36,6 +36,7 @@ broker_tests!(
     shared_partition_tasks_run_one_handler_at_a_time_and_interleave_awaiting_ones,
     per_partition_tasks_run_handlers_in_parallel,
     a_worker_held_up_past_the_drain_deadline_keeps_what_it_settled,
+    a_member_holding_a_revoked_worker_leaves_the_group_when_it_stops,
     a_full_queue_beside_idle_partitions_is_fetched_again_at_once,
 );
 
@@ -926,6 +927,93 @@ async fn a_worker_held_up_past_the_drain_deadline_keeps_what_it_settled(kafka: &
     stop(next_token, next_handle).await;
 }
 
+/// A second member joins while the first one's handler holds its thread: the
+/// revocation releases that worker past the drain deadline, still running. When the
+/// first member stops later, the worker still holds a handle on its consumer, so the
+/// member closes the consumer itself and leaves the group: the second member gets
+/// every partition while the handler still holds its thread (a version that left only
+/// for workers still running at the stop itself kept the member in the group).
+async fn a_member_holding_a_revoked_worker_leaves_the_group_when_it_stops(kafka: &dyn Broker) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// The handler lets the thread go once the second member handled both records, or after this.
+    const HOLD_AT_MOST: Duration = Duration::from_secs(40);
+    cluster(kafka, 2);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    send(&producer, 1, 0).await;
+    let (holding, let_go) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let held_for = Arc::new(Mutex::new(None));
+    let (hold, go, hold_time) = (holding.clone(), let_go.clone(), held_for.clone());
+    // The mock cluster makes a member wait for the rebalance timer a leaving member
+    // starts: its session timeout less a second.
+    let config = kafka.config().set("session.timeout.ms", "6000");
+    let first = Consumer::new(config.clone())
+        .group_id("held-at-revoke")
+        .drain_timeout(Duration::from_millis(300))
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, _: MessageContext| {
+                let (hold, go, hold_time) = (hold.clone(), go.clone(), hold_time.clone());
+                async move {
+                    if msg.seq != 1 || hold.swap(true, Ordering::SeqCst) {
+                        return;
+                    }
+                    let started = Instant::now();
+                    while !go.load(Ordering::SeqCst) && started.elapsed() < HOLD_AT_MOST {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    *hold_time.lock().unwrap() = Some(started.elapsed());
+                }
+            },
+            ListenerOptions::default(),
+        );
+    let (first_token, first_handle) = spawn(first);
+    wait_until(30, "the first member's handler holding its thread", || {
+        holding.load(Ordering::SeqCst)
+    })
+    .await;
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (seen_by_second, go) = (seen.clone(), let_go.clone());
+    let second = Consumer::new(config)
+        .group_id("held-at-revoke")
+        .route::<UserSignups, _>(
+            move |msg: UserSignedUp, _: MessageContext| {
+                let (seen, go) = (seen_by_second.clone(), go.clone());
+                async move {
+                    let mut seen = seen.lock().unwrap();
+                    seen.push(msg.seq);
+                    if seen.contains(&2) && seen.contains(&3) {
+                        go.store(true, Ordering::SeqCst);
+                    }
+                }
+            },
+            ListenerOptions::default(),
+        );
+    let second_health = second.health();
+    let (second_token, second_handle) = spawn(second);
+    wait_until(60, "the second member assigned a partition", || {
+        !second_health.partitions().is_empty()
+    })
+    .await;
+    stop(first_token, first_handle).await;
+    send(&producer, 2, 0).await;
+    send(&producer, 3, 1).await;
+    wait_until(
+        HOLD_AT_MOST.as_secs() + 20,
+        "the held thread let go",
+        || held_for.lock().unwrap().is_some(),
+    )
+    .await;
+    let held = held_for.lock().unwrap().expect("hold time");
+    assert!(
+        held < HOLD_AT_MOST,
+        "the second member did not get both partitions while the first one's handler held its thread"
+    );
+    stop(second_token, second_handle).await;
+}
+
 /// A worker held up past shutdown ends while Kafka stalls. Its queue held a handle on
 /// the consumer, the last one: dropping it used to close the consumer on an async
 /// worker thread, where closing waited for the broker (for good, once a broker went
@@ -992,10 +1080,11 @@ fn a_worker_ending_while_kafka_stalls_blocks_no_thread_of_the_runtime() {
 }
 
 /// Kafka stalls just as the consumer stops: the final commit and leaving the group
-/// wait for it. `run` returns within its stop limit (drain deadline, abandon grace and
-/// 10 s each for the commit and the close) with `StopTimedOut`, instead of after the
-/// broker's request timeouts (about 65 s here; for good, had the broker gone
-/// mid-request). A Kafka of its own (the name says `kafka`, as the Kafka pass selects).
+/// wait for it. `run` returns at its stop limit (twice the drain deadline, the abandon
+/// grace and 10 s for a commit, then 10 s for the close) with `StopTimedOut`, instead
+/// of after the broker's request timeouts (over 40 s here; for good, had the broker
+/// gone mid-request). A Kafka of its own (the name says `kafka`, as the Kafka pass
+/// selects).
 #[cfg(feature = "kafka")]
 #[test]
 fn a_stop_while_kafka_stalls_returns_within_the_stop_limit() {
@@ -1012,7 +1101,9 @@ fn a_stop_while_kafka_stalls_returns_within_the_stop_limit() {
         drop(producer);
         let handled = Arc::new(AtomicU64::new(0));
         let counter = handled.clone();
-        let consumer = Consumer::new(kafka.config())
+        // No automatic commit takes the stored offset before the final one.
+        let config = kafka.config().set("auto.commit.interval.ms", "600000");
+        let consumer = Consumer::new(config)
             .drain_timeout(Duration::from_secs(1))
             .route::<UserSignups, _>(
                 move |_: UserSignedUp, _: MessageContext| {
@@ -1033,12 +1124,12 @@ fn a_stop_while_kafka_stalls_returns_within_the_stop_limit() {
         kafka.pause_node(1).expect("pausing Kafka");
         token.cancel();
         let stopping = Instant::now();
-        let result = tokio::time::timeout(Duration::from_secs(40), handle)
+        let result = tokio::time::timeout(Duration::from_secs(90), handle)
             .await
-            .expect("run returned within 40 s")
+            .expect("run returned within 90 s")
             .expect("consumer task");
         let took = stopping.elapsed();
-        let limit = Duration::from_secs(1 + 1 + 2 * 10);
+        let limit = Duration::from_secs(2 * (1 + 1 + 10) + 10);
         assert!(
             matches!(result, Err(ConsumerError::StopTimedOut(l)) if l == limit),
             "{result:?}"

@@ -107,6 +107,7 @@ pub(crate) async fn run(
                     health.set_running(false);
                     tracing::error!(group = %group, ?limit, "consumer did not finish stopping; it goes on closing in the background");
                     // What stopped the consumer, if an error did, says more.
+                    let failure = failure.or_else(|| fatal.try_recv().ok());
                     return Err(failure.unwrap_or(ConsumerError::StopTimedOut(limit)));
                 }
             }
@@ -124,14 +125,15 @@ pub(crate) async fn run(
     }
 }
 
-/// How long `run` waits for the poll thread once told to stop: the drain deadline and
-/// the grace of abandoned records, then [`CLOSE_TIMEOUT`] each for the final commit
-/// and for leaving the group, which wait for the broker (for good, once it went away
-/// mid-request).
+/// How long `run` waits for the poll thread once told to stop: a revocation under way
+/// (its drain deadline, the grace of abandoned records, its commit), then the same for
+/// the shutdown itself, then leaving the group; [`CLOSE_TIMEOUT`] for each commit and
+/// for the close, which wait for the broker (for good, once it went away mid-request).
 fn stop_limit(drain_timeout: Duration) -> Duration {
-    drain_timeout
+    let one_drain = drain_timeout
         .saturating_add(ABANDON_GRACE)
-        .saturating_add(CLOSE_TIMEOUT.saturating_mul(2))
+        .saturating_add(CLOSE_TIMEOUT);
+    one_drain.saturating_mul(2).saturating_add(CLOSE_TIMEOUT)
 }
 
 /// Tells the poll thread and the subscriptions to stop when `run` ends or is dropped.
@@ -157,31 +159,34 @@ fn poll_until_stopped(
 ) -> Result<(), ConsumerError> {
     let polled = std::panic::catch_unwind(AssertUnwindSafe(|| poll(&consumer, stop)));
     let context = consumer.context();
-    let (committed, still_running) = match polled {
+    let committed = match polled {
         Ok(Ok(())) => {
-            let still_running = context.stop_all(drain_timeout);
-            (final_commit(&consumer), still_running)
+            context.stop_all(drain_timeout);
+            final_commit(&consumer)
         }
         Ok(Err(fatal)) => {
             // The broker would not take a commit: stop without one.
             context.stop_committing();
-            (Err(fatal), context.stop_all(Duration::from_secs(1)))
+            context.stop_all(Duration::from_secs(1));
+            Err(fatal)
         }
         Err(panic) => {
             context.stop_committing();
-            let still_running = context.stop_all(Duration::from_secs(1));
+            context.stop_all(Duration::from_secs(1));
             let message = super::route::panic_text(&*panic);
-            let failure = ConsumerError::Task(format!("the poll thread panicked: {message}"));
-            (Err(failure), still_running)
+            Err(ConsumerError::Task(format!(
+                "the poll thread panicked: {message}"
+            )))
         }
     };
     // Closing the consumer revokes its partitions once more: what the workers stored
     // is committed already.
     context.stop_committing();
     let health = context.health().clone();
-    if still_running > 0 {
-        // Those workers hold handles on the consumer until they end, which may be
-        // never: the group must not wait for them.
+    // Every worker was stopped (now or at a revocation); one that did not end (its
+    // handler holds its thread) still holds a handle on the consumer, and may never
+    // let it go: the group must not wait for it.
+    if Arc::strong_count(&consumer) > 1 {
         leave_group(&consumer);
     }
     // Dropping the last handle closes the consumer here, which leaves the group.

@@ -126,10 +126,6 @@ impl OffsetStore {
     fn disown(&self) {
         *self.owned.lock().unwrap_or_else(|p| p.into_inner()) = false;
     }
-
-    fn is_owned(&self) -> bool {
-        *self.owned.lock().unwrap_or_else(|p| p.into_inner())
-    }
 }
 
 /// The partition's librdkafka queue. It holds a handle on the consumer, and dropping
@@ -155,9 +151,14 @@ impl Drop for WorkerQueue {
         let Some(queue) = self.queue.take() else {
             return;
         };
-        if self.offsets.is_owned() {
+        let owned = self.offsets.owned.lock().unwrap_or_else(|p| p.into_inner());
+        if *owned {
+            // Dropped under the lock: the poll thread, which releases the worker
+            // under it too, holds its own handle until then.
+            drop(queue);
             return;
         }
+        drop(owned);
         let dropped = std::thread::Builder::new()
             .name("kafka-consumer-release".into())
             .spawn(move || drop(queue));

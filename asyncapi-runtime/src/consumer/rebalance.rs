@@ -46,6 +46,9 @@ pub(crate) struct GroupContext {
     /// Set once the broker refused the client for good: no commit is tried any more
     /// (closing the consumer revokes its partitions once more).
     commits_off: AtomicBool,
+    /// Set once every worker was stopped for shutdown: an assignment served while the
+    /// consumer closes gets no worker (librdkafka turns it into an unassignment).
+    stopped: AtomicBool,
 }
 
 impl GroupContext {
@@ -65,6 +68,7 @@ impl GroupContext {
             health,
             drain_timeout,
             commits_off: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
         }
     }
 
@@ -129,16 +133,18 @@ impl GroupContext {
         }
     }
 
-    /// Stops every worker (shutdown): records in hand get the drain deadline. Returns
-    /// how many workers had not ended by then (they still hold a handle on the
-    /// consumer).
-    pub fn stop_all(&self, drain: Duration) -> usize {
+    /// Stops every worker (shutdown): records in hand get the drain deadline.
+    pub fn stop_all(&self, drain: Duration) {
+        self.stopped.store(true, Ordering::Release);
         let workers: Vec<(TopicPartition, WorkerHandle)> = self.workers().drain().collect();
-        stop_workers(workers, drain, &self.health).still_running
+        stop_workers(workers, drain, &self.health);
     }
 
     /// Starts a worker for each partition of `tpl`, its queue split off first.
     fn start_workers(&self, tpl: &TopicPartitionList) {
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
         let Some(consumer) = self.consumer.get().and_then(Weak::upgrade) else {
             return; // closing
         };
@@ -200,8 +206,8 @@ impl GroupContext {
             stop_workers(revoked, Duration::ZERO, &self.health);
             return;
         }
-        let stopped = stop_workers(revoked, self.drain_timeout, &self.health);
-        self.resume_at().extend(stopped.resume_at);
+        let next_offsets = stop_workers(revoked, self.drain_timeout, &self.health);
+        self.resume_at().extend(next_offsets);
         if self.commits_off.load(Ordering::Acquire) {
             return;
         }
@@ -212,22 +218,15 @@ impl GroupContext {
     }
 }
 
-/// What stopping a set of workers left.
-struct Stopped {
-    /// For each partition whose worker settled a record, the offset its next record is at.
-    resume_at: Vec<(TopicPartition, i64)>,
-    /// Workers that had not ended by the end of the grace (a handler holding its thread).
-    still_running: usize,
-}
-
 /// Stops `workers` together: intake closes on all at once, records in hand get
 /// `drain` to finish, those still in hand then are abandoned (with one shared grace
-/// for their futures to be dropped).
+/// for their futures to be dropped). Returns, for each partition whose worker settled
+/// a record, the offset its next record is at.
 fn stop_workers(
     workers: Vec<(TopicPartition, WorkerHandle)>,
     drain: Duration,
     health: &Health,
-) -> Stopped {
+) -> Vec<(TopicPartition, i64)> {
     for (_, worker) in &workers {
         worker.close_intake();
     }
@@ -241,21 +240,17 @@ fn stop_workers(
     for worker in &in_hand {
         worker.abandon();
     }
-    let still_running = in_hand
-        .into_iter()
-        .filter(|worker| !worker.wait_until(grace))
-        .count();
-    let mut resume_at = Vec::new();
+    for worker in in_hand {
+        worker.wait_until(grace);
+    }
+    let mut next = Vec::new();
     for (key, worker) in workers {
         if let Some(last) = worker.release() {
-            resume_at.push((key.clone(), last + 1));
+            next.push((key.clone(), last + 1));
         }
         health.revoked(&key.0, key.1);
     }
-    Stopped {
-        resume_at,
-        still_running,
-    }
+    next
 }
 
 /// `now + wait`, or a year from now when that overflows (`Duration::MAX` meaning
