@@ -818,6 +818,16 @@ async fn committed(kafka: &dyn Broker, group: &str, partition: i32) -> Option<i6
     }
 }
 
+/// Holds the calling thread, as a handler computing would, until `let_go` or
+/// `at_most`; returns how long it held it.
+fn hold_thread(let_go: &std::sync::atomic::AtomicBool, at_most: Duration) -> Duration {
+    let started = Instant::now();
+    while !let_go.load(std::sync::atomic::Ordering::SeqCst) && started.elapsed() < at_most {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    started.elapsed()
+}
+
 /// Five partitions sharing a task: partition 1's handler holds the thread while
 /// partition 0's worker is in the middle of a backlog, so at shutdown neither worker
 /// stops by the drain deadline. What partition 0's worker settled is stored before it
@@ -867,11 +877,7 @@ async fn a_worker_held_up_past_the_drain_deadline_keeps_what_it_settled(kafka: &
                         tokio::time::sleep(Duration::from_millis(1)).await;
                     }
                     if !hold.swap(true, Ordering::SeqCst) {
-                        let started = Instant::now();
-                        while !let_go.load(Ordering::SeqCst) && started.elapsed() < HOLD_AT_MOST {
-                            std::thread::sleep(Duration::from_millis(10));
-                        }
-                        *hold_time.lock().unwrap() = Some(started.elapsed());
+                        *hold_time.lock().unwrap() = Some(hold_thread(&let_go, HOLD_AT_MOST));
                     }
                 }
             },
@@ -959,11 +965,7 @@ async fn a_member_holding_a_revoked_worker_leaves_the_group_when_it_stops(kafka:
                     if msg.seq != 1 || hold.swap(true, Ordering::SeqCst) {
                         return;
                     }
-                    let started = Instant::now();
-                    while !go.load(Ordering::SeqCst) && started.elapsed() < HOLD_AT_MOST {
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    *hold_time.lock().unwrap() = Some(started.elapsed());
+                    *hold_time.lock().unwrap() = Some(hold_thread(&go, HOLD_AT_MOST));
                 }
             },
             ListenerOptions::default(),
@@ -1014,6 +1016,21 @@ async fn a_member_holding_a_revoked_worker_leaves_the_group_when_it_stops(kafka:
     stop(second_token, second_handle).await;
 }
 
+/// A single-node Kafka of the test's own (to pause), its signups topic of one
+/// partition holding signup 1.
+#[cfg(feature = "kafka")]
+async fn own_kafka_with_one_signup() -> asyncapi_test_support::Kafka {
+    init_tracing();
+    let kafka = tokio::task::spawn_blocking(asyncapi_test_support::Kafka::start)
+        .await
+        .expect("Kafka start task")
+        .expect("starting Kafka");
+    cluster(&kafka, 1);
+    let producer = Producer::new(&kafka.config()).unwrap();
+    send(&producer, 1, 0).await;
+    kafka
+}
+
 /// A worker held up past shutdown ends while Kafka stalls. Its queue held a handle on
 /// the consumer, the last one: dropping it used to close the consumer on an async
 /// worker thread, where closing waited for the broker (for good, once a broker went
@@ -1029,15 +1046,7 @@ fn a_worker_ending_while_kafka_stalls_blocks_no_thread_of_the_runtime() {
     // Closing waits for a stalled broker about 5 s (the leave request's time limit);
     // the runtime has nothing to wait for.
     on_test_runtime_within(Duration::from_secs(2), async {
-        init_tracing();
-        let mut kafka = tokio::task::spawn_blocking(asyncapi_test_support::Kafka::start)
-            .await
-            .expect("Kafka start task")
-            .expect("starting Kafka");
-        cluster(&kafka, 1);
-        let producer = Producer::new(&kafka.config()).unwrap();
-        send(&producer, 1, 0).await;
-        drop(producer);
+        let mut kafka = own_kafka_with_one_signup().await;
         let (holding, let_go, ended) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicBool::new(false)),
@@ -1050,14 +1059,8 @@ fn a_worker_ending_while_kafka_stalls_blocks_no_thread_of_the_runtime() {
                 move |_: UserSignedUp, _: MessageContext| {
                     let (hold, go, end) = (hold.clone(), go.clone(), end.clone());
                     async move {
-                        // Holds its thread, as a handler computing would.
                         hold.store(true, Ordering::SeqCst);
-                        let started = Instant::now();
-                        while !go.load(Ordering::SeqCst)
-                            && started.elapsed() < Duration::from_secs(60)
-                        {
-                            std::thread::sleep(Duration::from_millis(10));
-                        }
+                        hold_thread(&go, Duration::from_secs(60));
                         end.store(true, Ordering::SeqCst);
                     }
                 },
@@ -1090,15 +1093,7 @@ fn a_worker_ending_while_kafka_stalls_blocks_no_thread_of_the_runtime() {
 fn a_stop_while_kafka_stalls_returns_within_the_stop_limit() {
     use std::sync::atomic::{AtomicU64, Ordering};
     on_test_runtime(async {
-        init_tracing();
-        let mut kafka = tokio::task::spawn_blocking(asyncapi_test_support::Kafka::start)
-            .await
-            .expect("Kafka start task")
-            .expect("starting Kafka");
-        cluster(&kafka, 1);
-        let producer = Producer::new(&kafka.config()).unwrap();
-        send(&producer, 1, 0).await;
-        drop(producer);
+        let mut kafka = own_kafka_with_one_signup().await;
         let handled = Arc::new(AtomicU64::new(0));
         let counter = handled.clone();
         // No automatic commit takes the stored offset before the final one.
