@@ -231,16 +231,11 @@ impl Kafka {
         self.node_mut(id)?.stop()
     }
 
-    /// SIGSTOPs node `id`: it stalls with its connections open (until resumed or stopped).
+    /// SIGSTOPs node `id`: it stalls with its connections open until stopped (a stop
+    /// resumes it to shut down).
     pub fn pause_node(&mut self, id: usize) -> Result<()> {
         tracing::info!(node = id, "pausing kafka node");
         self.node_mut(id)?.pause()
-    }
-
-    /// SIGCONTs node `id` after [`Kafka::pause_node`].
-    pub fn resume_node(&mut self, id: usize) -> Result<()> {
-        tracing::info!(node = id, "resuming kafka node");
-        self.node_mut(id)?.resume()
     }
 
     /// Starts node `id` again on its ports and data (stopping it first if it runs), and

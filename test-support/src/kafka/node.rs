@@ -131,14 +131,6 @@ impl Node {
         }
     }
 
-    /// SIGCONT: a paused node goes on.
-    pub fn resume(&mut self) -> Result<()> {
-        match &self.child {
-            Some(child) => send_signal(child, "CONT"),
-            None => Ok(()),
-        }
-    }
-
     /// SIGTERM: a controlled shutdown (leadership moved, logs closed cleanly); killed
     /// after [`STOP_TIMEOUT`]. A paused node is resumed to shut down.
     pub fn stop(&mut self) -> Result<()> {
